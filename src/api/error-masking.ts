@@ -1,0 +1,69 @@
+/**
+ * Expected errors reach the client as they are (typed code, field); anything else is a bug and is
+ * masked: the client sees INTERNAL_SERVER_ERROR and the request id, the log gets the details.
+ */
+import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError } from "graphql";
+
+const EXPOSED_CODES = new Set([
+  "BAD_USER_INPUT",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "IDEMPOTENCY_KEY_REUSED",
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+/** Tags an unexpected error with the request it happened in, so the masked message can name it. */
+export const REQUEST_ID = Symbol("requestId");
+
+interface ValidationErrorLike {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: ValidationErrorLike[];
+}
+
+/** class-validator's nested errors → [{ field: "input.lines[0].quantity", message }]. */
+export function flattenValidationErrors(errors: ValidationErrorLike[], prefix = ""): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  for (const e of errors) {
+    const field = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+    for (const message of Object.values(e.constraints ?? {})) out.push({ field, message });
+    if (e.children?.length) out.push(...flattenValidationErrors(e.children, field));
+  }
+  return out;
+}
+
+export function isExposed(error: unknown): boolean {
+  const code = (error as GraphQLError | undefined)?.extensions?.code;
+  return typeof code === "string" && EXPOSED_CODES.has(code);
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const validationErrors = (original as any)?.extensions?.validationErrors as ValidationErrorLike[] | undefined;
+  if (validationErrors) {
+    const fields = flattenValidationErrors(validationErrors);
+    return {
+      message: fields.map((f) => `${f.field}: ${f.message}`).join("; ") || "invalid input",
+      path: formatted.path,
+      extensions: { code: "BAD_USER_INPUT", field: fields[0]?.field, fields },
+    };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === "string" && EXPOSED_CODES.has(code)) {
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  const requestId = (original as any)?.[REQUEST_ID] ?? (error as any)?.[REQUEST_ID];
+  return {
+    message: `Internal server error${requestId ? ` (request ${requestId})` : ""}`,
+    path: formatted.path,
+    extensions: { code: "INTERNAL_SERVER_ERROR", ...(requestId ? { requestId } : {}) },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * GraphiQL at GET /graphql, served from this package's own node_modules (no CDN: people run the
+ * platform offline). The header editor takes `{"Authorization": "Bearer <key>"}`.
+ */
+import { readFileSync } from "node:fs";
+
+const ASSETS: Record<string, { file: string; type: string }> = {
+  "/graphiql/react.js": { file: "react/umd/react.production.min.js", type: "text/javascript" },
+  "/graphiql/react-dom.js": { file: "react-dom/umd/react-dom.production.min.js", type: "text/javascript" },
+  "/graphiql/graphiql.js": { file: "graphiql/graphiql.min.js", type: "text/javascript" },
+  "/graphiql/graphiql.css": { file: "graphiql/graphiql.min.css", type: "text/css" },
+};
+
+const cache = new Map<string, Buffer>();
+
+export function graphiqlAsset(path: string): { body: Buffer; type: string } | null {
+  const asset = ASSETS[path];
+  if (!asset) return null;
+  let body = cache.get(path);
+  if (!body) {
+    body = readFileSync(require.resolve(asset.file));
+    cache.set(path, body);
+  }
+  return { body, type: asset.type };
+}
+
+export const GRAPHIQL_HTML = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <title>Loyalty ladder · GraphiQL</title>
+  <link rel="stylesheet" href="/graphiql/graphiql.css" />
+  <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script src="/graphiql/react.js"></script>
+  <script src="/graphiql/react-dom.js"></script>
+  <script src="/graphiql/graphiql.js"></script>
+  <script>
+    const fetcher = GraphiQL.createFetcher({ url: location.origin + "/graphql" });
+    const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+    root.render(React.createElement(GraphiQL, {
+      fetcher,
+      defaultEditorToolsVisibility: true,
+      headers: JSON.stringify({ Authorization: "Bearer <your key>" }, null, 2),
+      defaultQuery: "# Put your key in the Headers tab below, then run:\\n{\\n  programs { id name stages { key name } }\\n}\\n",
+    }));
+  </script>
+</body>
+</html>`;

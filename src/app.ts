@@ -1,0 +1,65 @@
+/**
+ * The application: its dependencies and services, built once per process from explicit inputs so
+ * tests can build one on their own database, with their own clock.
+ */
+import type { Logger } from "pino";
+import { Config } from "./config";
+import { Db } from "./db/db";
+import { createEventBus, EventBus } from "./events/event-bus";
+import { OutboxPublisher } from "./events/outbox";
+import { AuthService } from "./modules/auth/auth.service";
+import { CustomerService } from "./modules/customer/customer.service";
+import { ProgramConfigCache } from "./modules/program/program.config";
+import { ProgramService } from "./modules/program/program.service";
+import { StageService } from "./modules/stage/stage.service";
+import { TouchpointService } from "./modules/touchpoint/touchpoint.service";
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  /** Defaults to the system clock; tests move it forward to make customers lapse. */
+  clock?: () => Date;
+  bus?: EventBus;
+}
+
+export class App {
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly clock: () => Date;
+  readonly bus: EventBus;
+  readonly outbox: OutboxPublisher;
+  readonly programConfigs: ProgramConfigCache;
+  readonly programs: ProgramService;
+  readonly customers = new CustomerService();
+  readonly touchpoints = new TouchpointService();
+  readonly stages: StageService;
+  readonly auth: AuthService;
+
+  constructor(deps: AppDeps) {
+    this.config = deps.config;
+    this.db = deps.db;
+    this.log = deps.log;
+    this.clock = deps.clock ?? (() => new Date());
+    this.bus = deps.bus ?? createEventBus();
+    this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"));
+    this.programConfigs = new ProgramConfigCache(this.db);
+    this.programs = new ProgramService(this.db, this.programConfigs);
+    this.stages = new StageService(this);
+    this.auth = new AuthService(this.db, this.programConfigs, {
+      adminKey: this.config.adminKey,
+      tokenSecret: this.config.tokenSecret,
+      tokenTtlSeconds: this.config.customerTokenTtlSeconds,
+      clock: this.clock,
+    });
+  }
+
+  start(): void {
+    this.outbox.startRelay(this.config.outboxRelayIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    await this.outbox.stop();
+  }
+}

@@ -1,0 +1,75 @@
+/** The command-line tool: `npm run cli -- <command>` (migrate, emit-schema, recompute). */
+import "reflect-metadata";
+import { writeFileSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { loadConfig } from "../config";
+import { createLogger } from "../logger";
+import { openDatabase } from "../db/open";
+import { App } from "../app";
+import { printedSchema } from "../schema";
+import { isUuid } from "../api/ids";
+
+const SCHEMA_FILE = resolve(__dirname, "../../../schema/schema.graphql").replace(/dist[\\/]schema/, "schema");
+
+const program = new Command("loyalty").description("Loyalty ladder platform tools");
+
+program
+  .command("migrate")
+  .description("apply pending migrations to DATABASE_URL (or the embedded database) and exit")
+  .action(async () => {
+    const config = loadConfig();
+    const log = createLogger(config.logLevel);
+    const database = await openDatabase(config, log, { migrate: true });
+    log.info("migrations up to date");
+    await database.close();
+  });
+
+program
+  .command("emit-schema")
+  .description("write schema/schema.graphql from the code (--check: fail if it differs)")
+  .option("--check", "compare instead of writing")
+  .option("--out <file>", "where to write", SCHEMA_FILE)
+  .action(async (opts: { check?: boolean; out: string }) => {
+    const sdl = await printedSchema();
+    if (opts.check) {
+      const current = readFileSync(opts.out, "utf8");
+      if (current !== sdl) {
+        process.stderr.write(`${opts.out} is out of date: run npm run schema\n`);
+        process.exit(1);
+      }
+      process.stdout.write("schema up to date\n");
+      return;
+    }
+    writeFileSync(opts.out, sdl);
+    process.stdout.write(`wrote ${opts.out}\n`);
+  });
+
+program
+  .command("recompute")
+  .description("re-evaluate every customer's stage of a program as of now (lapse, windows), in set-based batches")
+  .argument("<programId>", "the program's id")
+  .option("--batch <n>", "customers per batch", "2000")
+  .action(async (programId: string, opts: { batch: string }) => {
+    if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
+    const config = loadConfig();
+    const log = createLogger(config.logLevel);
+    const database = await openDatabase(config, log);
+    const app = new App({ config, db: database.db, log });
+    try {
+      const programConfig = await app.programs.config(programId);
+      const report = await app.stages.recompute(programConfig, "RECOMPUTE", Number(opts.batch), (r) =>
+        process.stderr.write(`\r  evaluated ${r.evaluated}, moved ${r.changed}`),
+      );
+      process.stderr.write("\n");
+      process.stdout.write(JSON.stringify({ programId, ...report }) + "\n");
+    } finally {
+      await app.stop();
+      await database.close();
+    }
+  });
+
+program.parseAsync().catch((err) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+/**
+ * Environment → typed configuration. Every variable the server reads is here (and in the README),
+ * so a wrong value fails at start with a clear message instead of deep inside a request.
+ */
+export interface Config {
+  /** HTTP and WebSocket port; 0 picks a free one (tests). */
+  port: number;
+  host: string;
+  /** A PostgreSQL URL; undefined means the embedded PGlite database in `dataDir`. */
+  databaseUrl?: string;
+  /** Where the embedded database keeps its files; "memory://" keeps nothing (tests). */
+  dataDir: string;
+  /** Connections in the API's pool. */
+  dbPoolSize: number;
+  /** When set, this string is an ADMIN credential over every program. */
+  adminKey?: string;
+  /** Secret for signing customer tokens; when unset each program gets its own random secret in the database. */
+  tokenSecret?: string;
+  /** Lifetime of customer tokens in seconds. */
+  customerTokenTtlSeconds: number;
+  /** Seed a demo program on first start (on by default for `npm start`). */
+  seedDemo: boolean;
+  logLevel: string;
+  /** Milliseconds between sweeps of outbox rows that were committed but not published. */
+  outboxRelayIntervalMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl}"`);
+  }
+  if (env.LOYALTY_TOKEN_SECRET !== undefined && env.LOYALTY_TOKEN_SECRET.length > 0 && env.LOYALTY_TOKEN_SECRET.length < 32) {
+    throw new Error("LOYALTY_TOKEN_SECRET must be at least 32 characters");
+  }
+  return {
+    port: int(env, "PORT", 4000),
+    host: env.HOST || "0.0.0.0",
+    databaseUrl,
+    dataDir: env.LOYALTY_DATA_DIR || "./data",
+    dbPoolSize: int(env, "DB_POOL_SIZE", 10, 1),
+    adminKey: env.LOYALTY_ADMIN_KEY || undefined,
+    tokenSecret: env.LOYALTY_TOKEN_SECRET || undefined,
+    customerTokenTtlSeconds: int(env, "CUSTOMER_TOKEN_TTL_SECONDS", 3600, 1),
+    seedDemo: bool(env, "LOYALTY_SEED_DEMO", true),
+    logLevel: env.LOG_LEVEL || "info",
+    outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
+  };
+}

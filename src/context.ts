@@ -1,0 +1,27 @@
+/** The per-operation context: who is calling, the request's loaders and id, and the application. */
+import type { Logger } from "pino";
+import type { App } from "./app";
+import type { Actor } from "./modules/auth/actor";
+import { createLoaders, Loaders } from "./api/loaders";
+
+export interface RequestContext {
+  app: App;
+  actor: Actor;
+  requestId: string;
+  log: Logger;
+  loaders: Loaders;
+  /** The request's "now": windows and day counts in one response agree with each other. */
+  now: Date;
+}
+
+export function createContext(app: App, actor: Actor, requestId: string): RequestContext {
+  const now = app.clock();
+  return {
+    app,
+    actor,
+    requestId,
+    log: app.log.child({ requestId }),
+    loaders: createLoaders(app.db, app.programConfigs, now),
+    now,
+  };
+}

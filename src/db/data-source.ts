@@ -1,0 +1,27 @@
+import "reflect-metadata";
+import { DataSource } from "typeorm";
+import { Foundation1763800000000 } from "../../migrations/1763800000000-Foundation";
+
+/** Every migration, in order. New migrations are appended here and in migrations/. */
+export const MIGRATIONS = [Foundation1763800000000];
+
+/**
+ * The one DataSource shape used by the server, the CLI and ormconfig.ts. `synchronize` is never on:
+ * the schema changes only through migrations. The SQL the services run goes through `Db` over this
+ * DataSource's pool, so there is one pool per process.
+ */
+export function createDataSource(url: string, poolSize: number): DataSource {
+  return new DataSource({
+    type: "postgres",
+    url,
+    uuidExtension: "pgcrypto",
+    installExtensions: false,
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTransactionMode: "each",
+    entities: [],
+    migrations: MIGRATIONS,
+    extra: { max: poolSize, application_name: "loyalty-ladder" },
+    logging: false,
+  });
+}

@@ -1,0 +1,43 @@
+/** Opens the database the configuration names (or the embedded one), runs migrations, and wraps the pool. */
+import type { Logger } from "pino";
+import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver";
+import { DataSource } from "typeorm";
+import { Config } from "../config";
+import { createDataSource } from "./data-source";
+import { Db } from "./db";
+import { EmbeddedDatabase, startEmbeddedDatabase } from "./embedded";
+
+export interface OpenDatabase {
+  dataSource: DataSource;
+  db: Db;
+  embedded?: EmbeddedDatabase;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, log: Logger, options: { migrate?: boolean } = {}): Promise<OpenDatabase> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    // The pool plus room for the CLI or a psql session; the socket server cuts connections past this.
+    embedded = await startEmbeddedDatabase(config.dataDir, config.dbPoolSize + 4);
+    url = embedded.url;
+    log.info({ dataDir: config.dataDir }, "embedded PostgreSQL (PGlite) started");
+  }
+  const dataSource = createDataSource(url, config.dbPoolSize);
+  await dataSource.initialize();
+  if (options.migrate !== false) {
+    const ran = await dataSource.runMigrations({ transaction: "each" });
+    if (ran.length > 0) log.info({ migrations: ran.map((m) => m.name) }, "migrations applied");
+  }
+  const pool = (dataSource.driver as PostgresDriver).master;
+  const db = new Db(pool, (err) => log.error({ err }, "after-commit hook failed"), !embedded);
+  return {
+    dataSource,
+    db,
+    embedded,
+    async close() {
+      await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The demo program seeded on first start (when there is no program yet): a coffee shop on the
+ * griffin-7 ladder, a few customers at different rungs, and an ADMIN and a PARTNER key, printed once.
+ */
+import { App } from "./app";
+import { createContext } from "./context";
+import { Role } from "./modules/auth/actor";
+import { TouchpointType } from "./modules/program/earning";
+import { CreateProgramInput } from "./modules/program/program.inputs";
+
+const DAY = 86_400_000;
+
+export async function seedDemo(app: App): Promise<{ programId: string; adminKey: string; partnerKey: string } | null> {
+  const [{ n }] = await app.db.query(`SELECT count(*)::int AS n FROM programs`);
+  if (n > 0) return null;
+  const ctx = createContext(app, { kind: "root" }, "seed-demo");
+  const program = await app.programs.create(ctx, Object.assign(new CreateProgramInput(), {
+    name: "Demo Coffee",
+    pointsName: "beans",
+    timeZone: "UTC",
+    ladder: { preset: "griffin-7" },
+    earningRules: [
+      { touchpointType: TouchpointType.PURCHASE, pointsPerUnit: 1, name: "1 bean per euro", priority: 0 },
+      { touchpointType: TouchpointType.REVIEW, fixedPoints: 50, name: "Review bonus", priority: 0 },
+      { touchpointType: TouchpointType.REFERRAL, fixedPoints: 100, name: "Referral bonus", priority: 0 },
+    ],
+  }));
+  const config = await app.programs.config(program.id);
+  const now = app.clock().getTime();
+  const people: Array<{ id: string; name: string; purchases: number; extras?: TouchpointType[] }> = [
+    { id: "demo-ana", name: "Ana", purchases: 0, extras: [TouchpointType.VISIT] },
+    { id: "demo-ben", name: "Ben", purchases: 1 },
+    { id: "demo-chloe", name: "Chloé", purchases: 2 },
+    { id: "demo-dev", name: "Dev", purchases: 5 },
+    { id: "demo-emma", name: "Emma", purchases: 6, extras: [TouchpointType.REFERRAL] },
+  ];
+  for (const person of people) {
+    await app.customers.upsert(ctx, config, { programId: program.id, externalId: person.id, name: person.name, email: `${person.id}@example.com` });
+    for (let i = 0; i < person.purchases; i++) {
+      const occurredAt = new Date(now - (person.purchases - i) * 20 * DAY);
+      await app.touchpoints.record(ctx, config, {
+        programId: program.id, customerExternalId: person.id, type: TouchpointType.PURCHASE, externalId: `${person.id}-order-${i + 1}`,
+        keyField: "orderId", occurredAt, amount: 12.5 + i * 3, currency: "EUR", channel: "pos", hashed: { seed: person.id, i },
+      });
+    }
+    for (const type of person.extras ?? []) {
+      await app.touchpoints.record(ctx, config, {
+        programId: program.id, customerExternalId: person.id, type, externalId: `${person.id}-${type.toLowerCase()}`,
+        keyField: "externalId", occurredAt: new Date(now - DAY), amount: null, channel: "web", hashed: { seed: person.id, type },
+      });
+    }
+  }
+  const admin = await app.auth.createApiKey(program.id, Role.ADMIN, "demo admin");
+  const partner = await app.auth.createApiKey(program.id, Role.PARTNER, "demo partner (POS)");
+  return { programId: program.id, adminKey: admin.secret, partnerKey: partner.secret };
+}

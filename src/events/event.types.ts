@@ -1,0 +1,23 @@
+/** The events that leave through the outbox. `sequence` is the outbox id: global and increasing. */
+export type EventTopic = "STAGE_CHANGED" | "TOUCHPOINT_RECORDED" | "PROGRAM_CHANGED";
+
+export interface LoyaltyEventMessage {
+  sequence: string;
+  programId: string;
+  topic: EventTopic;
+  customerId: string | null;
+  payload: Record<string, any>;
+  createdAt: string;
+}
+
+/** Maps an outbox row (as returned by INSERT ... RETURNING or SELECT) to the message published. */
+export function messageFromOutboxRow(row: any): LoyaltyEventMessage {
+  return {
+    sequence: String(row.id),
+    programId: row.program_id,
+    topic: row.topic,
+    customerId: row.customer_id ?? null,
+    payload: row.payload,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * After commit, the writer hands its outbox rows to `publishCommitted`: they go to the bus at once
+ * and are marked published in batches. A relay sweep publishes rows that were committed but never
+ * marked (the process died between commit and publish), so nothing committed is lost. Delivery is
+ * at least once; the sequence lets subscribers drop a duplicate.
+ */
+import { Db } from "../db/db";
+import { EventBus } from "./event-bus";
+import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
+
+export class OutboxPublisher {
+  private pendingMarks: string[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private relayTimer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  publishCommitted(messages: LoyaltyEventMessage[]): void {
+    for (const message of messages) {
+      this.bus.publish(message);
+      this.pendingMarks.push(message.sequence);
+    }
+    if (!this.flushTimer && this.pendingMarks.length > 0) {
+      this.flushTimer = setTimeout(() => void this.flush(), 50);
+    }
+  }
+
+  /** Marks what was published. One statement for every event of the last few milliseconds. */
+  async flush(): Promise<void> {
+    this.flushTimer = undefined;
+    await this.flushing;
+    const ids = this.pendingMarks.splice(0);
+    if (ids.length === 0) return;
+    this.flushing = this.db
+      .query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
+      .then(() => undefined, this.onError);
+    await this.flushing;
+  }
+
+  /**
+   * Publishes committed rows older than `graceMs` that nobody marked. Rows are claimed with SKIP
+   * LOCKED, so several processes sweeping at once do not publish the same row twice.
+   */
+  async relayOnce(graceMs = 5000, limit = 500): Promise<number> {
+    const rows = await this.db.query(
+      `UPDATE outbox o SET published_at = now()
+         FROM (SELECT program_id, id FROM outbox
+                WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) stale
+        WHERE o.program_id = stale.program_id AND o.id = stale.id
+        RETURNING o.*`,
+      [graceMs, limit],
+    );
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
+    for (const row of rows) this.bus.publish(messageFromOutboxRow(row));
+    return rows.length;
+  }
+
+  startRelay(intervalMs: number): void {
+    this.relayTimer = setInterval(() => void this.relayOnce().catch(this.onError), intervalMs);
+    this.relayTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.relayTimer) clearInterval(this.relayTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flush();
+  }
+}

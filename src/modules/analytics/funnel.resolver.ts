@@ -1,0 +1,92 @@
+/** The ladder as a funnel: how many customers stand on each rung and how many moved in a period. */
+import { Arg, Ctx, Field, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
+import { RequestContext } from "../../context";
+import { BadInput } from "../../api/errors";
+import { uuidArg } from "../../api/ids";
+import { Role, requireRole } from "../auth/actor";
+import { Stage } from "../program/program.types";
+
+@ObjectType()
+export class FunnelStage {
+  @Field(() => Stage)
+  stage: Stage;
+
+  @Field(() => Int, { description: "Customers on the stage now." })
+  customers: number;
+
+  @Field(() => Int, { description: "Moves into the stage in the period." })
+  entered: number;
+
+  @Field(() => Int, { description: "Moves out of the stage in the period." })
+  left: number;
+}
+
+@ObjectType()
+export class FunnelTransition {
+  @Field(() => Stage, { nullable: true })
+  from: Stage | null;
+
+  @Field(() => Stage)
+  to: Stage;
+
+  @Field(() => Int)
+  count: number;
+}
+
+@ObjectType({ description: "Customers per stage now, and the moves between stages in [from, to)." })
+export class LadderFunnel {
+  @Field(() => ID)
+  programId: string;
+
+  @Field()
+  from: Date;
+
+  @Field()
+  to: Date;
+
+  @Field(() => [FunnelStage])
+  stages: FunnelStage[];
+
+  @Field(() => [FunnelTransition])
+  transitions: FunnelTransition[];
+}
+
+@Resolver()
+export class FunnelResolver {
+  @Query(() => LadderFunnel, { description: "The ladder as a funnel (ADMIN). The period defaults to the last 30 days." })
+  async ladderFunnel(
+    @Ctx() ctx: RequestContext,
+    @Arg("programId", () => ID) programId: string,
+    @Arg("from", () => Date, { nullable: true }) from?: Date,
+    @Arg("to", () => Date, { nullable: true }) to?: Date,
+  ): Promise<LadderFunnel> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    const config = await ctx.app.programs.config(id);
+    const end = to ?? ctx.now;
+    const start = from ?? new Date(end.getTime() - 30 * 86_400_000);
+    if (start >= end) throw new BadInput("from", "from must be before to");
+    const [counts, moves] = await Promise.all([
+      ctx.app.db.query(`SELECT stage_key, count(*)::int AS n FROM customers WHERE program_id = $1 GROUP BY stage_key`, [id]),
+      ctx.app.db.query(
+        `SELECT from_key, to_key, count(*)::int AS n FROM stage_transitions
+          WHERE program_id = $1 AND at >= $2 AND at < $3 GROUP BY from_key, to_key`,
+        [id, start, end],
+      ),
+    ]);
+    const now = new Map(counts.map((r) => [r.stage_key, r.n]));
+    const stageOf = (key: string) => config.stageByKey.get(key) ?? { key, name: key, rank: -1, side: false, description: null, paths: [] };
+    return {
+      programId: id,
+      from: start,
+      to: end,
+      stages: config.stages.map((stage) => ({
+        stage,
+        customers: now.get(stage.key) ?? 0,
+        entered: moves.filter((m) => m.to_key === stage.key).reduce((s, m) => s + m.n, 0),
+        left: moves.filter((m) => m.from_key === stage.key).reduce((s, m) => s + m.n, 0),
+      })),
+      transitions: moves.map((m) => ({ from: m.from_key ? stageOf(m.from_key) : null, to: stageOf(m.to_key), count: m.n })),
+    };
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Credentials: API keys (one program, one role; stored as a SHA-256 hash, shown once), the
+ * LOYALTY_ADMIN_KEY bootstrap credential, and customer tokens (HMAC-signed, short-lived).
+ *
+ * An API key reads `lk_<program id, 32 hex>_<secret>`: the program id lets the lookup use the
+ * (program_id, key_hash) key, as every lookup does. Keys are high-entropy, so a fast hash is safe.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { Db } from "../../db/db";
+import { Unauthenticated } from "../../api/errors";
+import { Actor, Role } from "./actor";
+import { ProgramConfigCache } from "../program/program.config";
+
+const KEY_FORMAT = /^lk_([0-9a-f]{32})_([A-Za-z0-9_-]{20,100})$/;
+const TOKEN_FORMAT = /^ct_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
+const KEY_CACHE_MS = 30_000;
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const uuidFromHex = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+}
+
+export class AuthService {
+  /** Verified keys, for a short while, so a request does not cost a key lookup. Revocation takes effect within KEY_CACHE_MS. */
+  private readonly keyCache = new Map<string, { actor: Actor | null; until: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly programs: ProgramConfigCache,
+    private readonly options: { adminKey?: string; tokenSecret?: string; tokenTtlSeconds: number; clock: () => Date },
+  ) {}
+
+  /** The actor behind an `Authorization` value ("Bearer x" or just "x"); UNAUTHENTICATED when it names no one. */
+  async authenticate(authorization: string | undefined | null): Promise<Actor> {
+    if (!authorization) return { kind: "anonymous" };
+    const credential = authorization.replace(/^Bearer\s+/i, "").trim();
+    if (!credential) return { kind: "anonymous" };
+    if (this.options.adminKey && safeEqual(credential, this.options.adminKey)) return { kind: "root" };
+    if (credential.startsWith("lk_")) {
+      const actor = await this.apiKeyActor(credential);
+      if (actor) return actor;
+    } else if (credential.startsWith("ct_")) {
+      const actor = await this.customerTokenActor(credential);
+      if (actor) return actor;
+    }
+    throw new Unauthenticated("Unknown, revoked or expired credential");
+  }
+
+  private async apiKeyActor(key: string): Promise<Actor | null> {
+    const match = KEY_FORMAT.exec(key);
+    if (!match) return null;
+    const hash = sha256(key);
+    const cached = this.keyCache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.actor;
+    const [row] = await this.db.query(
+      `SELECT id, program_id, role FROM api_keys WHERE program_id = $1 AND key_hash = $2 AND revoked_at IS NULL`,
+      [uuidFromHex(match[1]), hash],
+    );
+    const actor: Actor | null = row ? { kind: "key", programId: row.program_id, role: row.role as Role, keyId: row.id } : null;
+    if (this.keyCache.size > 10_000) this.keyCache.clear();
+    this.keyCache.set(hash, { actor, until: Date.now() + KEY_CACHE_MS });
+    return actor;
+  }
+
+  async createApiKey(programId: string, role: Role, name: string): Promise<{ row: any; secret: string }> {
+    const secret = `lk_${programId.replace(/-/g, "")}_${randomBytes(24).toString("base64url")}`;
+    const [row] = await this.db.query(
+      `INSERT INTO api_keys (program_id, name, role, key_hash) VALUES ($1, $2, $3, $4) RETURNING id, program_id, name, role, created_at`,
+      [programId, name, role, sha256(secret)],
+    );
+    return { row, secret };
+  }
+
+  private async secretOf(programId: string): Promise<string | null> {
+    if (this.options.tokenSecret) return this.options.tokenSecret;
+    const config = await this.programs.get(programId);
+    return config?.tokenSecret ?? null;
+  }
+
+  async issueCustomerToken(programId: string, customerId: string): Promise<IssuedToken> {
+    const expiresAt = new Date(this.options.clock().getTime() + this.options.tokenTtlSeconds * 1000);
+    const body = Buffer.from(JSON.stringify({ p: programId, c: customerId, e: Math.floor(expiresAt.getTime() / 1000) })).toString("base64url");
+    const secret = await this.secretOf(programId);
+    if (!secret) throw new Error(`program ${programId} has no token secret`);
+    return { token: `ct_${body}.${sign(secret, body)}`, expiresAt };
+  }
+
+  private async customerTokenActor(token: string): Promise<Actor | null> {
+    const match = TOKEN_FORMAT.exec(token);
+    if (!match) return null;
+    let claims: { p?: unknown; c?: unknown; e?: unknown };
+    try {
+      claims = JSON.parse(Buffer.from(match[1], "base64url").toString());
+    } catch {
+      return null;
+    }
+    if (typeof claims.p !== "string" || typeof claims.c !== "string" || typeof claims.e !== "number") return null;
+    if (!/^[0-9a-f-]{36}$/.test(claims.p)) return null;
+    const secret = await this.secretOf(claims.p);
+    if (!secret || !safeEqual(sign(secret, match[1]), match[2])) return null;
+    if (claims.e * 1000 <= this.options.clock().getTime()) return null;
+    return { kind: "customer", programId: claims.p, customerId: claims.c };
+  }
+}
+
+function sign(secret: string, body: string): string {
+  return createHmac("sha256", secret).update(body).digest("base64url");
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

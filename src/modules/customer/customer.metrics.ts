@@ -1,0 +1,150 @@
+/**
+ * Where the stage engine's metrics come from. Lifetime values are counters on the customer row
+ * (kept by the write path in the same UPDATE that posts points), so they cost nothing to read;
+ * windowed values are one indexed aggregate over touchpoints for any number of customers.
+ */
+import { Metric, MetricReader } from "../../domain/ladder/ladder.types";
+import { Queryable } from "../../db/db";
+
+const DAY_MS = 86_400_000;
+
+/** The customer row columns the metrics read (snake_case, as PostgreSQL returns them). */
+export interface CustomerMetricRow {
+  id: string;
+  created_at: Date;
+  lifetime_points: string | number;
+  purchase_count: number;
+  purchase_amount: string | number;
+  last_purchase_at: Date | null;
+  review_count: number;
+  rating_sum: number;
+  referral_count: number;
+  social_share_count: number;
+  visit_count: number;
+  product_view_count: number;
+  support_contact_count: number;
+  event_attendance_count: number;
+  nps: number | null;
+}
+
+export type WindowValues = Map<string, number | null>;
+
+export const windowKey = (metric: Metric, days: number) => `${metric}:${days}`;
+
+function lifetime(row: CustomerMetricRow, metric: Metric, asOf: Date): number | null {
+  switch (metric) {
+    case Metric.PURCHASE_COUNT:
+      return row.purchase_count;
+    case Metric.PURCHASE_AMOUNT:
+      return Number(row.purchase_amount);
+    case Metric.DAYS_SINCE_LAST_PURCHASE:
+      return row.last_purchase_at ? Math.floor((asOf.getTime() - new Date(row.last_purchase_at).getTime()) / DAY_MS) : null;
+    case Metric.REVIEW_COUNT:
+      return row.review_count;
+    case Metric.AVERAGE_RATING:
+      return row.review_count > 0 ? row.rating_sum / row.review_count : null;
+    case Metric.REFERRAL_COUNT:
+      return row.referral_count;
+    case Metric.SOCIAL_SHARE_COUNT:
+      return row.social_share_count;
+    case Metric.VISIT_COUNT:
+      return row.visit_count;
+    case Metric.PRODUCT_VIEW_COUNT:
+      return row.product_view_count;
+    case Metric.SUPPORT_CONTACT_COUNT:
+      return row.support_contact_count;
+    case Metric.EVENT_ATTENDANCE_COUNT:
+      return row.event_attendance_count;
+    case Metric.NPS:
+      return row.nps;
+    case Metric.LIFETIME_POINTS:
+      return Number(row.lifetime_points);
+    case Metric.TENURE_DAYS:
+      return Math.floor((asOf.getTime() - new Date(row.created_at).getTime()) / DAY_MS);
+  }
+}
+
+/** A reader over one customer's row and windowed values, as of a moment. */
+export function metricReader(row: CustomerMetricRow, windows: WindowValues, asOf: Date): MetricReader {
+  return (metric, windowDays) => {
+    if (windowDays) {
+      const value = windows.get(windowKey(metric, windowDays));
+      if (value === undefined) throw new Error(`window ${windowKey(metric, windowDays)} was not loaded`);
+      return value;
+    }
+    return lifetime(row, metric, asOf);
+  };
+}
+
+/** The SQL aggregate of one windowed metric over `touchpoints t`; $W is the window start. */
+function aggregate(metric: Metric, start: string): string {
+  const inWindow = `t.occurred_at > ${start}`;
+  const purchase = `t.type = 'PURCHASE' AND ${inWindow}`;
+  const counted = (type: string) => `count(*) FILTER (WHERE t.type = '${type}' AND ${inWindow})`;
+  switch (metric) {
+    case Metric.PURCHASE_COUNT:
+      return `count(*) FILTER (WHERE ${purchase} AND NOT (t.amount > 0 AND t.refunded_amount >= t.amount))`;
+    case Metric.PURCHASE_AMOUNT:
+      return `coalesce(sum(t.amount - t.refunded_amount) FILTER (WHERE ${purchase}), 0)`;
+    case Metric.REVIEW_COUNT:
+      return counted("REVIEW");
+    case Metric.AVERAGE_RATING:
+      return `avg(t.rating) FILTER (WHERE t.type = 'REVIEW' AND ${inWindow})`;
+    case Metric.REFERRAL_COUNT:
+      return counted("REFERRAL");
+    case Metric.SOCIAL_SHARE_COUNT:
+      return counted("SOCIAL_SHARE");
+    case Metric.VISIT_COUNT:
+      return counted("VISIT");
+    case Metric.PRODUCT_VIEW_COUNT:
+      return counted("PRODUCT_VIEW");
+    case Metric.SUPPORT_CONTACT_COUNT:
+      return counted("SUPPORT_CONTACT");
+    case Metric.EVENT_ATTENDANCE_COUNT:
+      return counted("EVENT_ATTENDANCE");
+    default:
+      throw new Error(`${metric} takes no window`);
+  }
+}
+
+/**
+ * Windowed metrics of many customers in one statement. The SQL is built from a whitelist (metric
+ * enum, integer days), never from client text; the same ladder gives the same text, so it is prepared.
+ */
+export async function loadWindowValues(
+  db: Queryable,
+  programId: string,
+  customerIds: string[],
+  windows: Array<{ metric: Metric; windowDays: number }>,
+  asOf: Date,
+): Promise<Map<string, WindowValues>> {
+  const result = new Map<string, WindowValues>();
+  if (windows.length === 0 || customerIds.length === 0) {
+    for (const id of customerIds) result.set(id, new Map());
+    return result;
+  }
+  const longest = Math.max(...windows.map((w) => w.windowDays));
+  const columns = windows.map(
+    (w, i) => `${aggregate(w.metric, `$3::timestamptz - interval '${Math.trunc(w.windowDays)} days'`)} AS w${i}`,
+  );
+  const rows = await db.query(
+    `SELECT t.customer_id, ${columns.join(", ")}
+       FROM touchpoints t
+      WHERE t.program_id = $1 AND t.customer_id = ANY($2::uuid[])
+        AND t.occurred_at > $3::timestamptz - interval '${Math.trunc(longest)} days'
+      GROUP BY t.customer_id`,
+    [programId, customerIds, asOf],
+    { prepare: true },
+  );
+  const zeros = (): WindowValues =>
+    new Map(windows.map((w) => [windowKey(w.metric, w.windowDays), w.metric === Metric.AVERAGE_RATING ? null : 0]));
+  for (const id of customerIds) result.set(id, zeros());
+  for (const row of rows) {
+    const values = result.get(row.customer_id)!;
+    windows.forEach((w, i) => {
+      const raw = row[`w${i}`];
+      values.set(windowKey(w.metric, w.windowDays), raw === null ? null : Number(raw));
+    });
+  }
+  return result;
+}

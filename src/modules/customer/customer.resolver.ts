@@ -1,0 +1,174 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { RequestContext } from "../../context";
+import { BadInput, NotFound, Unauthenticated } from "../../api/errors";
+import { checkFirst, ConnectionType, decodeCursor, toConnection } from "../../api/connection";
+import { customerKey } from "../../api/loaders";
+import { uuidArg } from "../../api/ids";
+import { nextStage } from "../../domain/ladder/ladder.engine";
+import { Role, boundProgram, requireCustomerAccess, requireRole } from "../auth/actor";
+import { Stage } from "../program/program.types";
+import { LedgerEntry, ledgerEntryFromRow, Touchpoint, touchpointFromRow } from "../touchpoint/touchpoint.types";
+import { metricReader } from "./customer.metrics";
+import { UpsertCustomerInput } from "./customer.inputs";
+import { Customer, CustomerMetrics, NextStage, Points, StageTransition } from "./customer.types";
+
+export const CustomerConnection = ConnectionType(Customer, "Customer");
+export const TouchpointConnection = ConnectionType(Touchpoint, "Touchpoint");
+export const LedgerConnection = ConnectionType(LedgerEntry, "LedgerEntry");
+
+@Resolver(() => Customer)
+export class CustomerResolver {
+  @Query(() => Customer, { nullable: true, description: "One customer, by id, or by externalId within programId." })
+  async customer(
+    @Ctx() ctx: RequestContext,
+    @Arg("id", () => ID, { nullable: true }) id?: string,
+    @Arg("programId", () => ID, { nullable: true }) programId?: string,
+    @Arg("externalId", () => String, { nullable: true }) externalId?: string,
+  ): Promise<Customer | null> {
+    if (ctx.actor.kind === "anonymous") throw new Unauthenticated();
+    let customer: Customer | null;
+    if (id) {
+      customer = await ctx.app.customers.byId(ctx, uuidArg(id, "id"));
+      if (customer && programId && customer.programId !== programId) customer = null;
+    } else if (externalId) {
+      const program = programId ? uuidArg(programId, "programId") : boundProgram(ctx.actor);
+      if (!program) throw new BadInput("programId", "programId is required to look a customer up by externalId");
+      requireRole(ctx.actor, program, [Role.ADMIN, Role.PARTNER, Role.STOREFRONT]);
+      customer = await ctx.app.customers.byExternalId(ctx, program, externalId);
+    } else {
+      throw new BadInput("id", "give id, or externalId (with programId)");
+    }
+    if (!customer) return null;
+    requireCustomerAccess(ctx.actor, customer.programId, customer.id);
+    return customer;
+  }
+
+  @Query(() => CustomerConnection, { description: "A program's customers, optionally on one stage, as a Relay connection." })
+  async customers(
+    @Ctx() ctx: RequestContext,
+    @Arg("programId", () => ID) programId: string,
+    @Arg("stage", () => String, { nullable: true, description: "A stage key." }) stage?: string,
+    @Arg("first", () => Int, { defaultValue: 20, description: "At most 200." }) first = 20,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ) {
+    const program = uuidArg(programId, "programId");
+    requireRole(ctx.actor, program, [Role.ADMIN, Role.PARTNER]);
+    const config = await ctx.app.programs.config(program);
+    if (stage && !config.stageByKey.has(stage)) throw new BadInput("stage", `no stage "${stage}" in this program's ladder`);
+    const cursor = decodeCursor(after);
+    if (cursor !== null) uuidArg(cursor, "after");
+    return ctx.app.customers.list(ctx, program, stage ?? null, checkFirst(first), cursor);
+  }
+
+  @Query(() => Customer, { description: "The customer of the customer token in use." })
+  async me(@Ctx() ctx: RequestContext): Promise<Customer> {
+    if (ctx.actor.kind !== "customer") throw new Unauthenticated("me needs a customer token");
+    const customer = await ctx.app.customers.byId(ctx, ctx.actor.customerId);
+    if (!customer) throw new NotFound("Customer", "token");
+    return customer;
+  }
+
+  @Mutation(() => Customer, { description: "Creates a customer or updates one, matched by externalId." })
+  async upsertCustomer(@Arg("input") input: UpsertCustomerInput, @Ctx() ctx: RequestContext): Promise<Customer> {
+    const programId = uuidArg(input.programId, "programId");
+    requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
+    const config = await ctx.app.programs.config(programId);
+    return ctx.app.customers.upsert(ctx, config, input);
+  }
+
+  @FieldResolver(() => Stage, { description: "The stage the customer stands on." })
+  async stage(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Stage> {
+    const config = await ctx.app.programs.config(customer.programId);
+    return config.stageByKey.get(customer.stageKey) ?? config.bottom;
+  }
+
+  @FieldResolver(() => Points)
+  points(@Root() customer: Customer): Points {
+    return {
+      balance: Number(customer.row.balance),
+      pending: Number(customer.row.pending_points),
+      lifetime: Number(customer.row.lifetime_points),
+    };
+  }
+
+  @FieldResolver(() => CustomerMetrics, { description: "The lifetime counters the ladder reads." })
+  metrics(@Root() customer: Customer, @Ctx() ctx: RequestContext): CustomerMetrics {
+    const r = customer.row;
+    return {
+      purchaseCount: r.purchase_count,
+      purchaseAmount: Number(r.purchase_amount),
+      firstPurchaseAt: r.first_purchase_at,
+      lastPurchaseAt: r.last_purchase_at,
+      reviewCount: r.review_count,
+      averageRating: r.review_count > 0 ? r.rating_sum / r.review_count : null,
+      referralCount: r.referral_count,
+      socialShareCount: r.social_share_count,
+      visitCount: r.visit_count,
+      productViewCount: r.product_view_count,
+      supportContactCount: r.support_contact_count,
+      eventAttendanceCount: r.event_attendance_count,
+      nps: r.nps,
+    };
+  }
+
+  @FieldResolver(() => [StageTransition], { description: "Every stage move, oldest first, each with its reason." })
+  async stageHistory(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<StageTransition[]> {
+    const [rows, config] = await Promise.all([
+      ctx.loaders.stageHistory.load(customerKey(customer.programId, customer.id)),
+      ctx.app.programs.config(customer.programId),
+    ]);
+    const stageOf = (key: string) => config.stageByKey.get(key) ?? { key, name: key, rank: -1, side: false, description: "no longer in the ladder", paths: [] };
+    return rows.map((r) => ({
+      id: String(r.id),
+      from: r.from_key ? stageOf(r.from_key) : null,
+      to: stageOf(r.to_key),
+      at: r.at,
+      cause: r.cause,
+      touchpointId: r.touchpoint_id === null ? null : String(r.touchpoint_id),
+      reason: r.reason,
+    }));
+  }
+
+  @FieldResolver(() => NextStage, { nullable: true, description: "The next rung up and what is missing to reach it; null at the top." })
+  async nextStage(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<NextStage | null> {
+    const config = await ctx.app.programs.config(customer.programId);
+    const windows = await ctx.loaders.windows.load(customerKey(customer.programId, customer.id));
+    const next = nextStage(config.ladder, customer.stageKey, metricReader(customer.row, windows, ctx.now));
+    if (!next) return null;
+    return {
+      stage: config.stageByKey.get(next.stage.key)!,
+      pathIndex: next.pathIndex,
+      requirements: next.requirements.map((r) => ({ ...r, criterion: { ...r.criterion, windowDays: r.criterion.windowDays ?? null } })),
+    };
+  }
+
+  @FieldResolver(() => TouchpointConnection, { description: "The customer's touchpoints, newest first." })
+  async touchpoints(
+    @Root() customer: Customer,
+    @Ctx() ctx: RequestContext,
+    @Arg("first", () => Int, { defaultValue: 20 }) first = 20,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ) {
+    const before = this.idCursor(after);
+    const rows = await ctx.loaders.touchpoints(checkFirst(first), before).load(customerKey(customer.programId, customer.id));
+    return toConnection(rows.map(touchpointFromRow), first, (t) => t.id, before !== null);
+  }
+
+  @FieldResolver(() => LedgerConnection, { description: "The customer's ledger entries, newest first." })
+  async ledger(
+    @Root() customer: Customer,
+    @Ctx() ctx: RequestContext,
+    @Arg("first", () => Int, { defaultValue: 20 }) first = 20,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ) {
+    const before = this.idCursor(after);
+    const rows = await ctx.loaders.ledger(checkFirst(first), before).load(customerKey(customer.programId, customer.id));
+    return toConnection(rows.map(ledgerEntryFromRow), first, (e) => e.id, before !== null);
+  }
+
+  private idCursor(after: string | undefined): string | null {
+    const cursor = decodeCursor(after);
+    if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new BadInput("after", "not a cursor from this API");
+    return cursor;
+  }
+}

@@ -1,0 +1,49 @@
+/** Customers: upsert by the partner's id, reads by id or external id, and the Relay list. */
+import { RequestContext } from "../../context";
+import { BadInput } from "../../api/errors";
+import { Connection, toConnection } from "../../api/connection";
+import { Customer, customerFromRow } from "./customer.types";
+import { UpsertCustomerInput } from "./customer.inputs";
+import { ProgramConfig } from "../program/program.config";
+
+export class CustomerService {
+  async upsert(ctx: RequestContext, config: ProgramConfig, input: UpsertCustomerInput): Promise<Customer> {
+    if (input.attributes && JSON.stringify(input.attributes).length > 16_384) throw new BadInput("attributes", "attributes are at most 16 KB");
+    const [row] = await ctx.app.db.query(
+      `INSERT INTO customers (program_id, external_id, email, name, attributes, stage_key)
+       VALUES ($1, $2, $3, $4, coalesce($5::jsonb, '{}'), $6)
+       ON CONFLICT (program_id, external_id) DO UPDATE SET
+         email = coalesce(EXCLUDED.email, customers.email),
+         name = coalesce(EXCLUDED.name, customers.name),
+         attributes = customers.attributes || coalesce($5::jsonb, '{}'),
+         updated_at = now()
+       RETURNING *`,
+      [config.program.id, input.externalId, input.email ?? null, input.name ?? null, input.attributes ? JSON.stringify(input.attributes) : null, config.bottom.key],
+    );
+    return customerFromRow(row);
+  }
+
+  async byId(ctx: RequestContext, id: string): Promise<Customer | null> {
+    const row = await ctx.loaders.customer.load(id);
+    return row ? customerFromRow(row) : null;
+  }
+
+  async byExternalId(ctx: RequestContext, programId: string, externalId: string): Promise<Customer | null> {
+    const [row] = await ctx.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2`, [programId, externalId]);
+    if (!row) return null;
+    ctx.loaders.customer.prime(row.id, row);
+    return customerFromRow(row);
+  }
+
+  /** A page of a program's customers in id order (keyset on the (program_id[, stage_key], id) indexes). */
+  async list(ctx: RequestContext, programId: string, stage: string | null, first: number, after: string | null): Promise<Connection<Customer>> {
+    const rows = await ctx.app.db.query(
+      `SELECT * FROM customers
+        WHERE program_id = $1 AND ($2::text IS NULL OR stage_key = $2) AND ($3::uuid IS NULL OR id > $3::uuid)
+        ORDER BY id LIMIT $4`,
+      [programId, stage, after, first + 1],
+    );
+    for (const row of rows) ctx.loaders.customer.prime(row.id, row);
+    return toConnection(rows.map(customerFromRow), first, (c) => c.id, after !== null);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A program's configuration as the write path needs it: ladder, stages by key, earning rules.
+ * Cached per program in memory and dropped when the program changes, so recording a purchase
+ * does not read configuration from the database.
+ */
+import { Ladder, StageDefinition } from "../../domain/ladder/ladder.types";
+import { windowsUsed } from "../../domain/ladder/ladder.engine";
+import { Queryable } from "../../db/db";
+import { EarningRule, TouchpointType } from "./earning";
+import { Program, Stage } from "./program.types";
+
+export interface ProgramConfig {
+  program: Program;
+  tokenSecret: string;
+  ladder: Ladder;
+  /** Stages in ladder order with their rank. */
+  stages: Stage[];
+  stageByKey: Map<string, Stage>;
+  bottom: Stage;
+  rules: EarningRule[];
+  /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
+  windows: ReturnType<typeof windowsUsed>;
+}
+
+export function toStage(def: StageDefinition, rank: number): Stage {
+  return Object.assign(new Stage(), {
+    key: def.key,
+    name: def.name,
+    rank,
+    description: def.description ?? null,
+    side: def.side,
+    paths: def.paths.map((path) => path.map((c) => ({ ...c, windowDays: c.windowDays ?? null }))),
+  });
+}
+
+export function programFromRow(row: any): Program {
+  return Object.assign(new Program(), {
+    id: row.id,
+    name: row.name,
+    pointsName: row.points_name,
+    timeZone: row.time_zone,
+    ladderPreset: row.ladder_preset,
+    createdAt: row.created_at,
+  });
+}
+
+export async function loadProgramConfig(db: Queryable, programId: string): Promise<ProgramConfig | null> {
+  const [row] = await db.query(
+    `SELECT p.*,
+       (SELECT coalesce(jsonb_agg(s ORDER BY s.rank), '[]') FROM stages s WHERE s.program_id = p.id) AS stages,
+       (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules
+     FROM programs p WHERE p.id = $1`,
+    [programId],
+  );
+  if (!row) return null;
+  const ladder: Ladder = {
+    stages: row.stages.map((s: any) => ({ key: s.key, name: s.name, description: s.description, side: s.side, paths: s.paths })),
+  };
+  const stages = ladder.stages.map((def, rank) => toStage(def, rank));
+  const rules: EarningRule[] = row.rules.map((r: any) => ({
+    id: r.id,
+    name: r.name,
+    touchpointType: r.touchpoint_type as TouchpointType,
+    pointsPerUnit: r.points_per_unit === null ? null : Number(r.points_per_unit),
+    fixedPoints: r.fixed_points,
+    priority: r.priority,
+  }));
+  return {
+    program: programFromRow(row),
+    tokenSecret: row.token_secret,
+    ladder,
+    stages,
+    stageByKey: new Map(stages.map((s) => [s.key, s])),
+    bottom: stages.find((s) => !s.side)!,
+    rules,
+    windows: windowsUsed(ladder),
+  };
+}
+
+/** Per-process cache; `invalidate` on every change (and, with several processes, on their events). */
+export class ProgramConfigCache {
+  private readonly entries = new Map<string, Promise<ProgramConfig | null>>();
+
+  constructor(private readonly db: Queryable) {}
+
+  get(programId: string): Promise<ProgramConfig | null> {
+    let entry = this.entries.get(programId);
+    if (!entry) {
+      entry = loadProgramConfig(this.db, programId);
+      this.entries.set(programId, entry);
+      // Do not cache a miss or a failure: the program may be created a moment later.
+      entry.then((c) => c ?? this.entries.delete(programId), () => this.entries.delete(programId));
+    }
+    return entry;
+  }
+
+  invalidate(programId: string): void {
+    this.entries.delete(programId);
+  }
+}

@@ -1,0 +1,91 @@
+import { Arg, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { RequestContext } from "../../context";
+import { Forbidden, Unauthenticated } from "../../api/errors";
+import { uuidArg } from "../../api/ids";
+import { Role, requireRole } from "../auth/actor";
+import { CreateProgramInput, LadderInput } from "./program.inputs";
+import { ladderFromInput } from "./program.service";
+import { orderRules } from "./earning";
+import { EarningRuleType, Program, Stage } from "./program.types";
+
+@ObjectType({ description: "What a recompute did." })
+export class RecomputeResult {
+  @Field(() => ID)
+  programId: string;
+
+  @Field(() => Int, { description: "Customers evaluated." })
+  evaluated: number;
+
+  @Field(() => Int, { description: "Customers moved to another stage." })
+  changed: number;
+
+  @Field(() => Int, { description: "Customers a concurrent write touched meanwhile (it placed them itself)." })
+  skipped: number;
+}
+
+const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];
+
+@Resolver(() => Program)
+export class ProgramResolver {
+  @Query(() => [Program], { description: "The programs this credential can see." })
+  async programs(@Ctx() ctx: RequestContext): Promise<Program[]> {
+    const { actor } = ctx;
+    if (actor.kind === "anonymous") throw new Unauthenticated();
+    return ctx.app.programs.list(actor.kind === "root" ? undefined : [actor.programId]);
+  }
+
+  @Query(() => Program, { nullable: true })
+  async program(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Program | null> {
+    const programId = uuidArg(id, "id");
+    requireRole(ctx.actor, programId, ANY_ROLE);
+    return (await ctx.app.programs.cache.get(programId))?.program ?? null;
+  }
+
+  @Mutation(() => Program, { description: "Creates a program with a ladder (a preset or explicit stages) and earning rules. Needs LOYALTY_ADMIN_KEY." })
+  async createProgram(@Arg("input") input: CreateProgramInput, @Ctx() ctx: RequestContext): Promise<Program> {
+    if (ctx.actor.kind === "anonymous") throw new Unauthenticated();
+    if (ctx.actor.kind !== "root") throw new Forbidden("Creating a program needs the LOYALTY_ADMIN_KEY credential");
+    return ctx.app.programs.create(ctx, input);
+  }
+
+  @Mutation(() => Program, { description: "Replaces a program's ladder and re-evaluates every customer on it (ADMIN)." })
+  async updateLadder(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("ladder", () => LadderInput) ladder: LadderInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Program> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    await ctx.app.programs.config(id);
+    const { ladder: parsed, preset } = ladderFromInput(ladder);
+    await ctx.app.db.transaction(async (tx) => {
+      await ctx.app.programs.writeLadder(tx, id, parsed);
+      await tx.query(`UPDATE programs SET ladder_preset = $2 WHERE id = $1`, [id, preset]);
+    });
+    ctx.app.programs.cache.invalidate(id);
+    const config = await ctx.app.programs.config(id);
+    const report = await ctx.app.stages.recompute(config, "LADDER_UPDATE");
+    ctx.log.info({ programId: id, ...report }, "ladder updated");
+    return config.program;
+  }
+
+  @Mutation(() => RecomputeResult, { description: "Re-evaluates every customer's stage as of now: lapse and windows move customers as time passes (ADMIN)." })
+  async recomputeStages(@Arg("programId", () => ID) programId: string, @Ctx() ctx: RequestContext): Promise<RecomputeResult> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    const config = await ctx.app.programs.config(id);
+    const report = await ctx.app.stages.recompute(config, "RECOMPUTE");
+    return { programId: id, ...report };
+  }
+
+  @FieldResolver(() => [Stage], { description: "The ladder, bottom first (side stages where they were defined)." })
+  async stages(@Root() program: Program, @Ctx() ctx: RequestContext): Promise<Stage[]> {
+    return (await ctx.app.programs.config(program.id)).stages;
+  }
+
+  @FieldResolver(() => [EarningRuleType], { description: "Earning rules in the order they apply." })
+  async earningRules(@Root() program: Program, @Ctx() ctx: RequestContext): Promise<EarningRuleType[]> {
+    const config = await ctx.app.programs.config(program.id);
+    return orderRules(config.rules);
+  }
+}

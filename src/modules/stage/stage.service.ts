@@ -1,0 +1,92 @@
+/**
+ * Re-evaluates the stages of a whole program: time passing (lapse, windows) and ladder changes move
+ * customers without any touchpoint. Set-based: one statement reads a batch of customers, one reads
+ * their windowed metrics, the pure engine decides, one statement applies every move of the batch.
+ */
+import { App } from "../../app";
+import { evaluateLadder } from "../../domain/ladder/ladder.engine";
+import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
+import { loadWindowValues, metricReader } from "../customer/customer.metrics";
+import { ProgramConfig } from "../program/program.config";
+
+export interface RecomputeReport {
+  evaluated: number;
+  changed: number;
+  /** Customers skipped because a write touched them meanwhile (that write placed them itself). */
+  skipped: number;
+}
+
+const APPLY_MOVES = `
+WITH ch AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb)
+    AS x(customer_id uuid, version text, from_key text, to_key text, reason jsonb, payload jsonb)
+), u AS (
+  UPDATE customers c SET stage_key = ch.to_key, stage_entered_at = now()
+    FROM ch
+   WHERE c.program_id = $1 AND c.id = ch.customer_id AND c.xmin::text = ch.version
+  RETURNING c.id
+), t AS (
+  INSERT INTO stage_transitions (program_id, customer_id, from_key, to_key, cause, reason)
+  SELECT $1, ch.customer_id, ch.from_key, ch.to_key, $3, ch.reason FROM ch JOIN u ON u.id = ch.customer_id
+  RETURNING id, customer_id, at
+)
+INSERT INTO outbox (program_id, topic, customer_id, payload)
+SELECT $1, 'STAGE_CHANGED', ch.customer_id, ch.payload || jsonb_build_object('transitionId', t.id::text, 'at', t.at)
+  FROM ch JOIN t ON t.customer_id = ch.customer_id
+RETURNING *`;
+
+export class StageService {
+  constructor(private readonly app: App) {}
+
+  async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
+    const { db } = this.app;
+    const programId = config.program.id;
+    const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0 };
+    let after = "00000000-0000-0000-0000-000000000000";
+    for (;;) {
+      const asOf = this.app.clock();
+      const customers = await db.query(
+        `SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+        [programId, after, batchSize],
+      );
+      if (customers.length === 0) break;
+      after = customers[customers.length - 1].id;
+      const windows = await loadWindowValues(db, programId, customers.map((c) => c.id), config.windows, asOf);
+      const moves: Array<Record<string, unknown>> = [];
+      for (const row of customers) {
+        const reason = evaluateLadder(config.ladder, metricReader(row, windows.get(row.id)!, asOf));
+        if (reason.stage === row.stage_key) continue;
+        const from = config.stageByKey.get(row.stage_key);
+        const to = config.stageByKey.get(reason.stage)!;
+        moves.push({
+          customer_id: row.id,
+          version: row.version,
+          from_key: row.stage_key,
+          to_key: reason.stage,
+          reason,
+          payload: {
+            customerId: row.id,
+            from: from ? { key: from.key, name: from.name, rank: from.rank } : null,
+            to: { key: to.key, name: to.name, rank: to.rank },
+            reason,
+            cause,
+            touchpointId: null,
+          },
+        });
+      }
+      report.evaluated += customers.length;
+      if (moves.length > 0) {
+        const events: LoyaltyEventMessage[] = await db.transaction(async (tx) =>
+          (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow),
+        );
+        events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
+        this.app.outbox.publishCommitted(events);
+        report.changed += events.length;
+        report.skipped += moves.length - events.length;
+      }
+      onBatch?.(report);
+      if (customers.length < batchSize) break;
+    }
+    return report;
+  }
+}

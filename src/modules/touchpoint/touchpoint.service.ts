@@ -1,0 +1,291 @@
+/**
+ * The write path of every touchpoint (architecture.md): in one transaction, claim the idempotency
+ * key, store the touchpoint, post its points, bump the customer's counters, evaluate the ladder,
+ * move the stage if it changed, and write the events; publish them after commit.
+ */
+import { createHash } from "node:crypto";
+import { RequestContext } from "../../context";
+import { Tx } from "../../db/db";
+import { BadInput, IdempotencyKeyReused, NotFound } from "../../api/errors";
+import { evaluateLadder } from "../../domain/ladder/ladder.engine";
+import { StageReason } from "../../domain/ladder/ladder.types";
+import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
+import { metricReader, loadWindowValues } from "../customer/customer.metrics";
+import { Customer, customerFromRow } from "../customer/customer.types";
+import { ProgramConfig } from "../program/program.config";
+import { computePoints, refundPoints, TouchpointType } from "../program/earning";
+import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
+import {
+  CounterDeltas,
+  counterParams,
+  FIND_RECORDED,
+  MOVE_STAGE,
+  POST_REFUND,
+  POST_TOUCHPOINT,
+  RESOLVE_EXTERNAL_CUSTOMER,
+} from "./touchpoint.sql";
+import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
+import { ExternalIdCache } from "./external-id.cache";
+
+const NO_COUNTERS: Omit<CounterDeltas, "ledgerKind"> = {
+  purchaseCount: 0,
+  purchaseAmount: 0,
+  isPurchase: false,
+  reviewCount: 0,
+  ratingSum: 0,
+  referralCount: 0,
+  socialShareCount: 0,
+  visitCount: 0,
+  productViewCount: 0,
+  supportContactCount: 0,
+  eventAttendanceCount: 0,
+  nps: null,
+};
+
+const COUNTER_OF: Partial<Record<TouchpointType, keyof CounterDeltas>> = {
+  [TouchpointType.REFERRAL]: "referralCount",
+  [TouchpointType.SOCIAL_SHARE]: "socialShareCount",
+  [TouchpointType.VISIT]: "visitCount",
+  [TouchpointType.PRODUCT_VIEW]: "productViewCount",
+  [TouchpointType.SUPPORT_CONTACT]: "supportContactCount",
+  [TouchpointType.EVENT_ATTENDANCE]: "eventAttendanceCount",
+};
+
+export function requestHash(input: unknown): string {
+  const canonical = (value: any): any => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value instanceof Date) return value.toISOString();
+    if (value && typeof value === "object") {
+      return Object.fromEntries(
+        Object.keys(value)
+          .filter((k) => value[k] !== undefined && value[k] !== null)
+          .sort()
+          .map((k) => [k, canonical(value[k])]),
+      );
+    }
+    return value;
+  };
+  return createHash("sha256").update(JSON.stringify(canonical(input))).digest("hex");
+}
+
+export class TouchpointService {
+  readonly externalIds = new ExternalIdCache(100_000);
+
+  async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
+    const { app } = ctx;
+    const events: LoyaltyEventMessage[] = [];
+    const result = await app.db.transaction(async (tx) => {
+      events.length = 0;
+      // A refund's customer is the purchase's, read under lock in post().
+      const customerId = record.type === TouchpointType.REFUND ? "" : await this.resolveCustomer(tx, config, record);
+      return this.post(ctx, tx, config, record, customerId, events);
+    });
+    if (events.length > 0) app.outbox.publishCommitted(events);
+    return result;
+  }
+
+  private async resolveCustomer(tx: Tx, config: ProgramConfig, record: TouchpointRecord): Promise<string> {
+    if (record.customerId) return record.customerId;
+    const externalId = record.customerExternalId!;
+    const cached = this.externalIds.get(config.program.id, externalId);
+    if (cached) return cached;
+    let rows = await tx.query(RESOLVE_EXTERNAL_CUSTOMER, [config.program.id, externalId, config.bottom.key], { prepare: true });
+    // A concurrent transaction created it after this statement's snapshot: now it is committed.
+    if (rows.length === 0) rows = await tx.query(`SELECT id FROM customers WHERE program_id = $1 AND external_id = $2`, [config.program.id, externalId]);
+    const id = rows[0].id as string;
+    if (!rows[0].created) this.externalIds.set(config.program.id, externalId, id);
+    else tx.afterCommit(() => this.externalIds.set(config.program.id, externalId, id));
+    return id;
+  }
+
+  private async post(
+    ctx: RequestContext,
+    tx: Tx,
+    config: ProgramConfig,
+    record: TouchpointRecord,
+    customerId: string,
+    events: LoyaltyEventMessage[],
+  ): Promise<RecordResult> {
+    const programId = config.program.id;
+    const hash = requestHash(record.hashed);
+    let points: number;
+    let deltas: CounterDeltas;
+    let sql = POST_TOUCHPOINT;
+    const extra: unknown[] = [];
+
+    if (record.type === TouchpointType.REFUND) {
+      // Lock the purchase: refunds of one order are serialized, so together they never reverse more than it earned.
+      const [purchase] = await tx.query(
+        `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency FROM touchpoints
+          WHERE program_id = $1 AND type = 'PURCHASE' AND external_id = $2 FOR UPDATE`,
+        [programId, record.relatedExternalId],
+      );
+      if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
+      const replay = await this.findReplay(ctx, tx, config, record, hash);
+      if (replay) return replay;
+      const amount = Number(purchase.amount);
+      const refunded = Number(purchase.refunded_amount);
+      const refund = record.amount!;
+      if (refund > amount - refunded + 0.0001) {
+        throw new BadInput("amount", `refund of ${refund} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
+      }
+      if (purchase.currency && record.currency && purchase.currency !== record.currency) {
+        throw new BadInput("currency", `the order was paid in ${purchase.currency}`);
+      }
+      customerId = purchase.customer_id;
+      points = -refundPoints(
+        { amount, points: purchase.points, refundedAmount: refunded, pointsReversed: purchase.points_reversed },
+        refund,
+      );
+      const completes = amount > 0 && refunded + refund >= amount - 0.005;
+      deltas = { ...NO_COUNTERS, ledgerKind: "REVERSAL", purchaseAmount: -refund, purchaseCount: completes ? -1 : 0 };
+      sql = POST_REFUND;
+      extra.push(purchase.id, refund);
+    } else {
+      points = computePoints(config.rules, record.type, record.amount).total;
+      deltas = { ...NO_COUNTERS, ledgerKind: "EARN" };
+      if (record.type === TouchpointType.PURCHASE) {
+        Object.assign(deltas, { purchaseCount: 1, purchaseAmount: record.amount ?? 0, isPurchase: true });
+      } else if (record.type === TouchpointType.REVIEW) {
+        Object.assign(deltas, { reviewCount: 1, ratingSum: record.rating ?? 0 });
+      } else if (record.type === TouchpointType.SURVEY_RESPONSE) {
+        deltas.nps = record.nps ?? null;
+      }
+      const counter = COUNTER_OF[record.type];
+      if (counter) (deltas as any)[counter] = 1;
+    }
+
+    let rows: any[];
+    try {
+      rows = await tx.query(
+        sql,
+        [
+          programId,
+          customerId,
+          record.type,
+          record.externalId,
+          record.channel ?? null,
+          record.occurredAt,
+          record.amount ?? null,
+          record.currency ?? null,
+          record.rating ?? null,
+          record.productId ?? null,
+          record.relatedExternalId ?? null,
+          record.data ?? null,
+          points,
+          hash,
+          ...counterParams(deltas),
+          ...extra,
+        ],
+        { prepare: true },
+      );
+    } catch (err: any) {
+      if (err?.code === "23503") throw new NotFound("Customer", "customerId");
+      throw err;
+    }
+    if (rows.length === 0) {
+      const replay = await this.findReplay(ctx, tx, config, record, hash);
+      if (!replay) throw new Error("touchpoint key conflicted but no stored touchpoint was found");
+      return replay;
+    }
+
+    const row = rows[0];
+    events.push(messageFromOutboxRow({ id: row.ev_id, program_id: programId, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: row.ev_payload, created_at: row.ev_created_at }));
+    const touchpoint = touchpointFromRow({
+      id: row.tp_id,
+      customer_id: customerId,
+      type: record.type,
+      external_id: record.externalId,
+      channel: record.channel ?? null,
+      occurred_at: row.tp_occurred_at,
+      recorded_at: row.tp_recorded_at,
+      amount: record.amount ?? null,
+      currency: record.currency ?? null,
+      rating: record.rating ?? null,
+      product_id: record.productId ?? null,
+      related_external_id: record.relatedExternalId ?? null,
+      data: record.data ?? null,
+      points,
+    });
+    const customerRow = row;
+    const move = await this.evaluateAndMove(ctx, tx, config, customerRow, "TOUCHPOINT", touchpoint.id, events);
+    if (move) {
+      customerRow.stage_key = move.to.key;
+      customerRow.stage_entered_at = move.at;
+    }
+    return { touchpoint, pointsEarned: points, customer: customerFromRow(customerRow), stageChange: move, replayed: false };
+  }
+
+  /**
+   * Evaluates the ladder for a customer row this transaction holds locked, and moves the stage when
+   * the answer differs. Windowed metrics are read here, after the lock, so they include every
+   * touchpoint committed before ours (READ COMMITTED: a new statement, a new snapshot).
+   */
+  async evaluateAndMove(
+    ctx: RequestContext,
+    tx: Tx,
+    config: ProgramConfig,
+    customerRow: any,
+    cause: string,
+    touchpointId: string | null,
+    events: LoyaltyEventMessage[],
+  ): Promise<StageMove | null> {
+    const now = ctx.app.clock();
+    const windows = (await loadWindowValues(tx, config.program.id, [customerRow.id], config.windows, now)).get(customerRow.id)!;
+    const reason = evaluateLadder(config.ladder, metricReader(customerRow, windows, now));
+    if (reason.stage === customerRow.stage_key) return null;
+    return this.moveStage(tx, config, customerRow.id, customerRow.stage_key, reason, cause, touchpointId, events);
+  }
+
+  async moveStage(
+    tx: Tx,
+    config: ProgramConfig,
+    customerId: string,
+    fromKey: string | null,
+    reason: StageReason,
+    cause: string,
+    touchpointId: string | null,
+    events: LoyaltyEventMessage[],
+  ): Promise<StageMove> {
+    const from = fromKey ? config.stageByKey.get(fromKey) ?? null : null;
+    const to = config.stageByKey.get(reason.stage)!;
+    const stageRef = (s: typeof to | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
+    const payload = { customerId, from: stageRef(from), to: stageRef(to), reason, cause, touchpointId };
+    const [row] = await tx.query(
+      MOVE_STAGE,
+      [config.program.id, customerId, to.key, fromKey, cause, touchpointId, JSON.stringify(reason), JSON.stringify(payload)],
+      { prepare: true },
+    );
+    events.push(messageFromOutboxRow({ id: row.ev_id, program_id: config.program.id, topic: "STAGE_CHANGED", customer_id: customerId, payload: row.ev_payload, created_at: row.ev_created_at }));
+    return { id: String(row.id), from, to, at: row.at, cause, touchpointId, reason };
+  }
+
+  /** The stored result of a key seen before, or null when the key is new. Rejects a key reused for another request. */
+  private async findReplay(ctx: RequestContext, tx: Tx, config: ProgramConfig, record: TouchpointRecord, hash: string): Promise<RecordResult | null> {
+    const [stored] = await tx.query(FIND_RECORDED, [config.program.id, record.type, record.externalId], { prepare: true });
+    if (!stored) return null;
+    if (stored.request_hash !== hash) throw new IdempotencyKeyReused(record.keyField, record.externalId);
+    const [customerRow] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [config.program.id, stored.customer_id]);
+    const t = stored.transition;
+    const stageChange: StageMove | null = t
+      ? {
+          id: String(t.id),
+          from: t.from_key ? config.stageByKey.get(t.from_key) ?? null : null,
+          to: config.stageByKey.get(t.to_key) ?? { key: t.to_key, name: t.to_key, rank: -1, side: false, paths: [], description: null },
+          at: new Date(t.at),
+          cause: t.cause,
+          touchpointId: String(stored.id),
+          reason: t.reason,
+        }
+      : null;
+    return {
+      touchpoint: touchpointFromRow(stored),
+      pointsEarned: stored.points,
+      customer: customerFromRow(customerRow) as Customer,
+      stageChange,
+      replayed: true,
+    };
+  }
+}
+
+export type { Touchpoint };

@@ -1,0 +1,38 @@
+/** Builds the GraphQL schema from the resolvers, and prints it as committed in schema/schema.graphql. */
+import "reflect-metadata";
+import "./api/enums";
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { GraphQLDateTime } from "graphql-scalars";
+import { buildSchema } from "type-graphql";
+import { FunnelResolver } from "./modules/analytics/funnel.resolver";
+import { AuthResolver } from "./modules/auth/auth.resolver";
+import { CustomerResolver } from "./modules/customer/customer.resolver";
+import { EventsResolver } from "./modules/events/events.resolver";
+import { ProgramResolver } from "./modules/program/program.resolver";
+import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
+
+let built: Promise<GraphQLSchema> | undefined;
+
+export function getSchema(): Promise<GraphQLSchema> {
+  built ??= buildSchema({
+    resolvers: [ProgramResolver, CustomerResolver, TouchpointResolver, AuthResolver, FunnelResolver, EventsResolver],
+    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+    // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one
+    // schema serves several Apps in tests; type-graphql still insists on a pubSub, which is never used.
+    pubSub: {
+      publish: () => {
+        throw new Error("publish through App.bus");
+      },
+      subscribe: () => {
+        throw new Error("subscribe through App.bus");
+      },
+    },
+    validate: { forbidUnknownValues: false, validationError: { target: false, value: false } },
+  });
+  return built;
+}
+
+/** The SDL as committed: sorted, so the file changes only when the API does. */
+export async function printedSchema(): Promise<string> {
+  return printSchema(lexicographicSortSchema(await getSchema())) + "\n";
+}

@@ -1,0 +1,210 @@
+/**
+ * createServer(app): one HTTP server on one port with GraphQL over HTTP (Apollo Server), GraphQL
+ * over WebSocket (graphql-ws) on the same /graphql path, GraphiQL, /healthz and /readyz.
+ * Tests start it on port 0; main.ts on PORT.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import { AddressInfo } from "node:net";
+import { ApolloServer, HeaderMap } from "@apollo/server";
+import { GraphQLError } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { App } from "./app";
+import { createContext, RequestContext } from "./context";
+import { getSchema } from "./schema";
+import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
+import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
+import { Actor } from "./modules/auth/actor";
+import { MIGRATIONS } from "./db/data-source";
+
+const MAX_BODY_BYTES = 1_000_000;
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  port: number;
+  http: Server;
+  stop(): Promise<void>;
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(Object.assign(new Error("request body too large"), { status: 413 }));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** Credential → actor; a bad credential is a typed UNAUTHENTICATED with HTTP 401. */
+async function actorFor(app: App, authorization: string | undefined): Promise<Actor> {
+  try {
+    return await app.auth.authenticate(authorization);
+  } catch (err) {
+    if (err instanceof GraphQLError) {
+      throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 401 } } });
+    }
+    throw err;
+  }
+}
+
+export async function readiness(app: App): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const [row] = await app.db.query(`SELECT count(*)::int AS n FROM migrations`);
+    if (row.n < MIGRATIONS.length) return { ok: false, detail: `migrations pending (${row.n}/${MIGRATIONS.length})` };
+    return { ok: true, detail: "ready" };
+  } catch (err) {
+    return { ok: false, detail: `database unreachable: ${(err as Error).message}` };
+  }
+}
+
+export async function createServer(app: App, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
+  const schema = await getSchema();
+  const http = createHttpServer();
+  const wss = new WebSocketServer({ server: http, path: "/graphql" });
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    plugins: [
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors({ errors, contextValue }) {
+              for (const error of errors) {
+                if (isExposed(error) || (error.originalError && isExposed(error.originalError))) continue;
+                if ((error as any).extensions?.validationErrors || (error.originalError as any)?.extensions?.validationErrors) continue;
+                const target: any = error.originalError ?? error;
+                target[REQUEST_ID] = contextValue?.requestId;
+                (error as any)[REQUEST_ID] = contextValue?.requestId;
+                (contextValue?.log ?? app.log).error({ err: target, path: error.path }, "unexpected error");
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const wsCleanup = useServer<Record<string, unknown>, { actor?: Actor }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        try {
+          ctx.extra.actor = await app.auth.authenticate(typeof auth === "string" ? auth : undefined);
+        } catch {
+          return false; // closes with 4403 Forbidden
+        }
+        return true;
+      },
+      context: (ctx) => createContext(app, ctx.extra.actor ?? { kind: "anonymous" }, randomUUID()),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (result.errors) {
+          return { ...result, errors: result.errors.map((e) => formatError((e as GraphQLError).toJSON?.() ?? e, e)) } as any;
+        }
+        return result as any;
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON ? e.toJSON() : (e as any), e)) as any,
+    },
+    wss,
+  );
+
+  http.on("request", (req, res) => {
+    void handle(req, res).catch((err) => {
+      app.log.error({ err }, "http handler failed");
+      if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const requestId = requestIdOf(req);
+    res.setHeader("x-request-id", requestId);
+    if (url.pathname === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
+    if (url.pathname === "/readyz") {
+      const ready = await readiness(app);
+      return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
+    }
+    const asset = graphiqlAsset(url.pathname);
+    if (asset) {
+      res.setHeader("cache-control", "public, max-age=3600");
+      return send(res, 200, asset.type, asset.body);
+    }
+    if (url.pathname !== "/graphql") return send(res, 404, "application/json", JSON.stringify({ error: "not found" }));
+    if (req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.search) {
+      return send(res, 200, "text/html; charset=utf-8", GRAPHIQL_HTML);
+    }
+
+    let body: unknown = undefined;
+    if (req.method === "POST") {
+      let raw: string;
+      try {
+        raw = await readBody(req);
+      } catch (err) {
+        return send(res, (err as any).status ?? 400, "application/json", JSON.stringify({ errors: [{ message: (err as Error).message, extensions: { code: "BAD_REQUEST" } }] }));
+      }
+      try {
+        body = raw.length ? JSON.parse(raw) : {};
+      } catch {
+        return send(res, 400, "application/json", JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }));
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
+      context: async () => createContext(app, await actorFor(app, req.headers.authorization), requestId),
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === "complete") {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  await new Promise<void>((resolve) => http.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  const { port } = http.address() as AddressInfo;
+  const host = options.host && options.host !== "0.0.0.0" ? options.host : "127.0.0.1";
+  return {
+    url: `http://${host}:${port}/graphql`,
+    wsUrl: `ws://${host}:${port}/graphql`,
+    port,
+    http,
+    async stop() {
+      await wsCleanup.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections?.();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await apollo.stop();
+    },
+  };
+}
