@@ -1,0 +1,160 @@
+/**
+ * Boots the real server for a test file: on DATABASE_URL's PostgreSQL in a database of its own
+ * (created here, dropped after), or on an in-memory PGlite when DATABASE_URL is unset.
+ */
+import "reflect-metadata";
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import pino from "pino";
+import { createClient, Client as WsClient } from "graphql-ws";
+import WebSocket from "ws";
+import { App } from "../../src/app";
+import { loadConfig } from "../../src/config";
+import { openDatabase, OpenDatabase } from "../../src/db/open";
+import { createServer, RunningServer } from "../../src/server";
+
+export const ADMIN_KEY = "test-root-key-0123456789abcdef0123456789";
+
+export interface TestApp {
+  app: App;
+  server: RunningServer;
+  database: OpenDatabase;
+  /** Moves the app's clock; the write path, recompute and tokens read it. */
+  advanceClock(ms: number): void;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResult<T>>;
+  ws(token?: string | null): WsClient;
+  stop(): Promise<void>;
+}
+
+export interface GqlResult<T> {
+  status: number;
+  data?: T;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
+}
+
+async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `loyalty_test_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startTestApp(options: { poolSize?: number } = {}): Promise<TestApp> {
+  const baseUrl = process.env.DATABASE_URL;
+  const fresh = baseUrl ? await freshDatabase(baseUrl) : undefined;
+  const config = loadConfig({
+    DATABASE_URL: fresh?.url ?? "",
+    LOYALTY_DATA_DIR: "memory://",
+    LOYALTY_ADMIN_KEY: ADMIN_KEY,
+    DB_POOL_SIZE: String(options.poolSize ?? 8),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    OUTBOX_RELAY_INTERVAL_MS: "500",
+  });
+  const log = pino({ level: config.logLevel });
+  const database = await openDatabase(config, log);
+  let offset = 0;
+  const app = new App({ config, db: database.db, log, clock: () => new Date(Date.now() + offset) });
+  const server = await createServer(app, { port: 0, host: "127.0.0.1" });
+  const clients: WsClient[] = [];
+
+  return {
+    app,
+    server,
+    database,
+    advanceClock(ms) {
+      offset += ms;
+    },
+    async gql(query, variables, token = ADMIN_KEY) {
+      const res = await fetch(server.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as any;
+      return { status: res.status, data: body.data, errors: body.errors };
+    },
+    ws(token = ADMIN_KEY) {
+      const client = createClient({
+        url: server.wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+        retryAttempts: 0,
+        lazy: true,
+      });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      for (const c of clients) await c.dispose();
+      await server.stop();
+      await app.stop();
+      await database.close();
+      await fresh?.drop();
+    },
+  };
+}
+
+/** Subscribes and collects what arrives; `next(n)` waits until n items came (or times out). */
+export function collect<T = any>(client: WsClient, query: string, variables: Record<string, unknown> = {}) {
+  const items: T[] = [];
+  const errors: unknown[] = [];
+  let waiters: Array<() => void> = [];
+  let completed = false;
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        if (value.errors) errors.push(...value.errors);
+        if (value.data) items.push(value.data as T);
+        waiters.forEach((w) => w());
+      },
+      error: (err) => {
+        errors.push(err);
+        waiters.forEach((w) => w());
+      },
+      complete: () => {
+        completed = true;
+        waiters.forEach((w) => w());
+      },
+    },
+  );
+  const until = (check: () => boolean, ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      if (check()) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out: ${items.length} items, ${errors.length} errors`)), ms);
+      waiters.push(() => {
+        if (check()) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  return {
+    items,
+    errors,
+    get completed() {
+      return completed;
+    },
+    next: (n: number, ms = 5000) => until(() => items.length >= n, ms),
+    failed: (ms = 5000) => until(() => errors.length > 0, ms),
+    unsubscribe: () => {
+      unsubscribe();
+      waiters = [];
+    },
+  };
+}
+
+/** Resolves once the server has the subscription registered (graphql-ws acks only the connection). */
+export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
