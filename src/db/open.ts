@@ -17,13 +17,18 @@ export interface OpenDatabase {
 export async function openDatabase(config: Config, log: Logger, options: { migrate?: boolean } = {}): Promise<OpenDatabase> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
+  let poolSize = config.dbPoolSize;
   if (!url) {
-    // The pool plus room for the CLI or a psql session; the socket server cuts connections past this.
-    embedded = await startEmbeddedDatabase(config.dataDir, config.dbPoolSize + 4);
+    // PGlite is one backend: it runs one statement at a time whatever the number of connections,
+    // and its socket server interleaves the extended-protocol messages (Parse/Bind) of connections
+    // outside a transaction, so one statement's Bind can meet another's Parse. One connection makes
+    // that impossible and costs nothing. The spare slots are for a psql session.
+    poolSize = 1;
+    embedded = await startEmbeddedDatabase(config.dataDir, poolSize + 2);
     url = embedded.url;
     log.info({ dataDir: config.dataDir }, "embedded PostgreSQL (PGlite) started");
   }
-  const dataSource = createDataSource(url, config.dbPoolSize);
+  const dataSource = createDataSource(url, poolSize);
   await dataSource.initialize();
   if (options.migrate !== false) {
     const ran = await dataSource.runMigrations({ transaction: "each" });
