@@ -66,6 +66,7 @@ export async function startTestApp(options: { poolSize?: number } = {}): Promise
   const database = await openDatabase(config, log);
   let offset = 0;
   const app = new App({ config, db: database.db, log, clock: () => new Date(Date.now() + offset) });
+  app.start();
   const server = await createServer(app, { port: 0, host: "127.0.0.1" });
   const clients: WsClient[] = [];
 
@@ -120,8 +121,9 @@ export function collect<T = any>(client: WsClient, query: string, variables: Rec
         if (value.data) items.push(value.data as T);
         waiters.forEach((w) => w());
       },
-      error: (err) => {
-        errors.push(err);
+      error: (err: any) => {
+        // A closed socket arrives as a CloseEvent, whose fields do not serialize on their own.
+        errors.push(Array.isArray(err) || err instanceof Error ? err : { code: err?.code, reason: err?.reason });
         waiters.forEach((w) => w());
       },
       complete: () => {
