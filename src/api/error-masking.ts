@@ -58,6 +58,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const code = formatted.extensions?.code;
   if (typeof code === "string" && EXPOSED_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    if (code === "BAD_USER_INPUT" && !extensions.field) {
+      // GraphQL's own coercion errors name the place in prose: 'got invalid value 5 at "input.rating"'.
+      const at = /at "(?:[\w$]+\.)?([^"]+)"/.exec(formatted.message) ?? /Variable "\$(\w+)"/.exec(formatted.message);
+      if (at) extensions.field = at[1];
+    }
     return { ...formatted, extensions };
   }
   const requestId = (original as any)?.[REQUEST_ID] ?? (error as any)?.[REQUEST_ID];
