@@ -2,14 +2,26 @@
  * GraphiQL at GET /graphql, served from this package's own node_modules (no CDN: people run the
  * platform offline). The header editor takes `{"Authorization": "Bearer <key>"}`.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
-const ASSETS: Record<string, { file: string; type: string }> = {
-  "/graphiql/react.js": { file: "react/umd/react.production.min.js", type: "text/javascript" },
-  "/graphiql/react-dom.js": { file: "react-dom/umd/react-dom.production.min.js", type: "text/javascript" },
-  "/graphiql/graphiql.js": { file: "graphiql/graphiql.min.js", type: "text/javascript" },
-  "/graphiql/graphiql.css": { file: "graphiql/graphiql.min.css", type: "text/css" },
+const ASSETS: Record<string, { pkg: string; file: string; type: string }> = {
+  "/graphiql/react.js": { pkg: "react", file: "umd/react.production.min.js", type: "text/javascript" },
+  "/graphiql/react-dom.js": { pkg: "react-dom", file: "umd/react-dom.production.min.js", type: "text/javascript" },
+  "/graphiql/graphiql.js": { pkg: "graphiql", file: "graphiql.min.js", type: "text/javascript" },
+  "/graphiql/graphiql.css": { pkg: "graphiql", file: "graphiql.min.css", type: "text/css" },
 };
+
+/** A package's folder, found from its entry point (its `exports` hide the UMD files from require.resolve). */
+function packageRoot(pkg: string): string {
+  let dir = dirname(require.resolve(pkg));
+  while (!existsSync(join(dir, "package.json")) || JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name !== pkg) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the folder of ${pkg}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 const cache = new Map<string, Buffer>();
 
@@ -18,7 +30,7 @@ export function graphiqlAsset(path: string): { body: Buffer; type: string } | nu
   if (!asset) return null;
   let body = cache.get(path);
   if (!body) {
-    body = readFileSync(require.resolve(asset.file));
+    body = readFileSync(join(packageRoot(asset.pkg), asset.file));
     cache.set(path, body);
   }
   return { body, type: asset.type };
