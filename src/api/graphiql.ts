@@ -55,8 +55,7 @@ export const GRAPHIQL_HTML = `<!doctype html>
     root.render(React.createElement(GraphiQL, {
       fetcher,
       defaultEditorToolsVisibility: true,
-      headers: JSON.stringify({ Authorization: "Bearer <your key>" }, null, 2),
-      defaultQuery: "# Put your key in the Headers tab below, then run:\\n{\\n  programs { id name stages { key name } }\\n}\\n",
+      defaultQuery: "# Add your key in the Headers tab below, then run:\\n#   { \\"Authorization\\": \\"Bearer lk_...\\" }\\n{\\n  programs { id name stages { key name } }\\n}\\n",
     }));
   </script>
 </body>

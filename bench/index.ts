@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: recordPurchase throughput and latency through the real API (a server process of
+ * its own, over HTTP), next to two raw-`pg` baselines doing the same ledger work on the same
+ * PostgreSQL in the same run:
+ *   - baseline-tx:  BEGIN; claim key; insert touchpoint; insert ledger entry; bump balance; insert outbox event; COMMIT
+ *   - baseline-cte: the same as one statement with CTEs, in one round trip (the practical limit)
+ * Each at 32 concurrent clients, spread over 10,000 customers and all on one hot customer.
+ * Not a test: figures depend on the machine; the ratios are what to compare between runs.
+ */
+import { spawn, ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { Client, Pool } from "pg";
+
+const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
+const SERVER_POOL = Number(process.env.BENCH_SERVER_POOL ?? 16);
+const ADMIN_KEY = `bench-${randomUUID()}`;
+
+interface Result {
+  name: string;
+  ops: number;
+  seconds: number;
+  tps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs `op` from CONCURRENCY loops for SECONDS (after a 1 s warm-up), measuring each call. */
+const ONLY = process.env.BENCH_ONLY; // e.g. "api" to profile one scenario
+
+async function drive(name: string, op: (worker: number, i: number) => Promise<void>): Promise<Result> {
+  if (ONLY && !name.startsWith(ONLY)) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0 };
+  let measuring = false;
+  let stop = false;
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  const loops = Array.from({ length: CONCURRENCY }, async (_, worker) => {
+    for (let i = 0; !stop; i++) {
+      const t0 = performance.now();
+      try {
+        await op(worker, i);
+        if (measuring) latencies.push(performance.now() - t0);
+      } catch (err) {
+        errors++;
+        firstError ??= err;
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  measuring = true;
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
+  const seconds = (performance.now() - start) / 1000;
+  stop = true;
+  await Promise.all(loops);
+  if (firstError) console.error(`  ${name}: ${errors} errors, first:`, firstError);
+  latencies.sort((a, b) => a - b);
+  return { name, ops: latencies.length, seconds, tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+}
+
+async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `loyalty_bench_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: BASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(BASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: BASE_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = 40000 + Math.floor(Math.random() * 10000);
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../src/main.js")], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url.replace("/graphql", "/readyz"))).ok) return { url, child };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill();
+  throw new Error("the server did not become ready");
+}
+
+async function gql(url: string, query: string, variables: Record<string, unknown>): Promise<any> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as any;
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const RECORD_PURCHASE = `mutation($input: RecordPurchaseInput!) {
+  recordPurchase(input: $input) { pointsEarned replayed stageChange { to { key } } customer { points { balance } stage { key } } }
+}`;
+
+const BASELINE_STEPS = [
+  `INSERT INTO bench_keys (program_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING key`,
+  `INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
+   VALUES ($1, $2, 'PURCHASE', $3, now(), $4, 'EUR', $5, 'x') RETURNING id`,
+  `INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id) VALUES ($1, $2, $3, 'EARN', $4)`,
+  `UPDATE customers SET balance = balance + $3, lifetime_points = lifetime_points + $3, purchase_count = purchase_count + 1 WHERE program_id = $1 AND id = $2 RETURNING balance`,
+  `INSERT INTO outbox (program_id, topic, customer_id, payload) VALUES ($1, 'TOUCHPOINT_RECORDED', $2, $3)`,
+];
+
+const BASELINE_CTE = `
+WITH k AS (INSERT INTO bench_keys (program_id, key) VALUES ($1, $3) ON CONFLICT DO NOTHING RETURNING key),
+tp AS (INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
+       SELECT $1, $2, 'PURCHASE', $3, now(), $4, 'EUR', $5, 'x' FROM k RETURNING id),
+le AS (INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id) SELECT $1, $2, $5, 'EARN', id FROM tp),
+c AS (UPDATE customers SET balance = balance + $5, lifetime_points = lifetime_points + $5, purchase_count = purchase_count + 1
+      WHERE program_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM tp) RETURNING balance),
+ev AS (INSERT INTO outbox (program_id, topic, customer_id, payload) SELECT $1, 'TOUCHPOINT_RECORDED', $2, jsonb_build_object('balance', balance) FROM c)
+SELECT balance FROM c`;
+
+async function main(): Promise<void> {
+  const db = await createDatabase();
+  let server: { url: string; child: ChildProcess } | undefined;
+  const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
+  try {
+    server = await startServer(db.url);
+    const created = await gql(server.url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
+      i: { name: "Bench", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] },
+    });
+    const programId: string = created.createProgram.id;
+    await pool.query(`CREATE TABLE bench_keys (program_id uuid NOT NULL, key text NOT NULL, PRIMARY KEY (program_id, key))`);
+    const customers: Array<{ id: string; external_id: string }> = await pool
+      .query(
+        `INSERT INTO customers (program_id, external_id, stage_key)
+         SELECT $1, 'cust-' || g, 'suspect' FROM generate_series(1, $2) g RETURNING id, external_id`,
+        [programId, CUSTOMERS],
+      )
+      .then((r) => r.rows);
+    await pool.query(`ANALYZE`);
+    const hot = customers[0];
+    const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
+    let seq = 0;
+    const results: Result[] = [];
+
+    for (const spread of [true, false]) {
+      const label = spread ? "spread" : "hot";
+      results.push(
+        await drive(`baseline-tx   ${label}`, async () => {
+          const c = pick(spread);
+          const key = `tx-${seq++}`;
+          const client = await pool.connect();
+          try {
+            await client.query("BEGIN");
+            await client.query({ name: "b0", text: BASELINE_STEPS[0], values: [programId, key] });
+            const tp = await client.query({ name: "b1", text: BASELINE_STEPS[1], values: [programId, c.id, key, 25, 25] });
+            await client.query({ name: "b2", text: BASELINE_STEPS[2], values: [programId, c.id, 25, tp.rows[0].id] });
+            const bal = await client.query({ name: "b3", text: BASELINE_STEPS[3], values: [programId, c.id, 25] });
+            await client.query({ name: "b4", text: BASELINE_STEPS[4], values: [programId, c.id, JSON.stringify({ balance: bal.rows[0].balance })] });
+            await client.query("COMMIT");
+          } catch (err) {
+            await client.query("ROLLBACK");
+            throw err;
+          } finally {
+            client.release();
+          }
+        }),
+      );
+      results.push(
+        await drive(`baseline-cte  ${label}`, async () => {
+          const c = pick(spread);
+          await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
+        }),
+      );
+      results.push(
+        await drive(`api           ${label}`, async () => {
+          const c = pick(spread);
+          const data = await gql(server!.url, RECORD_PURCHASE, {
+            input: { programId, customerExternalId: c.external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
+          });
+          if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
+        }),
+      );
+    }
+
+    // Nothing lost, nothing twice: every customer's balance equals its ledger.
+    const [check] = (
+      await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = $1 AND c.balance <>
+        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [programId])
+    ).rows;
+
+    const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
+    console.log(`\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}`);
+    console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}   api ratio`);
+    for (const spread of ["spread", "hot"]) {
+      const get = (prefix: string) => results.find((r) => r.name.startsWith(prefix) && r.name.endsWith(spread))!;
+      const api = get("api");
+      for (const r of [get("baseline-tx"), get("baseline-cte"), api]) {
+        const ratio = r === api ? "" : `   ${(api.tps / r.tps).toFixed(2)} of this`;
+        console.log(`${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${ratio}`);
+      }
+    }
+    console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
+  } finally {
+    server?.child.kill("SIGTERM");
+    await pool.end();
+    await new Promise((r) => setTimeout(r, 500));
+    await db.drop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
