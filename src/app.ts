@@ -33,7 +33,7 @@ export class App {
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
   readonly customers = new CustomerService();
-  readonly touchpoints = new TouchpointService();
+  readonly touchpoints: TouchpointService;
   readonly stages: StageService;
   readonly auth: AuthService;
 
@@ -47,6 +47,7 @@ export class App {
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
     this.stages = new StageService(this);
+    this.touchpoints = new TouchpointService(this);
     this.auth = new AuthService(this.db, this.programConfigs, {
       adminKey: this.config.adminKey,
       tokenSecret: this.config.tokenSecret,

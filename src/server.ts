@@ -17,6 +17,7 @@ import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
 import { Actor } from "./modules/auth/actor";
 import { MIGRATIONS } from "./db/data-source";
+import { statementScope } from "./db/db";
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -134,7 +135,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   );
 
   http.on("request", (req, res) => {
-    void handle(req, res).catch((err) => {
+    void statementScope.run({ statements: 0 }, () => handle(req, res)).catch((err) => {
       app.log.error({ err }, "http handler failed");
       if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
     });
@@ -182,6 +183,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
       context: async () => createContext(app, await actorFor(app, req.headers.authorization), requestId),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
+    // SQL statements this request sent (writes batched with others count for the request that opened the batch).
+    res.setHeader("x-sql-statements", String(statementScope.getStore()?.statements ?? 0));
     res.statusCode = response.status ?? 200;
     if (response.body.kind === "complete") {
       res.end(response.body.string);

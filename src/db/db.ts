@@ -3,6 +3,7 @@
  * prepared statements for the hot path, and a statement counter (tests assert that a nested query
  * costs a constant number of statements; /metrics can export it later).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import type { Pool, PoolClient, QueryResultRow } from "pg";
 
@@ -36,6 +37,9 @@ export class Tx implements Queryable {
   }
 }
 
+/** Counts the statements of one unit of work (an HTTP request), wherever in it they are sent. */
+export const statementScope = new AsyncLocalStorage<{ statements: number }>();
+
 const RETRYABLE = new Set(["40001", "40P01"]); // serialization failure, deadlock detected
 
 export class Db implements Queryable {
@@ -60,6 +64,8 @@ export class Db implements Queryable {
   /** @internal */
   async run<R extends QueryResultRow>(target: Pool | PoolClient, sql: string, params: unknown[], prepare?: boolean): Promise<R[]> {
     this.statements++;
+    const scope = statementScope.getStore();
+    if (scope) scope.statements++;
     const result = await target.query<R>(prepare && this.prepareStatements ? { name: this.nameOf(sql), text: sql, values: params } : { text: sql, values: params });
     return result.rows;
   }

@@ -26,7 +26,9 @@ export class OutboxPublisher {
       this.pendingMarks.push(message.sequence);
     }
     if (!this.flushTimer && this.pendingMarks.length > 0) {
-      this.flushTimer = setTimeout(() => void this.flush(), 50);
+      // Marking is bookkeeping for the relay (which waits 5 s before republishing): one
+      // statement every quarter second keeps it off the write path.
+      this.flushTimer = setTimeout(() => void this.flush(), 250);
     }
   }
 

@@ -30,6 +30,8 @@ export interface CustomerMetricRow {
 export type WindowValues = Map<string, number | null>;
 
 export const windowKey = (metric: Metric, days: number) => `${metric}:${days}`;
+/** The number of reviews behind a windowed AVERAGE_RATING. */
+export const ratingCountKey = (days: number) => `${Metric.AVERAGE_RATING}:${days}:n`;
 
 function lifetime(row: CustomerMetricRow, metric: Metric, asOf: Date): number | null {
   switch (metric) {
@@ -124,26 +126,37 @@ export async function loadWindowValues(
     return result;
   }
   const longest = Math.max(...windows.map((w) => w.windowDays));
-  const columns = windows.map(
-    (w, i) => `${aggregate(w.metric, `$3::timestamptz - interval '${Math.trunc(w.windowDays)} days'`)} AS w${i}`,
-  );
+  const columns = windows.map((w, i) => {
+    const start = `$3::timestamptz - interval '${Math.trunc(w.windowDays)} days'`;
+    // An average cannot be updated without its count: the write path needs both.
+    const count = w.metric === Metric.AVERAGE_RATING ? `, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}` : "";
+    return `${aggregate(w.metric, start)} AS w${i}${count}`;
+  });
+  // One index probe per customer (LATERAL), whatever the planner believes about the table's size.
   const rows = await db.query(
-    `SELECT t.customer_id, ${columns.join(", ")}
-       FROM touchpoints t
-      WHERE t.program_id = $1 AND t.customer_id = ANY($2::uuid[])
-        AND t.occurred_at > $3::timestamptz - interval '${Math.trunc(longest)} days'
-      GROUP BY t.customer_id`,
+    `SELECT c.id AS customer_id, w.* FROM unnest($2::uuid[]) AS c(id)
+     CROSS JOIN LATERAL (
+       SELECT ${columns.join(", ")} FROM touchpoints t
+        WHERE t.program_id = $1 AND t.customer_id = c.id
+          AND t.occurred_at > $3::timestamptz - interval '${Math.trunc(longest)} days') w`,
     [programId, customerIds, asOf],
     { prepare: true },
   );
   const zeros = (): WindowValues =>
-    new Map(windows.map((w) => [windowKey(w.metric, w.windowDays), w.metric === Metric.AVERAGE_RATING ? null : 0]));
+    new Map(
+      windows.flatMap((w): Array<[string, number | null]> =>
+        w.metric === Metric.AVERAGE_RATING
+          ? [[windowKey(w.metric, w.windowDays), null], [ratingCountKey(w.windowDays), 0]]
+          : [[windowKey(w.metric, w.windowDays), 0]],
+      ),
+    );
   for (const id of customerIds) result.set(id, zeros());
   for (const row of rows) {
     const values = result.get(row.customer_id)!;
     windows.forEach((w, i) => {
       const raw = row[`w${i}`];
       values.set(windowKey(w.metric, w.windowDays), raw === null ? null : Number(raw));
+      if (w.metric === Metric.AVERAGE_RATING) values.set(ratingCountKey(w.windowDays), Number(row[`n${i}`]));
     });
   }
   return result;

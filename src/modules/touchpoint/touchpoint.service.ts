@@ -2,8 +2,10 @@
  * The write path of every touchpoint (architecture.md): in one transaction, claim the idempotency
  * key, store the touchpoint, post its points, bump the customer's counters, evaluate the ladder,
  * move the stage if it changed, and write the events; publish them after commit.
+ *
+ * Purchases, reviews and other touchpoints go through the WriteBatcher (group commit). A refund is
+ * written alone: it locks the refunded purchase to serialize the refunds of one order.
  */
-import { createHash } from "node:crypto";
 import { RequestContext } from "../../context";
 import { Tx } from "../../db/db";
 import { BadInput, IdempotencyKeyReused, NotFound } from "../../api/errors";
@@ -15,15 +17,10 @@ import { Customer, customerFromRow } from "../customer/customer.types";
 import { ProgramConfig } from "../program/program.config";
 import { computePoints, refundPoints, TouchpointType } from "../program/earning";
 import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
-import {
-  CounterDeltas,
-  counterParams,
-  FIND_RECORDED,
-  MOVE_STAGE,
-  POST_REFUND,
-  POST_TOUCHPOINT,
-  RESOLVE_EXTERNAL_CUSTOMER,
-} from "./touchpoint.sql";
+import { CounterDeltas, counterParams, FIND_RECORDED, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
+import { requestHash } from "./request-hash";
+import { WriteBatcher } from "./write-batcher";
+import type { App } from "../../app";
 import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
 
@@ -42,123 +39,59 @@ const NO_COUNTERS: Omit<CounterDeltas, "ledgerKind"> = {
   nps: null,
 };
 
-const COUNTER_OF: Partial<Record<TouchpointType, keyof CounterDeltas>> = {
-  [TouchpointType.REFERRAL]: "referralCount",
-  [TouchpointType.SOCIAL_SHARE]: "socialShareCount",
-  [TouchpointType.VISIT]: "visitCount",
-  [TouchpointType.PRODUCT_VIEW]: "productViewCount",
-  [TouchpointType.SUPPORT_CONTACT]: "supportContactCount",
-  [TouchpointType.EVENT_ATTENDANCE]: "eventAttendanceCount",
-};
-
-export function requestHash(input: unknown): string {
-  const canonical = (value: any): any => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (value instanceof Date) return value.toISOString();
-    if (value && typeof value === "object") {
-      return Object.fromEntries(
-        Object.keys(value)
-          .filter((k) => value[k] !== undefined && value[k] !== null)
-          .sort()
-          .map((k) => [k, canonical(value[k])]),
-      );
-    }
-    return value;
-  };
-  return createHash("sha256").update(JSON.stringify(canonical(input))).digest("hex");
-}
-
 export class TouchpointService {
   readonly externalIds = new ExternalIdCache(100_000);
+  private readonly batcher: WriteBatcher;
+
+  constructor(app: App) {
+    this.batcher = new WriteBatcher(app, this.externalIds);
+  }
 
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
-    const { app } = ctx;
+    if (record.type !== TouchpointType.REFUND) return this.batcher.submit(config, record);
     const events: LoyaltyEventMessage[] = [];
-    const result = await app.db.transaction(async (tx) => {
+    const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;
-      // A refund's customer is the purchase's, read under lock in post().
-      const customerId = record.type === TouchpointType.REFUND ? "" : await this.resolveCustomer(tx, config, record);
-      return this.post(ctx, tx, config, record, customerId, events);
+      return this.refund(ctx, tx, config, record, events);
     });
-    if (events.length > 0) app.outbox.publishCommitted(events);
+    if (events.length > 0) ctx.app.outbox.publishCommitted(events);
     return result;
   }
 
-  private async resolveCustomer(tx: Tx, config: ProgramConfig, record: TouchpointRecord): Promise<string> {
-    if (record.customerId) return record.customerId;
-    const externalId = record.customerExternalId!;
-    const cached = this.externalIds.get(config.program.id, externalId);
-    if (cached) return cached;
-    let rows = await tx.query(RESOLVE_EXTERNAL_CUSTOMER, [config.program.id, externalId, config.bottom.key], { prepare: true });
-    // A concurrent transaction created it after this statement's snapshot: now it is committed.
-    if (rows.length === 0) rows = await tx.query(`SELECT id FROM customers WHERE program_id = $1 AND external_id = $2`, [config.program.id, externalId]);
-    const id = rows[0].id as string;
-    if (!rows[0].created) this.externalIds.set(config.program.id, externalId, id);
-    else tx.afterCommit(() => this.externalIds.set(config.program.id, externalId, id));
-    return id;
-  }
-
-  private async post(
-    ctx: RequestContext,
-    tx: Tx,
-    config: ProgramConfig,
-    record: TouchpointRecord,
-    customerId: string,
-    events: LoyaltyEventMessage[],
-  ): Promise<RecordResult> {
+  /** A refund: takes back the points of what was refunded, pro rata, never more than the purchase earned. */
+  private async refund(ctx: RequestContext, tx: Tx, config: ProgramConfig, record: TouchpointRecord, events: LoyaltyEventMessage[]): Promise<RecordResult> {
     const programId = config.program.id;
     const hash = requestHash(record.hashed);
-    let points: number;
-    let deltas: CounterDeltas;
-    let sql = POST_TOUCHPOINT;
-    const extra: unknown[] = [];
-
-    if (record.type === TouchpointType.REFUND) {
-      // Lock the purchase: refunds of one order are serialized, so together they never reverse more than it earned.
-      const [purchase] = await tx.query(
-        `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency FROM touchpoints
-          WHERE program_id = $1 AND type = 'PURCHASE' AND external_id = $2 FOR UPDATE`,
-        [programId, record.relatedExternalId],
-      );
-      if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
-      const replay = await this.findReplay(ctx, tx, config, record, hash);
-      if (replay) return replay;
-      const amount = Number(purchase.amount);
-      const refunded = Number(purchase.refunded_amount);
-      const refund = record.amount!;
-      if (refund > amount - refunded + 0.0001) {
-        throw new BadInput("amount", `refund of ${refund} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
-      }
-      if (purchase.currency && record.currency && purchase.currency !== record.currency) {
-        throw new BadInput("currency", `the order was paid in ${purchase.currency}`);
-      }
-      customerId = purchase.customer_id;
-      points = -refundPoints(
-        { amount, points: purchase.points, refundedAmount: refunded, pointsReversed: purchase.points_reversed },
-        refund,
-      );
-      const completes = amount > 0 && refunded + refund >= amount - 0.005;
-      deltas = { ...NO_COUNTERS, ledgerKind: "REVERSAL", purchaseAmount: -refund, purchaseCount: completes ? -1 : 0 };
-      sql = POST_REFUND;
-      extra.push(purchase.id, refund);
-    } else {
-      points = computePoints(config.rules, record.type, record.amount).total;
-      deltas = { ...NO_COUNTERS, ledgerKind: "EARN" };
-      if (record.type === TouchpointType.PURCHASE) {
-        Object.assign(deltas, { purchaseCount: 1, purchaseAmount: record.amount ?? 0, isPurchase: true });
-      } else if (record.type === TouchpointType.REVIEW) {
-        Object.assign(deltas, { reviewCount: 1, ratingSum: record.rating ?? 0 });
-      } else if (record.type === TouchpointType.SURVEY_RESPONSE) {
-        deltas.nps = record.nps ?? null;
-      }
-      const counter = COUNTER_OF[record.type];
-      if (counter) (deltas as any)[counter] = 1;
+    // Lock the purchase: refunds of one order are serialized, so together they never reverse more than it earned.
+    const [purchase] = await tx.query(
+      `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency FROM touchpoints
+        WHERE program_id = $1 AND type = 'PURCHASE' AND external_id = $2 FOR UPDATE`,
+      [programId, record.relatedExternalId],
+    );
+    if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
+    const replay = await this.findReplay(ctx, tx, config, record, hash);
+    if (replay) return replay;
+    const amount = Number(purchase.amount);
+    const refunded = Number(purchase.refunded_amount);
+    const refund = record.amount!;
+    if (refund > amount - refunded + 0.0001) {
+      throw new BadInput("amount", `refund of ${refund} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
     }
-
+    if (purchase.currency && record.currency && purchase.currency !== record.currency) {
+      throw new BadInput("currency", `the order was paid in ${purchase.currency}`);
+    }
+    const customerId: string = purchase.customer_id;
+    const points = -refundPoints(
+      { amount, points: purchase.points, refundedAmount: refunded, pointsReversed: purchase.points_reversed },
+      refund,
+    );
+    const completes = amount > 0 && refunded + refund >= amount - 0.005;
+    const deltas: CounterDeltas = { ...NO_COUNTERS, ledgerKind: "REVERSAL", purchaseAmount: -refund, purchaseCount: completes ? -1 : 0 };
+    const extra: unknown[] = [purchase.id, refund];
     let rows: any[];
     try {
       rows = await tx.query(
-        sql,
+        POST_REFUND,
         [
           programId,
           customerId,

@@ -1,10 +1,10 @@
 /**
- * The statements of the write path. Each record is one claim-and-post statement (plus a stage
- * statement only when the stage moves), so a purchase costs few round trips whatever its type.
- * Every counter is a parameter, so one prepared statement serves every touchpoint type.
+ * The statements of the refund path (and the replay lookup every record uses). A refund is one
+ * claim-and-post statement, plus a stage statement only when the stage moves. Purchases and other
+ * touchpoints are written in batches: see batch.sql.ts.
  */
 
-/** Parameters $15..$27 of POST_TOUCHPOINT, by name, in order. */
+/** Parameters $15..$27 of POST_REFUND, by name, in order. */
 export interface CounterDeltas {
   ledgerKind: "EARN" | "REVERSAL";
   purchaseCount: number;
@@ -73,10 +73,7 @@ SELECT c.*, tp.id AS tp_id, tp.occurred_at AS tp_occurred_at, tp.recorded_at AS 
        ev.id AS ev_id, ev.created_at AS ev_created_at, ev.payload AS ev_payload
   FROM tp, c, ev`;
 
-/** Claims the key, inserts the touchpoint, posts points, bumps counters, writes the event. */
-export const POST_TOUCHPOINT = claimAndPost("");
-
-/** The same for a refund, which also records what it took back on the purchase ($28 id, $29 amount). */
+/** Claims the refund's key, stores it, takes back its points, and records what it took back on the purchase ($28 id, $29 amount). */
 export const POST_REFUND = claimAndPost(`, p AS (
   UPDATE touchpoints SET refunded_amount = refunded_amount + $29, points_reversed = points_reversed - $13::int
    WHERE program_id = $1 AND id = $28 AND EXISTS (SELECT 1 FROM tp)
@@ -95,16 +92,6 @@ WITH u AS (
   RETURNING id, created_at, payload
 )
 SELECT t.id, t.at, ev.id AS ev_id, ev.created_at AS ev_created_at, ev.payload AS ev_payload FROM t, ev`;
-
-/** Finds or creates a customer by the partner's id in one round trip (no row lock on an existing one). */
-export const RESOLVE_EXTERNAL_CUSTOMER = `
-WITH ins AS (
-  INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, $2, $3)
-  ON CONFLICT (program_id, external_id) DO NOTHING RETURNING id
-)
-SELECT id, true AS created FROM ins
-UNION ALL
-SELECT id, false AS created FROM customers WHERE program_id = $1 AND external_id = $2`;
 
 /** What a replay returns: the stored touchpoint and the move it caused, if any. */
 export const FIND_RECORDED = `

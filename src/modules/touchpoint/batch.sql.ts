@@ -1,0 +1,106 @@
+/**
+ * The statements of a write batch (group commit): the touchpoints of concurrent requests claimed,
+ * posted and counted together, in few round trips whatever the number of requests.
+ */
+
+/** Finds or creates customers by the partner's ids ($2 sorted, so concurrent batches insert in one order). */
+export const RESOLVE_EXTERNAL_CUSTOMERS = `
+WITH input AS (SELECT DISTINCT external_id FROM unnest($2::text[]) AS x(external_id)),
+ins AS (
+  INSERT INTO customers (program_id, external_id, stage_key)
+  SELECT $1, external_id, $3 FROM input ORDER BY external_id
+  ON CONFLICT (program_id, external_id) DO NOTHING RETURNING id, external_id
+)
+SELECT id, external_id, true AS created FROM ins
+UNION ALL
+SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_id = ANY($2::text[])`;
+
+/**
+ * Claims every key (ON CONFLICT DO NOTHING: a key seen before is not claimed), posts the points of
+ * the claimed ones to the ledger, and adds their deltas to each customer in one atomic UPDATE.
+ * A customer that does not exist fails the batch (foreign key); its records are then retried one by
+ * one, so only the record naming it fails (NOT_FOUND).
+ * Returns the customers after the UPDATE ('c') and the claimed touchpoints ('t').
+ */
+export const CLAIM_AND_POST = `
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
+    ord int, customer_id uuid, type text, external_id text, channel text, occurred_at timestamptz,
+    amount numeric, currency text, rating smallint, product_id text, data jsonb, points int, request_hash text,
+    purchase_count int, purchase_amount numeric, review_count int, rating_sum int, referral_count int,
+    social_share_count int, visit_count int, product_view_count int, support_contact_count int, event_attendance_count int)
+), claimed AS (
+  INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
+                           rating, product_id, data, points, request_hash)
+  SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, points, request_hash
+    FROM input ORDER BY type, external_id
+  ON CONFLICT (program_id, type, external_id) DO NOTHING
+  RETURNING id, type, external_id, recorded_at
+), posted AS (
+  SELECT i.*, claimed.id AS touchpoint_id, claimed.recorded_at FROM claimed JOIN input i USING (type, external_id)
+), ledger AS (
+  INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id)
+  SELECT $1, customer_id, points, 'EARN', touchpoint_id FROM posted WHERE points <> 0 ORDER BY ord
+), totals AS (
+  SELECT customer_id, sum(points) AS points, count(*) AS n, sum(purchase_count) AS purchase_count,
+         sum(purchase_amount) AS purchase_amount, sum(review_count) AS review_count, sum(rating_sum) AS rating_sum,
+         sum(referral_count) AS referral_count, sum(social_share_count) AS social_share_count,
+         sum(visit_count) AS visit_count, sum(product_view_count) AS product_view_count,
+         sum(support_contact_count) AS support_contact_count, sum(event_attendance_count) AS event_attendance_count
+    FROM posted GROUP BY customer_id
+), locked AS (
+  -- Two batches in flight lock their customers in one order (by id), so they cannot deadlock.
+  SELECT c.id FROM customers c WHERE c.program_id = $1 AND c.id IN (SELECT customer_id FROM totals) ORDER BY c.id FOR NO KEY UPDATE
+), updated AS (
+  UPDATE customers c SET
+    balance = c.balance + t.points, lifetime_points = c.lifetime_points + t.points,
+    touchpoint_count = c.touchpoint_count + t.n,
+    purchase_count = c.purchase_count + t.purchase_count, purchase_amount = c.purchase_amount + t.purchase_amount,
+    review_count = c.review_count + t.review_count, rating_sum = c.rating_sum + t.rating_sum,
+    referral_count = c.referral_count + t.referral_count, social_share_count = c.social_share_count + t.social_share_count,
+    visit_count = c.visit_count + t.visit_count, product_view_count = c.product_view_count + t.product_view_count,
+    support_contact_count = c.support_contact_count + t.support_contact_count,
+    event_attendance_count = c.event_attendance_count + t.event_attendance_count,
+    updated_at = now()
+  FROM totals t WHERE c.program_id = $1 AND c.id = t.customer_id AND c.id IN (SELECT id FROM locked)
+  RETURNING c.*
+)
+SELECT 'c' AS kind, to_jsonb(updated.*) AS row FROM updated
+UNION ALL
+SELECT 't', jsonb_build_object('ord', ord, 'id', touchpoint_id::text, 'recorded_at', recorded_at) FROM posted`;
+
+/**
+ * After the ladder was evaluated in order: the fields that are not sums (first and last purchase,
+ * latest NPS, the stage), the transitions with their reasons, and every event, in causal order.
+ */
+export const APPLY_OUTCOME = `
+WITH cust AS (
+  UPDATE customers c SET
+    last_purchase_at = CASE WHEN x.last_purchase_at IS NULL THEN c.last_purchase_at
+                            ELSE greatest(coalesce(c.last_purchase_at, x.last_purchase_at), x.last_purchase_at) END,
+    first_purchase_at = CASE WHEN x.first_purchase_at IS NULL THEN c.first_purchase_at
+                             ELSE least(coalesce(c.first_purchase_at, x.first_purchase_at), x.first_purchase_at) END,
+    nps = coalesce(x.nps, c.nps),
+    stage_key = coalesce(x.stage_key, c.stage_key),
+    stage_entered_at = CASE WHEN x.stage_key IS NOT NULL AND x.stage_key <> c.stage_key THEN now() ELSE c.stage_entered_at END
+  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
+  WHERE c.program_id = $1 AND c.id = ANY($5::uuid[]) AND c.id = x.id
+  RETURNING c.id
+), tr AS (
+  INSERT INTO stage_transitions (program_id, customer_id, from_key, to_key, cause, touchpoint_id, reason)
+  SELECT $1, customer_id, from_key, to_key, 'TOUCHPOINT', touchpoint_id, reason
+    FROM jsonb_to_recordset($3::jsonb) AS m(ord int, customer_id uuid, from_key text, to_key text, touchpoint_id bigint, reason jsonb)
+   ORDER BY ord
+  RETURNING id, touchpoint_id, at
+), ev AS (
+  INSERT INTO outbox (program_id, topic, customer_id, payload)
+  SELECT $1, e.topic, e.customer_id,
+         CASE WHEN tr.id IS NULL THEN e.payload ELSE e.payload || jsonb_build_object('transitionId', tr.id::text, 'at', tr.at) END
+    FROM jsonb_to_recordset($4::jsonb) AS e(ord int, topic text, customer_id uuid, touchpoint_id bigint, payload jsonb)
+    LEFT JOIN tr ON e.topic = 'STAGE_CHANGED' AND tr.touchpoint_id = e.touchpoint_id
+   ORDER BY e.ord
+  RETURNING id, program_id, topic, customer_id, payload, created_at
+)
+SELECT 'tr' AS kind, jsonb_build_object('id', id::text, 'touchpoint_id', touchpoint_id::text, 'at', at) AS row FROM tr
+UNION ALL
+SELECT 'ev', to_jsonb(ev.*) FROM ev`;

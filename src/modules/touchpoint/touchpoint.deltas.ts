@@ -1,0 +1,72 @@
+/**
+ * What one touchpoint adds to its customer's counters. The write path sums these per customer
+ * into one atomic `SET x = x + delta` UPDATE, and subtracts the later ones to know the customer's
+ * state right after each touchpoint of a batch (to evaluate the ladder in order).
+ */
+import { Metric } from "../../domain/ladder/ladder.types";
+import { TouchpointType } from "../program/earning";
+import { TouchpointRecord } from "./touchpoint.model";
+
+/** Counter columns of `customers` that touchpoints increment. */
+export const COUNTERS = [
+  "purchase_count",
+  "purchase_amount",
+  "review_count",
+  "rating_sum",
+  "referral_count",
+  "social_share_count",
+  "visit_count",
+  "product_view_count",
+  "support_contact_count",
+  "event_attendance_count",
+] as const;
+export type Counter = (typeof COUNTERS)[number];
+
+export interface ItemDeltas {
+  points: number;
+  counters: Record<Counter, number>;
+  /** For purchases: when it happened (moves first/last purchase). */
+  purchaseAt: Date | null;
+  nps: number | null;
+}
+
+const COUNTER_OF_TYPE: Partial<Record<TouchpointType, Counter>> = {
+  [TouchpointType.REFERRAL]: "referral_count",
+  [TouchpointType.SOCIAL_SHARE]: "social_share_count",
+  [TouchpointType.VISIT]: "visit_count",
+  [TouchpointType.PRODUCT_VIEW]: "product_view_count",
+  [TouchpointType.SUPPORT_CONTACT]: "support_contact_count",
+  [TouchpointType.EVENT_ATTENDANCE]: "event_attendance_count",
+};
+
+/** Which windowed metric a touchpoint type feeds, for the in-window part of a batch. */
+export const WINDOW_METRIC_OF_TYPE: Partial<Record<TouchpointType, Metric[]>> = {
+  [TouchpointType.PURCHASE]: [Metric.PURCHASE_COUNT, Metric.PURCHASE_AMOUNT],
+  [TouchpointType.REVIEW]: [Metric.REVIEW_COUNT, Metric.AVERAGE_RATING],
+  [TouchpointType.REFERRAL]: [Metric.REFERRAL_COUNT],
+  [TouchpointType.SOCIAL_SHARE]: [Metric.SOCIAL_SHARE_COUNT],
+  [TouchpointType.VISIT]: [Metric.VISIT_COUNT],
+  [TouchpointType.PRODUCT_VIEW]: [Metric.PRODUCT_VIEW_COUNT],
+  [TouchpointType.SUPPORT_CONTACT]: [Metric.SUPPORT_CONTACT_COUNT],
+  [TouchpointType.EVENT_ATTENDANCE]: [Metric.EVENT_ATTENDANCE_COUNT],
+};
+
+export function zeroCounters(): Record<Counter, number> {
+  return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<Counter, number>;
+}
+
+export function deltasFor(record: TouchpointRecord, points: number): ItemDeltas {
+  const counters = zeroCounters();
+  let purchaseAt: Date | null = null;
+  if (record.type === TouchpointType.PURCHASE) {
+    counters.purchase_count = 1;
+    counters.purchase_amount = record.amount ?? 0;
+    purchaseAt = record.occurredAt;
+  } else if (record.type === TouchpointType.REVIEW) {
+    counters.review_count = 1;
+    counters.rating_sum = record.rating ?? 0;
+  }
+  const counter = COUNTER_OF_TYPE[record.type];
+  if (counter) counters[counter] = 1;
+  return { points, counters, purchaseAt, nps: record.type === TouchpointType.SURVEY_RESPONSE ? record.nps ?? null : null };
+}
