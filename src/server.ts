@@ -145,6 +145,12 @@ export async function createServer(app: App, options: { port?: number; host?: st
     const url = new URL(req.url ?? "/", "http://localhost");
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
+    if (app.log.isLevelEnabled("debug")) {
+      const started = performance.now();
+      res.on("finish", () =>
+        app.log.debug({ requestId, method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request"),
+      );
+    }
     if (url.pathname === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
     if (url.pathname === "/readyz") {
       const ready = await readiness(app);
