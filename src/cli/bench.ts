@@ -91,7 +91,7 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
 async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const port = 40000 + Math.floor(Math.random() * 10000);
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../src/main.js")], {
+  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../main.js")], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL) },
     stdio: ["ignore", "ignore", "inherit"],
   });

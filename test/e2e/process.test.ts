@@ -1,0 +1,100 @@
+/**
+ * The process as a user runs it: `npm start` on the embedded database (PGlite in a data dir),
+ * demo seed with keys printed once, SIGTERM stops cleanly, a restart keeps the data; and the CLI.
+ * Runs the TypeScript through ts-node (transpile-only) so it needs no build.
+ */
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(__dirname, "../..");
+const ADMIN_KEY = "process-test-admin-key-0123456789abcdef";
+let dataDir: string;
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _ignored, ...rest } = process.env;
+  return { ...rest, LOYALTY_DATA_DIR: dataDir, LOG_LEVEL: "warn", TS_NODE_TRANSPILE_ONLY: "true", ...extra };
+}
+
+const node = (script: string) => ["--require", "ts-node/register", join(ROOT, script)];
+
+async function start(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, node("src/main.ts"), { env: env({ PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY }), cwd: ROOT });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { child, output: () => output };
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`server did not become ready: ${output}`);
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.kill("SIGTERM");
+  });
+}
+
+async function gql(port: number, key: string, query: string) {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query }),
+  });
+  return (await res.json()) as any;
+}
+
+beforeAll(() => {
+  dataDir = mkdtempSync(join(tmpdir(), "loyalty-process-"));
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+it("starts on the embedded database with a demo program, stops on SIGTERM, and keeps its data", async () => {
+  const port = 41000 + Math.floor(Math.random() * 5000);
+  const first = await start(port);
+  const printed = /ADMIN key\s+\(shown once\): (lk_\S+)/.exec(first.output());
+  expect(printed).not.toBeNull();
+  const demoKey = printed![1];
+  const programs = await gql(port, demoKey, `{ programs { id name ladderPreset } }`);
+  expect(programs.data.programs).toEqual([{ id: expect.any(String), name: "Demo Coffee", ladderPreset: "griffin-7" }]);
+  const programId = programs.data.programs[0].id;
+  const customers = await gql(port, demoKey, `{ customers(programId: "${programId}") { nodes { externalId stage { key } } } }`);
+  const stages = Object.fromEntries(customers.data.customers.nodes.map((n: any) => [n.externalId, n.stage.key]));
+  expect(stages).toEqual({
+    "demo-ana": "prospect",
+    "demo-ben": "first_time_customer",
+    "demo-chloe": "repeat_customer",
+    "demo-dev": "client",
+    "demo-emma": "advocate",
+  });
+  expect(await stop(first.child)).toBe(0);
+
+  const second = await start(port);
+  expect(second.output()).not.toContain("shown once"); // no second seed
+  const again = await gql(port, demoKey, `{ programs { id } }`);
+  expect(again.data.programs).toEqual([{ id: programId }]);
+  expect(await stop(second.child)).toBe(0);
+
+  // The CLI on the same data, with the server stopped (PGlite is one process's database).
+  const recompute = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
+  expect(recompute.status).toBe(0);
+  expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({ programId, evaluated: 5, changed: 0, skipped: 0 });
+  const bad = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", "nope"], { env: env(), cwd: ROOT, encoding: "utf8" });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain('"nope" is not a program id');
+}, 180_000);
+
+it("fails fast on a bad configuration, naming the variable", () => {
+  const run = spawnSync(process.execPath, node("src/main.ts"), { env: env({ PORT: "eighty" }), cwd: ROOT, encoding: "utf8" });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain('PORT must be an integer >= 0, got "eighty"');
+}, 60_000);
