@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -90,6 +91,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
     includeStacktraceInErrorResponses: false,
     introspection: true,
     plugins: [
+      // HTTP caching of loyalty data is never right; the default plugin would cost a hook per field.
+      ApolloServerPluginCacheControlDisabled(),
       {
         async requestDidStart() {
           return {
