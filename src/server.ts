@@ -16,6 +16,7 @@ import { createContext, RequestContext } from "./context";
 import { getSchema } from "./schema";
 import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
+import { nulField } from "./api/nul";
 import { Actor } from "./modules/auth/actor";
 import { MIGRATIONS } from "./db/data-source";
 import { statementScope } from "./db/db";
@@ -59,14 +60,18 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** Credential → actor; a bad credential is a typed UNAUTHENTICATED with HTTP 401. */
-async function actorFor(app: App, authorization: string | undefined): Promise<Actor> {
+async function actorFor(app: App, authorization: string | undefined, requestId: string): Promise<Actor> {
   try {
     return await app.auth.authenticate(authorization);
   } catch (err) {
     if (err instanceof GraphQLError) {
       throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 401 } } });
     }
-    throw err;
+    // Errors thrown while building the context never reach the plugin's didEncounterErrors: log here.
+    app.log.error({ err, requestId }, "authentication failed unexpectedly");
+    throw new GraphQLError(`Internal server error (request ${requestId})`, {
+      extensions: { code: "INTERNAL_SERVER_ERROR", requestId, http: { status: 500 } },
+    });
   }
 }
 
@@ -76,7 +81,9 @@ export async function readiness(app: App): Promise<{ ok: boolean; detail: string
     if (row.n < MIGRATIONS.length) return { ok: false, detail: `migrations pending (${row.n}/${MIGRATIONS.length})` };
     return { ok: true, detail: "ready" };
   } catch (err) {
-    return { ok: false, detail: `database unreachable: ${(err as Error).message}` };
+    // The reason (host, user, table) is for the operator's log, not for an anonymous caller.
+    app.log.warn({ err }, "readiness check failed");
+    return { ok: false, detail: "database unreachable or not migrated" };
   }
 }
 
@@ -125,14 +132,27 @@ export async function createServer(app: App, options: { port?: number; host?: st
         }
         return true;
       },
-      context: (ctx) => createContext(app, ctx.extra.actor ?? { kind: "anonymous" }, randomUUID()),
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (result.errors) {
-          return { ...result, errors: result.errors.map((e) => formatError((e as GraphQLError).toJSON?.() ?? e, e)) } as any;
-        }
-        return result as any;
+      onSubscribe: (_ctx, _id, payload) => {
+        const nul = nulField(payload);
+        if (nul) return [new GraphQLError(`${nul}: text may not contain the NUL character`, { extensions: { code: "BAD_USER_INPUT", field: nul } })];
+        return undefined;
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON ? e.toJSON() : (e as any), e)) as any,
+      context: (ctx) => createContext(app, ctx.extra.actor ?? { kind: "anonymous" }, randomUUID()),
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors) return result as any;
+        const requestId = (args.contextValue as RequestContext | undefined)?.requestId;
+        const errors = result.errors.map((e) => {
+          if (!isExposed(e) && !isExposed(e.originalError)) {
+            (e as any)[REQUEST_ID] = requestId;
+            app.log.error({ err: e.originalError ?? e, requestId, path: e.path }, "unexpected error in a subscription");
+          }
+          return formatError(e.toJSON(), e);
+        });
+        return { ...result, errors } as any;
+      },
+      // Errors before execution are the client's: the document does not parse or validate.
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => formatError({ ...e.toJSON(), extensions: { code: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }, e)) as any,
     },
     wss,
   );
@@ -182,6 +202,11 @@ export async function createServer(app: App, options: { port?: number; host?: st
       } catch {
         return send(res, 400, "application/json", JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }));
       }
+      const nul = nulField(body);
+      if (nul) {
+        const error = { message: `${nul}: text may not contain the NUL character`, extensions: { code: "BAD_USER_INPUT", field: nul } };
+        return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
+      }
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -189,7 +214,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => createContext(app, await actorFor(app, req.headers.authorization), requestId),
+      context: async () => createContext(app, await actorFor(app, req.headers.authorization, requestId), requestId),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     // SQL statements this request sent (writes batched with others count for the request that opened the batch).

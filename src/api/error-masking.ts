@@ -19,6 +19,9 @@ const EXPOSED_CODES = new Set([
   "OPERATION_RESOLUTION_FAILURE",
 ]);
 
+/** SQLSTATEs that mean "this value cannot be stored", not "the server is broken". */
+const CLIENT_DATA_ERRORS = new Set(["22003", "22P02", "22P05", "22021", "22001", "22007", "22008"]);
+
 /** Tags an unexpected error with the request it happened in, so the masked message can name it. */
 export const REQUEST_ID = Symbol("requestId");
 
@@ -64,6 +67,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       if (at) extensions.field = at[1];
     }
     return { ...formatted, extensions };
+  }
+  // PostgreSQL refusing a value (out of range, not valid text) is still the client's input.
+  const sqlState = (original as { code?: unknown } | undefined)?.code;
+  if (typeof sqlState === "string" && CLIENT_DATA_ERRORS.has(sqlState)) {
+    return { message: "A value is out of range or is not valid text", path: formatted.path, extensions: { code: "BAD_USER_INPUT" } };
   }
   const requestId = (original as any)?.[REQUEST_ID] ?? (error as any)?.[REQUEST_ID];
   return {

@@ -103,6 +103,14 @@ describe("roles in a program", () => {
     const claims = JSON.parse(Buffer.from(body, "base64url").toString());
     const forged = `ct_${Buffer.from(JSON.stringify({ ...claims, c: customerA2 })).toString("base64url")}.${sig}`;
     expect(code(await t.gql(`{ me { id } }`, {}, forged))).toBe("UNAUTHENTICATED");
+    const junk = `ct_${Buffer.from(JSON.stringify({ ...claims, p: "------------------------------------" })).toString("base64url")}.${sig}`;
+    const junkRes = await t.gql(`{ me { id } }`, {}, junk);
+    expect([junkRes.status, code(junkRes)]).toEqual([401, "UNAUTHENTICATED"]);
+    // No membership probing: another customer, existing or not, is FORBIDDEN alike.
+    const probe = (externalId: string) => t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programA, e: externalId }, token);
+    expect(code(await probe("a2"))).toBe("FORBIDDEN");
+    expect(code(await probe("nobody@example.com"))).toBe("FORBIDDEN");
+    expect((await probe("a1")).data.customer.id).toBe(customerA);
     t.advanceClock(2 * 3600_000);
     try {
       expect(code(await t.gql(`{ me { id } }`, {}, token))).toBe("UNAUTHENTICATED");

@@ -134,6 +134,24 @@ describe("subscriptions", () => {
     expect(own.items.map((i: any) => [i.stageChanged.customerId, i.stageChanged.to.key])).toEqual([[c, "repeat_customer"]]);
     own.unsubscribe();
 
+    // The socket stays open, but the token's rights end with the token.
+    const expiring = collect(t.ws(token), STAGE_CHANGED, { p: programId, c });
+    await settle(300);
+    t.advanceClock(2 * 3600_000);
+    try {
+      await purchase(t, { programId, customerId: c, orderId: "m3", amount: 1, currency: "EUR" });
+      await purchase(t, { programId, customerId: c, orderId: "m4", amount: 1, currency: "EUR" });
+      await expiring.failed();
+      expect(JSON.stringify(expiring.errors)).toContain("UNAUTHENTICATED");
+      expect(expiring.items).toHaveLength(0);
+    } finally {
+      t.advanceClock(-2 * 3600_000);
+    }
+
+    const invalid = collect(t.ws(), `subscription($p: ID!) { stageChanged(programId: $p) { nope } }`, { p: programId });
+    await invalid.failed();
+    expect(JSON.stringify(invalid.errors)).toContain("GRAPHQL_VALIDATION_FAILED");
+
     const stranger = collect(t.ws("lk_00000000000000000000000000000000_notarealkeynotarealkey"), STAGE_CHANGED, { p: programId });
     await stranger.failed();
     expect(JSON.stringify(stranger.errors)).toMatch(/4403|Forbidden/);

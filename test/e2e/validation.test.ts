@@ -39,6 +39,10 @@ describe("input validation", () => {
     await expectBadInput(purchase(t, { ...base(), lines: [{ sku: "a", quantity: 1, unitPrice: 3 }] }), "lines");
     await expectBadInput(purchase(t, { ...base(), lines: [{ sku: "a", quantity: 0, unitPrice: 10 }] }), "lines[0].quantity");
     await expectBadInput(purchase(t, { ...base(), amount: "ten" }), "amount");
+    await expectBadInput(purchase(t, { ...base(), amount: 3e9 }), "amount"); // 3 billion points
+    await expectBadInput(purchase(t, { ...base(), orderId: "o\u0000x" }), "input.orderId");
+    await expectBadInput(purchase(t, { ...base(), customerId: undefined, customerExternalId: "nul\u0000" }), "input.customerExternalId");
+    await expectBadInput(touchpoint(t, { programId, customerId, type: "VISIT", externalId: "t", data: { note: "a\u0000b" } }), "input.data.note");
     expect(await tableCounts(t)).toEqual(before);
   });
 

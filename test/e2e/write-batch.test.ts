@@ -94,6 +94,29 @@ describe("write batches", () => {
     expect(ok(results[2]).stageChange.reason.criteria.map((c: any) => c.have)).toEqual([3, 4]);
   });
 
+  it("evaluates an average exactly at each step, and a move away and back still renews the entry time", async () => {
+    const programId = await createProgram(t, {
+      name: "Exact",
+      ladder: {
+        stages: [
+          { key: "reader", name: "Reader" },
+          { key: "fan", name: "Fan", paths: [[{ metric: "AVERAGE_RATING", op: "GTE", value: 4, windowDays: 30 }]] },
+        ],
+      },
+    });
+    // 4, 1, 5, 5, 4 average 3.8: a reader.
+    for (const [i, rating] of [4, 1, 5, 5, 4].entries()) ok((await together(programId, [{ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `p${i}`, rating }]))[0]);
+    const [before] = await t.app.db.query(`SELECT stage_key, stage_entered_at FROM customers WHERE program_id = $1`, [programId]);
+    expect(before.stage_key).toBe("reader");
+    // Then 5 (24/6 = 4 exactly: fan), 5, 1 (30/8 < 4: back to reader), 1.
+    const results = await together(programId, [5, 5, 1, 1].map((rating, i) => ({ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `b${i}`, rating })));
+    expect(results.map((r) => ok(r).stageChange?.to.key ?? null)).toEqual(["fan", null, "reader", null]);
+    expect(ok(results[0]).stageChange.reason.criteria[0].have).toBe(4);
+    const [after] = await t.app.db.query(`SELECT stage_key, stage_entered_at FROM customers WHERE program_id = $1`, [programId]);
+    expect(after.stage_key).toBe("reader");
+    expect(after.stage_entered_at.getTime()).toBeGreaterThan(before.stage_entered_at.getTime());
+  });
+
   it("leaves the ledger, the counters and the ladder exact under random concurrent traffic", async () => {
     const kinds = fc.constantFrom("purchase", "visit", "review", "referral", "nps");
     const event = fc.record({ customer: fc.integer({ min: 0, max: 3 }), kind: kinds, amount: fc.integer({ min: 0, max: 5000 }), rating: fc.integer({ min: 1, max: 5 }), nps: fc.integer({ min: 0, max: 10 }) });

@@ -16,7 +16,7 @@ export type Actor =
   /** An API key: one role in one program. */
   | { kind: "key"; programId: string; role: Role; keyId: string }
   /** A customer token: acts as a storefront for one customer of one program. */
-  | { kind: "customer"; programId: string; customerId: string }
+  | { kind: "customer"; programId: string; customerId: string; /** ms since epoch */ expiresAt: number }
   | { kind: "anonymous" };
 
 /** The role an actor holds in a program, or null when it holds none there. */

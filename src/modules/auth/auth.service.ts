@@ -8,6 +8,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { Db } from "../../db/db";
 import { Unauthenticated } from "../../api/errors";
+import { isUuid } from "../../api/ids";
 import { Actor, Role } from "./actor";
 import { ProgramConfigCache } from "../program/program.config";
 
@@ -98,11 +99,11 @@ export class AuthService {
       return null;
     }
     if (typeof claims.p !== "string" || typeof claims.c !== "string" || typeof claims.e !== "number") return null;
-    if (!/^[0-9a-f-]{36}$/.test(claims.p)) return null;
+    if (!isUuid(claims.p) || !isUuid(claims.c)) return null;
     const secret = await this.secretOf(claims.p);
     if (!secret || !safeEqual(sign(secret, match[1]), match[2])) return null;
     if (claims.e * 1000 <= this.options.clock().getTime()) return null;
-    return { kind: "customer", programId: claims.p, customerId: claims.c };
+    return { kind: "customer", programId: claims.p, customerId: claims.c, expiresAt: claims.e * 1000 };
   }
 }
 

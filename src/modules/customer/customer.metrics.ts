@@ -30,8 +30,9 @@ export interface CustomerMetricRow {
 export type WindowValues = Map<string, number | null>;
 
 export const windowKey = (metric: Metric, days: number) => `${metric}:${days}`;
-/** The number of reviews behind a windowed AVERAGE_RATING. */
+/** The number of reviews and the sum of their ratings behind a windowed AVERAGE_RATING (kept exact, as integers). */
 export const ratingCountKey = (days: number) => `${Metric.AVERAGE_RATING}:${days}:n`;
+export const ratingSumKey = (days: number) => `${Metric.AVERAGE_RATING}:${days}:sum`;
 
 function lifetime(row: CustomerMetricRow, metric: Metric, asOf: Date): number | null {
   switch (metric) {
@@ -128,9 +129,11 @@ export async function loadWindowValues(
   const longest = Math.max(...windows.map((w) => w.windowDays));
   const columns = windows.map((w, i) => {
     const start = `$3::timestamptz - interval '${Math.trunc(w.windowDays)} days'`;
-    // An average cannot be updated without its count: the write path needs both.
-    const count = w.metric === Metric.AVERAGE_RATING ? `, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}` : "";
-    return `${aggregate(w.metric, start)} AS w${i}${count}`;
+    // An average is loaded as its integer sum and count, so the write path can add to it exactly.
+    if (w.metric === Metric.AVERAGE_RATING) {
+      return `coalesce(sum(t.rating) FILTER (WHERE t.type = 'REVIEW' AND t.occurred_at > ${start}), 0) AS w${i}, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}`;
+    }
+    return `${aggregate(w.metric, start)} AS w${i}`;
   });
   // One index probe per customer (LATERAL), whatever the planner believes about the table's size.
   const rows = await db.query(
@@ -146,7 +149,7 @@ export async function loadWindowValues(
     new Map(
       windows.flatMap((w): Array<[string, number | null]> =>
         w.metric === Metric.AVERAGE_RATING
-          ? [[windowKey(w.metric, w.windowDays), null], [ratingCountKey(w.windowDays), 0]]
+          ? [[windowKey(w.metric, w.windowDays), null], [ratingCountKey(w.windowDays), 0], [ratingSumKey(w.windowDays), 0]]
           : [[windowKey(w.metric, w.windowDays), 0]],
       ),
     );
@@ -155,8 +158,15 @@ export async function loadWindowValues(
     const values = result.get(row.customer_id)!;
     windows.forEach((w, i) => {
       const raw = row[`w${i}`];
-      values.set(windowKey(w.metric, w.windowDays), raw === null ? null : Number(raw));
-      if (w.metric === Metric.AVERAGE_RATING) values.set(ratingCountKey(w.windowDays), Number(row[`n${i}`]));
+      if (w.metric === Metric.AVERAGE_RATING) {
+        const sum = Number(raw);
+        const n = Number(row[`n${i}`]);
+        values.set(ratingSumKey(w.windowDays), sum);
+        values.set(ratingCountKey(w.windowDays), n);
+        values.set(windowKey(w.metric, w.windowDays), n > 0 ? sum / n : null);
+      } else {
+        values.set(windowKey(w.metric, w.windowDays), raw === null ? null : Number(raw));
+      }
     });
   }
   return result;

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
-import { BadInput, NotFound, Unauthenticated } from "../../api/errors";
+import { BadInput, Forbidden, NotFound, Unauthenticated } from "../../api/errors";
 import { checkFirst, ConnectionType, decodeCursor, toConnection } from "../../api/connection";
 import { customerKey } from "../../api/loaders";
 import { uuidArg } from "../../api/ids";
@@ -25,7 +25,18 @@ export class CustomerResolver {
     @Arg("programId", () => ID, { nullable: true }) programId?: string,
     @Arg("externalId", () => String, { nullable: true }) externalId?: string,
   ): Promise<Customer | null> {
-    if (ctx.actor.kind === "anonymous") throw new Unauthenticated();
+    const { actor } = ctx;
+    if (actor.kind === "anonymous") throw new Unauthenticated();
+    if (actor.kind === "key" && actor.role === Role.STOREFRONT) throw new Forbidden("A storefront reads customers only with a customer token");
+    if (actor.kind === "customer") {
+      // A customer token names only its own customer. Anything else is FORBIDDEN whether it exists
+      // or not, so a storefront cannot probe which ids or emails are members.
+      const own = await ctx.app.customers.byId(ctx, actor.customerId);
+      const matches =
+        own && (id ? id === own.id : externalId === own.externalId) && (!programId || programId === own.programId) && (id || externalId);
+      if (!matches) throw new Forbidden("A customer token reads only its own customer");
+      return own;
+    }
     let customer: Customer | null;
     if (id) {
       customer = await ctx.app.customers.byId(ctx, uuidArg(id, "id"));

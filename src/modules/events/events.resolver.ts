@@ -7,7 +7,7 @@ import { filter, pipe } from "@graphql-yoga/subscription";
 import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
-import { Forbidden } from "../../api/errors";
+import { Forbidden, Unauthenticated } from "../../api/errors";
 import { LoyaltyEventMessage } from "../../events/event.types";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
@@ -125,6 +125,17 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
   });
 }
 
+/** Ends a customer token's subscription with UNAUTHENTICATED once the token has expired. */
+async function* whileValid<T>(ctx: RequestContext, events: AsyncIterable<T>): AsyncGenerator<T> {
+  const { actor } = ctx;
+  for await (const event of events) {
+    if (actor.kind === "customer" && actor.expiresAt <= ctx.app.clock().getTime()) {
+      throw new Unauthenticated("The customer token has expired");
+    }
+    yield event;
+  }
+}
+
 @Resolver()
 export class EventsResolver {
   @Subscription(() => StageChangedEvent, {
@@ -135,9 +146,12 @@ export class EventsResolver {
       const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
       if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
       else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
-      return pipe(
-        ctx.app.bus.subscribe(programId),
-        filter((m: LoyaltyEventMessage) => m.topic === "STAGE_CHANGED" && (!customerId || m.customerId === customerId)),
+      return whileValid(
+        ctx,
+        pipe(
+          ctx.app.bus.subscribe(programId),
+          filter((m: LoyaltyEventMessage) => m.topic === "STAGE_CHANGED" && (!customerId || m.customerId === customerId)),
+        ),
       );
     },
   })

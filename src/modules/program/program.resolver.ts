@@ -19,7 +19,7 @@ export class RecomputeResult {
   @Field(() => Int, { description: "Customers moved to another stage." })
   changed: number;
 
-  @Field(() => Int, { description: "Customers a concurrent write touched meanwhile (it placed them itself)." })
+  @Field(() => Int, { description: "Customers still being written after several re-reads: the next recompute places them." })
   skipped: number;
 }
 

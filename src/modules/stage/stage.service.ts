@@ -12,7 +12,7 @@ import { ProgramConfig } from "../program/program.config";
 export interface RecomputeReport {
   evaluated: number;
   changed: number;
-  /** Customers skipped because a write touched them meanwhile (that write placed them itself). */
+  /** Customers still being written after several re-reads: left for the next recompute. */
   skipped: number;
 }
 
@@ -35,58 +35,76 @@ SELECT $1, 'STAGE_CHANGED', ch.customer_id, ch.payload || jsonb_build_object('tr
   FROM ch JOIN t ON t.customer_id = ch.customer_id
 RETURNING *`;
 
+const MAX_ROUNDS = 5;
+
 export class StageService {
   constructor(private readonly app: App) {}
 
   async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
-    const { db } = this.app;
     const programId = config.program.id;
     const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0 };
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
-      const asOf = this.app.clock();
-      const customers = await db.query(
+      const customers = await this.app.db.query(
         `SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
         [programId, after, batchSize],
       );
       if (customers.length === 0) break;
       after = customers[customers.length - 1].id;
-      const windows = await loadWindowValues(db, programId, customers.map((c) => c.id), config.windows, asOf);
-      const moves: Array<Record<string, unknown>> = [];
-      for (const row of customers) {
-        const reason = evaluateLadder(config.ladder, metricReader(row, windows.get(row.id)!, asOf));
-        if (reason.stage === row.stage_key) continue;
-        const from = config.stageByKey.get(row.stage_key);
-        const to = config.stageByKey.get(reason.stage)!;
-        moves.push({
-          customer_id: row.id,
-          version: row.version,
-          from_key: row.stage_key,
-          to_key: reason.stage,
-          reason,
-          payload: {
-            customerId: row.id,
-            from: from ? { key: from.key, name: from.name, rank: from.rank } : null,
-            to: { key: to.key, name: to.name, rank: to.rank },
-            reason,
-            cause,
-            touchpointId: null,
-          },
-        });
-      }
       report.evaluated += customers.length;
-      if (moves.length > 0) {
-        const events: LoyaltyEventMessage[] = await db.transaction(async (tx) =>
-          (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow),
-        );
-        events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
-        this.app.outbox.publishCommitted(events);
-        report.changed += events.length;
-        report.skipped += moves.length - events.length;
+      let pending = customers;
+      // A customer written meanwhile (its row version changed) is read again and evaluated again:
+      // not every write evaluates the ladder (upsertCustomer does not), nor with the newest ladder.
+      for (let round = 0; pending.length > 0; round++) {
+        const skipped = await this.evaluateAndApply(config, cause, pending, report);
+        if (skipped.length === 0) break;
+        if (round === MAX_ROUNDS) {
+          report.skipped += skipped.length;
+          break;
+        }
+        pending = await this.app.db.query(`SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[])`, [programId, skipped]);
       }
       onBatch?.(report);
       if (customers.length < batchSize) break;
     }
     return report;
+  }
+
+  /** Evaluates a set of customers and applies every move in one statement; returns the ids it had to skip. */
+  private async evaluateAndApply(config: ProgramConfig, cause: string, customers: any[], report: RecomputeReport): Promise<string[]> {
+    const programId = config.program.id;
+    const asOf = this.app.clock();
+    const windows = await loadWindowValues(this.app.db, programId, customers.map((c) => c.id), config.windows, asOf);
+    const moves: Array<Record<string, any>> = [];
+    for (const row of customers) {
+      const reason = evaluateLadder(config.ladder, metricReader(row, windows.get(row.id)!, asOf));
+      if (reason.stage === row.stage_key) continue;
+      const from = config.stageByKey.get(row.stage_key);
+      const to = config.stageByKey.get(reason.stage)!;
+      moves.push({
+        customer_id: row.id,
+        version: row.version,
+        from_key: row.stage_key,
+        to_key: reason.stage,
+        reason,
+        payload: {
+          customerId: row.id,
+          from: from ? { key: from.key, name: from.name, rank: from.rank } : null,
+          to: { key: to.key, name: to.name, rank: to.rank },
+          reason,
+          cause,
+          touchpointId: null,
+        },
+      });
+    }
+    if (moves.length === 0) return [];
+    const events: LoyaltyEventMessage[] = await this.app.db.transaction(async (tx) =>
+      (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow),
+    );
+    events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
+    this.app.outbox.publishCommitted(events);
+    report.changed += events.length;
+    const applied = new Set(events.map((e) => e.customerId));
+    return moves.filter((m) => !applied.has(m.customer_id)).map((m) => m.customer_id);
   }
 }

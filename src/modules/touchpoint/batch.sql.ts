@@ -82,7 +82,7 @@ WITH cust AS (
                              ELSE least(coalesce(c.first_purchase_at, x.first_purchase_at), x.first_purchase_at) END,
     nps = coalesce(x.nps, c.nps),
     stage_key = coalesce(x.stage_key, c.stage_key),
-    stage_entered_at = CASE WHEN x.stage_key IS NOT NULL AND x.stage_key <> c.stage_key THEN now() ELSE c.stage_entered_at END
+    stage_entered_at = CASE WHEN x.stage_key IS NOT NULL THEN now() ELSE c.stage_entered_at END
   FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
   WHERE c.program_id = $1 AND c.id = ANY($5::uuid[]) AND c.id = x.id
   RETURNING c.id

@@ -39,6 +39,9 @@ const NO_COUNTERS: Omit<CounterDeltas, "ledgerKind"> = {
   nps: null,
 };
 
+/** Points are stored per touchpoint as a 32-bit integer; no real purchase comes near this. */
+const MAX_POINTS_PER_RECORD = 1_000_000_000;
+
 export class TouchpointService {
   readonly externalIds = new ExternalIdCache(100_000);
   private readonly batcher: WriteBatcher;
@@ -48,7 +51,12 @@ export class TouchpointService {
   }
 
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
-    if (record.type !== TouchpointType.REFUND) return this.batcher.submit(config, record);
+    if (record.type !== TouchpointType.REFUND) {
+      if (Math.abs(computePoints(config.rules, record.type, record.amount).total) > MAX_POINTS_PER_RECORD) {
+        throw new BadInput("amount", `this record would post more than ${MAX_POINTS_PER_RECORD.toLocaleString("en")} points`);
+      }
+      return this.batcher.submit(config, record);
+    }
     const events: LoyaltyEventMessage[] = [];
     const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;

@@ -13,7 +13,7 @@ import { IdempotencyKeyReused, NotFound } from "../../api/errors";
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { Metric } from "../../domain/ladder/ladder.types";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
-import { loadWindowValues, metricReader, ratingCountKey, windowKey, WindowValues } from "../customer/customer.metrics";
+import { loadWindowValues, metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { computePoints } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
@@ -26,9 +26,10 @@ import { touchpointFromRow } from "./touchpoint.types";
 import { requestHash } from "./request-hash";
 
 interface BatchItem {
-  config: ProgramConfig;
+  programId: string;
   record: TouchpointRecord;
   hash: string;
+  /** Set per batch from the program's configuration at that moment. */
   deltas: ItemDeltas;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
@@ -58,15 +59,17 @@ export class WriteBatcher {
     private readonly app: App,
     private readonly externalIds: ExternalIdCache,
     private readonly maxBatch = 64,
-    /** Two batches in flight overlap one's round trips with the other's GraphQL work. */
-    private readonly maxInFlight = 2,
+    /**
+     * Batches in flight per program. One keeps the events of a program in commit order within a
+     * process (the outbox id is taken before commit) and measured as fast as two: batches grow instead.
+     */
+    private readonly maxInFlight = 1,
   ) {}
 
   submit(config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     return new Promise((resolve, reject) => {
-      const points = computePoints(config.rules, record.type, record.amount).total;
-      const item: BatchItem = { config, record, hash: requestHash(record.hashed), deltas: deltasFor(record, points), resolve, reject };
       const programId = config.program.id;
+      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record, 0), resolve, reject };
       const queue = this.queues.get(programId) ?? [];
       queue.push(item);
       this.queues.set(programId, queue);
@@ -81,12 +84,7 @@ export class WriteBatcher {
 
   private async drain(programId: string): Promise<void> {
     const queue = this.queues.get(programId)!;
-    while (queue.length > 0) {
-      // One configuration per batch: a ladder edited meanwhile starts a new one.
-      let n = 1;
-      while (n < queue.length && n < this.maxBatch && queue[n].config === queue[0].config) n++;
-      await this.run(queue.splice(0, n));
-    }
+    while (queue.length > 0) await this.run(queue.splice(0, this.maxBatch));
     const running = (this.running.get(programId) ?? 1) - 1;
     if (running > 0) this.running.set(programId, running);
     else {
@@ -98,8 +96,12 @@ export class WriteBatcher {
   private async run(items: BatchItem[]): Promise<void> {
     let outcomes: Map<BatchItem, Outcome>;
     let events: LoyaltyEventMessage[];
+    let config: ProgramConfig;
     try {
-      ({ outcomes, events } = await this.app.db.transaction((tx) => this.write(tx, items)));
+      // The configuration as it is now: a ladder or rule edited while records waited applies to them.
+      config = await this.app.programs.config(items[0].programId);
+      for (const item of items) item.deltas = deltasFor(item.record, computePoints(config.rules, item.record.type, item.record.amount).total);
+      ({ outcomes, events } = await this.app.db.transaction((tx) => this.write(tx, config, items)));
     } catch (err) {
       // One bad record must not fail its neighbours: write them one by one.
       if (items.length > 1) {
@@ -113,13 +115,13 @@ export class WriteBatcher {
     for (const item of items) {
       const outcome = outcomes.get(item);
       if (outcome?.kind === "written") item.resolve(outcome.result);
-      else this.replay(item).then(item.resolve, item.reject);
+      else this.replay(config, item).then(item.resolve, item.reject);
     }
   }
 
   /** The stored result of a key seen before (or earlier in the same batch), with replayed: true. */
-  private async replay(item: BatchItem): Promise<RecordResult> {
-    const { config, record } = item;
+  private async replay(config: ProgramConfig, item: BatchItem): Promise<RecordResult> {
+    const { record } = item;
     const [stored] = await this.app.db.query(FIND_RECORDED, [config.program.id, record.type, record.externalId], { prepare: true });
     if (!stored) throw new NotFound("Customer", "customerId");
     if (stored.request_hash !== item.hash) throw new IdempotencyKeyReused(record.keyField, record.externalId);
@@ -166,8 +168,7 @@ export class WriteBatcher {
     return ids;
   }
 
-  private async write(tx: Tx, items: BatchItem[]): Promise<{ outcomes: Map<BatchItem, Outcome>; events: LoyaltyEventMessage[] }> {
-    const config = items[0].config;
+  private async write(tx: Tx, config: ProgramConfig, items: BatchItem[]): Promise<{ outcomes: Map<BatchItem, Outcome>; events: LoyaltyEventMessage[] }> {
     const programId = config.program.id;
     const now = this.app.clock();
     const outcomes = new Map<BatchItem, Outcome>();
@@ -272,13 +273,15 @@ export class WriteBatcher {
           },
         });
       }
-      if (firstPurchaseAt || nps !== null || stage !== final.stage_key) {
+      const moved = moves.some((m) => m.customer_id === customerId);
+      if (firstPurchaseAt || nps !== null || moved) {
         customerUpdates.push({
           id: customerId,
           first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
           last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
           nps,
-          stage_key: stage !== final.stage_key ? stage : null,
+          // Sent whenever the customer moved, also away and back within the batch (the entry time changes).
+          stage_key: moved ? stage : null,
         });
       }
     }
@@ -332,13 +335,6 @@ export class WriteBatcher {
    */
   private stateBefore(final: any, windows: WindowValues, items: BatchItem[], config: ProgramConfig, now: Date) {
     const state = { row: { ...final, balance: Number(final.balance), lifetime_points: Number(final.lifetime_points), purchase_amount: Number(final.purchase_amount) }, windows: new Map(windows) };
-    // Keep AVERAGE_RATING windows as sums while applying deltas; turned back into averages by `apply`.
-    for (const w of config.windows) {
-      if (w.metric !== Metric.AVERAGE_RATING) continue;
-      const n = state.windows.get(ratingCountKey(w.windowDays)) ?? 0;
-      const avg = state.windows.get(windowKey(w.metric, w.windowDays)) ?? 0;
-      state.windows.set(`${windowKey(w.metric, w.windowDays)}:sum`, (avg ?? 0) * (n ?? 0));
-    }
     for (let i = items.length - 1; i >= 0; i--) this.apply(state, items[i], config, now, -1);
     return state;
   }
@@ -364,10 +360,11 @@ export class WriteBatcher {
       if (!fed.includes(w.metric) || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
       const key = windowKey(w.metric, w.windowDays);
       if (w.metric === Metric.AVERAGE_RATING) {
+        // Integer sum and count, so the average at each step is exact (24 / 6 is 4, not 3.9999…).
         const n = (state.windows.get(ratingCountKey(w.windowDays)) ?? 0) + sign;
-        const sum = (state.windows.get(`${key}:sum`) ?? 0) + sign * (record.rating ?? 0);
+        const sum = (state.windows.get(ratingSumKey(w.windowDays)) ?? 0) + sign * (record.rating ?? 0);
         state.windows.set(ratingCountKey(w.windowDays), n);
-        state.windows.set(`${key}:sum`, sum);
+        state.windows.set(ratingSumKey(w.windowDays), sum);
         state.windows.set(key, n > 0 ? sum / n : null);
       } else if (w.metric === Metric.PURCHASE_AMOUNT) {
         state.windows.set(key, cents((state.windows.get(key) ?? 0) + sign * (record.amount ?? 0)));
