@@ -5,6 +5,7 @@ import { BadInput } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { Role, requireRole } from "../auth/actor";
 import { Stage } from "../program/program.types";
+import { stageOf } from "../program/program.config";
 
 @ObjectType()
 export class FunnelStage {
@@ -75,7 +76,6 @@ export class FunnelResolver {
       ),
     ]);
     const now = new Map(counts.map((r) => [r.stage_key, r.n]));
-    const stageOf = (key: string) => config.stageByKey.get(key) ?? { key, name: key, rank: -1, side: false, description: null, paths: [] };
     return {
       programId: id,
       from: start,
@@ -86,7 +86,7 @@ export class FunnelResolver {
         entered: moves.filter((m) => m.to_key === stage.key).reduce((s, m) => s + m.n, 0),
         left: moves.filter((m) => m.from_key === stage.key).reduce((s, m) => s + m.n, 0),
       })),
-      transitions: moves.map((m) => ({ from: m.from_key ? stageOf(m.from_key) : null, to: stageOf(m.to_key), count: m.n })),
+      transitions: moves.map((m) => ({ from: m.from_key ? stageOf(config, m.from_key) : null, to: stageOf(config, m.to_key), count: m.n })),
     };
   }
 }

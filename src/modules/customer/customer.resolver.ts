@@ -7,6 +7,7 @@ import { uuidArg } from "../../api/ids";
 import { nextStage } from "../../domain/ladder/ladder.engine";
 import { Role, boundProgram, requireCustomerAccess, requireRole } from "../auth/actor";
 import { Stage } from "../program/program.types";
+import { stageOf } from "../program/program.config";
 import { LedgerEntry, ledgerEntryFromRow, Touchpoint, touchpointFromRow } from "../touchpoint/touchpoint.types";
 import { metricReader } from "./customer.metrics";
 import { UpsertCustomerInput } from "./customer.inputs";
@@ -128,11 +129,10 @@ export class CustomerResolver {
       ctx.loaders.stageHistory.load(customerKey(customer.programId, customer.id)),
       ctx.app.programs.config(customer.programId),
     ]);
-    const stageOf = (key: string) => config.stageByKey.get(key) ?? { key, name: key, rank: -1, side: false, description: "no longer in the ladder", paths: [] };
     return rows.map((r) => ({
       id: String(r.id),
-      from: r.from_key ? stageOf(r.from_key) : null,
-      to: stageOf(r.to_key),
+      from: r.from_key ? stageOf(config, r.from_key) : null,
+      to: stageOf(config, r.to_key),
       at: r.at,
       cause: r.cause,
       touchpointId: r.touchpoint_id === null ? null : String(r.touchpoint_id),

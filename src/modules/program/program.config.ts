@@ -33,6 +33,17 @@ export function toStage(def: StageDefinition, rank: number): Stage {
   });
 }
 
+/**
+ * The stage of a key, also for a key the ladder no longer has (history from before a ladder
+ * change): then a placeholder that says so, ranked -1.
+ */
+export function stageOf(config: ProgramConfig, key: string): Stage {
+  return (
+    config.stageByKey.get(key) ??
+    Object.assign(new Stage(), { key, name: key, rank: -1, side: false, description: "no longer in the ladder", paths: [] })
+  );
+}
+
 export function programFromRow(row: any): Program {
   return Object.assign(new Program(), {
     id: row.id,

@@ -8,21 +8,22 @@
  */
 import { RequestContext } from "../../context";
 import { Tx } from "../../db/db";
-import { BadInput, IdempotencyKeyReused, NotFound } from "../../api/errors";
+import { BadInput, NotFound } from "../../api/errors";
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { StageReason } from "../../domain/ladder/ladder.types";
 import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
-import { Customer, customerFromRow } from "../customer/customer.types";
+import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig } from "../program/program.config";
 import { computePoints, refundPoints, TouchpointType } from "../program/earning";
 import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
-import { CounterDeltas, counterParams, FIND_RECORDED, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
+import { CounterDeltas, counterParams, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
 import type { App } from "../../app";
 import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
+import { loadReplay } from "./replay";
 
 const NO_COUNTERS: Omit<CounterDeltas, "ledgerKind"> = {
   purchaseCount: 0,
@@ -77,7 +78,7 @@ export class TouchpointService {
       [programId, record.relatedExternalId],
     );
     if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
-    const replay = await this.findReplay(ctx, tx, config, record, hash);
+    const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
     const amount = Number(purchase.amount);
     const refunded = Number(purchase.refunded_amount);
@@ -125,7 +126,7 @@ export class TouchpointService {
       throw err;
     }
     if (rows.length === 0) {
-      const replay = await this.findReplay(ctx, tx, config, record, hash);
+      const replay = await loadReplay(tx, config, record, hash);
       if (!replay) throw new Error("touchpoint key conflicted but no stored touchpoint was found");
       return replay;
     }
@@ -199,33 +200,6 @@ export class TouchpointService {
     );
     events.push(messageFromOutboxRow({ id: row.ev_id, program_id: config.program.id, topic: "STAGE_CHANGED", customer_id: customerId, payload: row.ev_payload, created_at: row.ev_created_at }));
     return { id: String(row.id), from, to, at: row.at, cause, touchpointId, reason };
-  }
-
-  /** The stored result of a key seen before, or null when the key is new. Rejects a key reused for another request. */
-  private async findReplay(ctx: RequestContext, tx: Tx, config: ProgramConfig, record: TouchpointRecord, hash: string): Promise<RecordResult | null> {
-    const [stored] = await tx.query(FIND_RECORDED, [config.program.id, record.type, record.externalId], { prepare: true });
-    if (!stored) return null;
-    if (stored.request_hash !== hash) throw new IdempotencyKeyReused(record.keyField, record.externalId);
-    const [customerRow] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [config.program.id, stored.customer_id]);
-    const t = stored.transition;
-    const stageChange: StageMove | null = t
-      ? {
-          id: String(t.id),
-          from: t.from_key ? config.stageByKey.get(t.from_key) ?? null : null,
-          to: config.stageByKey.get(t.to_key) ?? { key: t.to_key, name: t.to_key, rank: -1, side: false, paths: [], description: null },
-          at: new Date(t.at),
-          cause: t.cause,
-          touchpointId: String(stored.id),
-          reason: t.reason,
-        }
-      : null;
-    return {
-      touchpoint: touchpointFromRow(stored),
-      pointsEarned: stored.points,
-      customer: customerFromRow(customerRow) as Customer,
-      stageChange,
-      replayed: true,
-    };
   }
 }
 

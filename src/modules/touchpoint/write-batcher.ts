@@ -9,7 +9,7 @@
  */
 import type { App } from "../../app";
 import { Tx } from "../../db/db";
-import { IdempotencyKeyReused, NotFound } from "../../api/errors";
+import { NotFound } from "../../api/errors";
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { Metric } from "../../domain/ladder/ladder.types";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
@@ -21,7 +21,7 @@ import { APPLY_OUTCOME, CLAIM_AND_POST, RESOLVE_EXTERNAL_CUSTOMERS } from "./bat
 import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, deltasFor, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
-import { FIND_RECORDED } from "./touchpoint.sql";
+import { loadReplay } from "./replay";
 import { touchpointFromRow } from "./touchpoint.types";
 import { requestHash } from "./request-hash";
 
@@ -121,22 +121,10 @@ export class WriteBatcher {
 
   /** The stored result of a key seen before (or earlier in the same batch), with replayed: true. */
   private async replay(config: ProgramConfig, item: BatchItem): Promise<RecordResult> {
-    const { record } = item;
-    const [stored] = await this.app.db.query(FIND_RECORDED, [config.program.id, record.type, record.externalId], { prepare: true });
-    if (!stored) throw new NotFound("Customer", "customerId");
-    if (stored.request_hash !== item.hash) throw new IdempotencyKeyReused(record.keyField, record.externalId);
-    const [customerRow] = await this.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [config.program.id, stored.customer_id]);
-    const t = stored.transition;
-    const stageOf = (key: string) => config.stageByKey.get(key) ?? { key, name: key, rank: -1, side: false, paths: [], description: null };
-    return {
-      touchpoint: touchpointFromRow(stored),
-      pointsEarned: stored.points,
-      customer: customerFromRow(customerRow),
-      stageChange: t
-        ? { id: String(t.id), from: t.from_key ? stageOf(t.from_key) : null, to: stageOf(t.to_key), at: new Date(t.at), cause: t.cause, touchpointId: String(stored.id), reason: t.reason }
-        : null,
-      replayed: true,
-    };
+    const replay = await loadReplay(this.app.db, config, item.record, item.hash);
+    // Not claimed and not stored: the batch's INSERT skipped it, so its customer does not exist.
+    if (!replay) throw new NotFound("Customer", "customerId");
+    return replay;
   }
 
   private async resolveCustomers(tx: Tx, config: ProgramConfig, items: BatchItem[]): Promise<Map<BatchItem, string>> {
