@@ -4,11 +4,14 @@
  * PostgreSQL in the same run:
  *   - baseline-tx:  BEGIN; claim key; insert touchpoint; insert ledger entry; bump balance; insert outbox event; COMMIT
  *   - baseline-cte: the same as one statement with CTEs, in one round trip (the practical limit)
- * Each at 32 concurrent clients, spread over 10,000 customers and all on one hot customer.
+ * Each at 32 concurrent clients, spread over 10,000 customers and all on one hot customer. The API
+ * is measured on cold customers (first purchases: each also moves a stage) and on warm ones (clients
+ * already: no move), since the baselines do no stage work at all.
  * Not a test: figures depend on the machine; the ratios are what to compare between runs.
  */
 import { spawn, ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { Client, Pool } from "pg";
@@ -28,6 +31,50 @@ interface Result {
   p50: number;
   p99: number;
   errors: number;
+  /** Cores used while measuring, by who (Linux /proc; empty elsewhere). */
+  cpu: { server: number; postgres: number; generator: number } | null;
+}
+
+/** CPU seconds used so far by a process (Linux), or by every PostgreSQL process together. */
+function cpuSeconds(select: { pid: number } | { comm: string }): Map<string, number> {
+  const ticks = 100; // USER_HZ on Linux
+  const read = (pid: string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      return { comm, seconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+    } catch {
+      return null;
+    }
+  };
+  const found = new Map<string, number>();
+  const pids = "pid" in select ? [String(select.pid)] : readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  for (const pid of pids) {
+    const r = read(pid);
+    if (r && ("pid" in select || r.comm === select.comm)) found.set(pid, r.seconds);
+  }
+  return found;
+}
+
+/** CPU seconds used between two snapshots by the processes alive at the end (one that started meanwhile counts from 0). */
+function used(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
+let serverPid = 0;
+
+function cpuSnapshot() {
+  if (!existsSync("/proc/self/stat")) return null;
+  const own = process.cpuUsage();
+  return { server: cpuSeconds({ pid: serverPid }), postgres: cpuSeconds({ comm: "postgres" }), generator: (own.user + own.system) / 1e6 };
+}
+
+function cpuBetween(a: NonNullable<ReturnType<typeof cpuSnapshot>>, b: NonNullable<ReturnType<typeof cpuSnapshot>>, seconds: number) {
+  return { server: used(a.server, b.server) / seconds, postgres: used(a.postgres, b.postgres) / seconds, generator: (b.generator - a.generator) / seconds };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -39,7 +86,7 @@ function percentile(sorted: number[], p: number): number {
 const ONLY = process.env.BENCH_ONLY; // e.g. "api" to profile one scenario
 
 async function drive(name: string, op: (worker: number, i: number) => Promise<void>): Promise<Result> {
-  if (ONLY && !name.startsWith(ONLY)) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0 };
+  if (ONLY && !name.startsWith(ONLY)) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0, cpu: null };
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
@@ -60,14 +107,17 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   await new Promise((r) => setTimeout(r, 1000));
   measuring = true;
   const start = performance.now();
+  const cpuBefore = cpuSnapshot();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const seconds = (performance.now() - start) / 1000;
+  const cpuAfter = cpuSnapshot();
+  const cpu = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter, seconds) : null;
   stop = true;
   await Promise.all(loops);
   if (firstError) console.error(`  ${name}: ${errors} errors, first:`, firstError);
   latencies.sort((a, b) => a - b);
-  return { name, ops: latencies.length, seconds, tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  return { name, ops: latencies.length, seconds, tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu };
 }
 
 async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -99,7 +149,10 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const url = `http://127.0.0.1:${port}/graphql`;
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(url.replace("/graphql", "/readyz"))).ok) return { url, child };
+      if ((await fetch(url.replace("/graphql", "/readyz"))).ok) {
+        serverPid = child.pid ?? 0;
+        return { url, child };
+      }
     } catch {
       /* not up yet */
     }
@@ -178,6 +231,27 @@ async function main(): Promise<void> {
         [programId, CUSTOMERS],
       )
       .then((r) => r.rows);
+    // "Warm" customers: already clients (four purchases this year), as most members of a running
+    // program are; their next purchase moves no stage. The cold ones above start on the bottom rung,
+    // so their first purchase also stores a stage move and its event.
+    const warm: Array<{ id: string; external_id: string }> = await pool
+      .query(
+        `WITH c AS (
+           INSERT INTO customers (program_id, external_id, stage_key, purchase_count, purchase_amount, first_purchase_at,
+                                  last_purchase_at, balance, lifetime_points, touchpoint_count)
+           SELECT $1, 'warm-' || g, 'client', 4, 100, now() - interval '80 days', now() - interval '20 days', 100, 100, 4
+             FROM generate_series(1, $2) g RETURNING id, external_id
+         ), t AS (
+           INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
+           SELECT $1, c.id, 'PURCHASE', 'seed-' || c.id || '-' || k, now() - make_interval(days => 20 * k), 25, 'EUR', 25, 'seed'
+             FROM c, generate_series(1, 4) k RETURNING id, customer_id
+         ), l AS (
+           INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id) SELECT $1, customer_id, 25, 'EARN', id FROM t
+         )
+         SELECT id, external_id FROM c`,
+        [programId, CUSTOMERS],
+      )
+      .then((r) => r.rows);
     await pool.query(`ANALYZE`);
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
@@ -213,16 +287,19 @@ async function main(): Promise<void> {
           await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
         }),
       );
-      results.push(
-        await drive(`api           ${label}`, async () => {
-          const c = pick(spread);
-          const data = await gql(server!.url, RECORD_PURCHASE, {
-            input: { programId, customerExternalId: c.external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
-          });
-          if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
-        }),
-      );
+      const recordOn = (customer: () => { external_id: string }) => async () => {
+        const data = await gql(server!.url, RECORD_PURCHASE, {
+          input: { programId, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
+        });
+        if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
+      };
+      results.push(await drive(`api           ${label}`, recordOn(() => pick(spread))));
+      if (spread) results.push(await drive(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)])));
     }
+
+    // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
+    // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
+    results.push(await drive(`api-noop      -`, () => gql(server!.url, `{ __typename }`, {})));
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
@@ -232,15 +309,20 @@ async function main(): Promise<void> {
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
     console.log(`\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}`);
-    console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}   api ratio`);
+    console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios`);
+    const cores = (r: Result) => (r.cpu ? `${r.cpu.server.toFixed(2)}/${r.cpu.postgres.toFixed(2)}/${r.cpu.generator.toFixed(2)}` : "-").padStart(22);
     for (const spread of ["spread", "hot"]) {
       const get = (prefix: string) => results.find((r) => r.name.startsWith(prefix) && r.name.endsWith(spread))!;
-      const api = get("api");
-      for (const r of [get("baseline-tx"), get("baseline-cte"), api]) {
-        const ratio = r === api ? "" : `   ${(api.tps / r.tps).toFixed(2)} of this`;
-        console.log(`${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${ratio}`);
+      const tx = get("baseline-tx");
+      const cte = get("baseline-cte");
+      for (const r of [tx, cte]) console.log(`${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${cores(r)}`);
+      for (const api of results.filter((r) => r.name.startsWith("api ") && r.name.endsWith(spread))) {
+        const ratios = `   ${(api.tps / tx.tps).toFixed(2)} of baseline-tx, ${(api.tps / cte.tps).toFixed(2)} of baseline-cte`;
+        console.log(`${api.name.padEnd(20)}${fmt(api.tps)}${fmt(api.p50, 2)}${fmt(api.p99, 2)}${fmt(api.errors)}${cores(api)}${ratios}`);
       }
     }
+    const noop = results.find((r) => r.name.startsWith("api-noop"))!;
+    if (!Number.isNaN(noop.tps)) console.log(`${"api-noop (floor)".padEnd(20)}${fmt(noop.tps)}${fmt(noop.p50, 2)}${fmt(noop.p99, 2)}${fmt(noop.errors)}${cores(noop)}   { __typename } over HTTP: the stack alone`);
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
     server?.child.kill("SIGTERM");
