@@ -2,10 +2,11 @@
  * The application: its dependencies and services, built once per process from explicit inputs so
  * tests can build one on their own database, with their own clock.
  */
+import "reflect-metadata";
 import type { Logger } from "pino";
 import { Config } from "./config";
 import { Db } from "./db/db";
-import { createEventBus, EventBus } from "./events/event-bus";
+import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
 import { OutboxPublisher } from "./events/outbox";
 import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
@@ -36,13 +37,14 @@ export class App {
   readonly touchpoints: TouchpointService;
   readonly stages: StageService;
   readonly auth: AuthService;
+  private controlFeed?: AsyncIterator<ControlMessage>;
 
   constructor(deps: AppDeps) {
     this.config = deps.config;
     this.db = deps.db;
     this.log = deps.log;
     this.clock = deps.clock ?? (() => new Date());
-    this.bus = deps.bus ?? createEventBus();
+    this.bus = deps.bus ?? createEventBus(this.config.redisUrl);
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"));
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
@@ -58,9 +60,28 @@ export class App {
 
   start(): void {
     this.outbox.startRelay(this.config.outboxRelayIntervalMs);
+    void this.listenForConfigChanges();
+  }
+
+  /** Another process (or this one) changed a program: drop it from this process's caches. */
+  private async listenForConfigChanges(): Promise<void> {
+    this.controlFeed = this.bus.control()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.controlFeed.next();
+      if (next.done) return;
+      if (next.value.kind === "PROGRAM_CHANGED") this.programConfigs.invalidate(next.value.programId);
+    }
+  }
+
+  /** After a committed configuration change: every process reloads the program. */
+  programChanged(programId: string): void {
+    this.programConfigs.invalidate(programId);
+    this.bus.publishControl({ kind: "PROGRAM_CHANGED", programId });
   }
 
   async stop(): Promise<void> {
+    await this.controlFeed?.return?.();
     await this.outbox.stop();
+    await this.bus.close();
   }
 }

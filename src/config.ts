@@ -23,6 +23,8 @@ export interface Config {
   logLevel: string;
   /** Milliseconds between sweeps of outbox rows that were committed but not published. */
   outboxRelayIntervalMs: number;
+  /** Redis carrying events and cache invalidations between API processes; unset: in-process only. */
+  redisUrl?: string;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -41,6 +43,12 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function redisUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^rediss?:\/\//.test(raw)) throw new Error(`REDIS_URL must be a redis:// URL, got "${raw}"`);
+  return raw;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -63,5 +71,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo: bool(env, "LOYALTY_SEED_DEMO", true),
     logLevel: env.LOG_LEVEL || "info",
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
+    redisUrl: redisUrl(env.REDIS_URL),
   };
 }

@@ -51,7 +51,7 @@ async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): P
   };
 }
 
-export async function startTestApp(options: { poolSize?: number } = {}): Promise<TestApp> {
+export async function startTestApp(options: { poolSize?: number; redisUrl?: string } = {}): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
   const fresh = baseUrl ? await freshDatabase(baseUrl) : undefined;
   const config = loadConfig({
@@ -61,6 +61,7 @@ export async function startTestApp(options: { poolSize?: number } = {}): Promise
     DB_POOL_SIZE: String(options.poolSize ?? 8),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     OUTBOX_RELAY_INTERVAL_MS: "500",
+    REDIS_URL: options.redisUrl ?? "",
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

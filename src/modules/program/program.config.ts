@@ -88,21 +88,27 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
   };
 }
 
-/** Per-process cache; `invalidate` on every change (and, with several processes, on their events). */
+/**
+ * Per-process cache; `invalidate` on every change, here and (through the event bus) in every other
+ * process. Entries also expire after `ttlMs`, so a lost invalidation heals by itself.
+ */
 export class ProgramConfigCache {
-  private readonly entries = new Map<string, Promise<ProgramConfig | null>>();
+  private readonly entries = new Map<string, { config: Promise<ProgramConfig | null>; until: number }>();
 
-  constructor(private readonly db: Queryable) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly ttlMs = 60_000,
+  ) {}
 
   get(programId: string): Promise<ProgramConfig | null> {
-    let entry = this.entries.get(programId);
-    if (!entry) {
-      entry = loadProgramConfig(this.db, programId);
-      this.entries.set(programId, entry);
-      // Do not cache a miss or a failure: the program may be created a moment later.
-      entry.then((c) => c ?? this.entries.delete(programId), () => this.entries.delete(programId));
-    }
-    return entry;
+    const entry = this.entries.get(programId);
+    if (entry && entry.until > Date.now()) return entry.config;
+    const config = loadProgramConfig(this.db, programId);
+    this.entries.set(programId, { config, until: Date.now() + this.ttlMs });
+    // Do not cache a miss or a failure: the program may be created a moment later.
+    const forget = () => this.entries.get(programId)?.config === config && this.entries.delete(programId);
+    config.then((c) => c ?? forget(), forget);
+    return config;
   }
 
   invalidate(programId: string): void {

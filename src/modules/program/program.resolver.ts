@@ -62,7 +62,7 @@ export class ProgramResolver {
       await ctx.app.programs.writeLadder(tx, id, parsed);
       await tx.query(`UPDATE programs SET ladder_preset = $2 WHERE id = $1`, [id, preset]);
     });
-    ctx.app.programs.cache.invalidate(id);
+    ctx.app.programChanged(id);
     const config = await ctx.app.programs.config(id);
     const report = await ctx.app.stages.recompute(config, "LADDER_UPDATE");
     ctx.log.info({ programId: id, ...report }, "ladder updated");

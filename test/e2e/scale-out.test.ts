@@ -1,0 +1,69 @@
+/**
+ * Two API processes behind a load balancer: they share PostgreSQL and Redis. A subscriber on one
+ * receives what is written through the other, and a ladder changed through one is used by both.
+ * Needs Redis: REDIS_URL (.ci/run starts the local one and sets it).
+ */
+import pino from "pino";
+import { App } from "../../src/app";
+import { createServer, RunningServer } from "../../src/server";
+import { collect, settle, startTestApp, TestApp, ADMIN_KEY } from "../helpers/test-app";
+import { griffinProgram, purchase } from "../helpers/operations";
+
+const REDIS_URL = process.env.REDIS_URL;
+const describeWithRedis = REDIS_URL ? describe : describe.skip;
+
+describeWithRedis("several API processes (Redis)", () => {
+  let a: TestApp;
+  let b: { app: App; server: RunningServer };
+
+  beforeAll(async () => {
+    a = await startTestApp({ redisUrl: REDIS_URL });
+    // The second "process": its own App, caches and Redis connections, the same database.
+    const app = new App({ config: a.app.config, db: a.app.db, log: pino({ level: "silent" }) });
+    app.start();
+    b = { app, server: await createServer(app, { port: 0, host: "127.0.0.1" }) };
+  });
+  afterAll(async () => {
+    await b.server.stop();
+    await b.app.stop();
+    await a.stop();
+  });
+
+  const onB = async (query: string, variables: Record<string, unknown> = {}) => {
+    const res = await fetch(b.server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as any;
+  };
+
+  it("delivers to a subscriber on one process the moves written through the other", async () => {
+    const programId = await griffinProgram(a);
+    const { createClient } = await import("graphql-ws");
+    const WebSocket = (await import("ws")).default;
+    const clientOnB = createClient({ url: b.server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${ADMIN_KEY}` }, lazy: true, retryAttempts: 0 });
+    const sub = collect(clientOnB, `subscription($p: ID!) { stageChanged(programId: $p) { customerId to { key } } }`, { p: programId });
+    await settle(400);
+    const written = await purchase(a, { programId, customerExternalId: "far", orderId: "f1", amount: 3, currency: "EUR" });
+    await sub.next(1);
+    expect(sub.items[0].stageChanged).toEqual({ customerId: written.data.recordPurchase.customer.id, to: { key: "first_time_customer" } });
+    sub.unsubscribe();
+    await clientOnB.dispose();
+  });
+
+  it("drops a changed ladder from every process's cache", async () => {
+    const programId = await griffinProgram(a);
+    const stagesOnB = async () => (await onB(`query($p: ID!) { program(id: $p) { stages { key } } }`, { p: programId })).data.program.stages.map((s: any) => s.key);
+    expect((await stagesOnB())[0]).toBe("suspect"); // cached on B now
+    const res = await a.gql(`mutation($p: ID!) { updateLadder(programId: $p, ladder: { preset: "trust-6" }) { id } }`, { p: programId });
+    expect(res.errors).toBeUndefined();
+    await settle(300);
+    expect(await stagesOnB()).toEqual(["awareness", "trust", "transaction", "satisfaction", "loyalty", "word_of_mouth"]);
+    // And B writes with the new ladder.
+    const viaB = await onB(`mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { stage { key } } } }`, {
+      i: { programId, customerExternalId: "b-side", orderId: "b1", amount: 1, currency: "EUR" },
+    });
+    expect(viaB.data.recordPurchase.customer.stage.key).toBe("transaction");
+  });
+});
