@@ -25,6 +25,8 @@ export interface Config {
   outboxRelayIntervalMs: number;
   /** Redis carrying events and cache invalidations between API processes; unset: in-process only. */
   redisUrl?: string;
+  /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
+  workers: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -52,6 +54,15 @@ function redisUrl(raw: string | undefined): string | undefined {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = readConfig(env);
+  if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
+    // The embedded database belongs to one process, and events must cross processes.
+    throw new Error("WEB_CONCURRENCY > 1 needs DATABASE_URL and REDIS_URL");
+  }
+  return config;
+}
+
+function readConfig(env: NodeJS.ProcessEnv): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new Error(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl}"`);
@@ -72,5 +83,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || "info",
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
     redisUrl: redisUrl(env.REDIS_URL),
+    workers: int(env, "WEB_CONCURRENCY", 1, 1),
   };
 }

@@ -1,32 +1,70 @@
 /** Starts the API: configuration, database (embedded when DATABASE_URL is unset), demo seed, server, clean shutdown. */
 import "reflect-metadata";
-import { loadConfig } from "./config";
+import cluster from "node:cluster";
+import { Config, loadConfig } from "./config";
 import { createLogger } from "./logger";
 import { openDatabase } from "./db/open";
 import { App } from "./app";
 import { createServer } from "./server";
 import { seedDemo } from "./demo";
 
-async function main(): Promise<void> {
-  const config = loadConfig();
+/**
+ * With WEB_CONCURRENCY > 1 this process migrates and seeds, then forks the API processes, which
+ * share the port (node:cluster) and talk through PostgreSQL and Redis; it restarts one that dies
+ * and passes SIGTERM on.
+ */
+async function supervise(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const database = await openDatabase(config, log);
+  const seeder = new App({ config, db: database.db, log });
+  await seedAndPrint(seeder, config, log);
+  await seeder.stop();
+  await database.close();
+  let stopping = false;
+  const fork = () => cluster.fork({ LOYALTY_WORKER: "1" });
+  for (let i = 0; i < config.workers; i++) fork();
+  cluster.on("exit", (worker, code) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code }, "API process died: starting another");
+    fork();
+  });
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    const check = setInterval(() => Object.keys(cluster.workers ?? {}).length === 0 && process.exit(0), 100);
+    setTimeout(() => process.exit(1), 10_000).unref();
+    check.unref();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+async function seedAndPrint(app: App, config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (!config.seedDemo) return;
+  const demo = await seedDemo(app);
+  if (demo) {
+    log.info({ programId: demo.programId }, "demo program seeded");
+    process.stdout.write(
+      `\n  Demo program "Demo Coffee" (griffin-7 ladder): ${demo.programId}\n` +
+        `  ADMIN key   (shown once): ${demo.adminKey}\n` +
+        `  PARTNER key (shown once): ${demo.partnerKey}\n\n`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const isWorker = process.env.LOYALTY_WORKER === "1";
+  if (config.workers > 1 && !isWorker) return supervise(config);
+  const log = createLogger(config.logLevel);
+  // Forked API processes leave migrations and the demo seed to the process that forked them.
+  const database = await openDatabase(config, log, { migrate: !isWorker });
   const app = new App({ config, db: database.db, log });
   app.start();
-  if (config.seedDemo) {
-    const demo = await seedDemo(app);
-    if (demo) {
-      log.info({ programId: demo.programId }, "demo program seeded");
-      process.stdout.write(
-        `\n  Demo program "Demo Coffee" (griffin-7 ladder): ${demo.programId}\n` +
-          `  ADMIN key   (shown once): ${demo.adminKey}\n` +
-          `  PARTNER key (shown once): ${demo.partnerKey}\n\n`,
-      );
-    }
-  }
+  if (!isWorker) await seedAndPrint(app, config, log);
   const server = await createServer(app, { port: config.port, host: config.host });
-  log.info({ url: server.url, embedded: !config.databaseUrl }, "loyalty API listening");
-  process.stdout.write(`  GraphQL + GraphiQL: http://localhost:${server.port}/graphql   WebSocket: ws://localhost:${server.port}/graphql\n`);
+  log.info({ url: server.url, embedded: !config.databaseUrl, pid: process.pid }, "loyalty API listening");
+  if (!isWorker) process.stdout.write(`  GraphQL + GraphiQL: http://localhost:${server.port}/graphql   WebSocket: ws://localhost:${server.port}/graphql\n`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

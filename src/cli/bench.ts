@@ -21,6 +21,9 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 const SERVER_POOL = Number(process.env.BENCH_SERVER_POOL ?? 16);
+/** API processes (WEB_CONCURRENCY); more than one needs Redis (BENCH_REDIS_URL or REDIS_URL). */
+const SERVER_WORKERS = Number(process.env.BENCH_SERVER_WORKERS ?? 1);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADMIN_KEY = `bench-${randomUUID()}`;
 
 interface Result {
@@ -44,16 +47,17 @@ function cpuSeconds(select: { pid: number } | { comm: string }): Map<string, num
       const close = stat.lastIndexOf(")");
       const comm = stat.slice(stat.indexOf("(") + 1, close);
       const fields = stat.slice(close + 2).split(" ");
-      return { comm, seconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+      return { comm, ppid: fields[1], seconds: (Number(fields[11]) + Number(fields[12])) / ticks };
     } catch {
       return null;
     }
   };
   const found = new Map<string, number>();
-  const pids = "pid" in select ? [String(select.pid)] : readdirSync("/proc").filter((d) => /^\d+$/.test(d));
-  for (const pid of pids) {
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     const r = read(pid);
-    if (r && ("pid" in select || r.comm === select.comm)) found.set(pid, r.seconds);
+    // A server process and the API processes it forked (WEB_CONCURRENCY), or every process of a name.
+    const wanted = "pid" in select ? pid === String(select.pid) || r?.ppid === String(select.pid) : r?.comm === select.comm;
+    if (r && wanted) found.set(pid, r.seconds);
   }
   return found;
 }
@@ -143,7 +147,8 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const port = 40000 + Math.floor(Math.random() * 10000);
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../main.js")], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL) },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL),
+      ...(SERVER_WORKERS > 1 ? { WEB_CONCURRENCY: String(SERVER_WORKERS), REDIS_URL } : {}) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}/graphql`;
@@ -308,7 +313,7 @@ async function main(): Promise<void> {
     ).rows;
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
-    console.log(`\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}`);
+    console.log(`\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)`);
     console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios`);
     const cores = (r: Result) => (r.cpu ? `${r.cpu.server.toFixed(2)}/${r.cpu.postgres.toFixed(2)}/${r.cpu.generator.toFixed(2)}` : "-").padStart(22);
     for (const spread of ["spread", "hot"]) {

@@ -97,4 +97,49 @@ it("fails fast on a bad configuration, naming the variable", () => {
   const run = spawnSync(process.execPath, node("src/main.ts"), { env: env({ PORT: "eighty" }), cwd: ROOT, encoding: "utf8" });
   expect(run.status).toBe(1);
   expect(run.stderr).toContain('PORT must be an integer >= 0, got "eighty"');
+  const cluster = spawnSync(process.execPath, node("src/main.ts"), { env: env({ WEB_CONCURRENCY: "2" }), cwd: ROOT, encoding: "utf8" });
+  expect(cluster.status).toBe(1);
+  expect(cluster.stderr).toContain("WEB_CONCURRENCY > 1 needs DATABASE_URL and REDIS_URL");
 }, 60_000);
+
+const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
+
+clusterable("runs several API processes on one port with WEB_CONCURRENCY (PostgreSQL and Redis)", async () => {
+  const { Client } = await import("pg");
+  const name = `loyalty_cluster_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${name}`;
+  const port = 46000 + Math.floor(Math.random() * 3000);
+  const child = spawn(process.execPath, node("src/main.ts"), {
+    env: { ...env(), DATABASE_URL: url.toString(), REDIS_URL: process.env.REDIS_URL!, WEB_CONCURRENCY: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
+    cwd: ROOT,
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  try {
+    const pids = new Set<number>();
+    for (let i = 0; i < 300 && pids.size < 2; i++) {
+      for (const m of output.matchAll(/"pid":(\d+)[^\n]*loyalty API listening/g)) pids.add(Number(m[1]));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(pids.size).toBe(2);
+    const created = await gql(port, ADMIN_KEY, `mutation { createProgram(input: { name: "C", ladder: { preset: "griffin-7" } }) { id } }`);
+    const programId = created.data.createProgram.id;
+    // The processes behind the one port write to and read from the one database.
+    for (let i = 0; i < 10; i++) {
+      const res = await gql(port, ADMIN_KEY, `mutation { recordPurchase(input: { programId: "${programId}", customerExternalId: "c${i}", orderId: "o${i}", amount: 1, currency: "EUR" }) { pointsEarned } }`);
+      expect(res.errors).toBeUndefined();
+    }
+    const list = await gql(port, ADMIN_KEY, `{ customers(programId: "${programId}", first: 50) { nodes { id } } }`);
+    expect(list.data.customers.nodes).toHaveLength(10);
+    expect(await stop(child)).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}, 180_000);
