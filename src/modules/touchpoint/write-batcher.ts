@@ -1,70 +1,47 @@
 /**
  * Group commit for the write path. Concurrent records of one program queue here and are written
- * together in one transaction of a few set-based statements: resolve customers, claim every key
- * and post every point (one statement), read windowed metrics once, evaluate the ladder for each
- * record in arrival order (pure, in memory), then store moves and events (one statement).
- * A batch is taken as soon as the previous one commits, so under light load a batch is one record
- * and latency is that of a single write; under load batches grow and round trips are shared.
- * Each caller still gets its own result, and retries stay idempotent per key.
+ * together in one transaction of a few set-based statements (see batch-writer.ts). A batch is taken
+ * as soon as the previous one commits, so under light load a batch is one record and latency is
+ * that of a single write; under load batches grow and round trips are shared. Each caller still
+ * gets its own result, and retries stay idempotent per key.
  */
 import type { App } from "../../app";
-import { Tx } from "../../db/db";
 import { NotFound } from "../../api/errors";
-import { evaluateLadder } from "../../domain/ladder/ladder.engine";
-import { Metric } from "../../domain/ladder/ladder.types";
-import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
-import { loadWindowValues, metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues } from "../customer/customer.metrics";
-import { customerFromRow } from "../customer/customer.types";
+import { LoyaltyEventMessage } from "../../events/event.types";
 import { computePoints } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
-import { APPLY_OUTCOME, CLAIM_AND_POST, RESOLVE_EXTERNAL_CUSTOMERS } from "./batch.sql";
+import { BatchWriter, Outcome, WriteItem } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
-import { COUNTERS, deltasFor, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
-import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
+import { deltasFor } from "./touchpoint.deltas";
+import { RecordResult, TouchpointRecord } from "./touchpoint.model";
 import { loadReplay } from "./replay";
-import { touchpointFromRow } from "./touchpoint.types";
 import { requestHash } from "./request-hash";
 
-interface BatchItem {
+interface BatchItem extends WriteItem {
   programId: string;
-  record: TouchpointRecord;
-  hash: string;
-  /** Set per batch from the program's configuration at that moment. */
-  deltas: ItemDeltas;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
 }
-
-type Outcome = { kind: "written"; result: RecordResult } | { kind: "replay" };
-
-const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at"];
-const DAY_MS = 86_400_000;
-
-/** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
-function parseCustomerJson(row: any): any {
-  for (const column of DATE_COLUMNS) if (row[column]) row[column] = new Date(row[column]);
-  return row;
-}
-
-const cents = (n: number) => Math.round(n * 100) / 100;
-const earliest = (a: Date | null, b: Date): Date => (a && a <= b ? a : b);
-const latest = (a: Date | null, b: Date): Date => (a && a >= b ? a : b);
 
 export class WriteBatcher {
   private readonly queues = new Map<string, BatchItem[]>();
   /** Batches in flight per program. */
   private readonly running = new Map<string, number>();
 
+  private readonly writer: BatchWriter;
+
   constructor(
     private readonly app: App,
-    private readonly externalIds: ExternalIdCache,
+    externalIds: ExternalIdCache,
     private readonly maxBatch = 64,
     /**
      * Batches in flight per program. One keeps the events of a program in commit order within a
      * process (the outbox id is taken before commit) and measured as fast as two: batches grow instead.
      */
     private readonly maxInFlight = 1,
-  ) {}
+  ) {
+    this.writer = new BatchWriter(externalIds);
+  }
 
   submit(config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     return new Promise((resolve, reject) => {
@@ -94,14 +71,15 @@ export class WriteBatcher {
   }
 
   private async run(items: BatchItem[]): Promise<void> {
-    let outcomes: Map<BatchItem, Outcome>;
+    let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
     let config: ProgramConfig;
     try {
       // The configuration as it is now: a ladder or rule edited while records waited applies to them.
       config = await this.app.programs.config(items[0].programId);
       for (const item of items) item.deltas = deltasFor(item.record, computePoints(config.rules, item.record.type, item.record.amount).total);
-      ({ outcomes, events } = await this.app.db.transaction((tx) => this.write(tx, config, items)));
+      const now = this.app.clock();
+      ({ outcomes, events } = await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
     } catch (err) {
       // One bad record must not fail its neighbours: write them one by one.
       if (items.length > 1) {
@@ -112,11 +90,11 @@ export class WriteBatcher {
       return;
     }
     if (events.length > 0) this.app.outbox.publishCommitted(events);
-    for (const item of items) {
-      const outcome = outcomes.get(item);
-      if (outcome?.kind === "written") item.resolve(outcome.result);
+    items.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome.kind === "written") item.resolve(outcome.result);
       else this.replay(config, item).then(item.resolve, item.reject);
-    }
+    });
   }
 
   /** The stored result of a key seen before (or earlier in the same batch), with replayed: true. */
@@ -125,240 +103,5 @@ export class WriteBatcher {
     // Not claimed and not stored: the batch's INSERT skipped it, so its customer does not exist.
     if (!replay) throw new NotFound("Customer", "customerId");
     return replay;
-  }
-
-  private async resolveCustomers(tx: Tx, config: ProgramConfig, items: BatchItem[]): Promise<Map<BatchItem, string>> {
-    const programId = config.program.id;
-    const ids = new Map<BatchItem, string>();
-    const unknown = new Set<string>();
-    for (const item of items) {
-      const { customerId, customerExternalId } = item.record;
-      const id = customerId ?? this.externalIds.get(programId, customerExternalId!);
-      if (id) ids.set(item, id);
-      else unknown.add(customerExternalId!);
-    }
-    if (unknown.size > 0) {
-      const wanted = [...unknown].sort();
-      const found = new Map<string, string>();
-      for (const row of await tx.query(RESOLVE_EXTERNAL_CUSTOMERS, [programId, wanted, config.bottom.key], { prepare: true })) {
-        found.set(row.external_id, row.id);
-        if (!row.created) this.externalIds.set(programId, row.external_id, row.id);
-        else tx.afterCommit(() => this.externalIds.set(programId, row.external_id, row.id));
-      }
-      const late = wanted.filter((e) => !found.has(e));
-      if (late.length > 0) {
-        // Created by a concurrent transaction that committed after this statement's snapshot.
-        const rows = await tx.query(`SELECT id, external_id FROM customers WHERE program_id = $1 AND external_id = ANY($2::text[])`, [programId, late]);
-        for (const row of rows) found.set(row.external_id, row.id);
-      }
-      for (const item of items) if (!ids.has(item)) ids.set(item, found.get(item.record.customerExternalId!)!);
-    }
-    return ids;
-  }
-
-  private async write(tx: Tx, config: ProgramConfig, items: BatchItem[]): Promise<{ outcomes: Map<BatchItem, Outcome>; events: LoyaltyEventMessage[] }> {
-    const programId = config.program.id;
-    const now = this.app.clock();
-    const outcomes = new Map<BatchItem, Outcome>();
-    const customerOf = await this.resolveCustomers(tx, config, items);
-
-    // The first record of each key is written; a repeat in the same batch is a retry, answered after commit.
-    const seen = new Set<string>();
-    const primaries = items.filter((item) => {
-      const key = `${item.record.type}\u0000${item.record.externalId}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    const input = primaries.map((item, ord) => {
-      const r = item.record;
-      return {
-        ord,
-        customer_id: customerOf.get(item),
-        type: r.type,
-        external_id: r.externalId,
-        channel: r.channel ?? null,
-        occurred_at: r.occurredAt.toISOString(),
-        amount: r.amount,
-        currency: r.currency ?? null,
-        rating: r.rating ?? null,
-        product_id: r.productId ?? null,
-        data: r.data ?? null,
-        points: item.deltas.points,
-        request_hash: item.hash,
-        ...item.deltas.counters,
-      };
-    });
-    const rows = await tx.query(CLAIM_AND_POST, [programId, JSON.stringify(input)], { prepare: true });
-    const after = new Map<string, any>();
-    const claimed = new Map<number, { id: string; recorded_at: string }>();
-    for (const { kind, row } of rows) {
-      if (kind === "c") after.set(row.id, parseCustomerJson(row));
-      else claimed.set(row.ord, row);
-    }
-
-    const written = primaries.map((item, ord) => ({ item, ord, touchpoint: claimed.get(ord) })).filter((w) => w.touchpoint);
-    const customerIds = [...after.keys()];
-    const windows: Map<string, WindowValues> = config.windows.length
-      ? await loadWindowValues(tx, programId, customerIds, config.windows, now)
-      : new Map(customerIds.map((id) => [id, new Map()]));
-
-    const customerUpdates: any[] = [];
-    const moves: any[] = [];
-    const eventRows: any[] = [];
-    const results = new Map<BatchItem, { result: RecordResult; move: any }>();
-
-    for (const customerId of customerIds) {
-      const mine = written.filter((w) => customerOf.get(w.item) === customerId);
-      const final = after.get(customerId);
-      const state = this.stateBefore(final, windows.get(customerId)!, mine.map((w) => w.item), config, now);
-      let stage = final.stage_key as string;
-      let stageEnteredAt: Date = final.stage_entered_at;
-      let firstPurchaseAt: Date | null = null;
-      let lastPurchaseAt: Date | null = null;
-      let nps: number | null = null;
-      for (const { item, touchpoint } of mine) {
-        this.apply(state, item, config, now, +1);
-        const { deltas, record } = item;
-        if (deltas.purchaseAt) {
-          firstPurchaseAt = earliest(firstPurchaseAt, deltas.purchaseAt);
-          lastPurchaseAt = latest(lastPurchaseAt, deltas.purchaseAt);
-        }
-        if (deltas.nps !== null) nps = deltas.nps;
-        const reason = evaluateLadder(config.ladder, metricReader(state.row, state.windows, now));
-        let move: any = null;
-        if (reason.stage !== stage) {
-          const from = config.stageByKey.get(stage) ?? null;
-          const to = config.stageByKey.get(reason.stage)!;
-          move = { ord: moves.length, customer_id: customerId, from_key: stage, to_key: reason.stage, touchpoint_id: touchpoint!.id, reason, from, to };
-          moves.push(move);
-          stage = reason.stage;
-          stageEnteredAt = now;
-        }
-        eventRows.push({ topic: "TOUCHPOINT_RECORDED", customer_id: customerId, touchpoint_id: touchpoint!.id, payload: this.touchpointEvent(item, touchpoint!.id, state.row.balance) });
-        if (move) {
-          const ref = (s: { key: string; name: string; rank: number } | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
-          eventRows.push({
-            topic: "STAGE_CHANGED",
-            customer_id: customerId,
-            touchpoint_id: touchpoint!.id,
-            payload: { customerId, from: ref(move.from), to: ref(move.to), reason, cause: "TOUCHPOINT", touchpointId: touchpoint!.id },
-          });
-        }
-        const row = { ...state.row, stage_key: stage, stage_entered_at: stageEnteredAt };
-        results.set(item, {
-          move,
-          result: {
-            touchpoint: touchpointFromRow({
-              id: touchpoint!.id, customer_id: customerId, type: record.type, external_id: record.externalId, channel: record.channel ?? null,
-              occurred_at: record.occurredAt, recorded_at: new Date(touchpoint!.recorded_at), amount: record.amount, currency: record.currency ?? null,
-              rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: deltas.points,
-            }),
-            pointsEarned: deltas.points,
-            customer: customerFromRow(row),
-            stageChange: null,
-            replayed: false,
-          },
-        });
-      }
-      const moved = moves.some((m) => m.customer_id === customerId);
-      if (firstPurchaseAt || nps !== null || moved) {
-        customerUpdates.push({
-          id: customerId,
-          first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
-          last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
-          nps,
-          // Sent whenever the customer moved, also away and back within the batch (the entry time changes).
-          stage_key: moved ? stage : null,
-        });
-      }
-    }
-
-    const applied = await tx.query(
-      APPLY_OUTCOME,
-      [
-        programId,
-        JSON.stringify(customerUpdates),
-        JSON.stringify(moves.map(({ from: _f, to: _t, ...m }) => m)),
-        JSON.stringify(eventRows.map((e, ord) => ({ ord, ...e }))),
-        customerUpdates.map((u) => u.id),
-      ],
-      { prepare: true },
-    );
-    const transitions = new Map<string, { id: string; at: string }>();
-    const events: LoyaltyEventMessage[] = [];
-    for (const { kind, row } of applied) {
-      if (kind === "tr") transitions.set(row.touchpoint_id, row);
-      else events.push(messageFromOutboxRow(row));
-    }
-    events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
-
-    for (const [item, { result, move }] of results) {
-      if (move) {
-        const t = transitions.get(move.touchpoint_id)!;
-        const stageChange: StageMove = { id: t.id, from: move.from, to: move.to, at: new Date(t.at), cause: "TOUCHPOINT", touchpointId: move.touchpoint_id, reason: move.reason };
-        result.stageChange = stageChange;
-      }
-      outcomes.set(item, { kind: "written", result });
-    }
-    for (const item of items) if (!outcomes.has(item)) outcomes.set(item, { kind: "replay" });
-    return { outcomes, events };
-  }
-
-  private touchpointEvent(item: BatchItem, touchpointId: string, balance: number) {
-    return {
-      touchpointId,
-      type: item.record.type,
-      externalId: item.record.externalId,
-      points: item.deltas.points,
-      balance: String(balance),
-      occurredAt: item.record.occurredAt.toISOString(),
-    };
-  }
-
-  /**
-   * The customer as it was before this batch: the row after the batch's UPDATE minus every delta
-   * of the batch (sums are exact to undo), and the windowed values read after it minus the batch's
-   * contributions. Fields that are not sums (first/last purchase, NPS, stage) were not touched yet.
-   */
-  private stateBefore(final: any, windows: WindowValues, items: BatchItem[], config: ProgramConfig, now: Date) {
-    const state = { row: { ...final, balance: Number(final.balance), lifetime_points: Number(final.lifetime_points), purchase_amount: Number(final.purchase_amount) }, windows: new Map(windows) };
-    for (let i = items.length - 1; i >= 0; i--) this.apply(state, items[i], config, now, -1);
-    return state;
-  }
-
-  /** Adds (sign +1) or removes (sign -1) one record's effect on a customer's state. */
-  private apply(state: { row: any; windows: WindowValues }, item: BatchItem, config: ProgramConfig, now: Date, sign: 1 | -1): void {
-    const { deltas, record } = item;
-    const row = state.row;
-    row.balance += sign * deltas.points;
-    row.lifetime_points += sign * deltas.points;
-    row.touchpoint_count += sign;
-    for (const counter of COUNTERS) row[counter] += sign * deltas.counters[counter];
-    row.purchase_amount = cents(row.purchase_amount);
-    if (sign > 0) {
-      if (deltas.purchaseAt) {
-        row.last_purchase_at = latest(row.last_purchase_at, deltas.purchaseAt);
-        row.first_purchase_at = earliest(row.first_purchase_at, deltas.purchaseAt);
-      }
-      if (deltas.nps !== null) row.nps = deltas.nps;
-    }
-    const fed = WINDOW_METRIC_OF_TYPE[record.type] ?? [];
-    for (const w of config.windows) {
-      if (!fed.includes(w.metric) || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
-      const key = windowKey(w.metric, w.windowDays);
-      if (w.metric === Metric.AVERAGE_RATING) {
-        // Integer sum and count, so the average at each step is exact (24 / 6 is 4, not 3.9999…).
-        const n = (state.windows.get(ratingCountKey(w.windowDays)) ?? 0) + sign;
-        const sum = (state.windows.get(ratingSumKey(w.windowDays)) ?? 0) + sign * (record.rating ?? 0);
-        state.windows.set(ratingCountKey(w.windowDays), n);
-        state.windows.set(ratingSumKey(w.windowDays), sum);
-        state.windows.set(key, n > 0 ? sum / n : null);
-      } else if (w.metric === Metric.PURCHASE_AMOUNT) {
-        state.windows.set(key, cents((state.windows.get(key) ?? 0) + sign * (record.amount ?? 0)));
-      } else {
-        state.windows.set(key, (state.windows.get(key) ?? 0) + sign);
-      }
-    }
   }
 }
