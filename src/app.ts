@@ -81,6 +81,7 @@ export class App {
 
   async stop(): Promise<void> {
     await this.controlFeed?.return?.();
+    await this.touchpoints.worker?.close();
     await this.outbox.stop();
     await this.bus.close();
   }

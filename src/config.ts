@@ -25,6 +25,8 @@ export interface Config {
   outboxRelayIntervalMs: number;
   /** Redis carrying events and cache invalidations between API processes; unset: in-process only. */
   redisUrl?: string;
+  /** Run write batches in a worker thread (PostgreSQL only; PGlite keeps one connection). */
+  writeWorker: boolean;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
 }
@@ -84,5 +86,6 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "WEB_CONCURRENCY", 1, 1),
+    writeWorker: bool(env, "WRITE_WORKER", true),
   };
 }

@@ -20,6 +20,7 @@ import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
 import { CounterDeltas, counterParams, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
+import { WriteWorkerClient } from "./write-worker.client";
 import type { App } from "../../app";
 import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
@@ -47,8 +48,15 @@ export class TouchpointService {
   readonly externalIds = new ExternalIdCache(100_000);
   private readonly batcher: WriteBatcher;
 
+  /** The write worker thread, when the configuration asks for one. */
+  readonly worker?: WriteWorkerClient;
+
   constructor(app: App) {
-    this.batcher = new WriteBatcher(app, this.externalIds);
+    const { config } = app;
+    if (config.writeWorker && config.databaseUrl) {
+      this.worker = new WriteWorkerClient({ databaseUrl: config.databaseUrl, poolSize: 2 }, app.log);
+    }
+    this.batcher = new WriteBatcher(app, this.externalIds, this.worker);
   }
 
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {

@@ -16,6 +16,7 @@ import { deltasFor } from "./touchpoint.deltas";
 import { RecordResult, TouchpointRecord } from "./touchpoint.model";
 import { loadReplay } from "./replay";
 import { requestHash } from "./request-hash";
+import { WriteWorkerClient } from "./write-worker.client";
 
 interface BatchItem extends WriteItem {
   programId: string;
@@ -33,6 +34,8 @@ export class WriteBatcher {
   constructor(
     private readonly app: App,
     externalIds: ExternalIdCache,
+    /** When set, batches run in the write worker thread instead of this one. */
+    private readonly worker?: WriteWorkerClient,
     private readonly maxBatch = 64,
     /**
      * Batches in flight per program. One keeps the events of a program in commit order within a
@@ -79,7 +82,10 @@ export class WriteBatcher {
       config = await this.app.programs.config(items[0].programId);
       for (const item of items) item.deltas = deltasFor(item.record, computePoints(config.rules, item.record.type, item.record.amount).total);
       const now = this.app.clock();
-      ({ outcomes, events } = await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
+      const worker = this.worker;
+      ({ outcomes, events } = worker
+        ? await worker.write(config, items, now)
+        : await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
     } catch (err) {
       // One bad record must not fail its neighbours: write them one by one.
       if (items.length > 1) {

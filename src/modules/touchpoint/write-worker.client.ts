@@ -1,0 +1,86 @@
+/** The main thread's side of the write worker: sends batches, matches replies, rebuilds results. */
+import { extname, join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import { LoyaltyEventMessage } from "../../events/event.types";
+import { customerFromRow } from "../customer/customer.types";
+import { ProgramConfig } from "../program/program.config";
+import { Outcome, WriteItem } from "./batch-writer";
+import { Touchpoint } from "./touchpoint.types";
+import type { WriteWorkerData } from "./write-worker";
+
+type Reply = { resolve(value: { outcomes: Outcome[]; events: LoyaltyEventMessage[] }): void; reject(error: unknown): void };
+
+export class WriteWorkerClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Reply>();
+  private nextId = 1;
+  private closed?: Promise<void>;
+
+  constructor(data: WriteWorkerData, log: Logger) {
+    // Compiled, the worker is a .js file beside this one; under ts-jest or ts-node it is .ts.
+    const ext = extname(__filename);
+    this.worker = new Worker(join(__dirname, `write-worker${ext}`), {
+      workerData: data,
+      execArgv: ext === ".ts" ? ["--require", "ts-node/register/transpile-only"] : [],
+    });
+    this.worker.on("message", (message: any) => {
+      if (message.kind === "log") return log.error({ worker: "write" }, message.message);
+      if (message.kind === "closed") return;
+      const reply = this.pending.get(message.id);
+      if (!reply) return;
+      this.pending.delete(message.id);
+      if (message.kind === "done") reply.resolve(rehydrate(message.result));
+      else reply.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+    });
+    this.worker.on("error", (err) => {
+      log.error({ err }, "write worker failed");
+      for (const reply of this.pending.values()) reply.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  write(config: ProgramConfig, items: WriteItem[], now: Date): Promise<{ outcomes: Outcome[]; events: LoyaltyEventMessage[] }> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      // Only data crosses the thread boundary (the items' callbacks stay here).
+      const plain = items.map(({ record, hash, deltas }) => ({ record, hash, deltas }));
+      this.worker.postMessage({ id, config, items: plain, now: now.getTime() });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5000);
+      this.worker.once("message", () => {
+        clearTimeout(timer);
+        void this.worker.terminate().then(() => resolve());
+      });
+      this.worker.postMessage({ kind: "close" });
+    });
+    return this.closed;
+  }
+}
+
+/**
+ * Dates arrive as Dates of the realm that received the message, which under a test runner's VM is
+ * not the realm the GraphQL scalars check `instanceof Date` against: make them this realm's.
+ */
+function reviveDates(value: any): any {
+  if (value === null || typeof value !== "object") return value;
+  if (Object.prototype.toString.call(value) === "[object Date]") return new Date(value.getTime());
+  for (const key of Object.keys(value)) value[key] = reviveDates(value[key]);
+  return value;
+}
+
+/** Results cross the thread as plain data: give back the classes the GraphQL layer resolves on. */
+function rehydrate(result: { outcomes: Outcome[]; events: LoyaltyEventMessage[] }) {
+  reviveDates(result.outcomes);
+  for (const outcome of result.outcomes) {
+    if (outcome.kind !== "written") continue;
+    outcome.result.touchpoint = Object.assign(new Touchpoint(), outcome.result.touchpoint);
+    outcome.result.customer = customerFromRow(outcome.result.customer.row);
+  }
+  return result;
+}
