@@ -65,6 +65,9 @@ describe("write batches", () => {
     expect(ok(a3)).toMatchObject({ stageChange: { to: { key: "client" }, reason: { summary: "PURCHASE_COUNT (365d) 4 >= 4" } } });
     expect(ok(a3).customer.row.balance).toBe(31);
     expect(ok(ref)).toMatchObject({ stageChange: { from: { key: "client" }, to: { key: "advocate" }, reason: { pathIndex: 0 } } });
+    // Touchpoint ids follow arrival, so "newest first" lists are right within a batch too.
+    const ids = [a1, a2, b1, a3, ref].map((r) => Number(ok(r).touchpoint.id));
+    expect([...ids].sort((x, y) => x - y)).toEqual(ids);
 
     const history = await t.app.db.query(`SELECT from_key, to_key, touchpoint_id FROM stage_transitions WHERE customer_id = $1 ORDER BY id`, [anna]);
     expect(history.map((h) => h.to_key)).toEqual(["first_time_customer", "repeat_customer", "client", "advocate"]);

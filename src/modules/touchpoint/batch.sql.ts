@@ -33,7 +33,10 @@ WITH input AS (
   INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
                            rating, product_id, data, points, request_hash)
   SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, points, request_hash
-    FROM input ORDER BY type, external_id
+    -- In arrival order, so touchpoint ids (newest first in the API) follow it. Two batches claiming
+    -- the same two new keys in opposite orders can only be two processes racing on retries of the
+    -- same records; PostgreSQL detects that deadlock and the batch is retried.
+    FROM input ORDER BY ord
   ON CONFLICT (program_id, type, external_id) DO NOTHING
   RETURNING id, type, external_id, recorded_at
 ), posted AS (
