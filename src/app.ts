@@ -59,7 +59,7 @@ export class App {
   }
 
   start(): void {
-    this.outbox.startRelay(this.config.outboxRelayIntervalMs);
+    this.outbox.startRelay(this.config.outboxRelayIntervalMs, this.config.outboxRetentionDays);
     void this.listenForConfigChanges();
   }
 

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: string;
   /** Milliseconds between sweeps of outbox rows that were committed but not published. */
   outboxRelayIntervalMs: number;
+  /** Days published events stay in the outbox (a replay window), then the relay deletes them. */
+  outboxRetentionDays: number;
   /** Redis carrying events and cache invalidations between API processes; unset: in-process only. */
   redisUrl?: string;
   /** Run write batches in a worker thread (PostgreSQL only; PGlite keeps one connection). */
@@ -84,6 +86,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     seedDemo: bool(env, "LOYALTY_SEED_DEMO", true),
     logLevel: env.LOG_LEVEL || "info",
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
+    outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1),
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "WEB_CONCURRENCY", 1, 1),
     writeWorker: bool(env, "WRITE_WORKER", true),

@@ -63,8 +63,30 @@ export class OutboxPublisher {
     return rows.length;
   }
 
-  startRelay(intervalMs: number): void {
-    this.relayTimer = setInterval(() => void this.relayOnce().catch(this.onError), intervalMs);
+  /**
+   * Deletes published events older than the retention, a bounded batch at a time: the outbox is a
+   * queue and a short replay window, not the history (moves are kept in stage_transitions).
+   */
+  async pruneOnce(retentionDays: number, limit = 10_000): Promise<number> {
+    const rows = await this.db.query(
+      `DELETE FROM outbox o USING (
+         SELECT program_id, id FROM outbox
+          WHERE published_at IS NOT NULL AND created_at < now() - make_interval(days => $1)
+          ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) old
+        WHERE o.program_id = old.program_id AND o.id = old.id
+        RETURNING o.id`,
+      [retentionDays, limit],
+    );
+    return rows.length;
+  }
+
+  startRelay(intervalMs: number, retentionDays: number): void {
+    let sweeps = 0;
+    this.relayTimer = setInterval(() => {
+      void this.relayOnce().catch(this.onError);
+      // Pruning is rare work: every hundredth sweep.
+      if (++sweeps % 100 === 0) void this.pruneOnce(retentionDays).catch(this.onError);
+    }, intervalMs);
     this.relayTimer.unref();
   }
 

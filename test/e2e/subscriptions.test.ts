@@ -105,6 +105,28 @@ describe("subscriptions", () => {
     sub.unsubscribe();
   });
 
+  it("prunes published events past the retention, and only those", async () => {
+    // The relay would publish (and so mark) the old unpublished row under our feet: pause it.
+    await t.app.outbox.stop();
+    const programId = await griffinProgram(t);
+    const insert = (age: string, published: boolean) =>
+      t.app.db.query(
+        `INSERT INTO outbox (program_id, topic, payload, created_at, published_at)
+         VALUES ($1, 'TOUCHPOINT_RECORDED', '{}', now() - $2::interval, CASE WHEN $3 THEN now() END) RETURNING id`,
+        [programId, age, published],
+      );
+    const [oldPublished] = await insert("10 days", true);
+    const [oldUnpublished] = await insert("10 days", false);
+    const [recent] = await insert("1 day", true);
+    await t.app.outbox.pruneOnce(7);
+    const left = (await t.app.db.query(`SELECT id FROM outbox WHERE program_id = $1`, [programId])).map((r) => r.id);
+    expect(left).not.toContain(oldPublished.id);
+    expect(left).toEqual(expect.arrayContaining([oldUnpublished.id, recent.id]));
+    // A fake event: remove it before the relay runs again, which would publish it.
+    await t.app.db.query(`DELETE FROM outbox WHERE id = $1`, [oldUnpublished.id]);
+    t.app.outbox.startRelay(500, 7);
+  });
+
   it("checks roles when a subscription starts and when the socket connects", async () => {
     const programId = await griffinProgram(t);
     const c = (await purchase(t, { programId, customerExternalId: "me", orderId: "m1", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
