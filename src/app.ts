@@ -44,7 +44,7 @@ export class App {
     this.db = deps.db;
     this.log = deps.log;
     this.clock = deps.clock ?? (() => new Date());
-    this.bus = deps.bus ?? createEventBus(this.config.redisUrl);
+    this.bus = deps.bus ?? createEventBus(this.config.redisUrl, (err) => this.log.warn({ err }, "redis"));
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"));
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);

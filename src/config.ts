@@ -61,7 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = readConfig(env);
   if (config.workers > 1 && (!config.databaseUrl || !config.redisUrl)) {
     // The embedded database belongs to one process, and events must cross processes.
-    throw new Error("WEB_CONCURRENCY > 1 needs DATABASE_URL and REDIS_URL");
+    throw new Error("API_PROCESSES > 1 needs DATABASE_URL and REDIS_URL");
   }
   return config;
 }
@@ -88,7 +88,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
     outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1),
     redisUrl: redisUrl(env.REDIS_URL),
-    workers: int(env, "WEB_CONCURRENCY", 1, 1),
+    workers: int(env, "API_PROCESSES", 1, 1),
     writeWorker: bool(env, "WRITE_WORKER", true),
   };
 }

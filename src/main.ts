@@ -9,7 +9,7 @@ import { createServer } from "./server";
 import { seedDemo } from "./demo";
 
 /**
- * With WEB_CONCURRENCY > 1 this process migrates and seeds, then forks the API processes, which
+ * With API_PROCESSES > 1 this process migrates and seeds, then forks the API processes, which
  * share the port (node:cluster) and talk through PostgreSQL and Redis; it restarts one that dies
  * and passes SIGTERM on.
  */
@@ -23,10 +23,23 @@ async function supervise(config: Config): Promise<void> {
   let stopping = false;
   const fork = () => cluster.fork({ LOYALTY_WORKER: "1" });
   for (let i = 0; i < config.workers; i++) fork();
+  // A process that dies is replaced after a second; one that keeps dying (the database or Redis
+  // unreachable) ends the supervisor instead of a fork storm.
+  const deaths: number[] = [];
   cluster.on("exit", (worker, code) => {
     if (stopping) return;
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length > 0 && deaths[0] < now - 60_000) deaths.shift();
+    if (deaths.length > 5) {
+      log.fatal({ deaths: deaths.length }, "API processes keep dying: stopping");
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill("SIGTERM");
+      process.exitCode = 1;
+      return;
+    }
     log.error({ pid: worker.process.pid, code }, "API process died: starting another");
-    fork();
+    setTimeout(fork, 1000).unref();
   });
   const stop = () => {
     stopping = true;
@@ -87,6 +100,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
+
+// A rejection nobody handled is a bug to log, not a reason to drop every connection of the process.
+process.on("unhandledRejection", (err) => {
+  process.stderr.write(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+});
 
 main().catch((err) => {
   // Startup errors (bad configuration, unreachable database) end here, with the reason.

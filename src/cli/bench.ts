@@ -21,7 +21,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 const SERVER_POOL = Number(process.env.BENCH_SERVER_POOL ?? 16);
-/** API processes (WEB_CONCURRENCY); more than one needs Redis (BENCH_REDIS_URL or REDIS_URL). */
+/** API processes (API_PROCESSES); more than one needs Redis (BENCH_REDIS_URL or REDIS_URL). */
 const SERVER_WORKERS = Number(process.env.BENCH_SERVER_WORKERS ?? 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADMIN_KEY = `bench-${randomUUID()}`;
@@ -55,7 +55,7 @@ function cpuSeconds(select: { pid: number } | { comm: string }): Map<string, num
   const found = new Map<string, number>();
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     const r = read(pid);
-    // A server process and the API processes it forked (WEB_CONCURRENCY), or every process of a name.
+    // A server process and the API processes it forked (API_PROCESSES), or every process of a name.
     const wanted = "pid" in select ? pid === String(select.pid) || r?.ppid === String(select.pid) : r?.comm === select.comm;
     if (r && wanted) found.set(pid, r.seconds);
   }
@@ -148,7 +148,7 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../main.js")], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL),
-      ...(SERVER_WORKERS > 1 ? { WEB_CONCURRENCY: String(SERVER_WORKERS), REDIS_URL } : {}) },
+      ...(SERVER_WORKERS > 1 ? { API_PROCESSES: String(SERVER_WORKERS), REDIS_URL } : {}) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}/graphql`;

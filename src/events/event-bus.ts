@@ -28,21 +28,48 @@ type Channels = {
   CONTROL: [message: ControlMessage];
 };
 
-export function createEventBus(redisUrl?: string): EventBus {
+/**
+ * The event target calls publish/subscribe without handling their promises; during a Redis outage
+ * (or after close) those reject, and an unhandled rejection would end the process. This hands the
+ * target a client whose calls log their failure instead. A publish lost in an outage is not
+ * retried: live subscribers miss that event (it stays in the outbox, by sequence).
+ */
+function guarded(client: Redis, onError: (err: unknown) => void): Redis {
+  const calls = new Set(["publish", "subscribe", "unsubscribe"]);
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (calls.has(prop as string)) {
+        return (...args: unknown[]) => (value.apply(target, args) as Promise<unknown>).catch(onError);
+      }
+      return value.bind(target);
+    },
+  });
+}
+
+export function createEventBus(redisUrl?: string, onError: (err: unknown) => void = () => undefined): EventBus {
   let clients: Redis[] = [];
   let eventTarget;
+  let closed = false;
   if (redisUrl) {
     // Two connections: a Redis connection in subscriber mode can do nothing else.
-    clients = [new Redis(redisUrl, { lazyConnect: false }), new Redis(redisUrl, { lazyConnect: false })];
-    eventTarget = createRedisEventTarget<any>({ publishClient: clients[0], subscribeClient: clients[1] });
+    clients = [new Redis(redisUrl), new Redis(redisUrl)];
+    for (const client of clients) client.on("error", onError);
+    eventTarget = createRedisEventTarget<any>({ publishClient: guarded(clients[0], onError), subscribeClient: guarded(clients[1], onError) });
   }
   const pubsub = createPubSub<Channels>(eventTarget ? { eventTarget } : undefined);
   return {
-    publish: (message) => pubsub.publish("PROGRAM", message.programId, message),
+    publish: (message) => {
+      if (!closed) pubsub.publish("PROGRAM", message.programId, message);
+    },
     subscribe: (programId) => pubsub.subscribe("PROGRAM", programId),
-    publishControl: (message) => pubsub.publish("CONTROL", message),
+    publishControl: (message) => {
+      if (!closed) pubsub.publish("CONTROL", message);
+    },
     control: () => pubsub.subscribe("CONTROL"),
     async close() {
+      closed = true;
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
     },
   };

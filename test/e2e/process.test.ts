@@ -97,14 +97,14 @@ it("fails fast on a bad configuration, naming the variable", () => {
   const run = spawnSync(process.execPath, node("src/main.ts"), { env: env({ PORT: "eighty" }), cwd: ROOT, encoding: "utf8" });
   expect(run.status).toBe(1);
   expect(run.stderr).toContain('PORT must be an integer >= 0, got "eighty"');
-  const cluster = spawnSync(process.execPath, node("src/main.ts"), { env: env({ WEB_CONCURRENCY: "2" }), cwd: ROOT, encoding: "utf8" });
+  const cluster = spawnSync(process.execPath, node("src/main.ts"), { env: env({ API_PROCESSES: "2" }), cwd: ROOT, encoding: "utf8" });
   expect(cluster.status).toBe(1);
-  expect(cluster.stderr).toContain("WEB_CONCURRENCY > 1 needs DATABASE_URL and REDIS_URL");
+  expect(cluster.stderr).toContain("API_PROCESSES > 1 needs DATABASE_URL and REDIS_URL");
 }, 60_000);
 
 const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
 
-clusterable("runs several API processes on one port with WEB_CONCURRENCY (PostgreSQL and Redis)", async () => {
+clusterable("runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)", async () => {
   const { Client } = await import("pg");
   const name = `loyalty_cluster_${Date.now().toString(36)}`;
   const admin = new Client({ connectionString: process.env.DATABASE_URL });
@@ -114,7 +114,7 @@ clusterable("runs several API processes on one port with WEB_CONCURRENCY (Postgr
   url.pathname = `/${name}`;
   const port = 46000 + Math.floor(Math.random() * 3000);
   const child = spawn(process.execPath, node("src/main.ts"), {
-    env: { ...env(), DATABASE_URL: url.toString(), REDIS_URL: process.env.REDIS_URL!, WEB_CONCURRENCY: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
+    env: { ...env(), DATABASE_URL: url.toString(), REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
     cwd: ROOT,
   });
   let output = "";

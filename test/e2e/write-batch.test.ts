@@ -120,6 +120,29 @@ describe("write batches", () => {
     expect(after.stage_entered_at.getTime()).toBeGreaterThan(before.stage_entered_at.getTime());
   });
 
+  it("writes with the ladder as it is when a batch commits, even if this process's cache is stale", async () => {
+    const programId = await griffinProgram(t);
+    await t.app.programs.config(programId); // cached with griffin-7
+    // Another process replaces the ladder; this one has not heard of it yet.
+    await t.app.db.transaction(async (tx) => {
+      await t.app.programs.writeLadder(tx, programId, { stages: [{ key: "member", name: "Member", side: false, paths: [] }, { key: "buyer", name: "Buyer", side: false, paths: [[{ metric: "PURCHASE_COUNT" as any, op: "GTE" as any, value: 1 }]] }] });
+    });
+    const [result] = await together(programId, [{ customerExternalId: "z", type: TouchpointType.PURCHASE, externalId: "z1", amount: 1, currency: "EUR" }]);
+    expect(ok(result).stageChange).toMatchObject({ from: { key: "member" }, to: { key: "buyer" } });
+  });
+
+  const withWorker = process.env.DATABASE_URL ? it : it.skip;
+  withWorker("keeps writing on the main thread when the write worker dies", async () => {
+    const worker = t.app.touchpoints.worker!;
+    expect(worker.alive).toBe(true);
+    await (worker as any).worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(worker.alive).toBe(false);
+    const programId = await griffinProgram(t);
+    const results = await together(programId, [1, 2, 3].map((i) => ({ customerExternalId: `w${i}`, type: TouchpointType.PURCHASE, externalId: `w${i}`, amount: 2, currency: "EUR" })));
+    expect(results.map((r) => ok(r).pointsEarned)).toEqual([2, 2, 2]);
+  });
+
   it("leaves the ledger, the counters and the ladder exact under random concurrent traffic", async () => {
     const kinds = fc.constantFrom("purchase", "visit", "review", "referral", "nps");
     const event = fc.record({ customer: fc.integer({ min: 0, max: 3 }), kind: kinds, amount: fc.integer({ min: 0, max: 5000 }), rating: fc.integer({ min: 1, max: 5 }), nps: fc.integer({ min: 0, max: 10 }) });

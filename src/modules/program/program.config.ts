@@ -11,6 +11,8 @@ import { Program, Stage } from "./program.types";
 
 export interface ProgramConfig {
   program: Program;
+  /** The program row's updated_at as text: a write batch checks it to never apply an outdated ladder. */
+  version: string;
   tokenSecret: string;
   ladder: Ladder;
   /** Stages in ladder order with their rank. */
@@ -57,7 +59,7 @@ export function programFromRow(row: any): Program {
 
 export async function loadProgramConfig(db: Queryable, programId: string): Promise<ProgramConfig | null> {
   const [row] = await db.query(
-    `SELECT p.*,
+    `SELECT p.*, p.updated_at::text AS version,
        (SELECT coalesce(jsonb_agg(s ORDER BY s.rank), '[]') FROM stages s WHERE s.program_id = p.id) AS stages,
        (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules
      FROM programs p WHERE p.id = $1`,
@@ -78,6 +80,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
   }));
   return {
     program: programFromRow(row),
+    version: row.version,
     tokenSecret: row.token_secret,
     ladder,
     stages,

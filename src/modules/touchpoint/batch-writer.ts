@@ -25,6 +25,9 @@ export interface WriteItem {
   deltas: ItemDeltas;
 }
 
+/** The error code of a batch evaluated with a configuration that changed meanwhile (nothing was written). */
+export const CONFIG_CHANGED = "CONFIG_CHANGED";
+
 export type Outcome = { kind: "written"; result: RecordResult } | { kind: "replay" };
 
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at"];
@@ -108,12 +111,15 @@ export class BatchWriter {
         ...item.deltas.counters,
       };
     });
-    const rows = await tx.query(CLAIM_AND_POST, [programId, JSON.stringify(input)], { prepare: true });
+    const rows = await tx.query(CLAIM_AND_POST, [programId, JSON.stringify(input), config.version], { prepare: true });
     const after = new Map<string, any>();
     const claimed = new Map<number, { id: string; recorded_at: string }>();
     for (const { kind, row } of rows) {
       if (kind === "c") after.set(row.id, parseCustomerJson(row));
-      else claimed.set(row.ord, row);
+      else if (kind === "t") claimed.set(row.ord, row);
+      else if (row.version !== config.version) {
+        throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
+      }
     }
 
     const written = primaries.map((item, ord) => ({ item, ord, touchpoint: claimed.get(ord) })).filter((w) => w.touchpoint);

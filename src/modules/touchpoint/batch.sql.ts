@@ -20,15 +20,21 @@ SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_
  * the claimed ones to the ledger, and adds their deltas to each customer in one atomic UPDATE.
  * A customer that does not exist fails the batch (foreign key); its records are then retried one by
  * one, so only the record naming it fails (NOT_FOUND).
- * Returns the customers after the UPDATE ('c') and the claimed touchpoints ('t').
+ * Returns the customers after the UPDATE ('c'), the claimed touchpoints ('t') and the program's
+ * configuration version ('v'). Nothing is written unless that version is $3, the one the batch was
+ * evaluated with; the share lock makes a ladder change wait for batches in flight, and batches
+ * after it see the new version (and are written again with the new ladder).
  */
 export const CLAIM_AND_POST = `
-WITH input AS (
+WITH prog AS (
+  SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE
+), input AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
     ord int, customer_id uuid, type text, external_id text, channel text, occurred_at timestamptz,
     amount numeric, currency text, rating smallint, product_id text, data jsonb, points int, request_hash text,
     purchase_count int, purchase_amount numeric, review_count int, rating_sum int, referral_count int,
     social_share_count int, visit_count int, product_view_count int, support_contact_count int, event_attendance_count int)
+   WHERE (SELECT version FROM prog) = $3
 ), claimed AS (
   INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
                            rating, product_id, data, points, request_hash)
@@ -70,7 +76,9 @@ WITH input AS (
 )
 SELECT 'c' AS kind, to_jsonb(updated.*) AS row FROM updated
 UNION ALL
-SELECT 't', jsonb_build_object('ord', ord, 'id', touchpoint_id::text, 'recorded_at', recorded_at) FROM posted`;
+SELECT 't', jsonb_build_object('ord', ord, 'id', touchpoint_id::text, 'recorded_at', recorded_at) FROM posted
+UNION ALL
+SELECT 'v', jsonb_build_object('version', version) FROM prog`;
 
 /**
  * After the ladder was evaluated in order: the fields that are not sums (first and last purchase,

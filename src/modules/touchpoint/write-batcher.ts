@@ -10,7 +10,7 @@ import { NotFound } from "../../api/errors";
 import { LoyaltyEventMessage } from "../../events/event.types";
 import { computePoints } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
-import { BatchWriter, Outcome, WriteItem } from "./batch-writer";
+import { BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
 import { deltasFor } from "./touchpoint.deltas";
 import { RecordResult, TouchpointRecord } from "./touchpoint.model";
@@ -64,7 +64,16 @@ export class WriteBatcher {
 
   private async drain(programId: string): Promise<void> {
     const queue = this.queues.get(programId)!;
-    while (queue.length > 0) await this.run(queue.splice(0, this.maxBatch));
+    while (queue.length > 0) {
+      const items = queue.splice(0, this.maxBatch);
+      try {
+        await this.run(items);
+      } catch (err) {
+        // A bug in run() itself: answer its records rather than leave them waiting, and go on.
+        this.app.log.error({ err }, "write batch failed unexpectedly");
+        for (const item of items) item.reject(err);
+      }
+    }
     const running = (this.running.get(programId) ?? 1) - 1;
     if (running > 0) this.running.set(programId, running);
     else {
@@ -73,7 +82,7 @@ export class WriteBatcher {
     }
   }
 
-  private async run(items: BatchItem[]): Promise<void> {
+  private async run(items: BatchItem[], attempt = 1): Promise<void> {
     let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
     let config: ProgramConfig;
@@ -82,16 +91,21 @@ export class WriteBatcher {
       config = await this.app.programs.config(items[0].programId);
       for (const item of items) item.deltas = deltasFor(item.record, computePoints(config.rules, item.record.type, item.record.amount).total);
       const now = this.app.clock();
-      const worker = this.worker;
+      const worker = this.worker?.alive ? this.worker : undefined;
       ({ outcomes, events } = worker
         ? await worker.write(config, items, now)
         : await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
     } catch (err) {
+      if ((err as { code?: string } | null)?.code === CONFIG_CHANGED && attempt < 3) {
+        // The ladder or rules changed under this batch: write it again with the new ones.
+        this.app.programs.cache.invalidate(items[0].programId);
+        return this.run(items, attempt + 1);
+      }
       // One bad record must not fail its neighbours: write them one by one.
       if (items.length > 1) {
         for (const item of items) await this.run([item]);
       } else {
-        items[0].reject((err as { code?: string }).code === "23503" ? new NotFound("Customer", "customerId") : err);
+        items[0].reject((err as { code?: string } | null)?.code === "23503" ? new NotFound("Customer", "customerId") : err);
       }
       return;
     }

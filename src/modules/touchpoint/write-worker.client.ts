@@ -16,6 +16,8 @@ export class WriteWorkerClient {
   private readonly pending = new Map<number, Reply>();
   private nextId = 1;
   private closed?: Promise<void>;
+  /** False once the thread has failed or exited: the batcher then writes on the main thread. */
+  alive = true;
 
   constructor(data: WriteWorkerData, log: Logger) {
     // Compiled, the worker is a .js file beside this one; under ts-jest or ts-node it is .ts.
@@ -26,22 +28,31 @@ export class WriteWorkerClient {
     });
     this.worker.on("message", (message: any) => {
       if (message.kind === "log") return log.error({ worker: "write" }, message.message);
-      if (message.kind === "closed") return;
+      if (message.kind === "closed") return this.onClosed?.();
       const reply = this.pending.get(message.id);
       if (!reply) return;
       this.pending.delete(message.id);
       if (message.kind === "done") reply.resolve(rehydrate(message.result));
       else reply.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
     });
-    this.worker.on("error", (err) => {
-      log.error({ err }, "write worker failed");
+    // A dead worker must not leave a request waiting: every pending batch fails (its records are
+    // then retried one by one on the main thread; their keys make that safe whether or not the
+    // batch had committed), and later batches run on the main thread.
+    const fail = (err: unknown) => {
+      if (this.alive && !this.closed) log.error({ err }, "write worker stopped: writing on the main thread from now on");
+      this.alive = false;
       for (const reply of this.pending.values()) reply.reject(err);
       this.pending.clear();
-    });
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`write worker exited (${code})`)));
   }
+
+  private onClosed?: () => void;
 
   write(config: ProgramConfig, items: WriteItem[], now: Date): Promise<{ outcomes: Outcome[]; events: LoyaltyEventMessage[] }> {
     return new Promise((resolve, reject) => {
+      if (!this.alive) return reject(new Error("write worker stopped"));
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
       // Only data crosses the thread boundary (the items' callbacks stay here).
@@ -50,14 +61,17 @@ export class WriteWorkerClient {
     });
   }
 
+  /** Lets the batches in flight finish, then ends the thread (after 10 s it is ended anyway). */
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 5000);
-      this.worker.once("message", () => {
+      const end = () => {
         clearTimeout(timer);
         void this.worker.terminate().then(() => resolve());
-      });
-      this.worker.postMessage({ kind: "close" });
+      };
+      const timer = setTimeout(end, 10_000);
+      this.onClosed = end;
+      if (this.alive) this.worker.postMessage({ kind: "close" });
+      else end();
     });
     return this.closed;
   }

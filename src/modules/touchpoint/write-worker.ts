@@ -19,23 +19,39 @@ export interface WriteWorkerData {
 if (parentPort) {
   const port = parentPort;
   const { databaseUrl, poolSize } = workerData as WriteWorkerData;
+  const log = (message: string) => port.postMessage({ kind: "log", message });
   const pool = new Pool({ connectionString: databaseUrl, max: poolSize, application_name: "loyalty-ladder-writer" });
-  pool.on("error", (err) => port.postMessage({ kind: "log", message: `pool: ${err.message}` }));
-  const db = new Db(pool, (err) => port.postMessage({ kind: "log", message: String(err) }));
+  // pg-pool listens for errors only on idle clients: a connection lost mid-batch (a restart, a
+  // failover) would otherwise be an uncaught error that ends the thread.
+  pool.on("error", (err) => log(`pool: ${err.message}`));
+  pool.on("connect", (client) => client.on("error", (err) => log(`connection: ${err.message}`)));
+  process.on("unhandledRejection", (err) => log(`unhandled: ${String(err)}`));
+  const db = new Db(pool, (err) => log(String(err)));
   const writer = new BatchWriter(new ExternalIdCache(100_000));
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
 
   port.on("message", async (message: any) => {
     if (message.kind === "close") {
+      closing = true;
+      await Promise.allSettled([...inFlight]);
       await pool.end();
       port.postMessage({ kind: "closed" });
       return;
     }
     const { id, config, items, now } = message;
-    try {
-      const result = await db.transaction((tx) => writer.write(tx, config, items, new Date(now)));
-      port.postMessage({ kind: "done", id, result });
-    } catch (err: any) {
-      port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code } });
+    if (closing) {
+      port.postMessage({ kind: "failed", id, error: { message: "write worker is closing" } });
+      return;
     }
+    const work = db
+      .transaction((tx) => writer.write(tx, config, items, new Date(now)))
+      .then(
+        (result) => port.postMessage({ kind: "done", id, result }),
+        (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code } }),
+      );
+    inFlight.add(work);
+    await work;
+    inFlight.delete(work);
   });
 }
