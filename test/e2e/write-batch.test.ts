@@ -7,7 +7,8 @@ import { createContext } from "../../src/context";
 import { TouchpointType } from "../../src/modules/program/earning";
 import { TouchpointRecord } from "../../src/modules/touchpoint/touchpoint.model";
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { createProgram, griffinProgram, purchase, recompute } from "../helpers/operations";
+import { createProgram, griffinProgram, purchase, recompute, refund } from "../helpers/operations";
+import { presetLadder } from "../../src/domain/ladder/ladder.presets";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -129,6 +130,11 @@ describe("write batches", () => {
     });
     const [result] = await together(programId, [{ customerExternalId: "z", type: TouchpointType.PURCHASE, externalId: "z1", amount: 1, currency: "EUR" }]);
     expect(ok(result).stageChange).toMatchObject({ from: { key: "member" }, to: { key: "buyer" } });
+    // The same for a refund, which is written on its own.
+    await t.app.programs.config(programId);
+    await t.app.db.transaction((tx) => t.app.programs.writeLadder(tx, programId, presetLadder("griffin-7")!));
+    const back = await refund(t, { programId, orderId: "z1", refundId: "zr", amount: 1 });
+    expect(back.data.recordRefund.stageChange).toMatchObject({ from: { key: "buyer" }, to: { key: "suspect" } });
   });
 
   const withWorker = process.env.DATABASE_URL ? it : it.skip;

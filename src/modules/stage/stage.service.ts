@@ -7,7 +7,7 @@ import { App } from "../../app";
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
 import { loadWindowValues, metricReader } from "../customer/customer.metrics";
-import { ProgramConfig } from "../program/program.config";
+import { ProgramConfig, stageOf } from "../program/program.config";
 
 export interface RecomputeReport {
   evaluated: number;
@@ -79,7 +79,7 @@ export class StageService {
     for (const row of customers) {
       const reason = evaluateLadder(config.ladder, metricReader(row, windows.get(row.id)!, asOf));
       if (reason.stage === row.stage_key) continue;
-      const from = config.stageByKey.get(row.stage_key);
+      const from = stageOf(config, row.stage_key);
       const to = config.stageByKey.get(reason.stage)!;
       moves.push({
         customer_id: row.id,

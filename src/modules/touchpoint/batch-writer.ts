@@ -11,7 +11,7 @@ import { Metric } from "../../domain/ladder/ladder.types";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
 import { loadWindowValues, metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
-import { ProgramConfig } from "../program/program.config";
+import { ProgramConfig, stageOf } from "../program/program.config";
 import { APPLY_OUTCOME, CLAIM_AND_POST, RESOLVE_EXTERNAL_CUSTOMERS } from "./batch.sql";
 import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
@@ -153,7 +153,7 @@ export class BatchWriter {
         const reason = evaluateLadder(config.ladder, metricReader(state.row, state.windows, now));
         let move: any = null;
         if (reason.stage !== stage) {
-          const from = config.stageByKey.get(stage) ?? null;
+          const from = stageOf(config, stage);
           const to = config.stageByKey.get(reason.stage)!;
           move = { ord: moves.length, customer_id: customerId, from_key: stage, to_key: reason.stage, touchpoint_id: touchpoint!.id, reason, from, to };
           moves.push(move);

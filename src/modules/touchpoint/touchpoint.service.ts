@@ -14,12 +14,13 @@ import { StageReason } from "../../domain/ladder/ladder.types";
 import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
-import { ProgramConfig } from "../program/program.config";
+import { ProgramConfig, stageOf } from "../program/program.config";
 import { computePoints, refundPoints, TouchpointType } from "../program/earning";
 import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
 import { CounterDeltas, counterParams, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
+import { CONFIG_CHANGED } from "./batch-writer";
 import { WriteWorkerClient } from "./write-worker.client";
 import type { App } from "../../app";
 import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
@@ -67,12 +68,23 @@ export class TouchpointService {
       return this.batcher.submit(config, record);
     }
     const events: LoyaltyEventMessage[] = [];
-    const result = await ctx.app.db.transaction(async (tx) => {
-      events.length = 0;
-      return this.refund(ctx, tx, config, record, events);
-    });
-    if (events.length > 0) ctx.app.outbox.publishCommitted(events);
-    return result;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await ctx.app.db.transaction(async (tx) => {
+          events.length = 0;
+          // As a batch does: never evaluate with a ladder another process has replaced meanwhile.
+          const [program] = await tx.query(`SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE`, [config.program.id]);
+          if (program?.version !== config.version) throw Object.assign(new Error("configuration changed"), { code: CONFIG_CHANGED });
+          return this.refund(ctx, tx, config, record, events);
+        });
+        if (events.length > 0) ctx.app.outbox.publishCommitted(events);
+        return result;
+      } catch (err) {
+        if ((err as { code?: string }).code !== CONFIG_CHANGED || attempt >= 3) throw err;
+        ctx.app.programs.cache.invalidate(config.program.id);
+        config = await ctx.app.programs.config(config.program.id);
+      }
+    }
   }
 
   /** A refund: takes back the points of what was refunded, pro rata, never more than the purchase earned. */
@@ -197,7 +209,7 @@ export class TouchpointService {
     touchpointId: string | null,
     events: LoyaltyEventMessage[],
   ): Promise<StageMove> {
-    const from = fromKey ? config.stageByKey.get(fromKey) ?? null : null;
+    const from = fromKey ? stageOf(config, fromKey) : null;
     const to = config.stageByKey.get(reason.stage)!;
     const stageRef = (s: typeof to | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
     const payload = { customerId, from: stageRef(from), to: stageRef(to), reason, cause, touchpointId };
