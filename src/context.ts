@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { App } from "./app";
 import type { Actor } from "./modules/auth/actor";
 import { createLoaders, Loaders } from "./api/loaders";
+import { CountingQueryable } from "./db/db";
 
 export interface RequestContext {
   app: App;
@@ -12,16 +13,19 @@ export interface RequestContext {
   loaders: Loaders;
   /** The request's "now": windows and day counts in one response agree with each other. */
   now: Date;
+  /** Reads of this request go through here, so their statements are counted. */
+  sql: CountingQueryable;
 }
 
-export function createContext(app: App, actor: Actor, requestId: string): RequestContext {
+export function createContext(app: App, actor: Actor, requestId: string, sql = new CountingQueryable(app.db)): RequestContext {
   const now = app.clock();
   return {
     app,
     actor,
     requestId,
     log: app.log.child({ requestId }),
-    loaders: createLoaders(app.db, app.programConfigs, now),
+    loaders: createLoaders(sql, app.programConfigs, now),
     now,
+    sql,
   };
 }

@@ -19,7 +19,7 @@ import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
 import { nulField } from "./api/nul";
 import { Actor } from "./modules/auth/actor";
 import { MIGRATIONS } from "./db/data-source";
-import { statementScope } from "./db/db";
+import { CountingQueryable } from "./db/db";
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -158,7 +158,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   );
 
   http.on("request", (req, res) => {
-    void statementScope.run({ statements: 0 }, () => handle(req, res)).catch((err) => {
+    void handle(req, res).catch((err) => {
       app.log.error({ err }, "http handler failed");
       if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
     });
@@ -212,13 +212,14 @@ export async function createServer(app: App, options: { port?: number; host?: st
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
     }
+    const sql = new CountingQueryable(app.db);
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => createContext(app, await actorFor(app, req.headers.authorization, requestId), requestId),
+      context: async () => createContext(app, await actorFor(app, req.headers.authorization, requestId), requestId, sql),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
-    // SQL statements this request sent (writes batched with others count for the request that opened the batch).
-    res.setHeader("x-sql-statements", String(statementScope.getStore()?.statements ?? 0));
+    // SQL statements this request's reads sent (writes go in shared batches and are not counted).
+    res.setHeader("x-sql-statements", String(sql.statements));
     res.statusCode = response.status ?? 200;
     if (response.body.kind === "complete") {
       res.end(response.body.string);

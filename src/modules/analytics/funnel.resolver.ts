@@ -68,8 +68,8 @@ export class FunnelResolver {
     const start = from ?? new Date(end.getTime() - 30 * 86_400_000);
     if (start >= end) throw new BadInput("from", "from must be before to");
     const [counts, moves] = await Promise.all([
-      ctx.app.db.query(`SELECT stage_key, count(*)::int AS n FROM customers WHERE program_id = $1 GROUP BY stage_key`, [id]),
-      ctx.app.db.query(
+      ctx.sql.query(`SELECT stage_key, count(*)::int AS n FROM customers WHERE program_id = $1 GROUP BY stage_key`, [id]),
+      ctx.sql.query(
         `SELECT from_key, to_key, count(*)::int AS n FROM stage_transitions
           WHERE program_id = $1 AND at >= $2 AND at < $3 GROUP BY from_key, to_key`,
         [id, start, end],

@@ -9,7 +9,7 @@ import { ProgramConfig } from "../program/program.config";
 export class CustomerService {
   async upsert(ctx: RequestContext, config: ProgramConfig, input: UpsertCustomerInput): Promise<Customer> {
     if (input.attributes && JSON.stringify(input.attributes).length > 16_384) throw new BadInput("attributes", "attributes are at most 16 KB");
-    const [row] = await ctx.app.db.query(
+    const [row] = await ctx.sql.query(
       `INSERT INTO customers (program_id, external_id, email, name, attributes, stage_key)
        VALUES ($1, $2, $3, $4, coalesce($5::jsonb, '{}'), $6)
        ON CONFLICT (program_id, external_id) DO UPDATE SET
@@ -29,7 +29,7 @@ export class CustomerService {
   }
 
   async byExternalId(ctx: RequestContext, programId: string, externalId: string): Promise<Customer | null> {
-    const [row] = await ctx.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2`, [programId, externalId]);
+    const [row] = await ctx.sql.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2`, [programId, externalId]);
     if (!row) return null;
     ctx.loaders.customer.prime(row.id, row);
     return customerFromRow(row);
@@ -37,7 +37,7 @@ export class CustomerService {
 
   /** A page of a program's customers in id order (keyset on the (program_id[, stage_key], id) indexes). */
   async list(ctx: RequestContext, programId: string, stage: string | null, first: number, after: string | null): Promise<Connection<Customer>> {
-    const rows = await ctx.app.db.query(
+    const rows = await ctx.sql.query(
       `SELECT * FROM customers
         WHERE program_id = $1 AND ($2::text IS NULL OR stage_key = $2) AND ($3::uuid IS NULL OR id > $3::uuid)
         ORDER BY id LIMIT $4`,
