@@ -16,7 +16,7 @@ import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import { computePoints, refundPoints, TouchpointType } from "../program/earning";
-import { Touchpoint, touchpointFromRow } from "./touchpoint.types";
+import { touchpointFromRow } from "./touchpoint.types";
 import { CounterDeltas, counterParams, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
@@ -222,5 +222,3 @@ export class TouchpointService {
     return { id: String(row.id), from, to, at: row.at, cause, touchpointId, reason };
   }
 }
-
-export type { Touchpoint };
