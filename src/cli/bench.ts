@@ -14,7 +14,8 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { Client, Pool } from "pg";
+import { Pool } from "pg";
+import { createScratchDatabase } from "../db/scratch-database";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -124,25 +125,6 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   return { name, ops: latencies.length, seconds, tps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu };
 }
 
-async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `loyalty_bench_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: BASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(BASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new Client({ connectionString: BASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const port = 40000 + Math.floor(Math.random() * 10000);
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
@@ -219,7 +201,7 @@ ev AS (INSERT INTO outbox (program_id, topic, customer_id, payload) SELECT $1, '
 SELECT balance FROM c`;
 
 async function main(): Promise<void> {
-  const db = await createDatabase();
+  const db = await createScratchDatabase(BASE_URL, "loyalty_bench");
   let server: { url: string; child: ChildProcess } | undefined;
   const pool = new Pool({ connectionString: db.url, max: CONCURRENCY });
   try {

@@ -7,6 +7,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createScratchDatabase } from "../../src/db/scratch-database";
 
 const ROOT = join(__dirname, "../..");
 const ADMIN_KEY = "process-test-admin-key-0123456789abcdef";
@@ -105,16 +106,10 @@ it("fails fast on a bad configuration, naming the variable", () => {
 const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
 
 clusterable("runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)", async () => {
-  const { Client } = await import("pg");
-  const name = `loyalty_cluster_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${name}`;
+  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_cluster");
   const port = 46000 + Math.floor(Math.random() * 3000);
   const child = spawn(process.execPath, node("src/main.ts"), {
-    env: { ...env(), DATABASE_URL: url.toString(), REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
+    env: { ...env(), DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
     cwd: ROOT,
   });
   let output = "";
@@ -139,7 +134,6 @@ clusterable("runs several API processes on one port with API_PROCESSES (PostgreS
     expect(await stop(child)).toBe(0);
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
   }
 }, 180_000);

@@ -3,14 +3,13 @@
  * (created here, dropped after), or on an in-memory PGlite when DATABASE_URL is unset.
  */
 import "reflect-metadata";
-import { randomBytes } from "node:crypto";
-import { Client } from "pg";
 import pino from "pino";
 import { createClient, Client as WsClient } from "graphql-ws";
 import WebSocket from "ws";
 import { App } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { openDatabase, OpenDatabase } from "../../src/db/open";
+import { createScratchDatabase } from "../../src/db/scratch-database";
 import { createServer, RunningServer } from "../../src/server";
 
 export const ADMIN_KEY = "test-root-key-0123456789abcdef0123456789";
@@ -32,28 +31,9 @@ export interface GqlResult<T> {
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `loyalty_test_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 export async function startTestApp(options: { poolSize?: number; redisUrl?: string } = {}): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
-  const fresh = baseUrl ? await freshDatabase(baseUrl) : undefined;
+  const fresh = baseUrl ? await createScratchDatabase(baseUrl, "loyalty_test") : undefined;
   const config = loadConfig({
     DATABASE_URL: fresh?.url ?? "",
     LOYALTY_DATA_DIR: "memory://",

@@ -70,12 +70,6 @@ export function stageHolds(stage: StageDefinition, read: MetricReader): StageRea
   return null;
 }
 
-export function bottomStage(ladder: Ladder): StageDefinition {
-  const bottom = ladder.stages.find((s) => !s.side);
-  if (!bottom) throw new Error("a ladder needs at least one non-side stage");
-  return bottom;
-}
-
 /**
  * The stage a customer stands on: the first side stage that holds (lapsed, disqualified), else the
  * highest ladder stage that holds. The bottom stage always holds, so there is always an answer.

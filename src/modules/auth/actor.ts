@@ -54,10 +54,6 @@ export function requireCustomerAccess(actor: Actor, programId: string, customerI
   requireRole(actor, programId, [Role.ADMIN, Role.PARTNER]);
 }
 
-export function requireAuthenticated(actor: Actor): void {
-  if (actor.kind === "anonymous") throw new Unauthenticated();
-}
-
 /** The one program an actor is bound to, if any (every credential but the root key is). */
 export function boundProgram(actor: Actor): string | undefined {
   return actor.kind === "key" || actor.kind === "customer" ? actor.programId : undefined;
