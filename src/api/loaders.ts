@@ -86,6 +86,22 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
       return keys.map((k) => found.get(k) ?? new Map());
     }),
 
+    /** Lots still holding points (pending or spendable), those expiring first first. */
+    openLots: perCustomerList((programId, ids) =>
+      db.query(
+        `SELECT * FROM point_lots WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND status IN ('PENDING', 'ACTIVE') AND remaining > 0
+          ORDER BY expires_at NULLS LAST, id`,
+        [programId, ids],
+        { prepare: true },
+      ),
+    ),
+
+    redemptions: perCustomerList((programId, ids) =>
+      db.query(`SELECT * FROM redemptions WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY created_at DESC, id`, [programId, ids], {
+        prepare: true,
+      }),
+    ),
+
     touchpoints: (first: number, before: string | null) => page("touchpoints", first, before),
     ledger: (first: number, before: string | null) => page("ledger_entries", first, before),
   };

@@ -73,3 +73,21 @@ export async function tableCounts(t: TestApp): Promise<Record<string, number>> {
 }
 
 export const DAY = 86_400_000;
+
+/**
+ * Customers whose points disagree with their ledger or lots: balance = sum(ledger),
+ * max(balance, 0) = spendable lots left, pending = pending lots left. Empty when all agree.
+ */
+export async function pointsDisagreements(t: TestApp, programId?: string): Promise<any[]> {
+  return t.app.db.query(
+    `SELECT c.id, c.balance, c.pending_points,
+            (SELECT coalesce(sum(amount), 0) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id) AS ledger,
+            (SELECT coalesce(sum(remaining), 0) FROM point_lots p WHERE p.program_id = c.program_id AND p.customer_id = c.id AND p.status = 'ACTIVE') AS active,
+            (SELECT coalesce(sum(remaining), 0) FROM point_lots p WHERE p.program_id = c.program_id AND p.customer_id = c.id AND p.status = 'PENDING') AS pending
+       FROM customers c WHERE $1::uuid IS NULL OR c.program_id = $1
+     EXCEPT
+     SELECT c.id, c.balance, c.pending_points, c.balance, greatest(c.balance, 0), c.pending_points
+       FROM customers c WHERE $1::uuid IS NULL OR c.program_id = $1`,
+    [programId ?? null],
+  );
+}

@@ -11,7 +11,7 @@ import { stageOf } from "../program/program.config";
 import { LedgerEntry, ledgerEntryFromRow, Touchpoint, touchpointFromRow } from "../touchpoint/touchpoint.types";
 import { metricReader } from "./customer.metrics";
 import { UpsertCustomerInput } from "./customer.inputs";
-import { Customer, CustomerMetrics, NextStage, Points, StageTransition } from "./customer.types";
+import { Customer, CustomerMetrics, ExpiringPoints, NextStage, PointLot, pointLotFromRow, Points, StageTransition } from "./customer.types";
 
 export const CustomerConnection = ConnectionType(Customer, "Customer");
 export const TouchpointConnection = ConnectionType(Touchpoint, "Touchpoint");
@@ -101,6 +101,29 @@ export class CustomerResolver {
       pending: Number(customer.row.pending_points),
       lifetime: Number(customer.row.lifetime_points),
     };
+  }
+
+  @FieldResolver(() => [PointLot], { description: "Lots still holding points, pending or spendable, those expiring first first (spending uses them in this order)." })
+  async pointLots(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<PointLot[]> {
+    return (await ctx.loaders.openLots.load(customerKey(customer.programId, customer.id))).map(pointLotFromRow);
+  }
+
+  @FieldResolver(() => [ExpiringPoints], { description: "Spendable points that expire within the next `withinDays` days, by expiry time." })
+  async expiringPoints(
+    @Root() customer: Customer,
+    @Arg("withinDays", () => Int, { defaultValue: 30 }) withinDays: number,
+    @Ctx() ctx: RequestContext,
+  ): Promise<ExpiringPoints[]> {
+    if (!Number.isInteger(withinDays) || withinDays < 0 || withinDays > 3650) throw new BadInput("withinDays", "withinDays is 0 to 3650");
+    const until = ctx.now.getTime() + withinDays * 86_400_000;
+    const byTime = new Map<number, number>();
+    for (const lot of await ctx.loaders.openLots.load(customerKey(customer.programId, customer.id))) {
+      if (lot.status !== "ACTIVE" || !lot.expires_at) continue;
+      const at = new Date(lot.expires_at).getTime();
+      if (at > until) continue;
+      byTime.set(at, (byTime.get(at) ?? 0) + Number(lot.remaining));
+    }
+    return [...byTime].sort((a, b) => a[0] - b[0]).map(([at, points]) => ({ points, expiresAt: new Date(at) }));
   }
 
   @FieldResolver(() => CustomerMetrics, { description: "The lifetime counters the ladder reads." })

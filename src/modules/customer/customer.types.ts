@@ -15,6 +15,63 @@ export class Points {
   lifetime: number;
 }
 
+@ObjectType({ description: "Points credited together (one rule's points for one touchpoint, an adjustment, a transfer): what is left of them and when they expire." })
+export class PointLot {
+  @Field(() => ID)
+  id: string;
+
+  @Field({ description: "EARN, ADJUSTMENT, TRANSFER or REDEMPTION_CANCELLED." })
+  source: string;
+
+  @Field(() => ID, { nullable: true })
+  touchpointId: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The earning rule that gave them." })
+  ruleId: string | null;
+
+  @Field(() => Float)
+  amount: number;
+
+  @Field(() => Float, { description: "Not spent, reversed or expired yet." })
+  remaining: number;
+
+  @Field({ description: "PENDING (in the return window), ACTIVE, EXPIRED or CANCELLED." })
+  status: string;
+
+  @Field()
+  earnedAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  activatesAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "Null: never." })
+  expiresAt: Date | null;
+}
+
+export function pointLotFromRow(row: any): PointLot {
+  return Object.assign(new PointLot(), {
+    id: String(row.id),
+    source: row.source,
+    touchpointId: row.touchpoint_id === null ? null : String(row.touchpoint_id),
+    ruleId: row.rule_id,
+    amount: Number(row.amount),
+    remaining: Number(row.remaining),
+    status: row.status,
+    earnedAt: row.earned_at,
+    activatesAt: row.activates_at,
+    expiresAt: row.expires_at,
+  });
+}
+
+@ObjectType({ description: "Points that expire at one moment." })
+export class ExpiringPoints {
+  @Field(() => Float)
+  points: number;
+
+  @Field()
+  expiresAt: Date;
+}
+
 @ObjectType({ description: "The lifetime behaviour counters the ladder reads (kept on every touchpoint)." })
 export class CustomerMetrics {
   @Field(() => Int) purchaseCount: number;

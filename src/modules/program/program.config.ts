@@ -7,6 +7,7 @@ import { Ladder, StageDefinition } from "../../domain/ladder/ladder.types";
 import { windowsUsed } from "../../domain/ladder/ladder.engine";
 import { Queryable } from "../../db/db";
 import { EarningRule, TouchpointType } from "./earning";
+import { ExpiryPolicy, OverdraftPolicy, PointsPolicy } from "../points/points.policy";
 import { Program, Stage } from "./program.types";
 
 export interface ProgramConfig {
@@ -20,6 +21,7 @@ export interface ProgramConfig {
   stageByKey: Map<string, Stage>;
   bottom: Stage;
   rules: EarningRule[];
+  points: PointsPolicy;
   /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
   windows: ReturnType<typeof windowsUsed>;
 }
@@ -57,6 +59,42 @@ export function programFromRow(row: any): Program {
   });
 }
 
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const date = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+
+/** A rule as stored (a row, or the same row through jsonb_agg). */
+export function earningRuleFromRow(r: any): EarningRule {
+  return {
+    id: r.id,
+    name: r.name,
+    touchpointType: r.touchpoint_type as TouchpointType,
+    pointsPerUnit: num(r.points_per_unit),
+    fixedPoints: r.fixed_points,
+    priority: r.priority,
+    multiplier: num(r.multiplier),
+    skus: r.skus,
+    categories: r.categories,
+    stages: r.stages,
+    tiers: r.tiers,
+    activeFrom: date(r.active_from),
+    activeTo: date(r.active_to),
+    daysOfWeek: r.days_of_week,
+    capPoints: r.cap_points,
+    capPeriod: r.cap_period,
+    totalCap: num(r.total_cap),
+    stopFurtherRules: r.stop_further_rules,
+  };
+}
+
+export function pointsPolicyFromRow(row: any): PointsPolicy {
+  return {
+    pendingDays: row.pending_days,
+    expiry: row.expiry_policy as ExpiryPolicy,
+    expiryDays: row.expiry_days,
+    overdraft: row.overdraft_policy as OverdraftPolicy,
+  };
+}
+
 export async function loadProgramConfig(db: Queryable, programId: string): Promise<ProgramConfig | null> {
   const [row] = await db.query(
     `SELECT p.*, p.updated_at::text AS version,
@@ -70,14 +108,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     stages: row.stages.map((s: any) => ({ key: s.key, name: s.name, description: s.description, side: s.side, paths: s.paths })),
   };
   const stages = ladder.stages.map((def, rank) => toStage(def, rank));
-  const rules: EarningRule[] = row.rules.map((r: any) => ({
-    id: r.id,
-    name: r.name,
-    touchpointType: r.touchpoint_type as TouchpointType,
-    pointsPerUnit: r.points_per_unit === null ? null : Number(r.points_per_unit),
-    fixedPoints: r.fixed_points,
-    priority: r.priority,
-  }));
+  const rules: EarningRule[] = row.rules.map(earningRuleFromRow);
   return {
     program: programFromRow(row),
     version: row.version,
@@ -87,6 +118,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     stageByKey: new Map(stages.map((s) => [s.key, s])),
     bottom: stages.find((s) => !s.side)!,
     rules,
+    points: pointsPolicyFromRow(row),
     windows: windowsUsed(ladder),
   };
 }

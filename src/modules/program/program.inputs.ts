@@ -1,8 +1,10 @@
-import { IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested, ArrayMaxSize } from "class-validator";
+import { IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested, ArrayMaxSize, ArrayNotEmpty } from "class-validator";
 import { Field, Float, InputType, Int } from "type-graphql";
 import { Comparator, Metric } from "../../domain/ladder/ladder.types";
 import { LADDER_PRESETS } from "../../domain/ladder/ladder.presets";
 import { TouchpointType } from "./earning";
+import { CapPeriodEnum } from "./program.types";
+import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
 
 @InputType({ description: "One condition of a stage path." })
 export class CriterionInput {
@@ -52,23 +54,32 @@ export class LadderInput {
   stages?: StageInput[] | null;
 }
 
-@InputType({ description: "How touchpoints of one type earn points: per currency unit, fixed, or both." })
+@InputType({ description: "How touchpoints of one type earn points. Rules run by priority (high first), then id." })
 export class EarningRuleInput {
   @Field(() => TouchpointType)
   touchpointType: TouchpointType;
 
-  @Field(() => Float, { nullable: true, description: "e.g. 1 = one point per currency unit (rounded down)." })
+  @Field(() => Float, { nullable: true, description: "e.g. 1 = one point per currency unit of the eligible amount (rounded down)." })
   @IsOptional()
   @Min(0)
   @Max(10000)
   pointsPerUnit?: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: "Points for each touchpoint of the type." })
   @IsOptional()
   @IsInt()
-  @Min(-1_000_000)
+  @Min(0)
   @Max(1_000_000)
   fixedPoints?: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: "Alone: multiplies what earlier rules gave (on its SKUs/categories if it names some), e.g. 2 = double points. With pointsPerUnit/fixedPoints: multiplies this rule's own points.",
+  })
+  @IsOptional()
+  @Min(0.01)
+  @Max(100)
+  multiplier?: number | null;
 
   @Field(() => String, { nullable: true })
   @IsOptional()
@@ -77,7 +88,90 @@ export class EarningRuleInput {
 
   @Field(() => Int, { defaultValue: 0 })
   @IsInt()
+  @Min(-1_000_000)
+  @Max(1_000_000)
   priority: number;
+
+  @Field(() => [String], { nullable: true, description: "Only these SKUs of the purchase's lines earn (purchases with lines)." })
+  @IsOptional()
+  @ArrayMaxSize(1000)
+  @Length(1, 100, { each: true })
+  skus?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "Only lines of these categories earn." })
+  @IsOptional()
+  @ArrayMaxSize(1000)
+  @Length(1, 100, { each: true })
+  categories?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "Only customers on these stages (keys), as they were before the touchpoint." })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  stages?: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "Only customers in these tiers (keys)." })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  tiers?: string[] | null;
+
+  @Field(() => Date, { nullable: true, description: "Runs for touchpoints that happened at or after this time." })
+  @IsOptional()
+  activeFrom?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "Runs for touchpoints that happened before this time." })
+  @IsOptional()
+  activeTo?: Date | null;
+
+  @Field(() => [Int], { nullable: true, description: "ISO weekdays the rule runs on (1 = Monday … 7 = Sunday), in the program's time zone." })
+  @IsOptional()
+  @ArrayNotEmpty()
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(7, { each: true })
+  daysOfWeek?: number[] | null;
+
+  @Field(() => Int, { nullable: true, description: "At most this many points per customer per capPeriod." })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  capPoints?: number | null;
+
+  @Field(() => CapPeriodEnum, { nullable: true })
+  @IsOptional()
+  capPeriod?: CapPeriodEnum | null;
+
+  @Field(() => Float, { nullable: true, description: "At most this many points from this rule over all customers, ever." })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1e15)
+  totalCap?: number | null;
+
+  @Field({ defaultValue: false, description: "When this rule runs, no later rule does." })
+  stopFurtherRules: boolean;
+}
+
+@InputType({ description: "How points live: pending for a return window, when they expire, what a refund does to spent points." })
+export class PointsPolicyInput {
+  @Field(() => Int, { defaultValue: 0, description: "Purchase points stay pending this many days (0-365) before they can be spent." })
+  @IsInt()
+  @Min(0)
+  @Max(365)
+  pendingDays: number;
+
+  @Field(() => ExpiryPolicy, { defaultValue: ExpiryPolicy.NEVER })
+  expiry: ExpiryPolicy;
+
+  @Field(() => Int, { nullable: true, description: "For expiry AFTER_DAYS: days after points become spendable." })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  expiryDays?: number | null;
+
+  @Field(() => OverdraftPolicy, { defaultValue: OverdraftPolicy.ALLOW_NEGATIVE })
+  overdraft: OverdraftPolicy;
 }
 
 @InputType()
@@ -102,4 +196,9 @@ export class CreateProgramInput {
   @ValidateNested({ each: true })
   @ArrayMaxSize(100)
   earningRules: EarningRuleInput[];
+
+  @Field(() => PointsPolicyInput, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  points?: PointsPolicyInput | null;
 }

@@ -3,10 +3,10 @@ import { RequestContext } from "../../context";
 import { Forbidden, Unauthenticated } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { Role, requireRole } from "../auth/actor";
-import { CreateProgramInput, LadderInput } from "./program.inputs";
+import { CreateProgramInput, EarningRuleInput, LadderInput, PointsPolicyInput } from "./program.inputs";
 import { ladderFromInput } from "./program.service";
 import { orderRules } from "./earning";
-import { EarningRuleType, Program, Stage } from "./program.types";
+import { CapPeriodEnum, EarningRuleType, PointsPolicyType, Program, Stage } from "./program.types";
 
 @ObjectType({ description: "What a recompute did." })
 export class RecomputeResult {
@@ -86,6 +86,37 @@ export class ProgramResolver {
   @FieldResolver(() => [EarningRuleType], { description: "Earning rules in the order they apply." })
   async earningRules(@Root() program: Program, @Ctx() ctx: RequestContext): Promise<EarningRuleType[]> {
     const config = await ctx.app.programs.config(program.id);
-    return orderRules(config.rules);
+    return orderRules(config.rules).map((r) => ({ ...r, stopFurtherRules: !!r.stopFurtherRules, capPeriod: (r.capPeriod ?? null) as CapPeriodEnum | null }));
+  }
+
+  @FieldResolver(() => PointsPolicyType, { description: "Pending window, expiry and overdraft policy." })
+  async pointsPolicy(@Root() program: Program, @Ctx() ctx: RequestContext): Promise<PointsPolicyType> {
+    return (await ctx.app.programs.config(program.id)).points;
+  }
+
+  @Mutation(() => Program, { description: "Replaces a program's earning rules (ADMIN). Touchpoints recorded from now on use them." })
+  async setEarningRules(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("rules", () => [EarningRuleInput]) rules: EarningRuleInput[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<Program> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    await ctx.app.programs.setEarningRules(id, rules);
+    ctx.app.programChanged(id);
+    return (await ctx.app.programs.config(id)).program;
+  }
+
+  @Mutation(() => Program, { description: "Sets how a program's points live: pending window, expiry, overdraft (ADMIN). Applies to points earned from now on." })
+  async setPointsPolicy(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("points", () => PointsPolicyInput) points: PointsPolicyInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Program> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    await ctx.app.programs.setPointsPolicy(id, points);
+    ctx.app.programChanged(id);
+    return (await ctx.app.programs.config(id)).program;
   }
 }

@@ -8,7 +8,8 @@ import { Ladder } from "../../domain/ladder/ladder.types";
 import { validateLadder } from "../../domain/ladder/ladder.validate";
 import { Tx } from "../../db/db";
 import { ProgramConfig, ProgramConfigCache, programFromRow } from "./program.config";
-import { CreateProgramInput, EarningRuleInput, LadderInput } from "./program.inputs";
+import { CreateProgramInput, EarningRuleInput, LadderInput, PointsPolicyInput } from "./program.inputs";
+import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
 import { Program } from "./program.types";
 
 export function ladderFromInput(input: LadderInput, field = "ladder"): { ladder: Ladder; preset: string | null } {
@@ -34,12 +35,59 @@ export function ladderFromInput(input: LadderInput, field = "ladder"): { ladder:
   return { ladder, preset: null };
 }
 
-function validateRules(rules: EarningRuleInput[]): void {
+function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earningRules"): void {
+  const stageKeys = new Set(ladder.stages.map((s) => s.key));
   rules.forEach((r, i) => {
-    if ((r.pointsPerUnit === null || r.pointsPerUnit === undefined) && (r.fixedPoints === null || r.fixedPoints === undefined)) {
-      throw new BadInput(`earningRules[${i}]`, "an earning rule needs pointsPerUnit or fixedPoints");
+    if (r.pointsPerUnit == null && r.fixedPoints == null && r.multiplier == null) {
+      throw new BadInput(`${field}[${i}]`, "an earning rule needs pointsPerUnit, fixedPoints or multiplier");
     }
+    if ((r.capPoints == null) !== (r.capPeriod == null)) throw new BadInput(`${field}[${i}].capPeriod`, "capPoints and capPeriod go together");
+    if (r.activeFrom && r.activeTo && r.activeFrom >= r.activeTo) throw new BadInput(`${field}[${i}].activeTo`, "activeTo must be after activeFrom");
+    const unknown = (r.stages ?? []).find((k) => !stageKeys.has(k));
+    if (unknown) throw new BadInput(`${field}[${i}].stages`, `the ladder has no stage "${unknown}"`);
   });
+}
+
+/** Inserts a program's earning rules (all columns, one statement). */
+export async function insertRules(tx: Tx, programId: string, rules: EarningRuleInput[]): Promise<void> {
+  if (rules.length === 0) return;
+  await tx.query(
+    `INSERT INTO earning_rules (program_id, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
+                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules)
+     SELECT $1, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
+            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules
+       FROM jsonb_to_recordset($2::jsonb) AS r(name text, touchpoint_type text, points_per_unit numeric, fixed_points int, priority int,
+            multiplier numeric, skus text[], categories text[], stages text[], tiers text[], active_from timestamptz, active_to timestamptz,
+            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean)`,
+    [
+      programId,
+      JSON.stringify(
+        rules.map((r) => ({
+          name: r.name ?? null,
+          touchpoint_type: r.touchpointType,
+          points_per_unit: r.pointsPerUnit ?? null,
+          fixed_points: r.fixedPoints ?? null,
+          priority: r.priority ?? 0,
+          multiplier: r.multiplier ?? null,
+          skus: r.skus?.length ? r.skus : null,
+          categories: r.categories?.length ? r.categories : null,
+          stages: r.stages?.length ? r.stages : null,
+          tiers: r.tiers?.length ? r.tiers : null,
+          active_from: r.activeFrom ?? null,
+          active_to: r.activeTo ?? null,
+          days_of_week: r.daysOfWeek?.length ? r.daysOfWeek : null,
+          cap_points: r.capPoints ?? null,
+          cap_period: r.capPeriod ?? null,
+          total_cap: r.totalCap ?? null,
+          stop_further_rules: r.stopFurtherRules ?? false,
+        })),
+      ),
+    ],
+  );
+}
+
+function validatePolicy(points: PointsPolicyInput | null | undefined): void {
+  if (points?.expiry === ExpiryPolicy.AFTER_DAYS && !points.expiryDays) throw new BadInput("points.expiryDays", "expiry AFTER_DAYS needs expiryDays");
 }
 
 function validTimeZone(tz: string): boolean {
@@ -73,24 +121,45 @@ export class ProgramService {
 
   async create(ctx: RequestContext, input: CreateProgramInput): Promise<Program> {
     const { ladder, preset } = ladderFromInput(input.ladder);
-    validateRules(input.earningRules ?? []);
+    validateRules(input.earningRules ?? [], ladder);
+    validatePolicy(input.points);
     if (!validTimeZone(input.timeZone)) throw new BadInput("timeZone", `unknown time zone "${input.timeZone}"`);
     const program = await this.db.transaction(async (tx) => {
+      const points = input.points;
       const [row] = await tx.query(
-        `INSERT INTO programs (name, points_name, time_zone, ladder_preset, token_secret) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-        [input.name, input.pointsName, input.timeZone, preset, randomBytes(32).toString("base64url")],
+        `INSERT INTO programs (name, points_name, time_zone, ladder_preset, token_secret, pending_days, expiry_policy, expiry_days, overdraft_policy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        [
+          input.name, input.pointsName, input.timeZone, preset, randomBytes(32).toString("base64url"),
+          points?.pendingDays ?? 0, points?.expiry ?? ExpiryPolicy.NEVER, points?.expiryDays ?? null, points?.overdraft ?? OverdraftPolicy.ALLOW_NEGATIVE,
+        ],
       );
       await this.writeLadder(tx, row.id, ladder);
-      for (const rule of input.earningRules ?? []) {
-        await tx.query(
-          `INSERT INTO earning_rules (program_id, name, touchpoint_type, points_per_unit, fixed_points, priority) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [row.id, rule.name ?? null, rule.touchpointType, rule.pointsPerUnit ?? null, rule.fixedPoints ?? null, rule.priority ?? 0],
-        );
-      }
+      await insertRules(tx, row.id, input.earningRules ?? []);
       return programFromRow(row);
     });
     ctx.log.info({ programId: program.id, preset }, "program created");
     return program;
+  }
+
+  /** Replaces a program's earning rules; batches in flight see the new version and are evaluated again. */
+  async setEarningRules(programId: string, rules: EarningRuleInput[]): Promise<void> {
+    const config = await this.config(programId);
+    validateRules(rules, config.ladder, "rules");
+    await this.db.transaction(async (tx) => {
+      await tx.query(`DELETE FROM earning_rules WHERE program_id = $1`, [programId]);
+      await insertRules(tx, programId, rules);
+      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
+    });
+  }
+
+  async setPointsPolicy(programId: string, points: PointsPolicyInput): Promise<void> {
+    await this.config(programId);
+    validatePolicy(points);
+    await this.db.query(
+      `UPDATE programs SET pending_days = $2, expiry_policy = $3, expiry_days = $4, overdraft_policy = $5, updated_at = now() WHERE id = $1`,
+      [programId, points.pendingDays, points.expiry, points.expiryDays ?? null, points.overdraft],
+    );
   }
 
   /** Replaces a program's stages. Customers on a stage that no longer exists are re-placed by the caller's recompute. */

@@ -1,4 +1,12 @@
-import { Field, Float, ID, Int, ObjectType } from "type-graphql";
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
+
+export enum CapPeriodEnum {
+  DAY = "DAY",
+  WEEK = "WEEK",
+  MONTH = "MONTH",
+}
+registerEnumType(CapPeriodEnum, { name: "CapPeriod", description: "A calendar period in the program's time zone (weeks start on Monday)." });
 import { Comparator, Metric } from "../../domain/ladder/ladder.types";
 import { TouchpointType } from "./earning";
 
@@ -57,6 +65,57 @@ export class EarningRuleType {
 
   @Field(() => Int, { description: "Rules apply highest priority first, ties by id." })
   priority: number;
+
+  @Field(() => Float, { nullable: true })
+  multiplier?: number | null;
+
+  @Field(() => [String], { nullable: true })
+  skus?: string[] | null;
+
+  @Field(() => [String], { nullable: true })
+  categories?: string[] | null;
+
+  @Field(() => [String], { nullable: true })
+  stages?: string[] | null;
+
+  @Field(() => [String], { nullable: true })
+  tiers?: string[] | null;
+
+  @Field(() => Date, { nullable: true })
+  activeFrom?: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  activeTo?: Date | null;
+
+  @Field(() => [Int], { nullable: true })
+  daysOfWeek?: number[] | null;
+
+  @Field(() => Int, { nullable: true })
+  capPoints?: number | null;
+
+  @Field(() => CapPeriodEnum, { nullable: true })
+  capPeriod?: CapPeriodEnum | null;
+
+  @Field(() => Float, { nullable: true })
+  totalCap?: number | null;
+
+  @Field({ description: "When this rule runs, no later rule does." })
+  stopFurtherRules: boolean;
+}
+
+@ObjectType({ description: "How a program's points live." })
+export class PointsPolicyType {
+  @Field(() => Int, { description: "Purchase points stay pending this many days." })
+  pendingDays: number;
+
+  @Field(() => ExpiryPolicy)
+  expiry: ExpiryPolicy;
+
+  @Field(() => Int, { nullable: true })
+  expiryDays: number | null;
+
+  @Field(() => OverdraftPolicy)
+  overdraft: OverdraftPolicy;
 }
 
 @ObjectType({ description: "A loyalty program: its ladder, earning rules and customers." })

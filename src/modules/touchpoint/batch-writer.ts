@@ -17,6 +17,7 @@ import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
+import { BatchCaps, earnFor, LotPlan, lotsFor, StoredEarning, storedEarning } from "./batch-points";
 
 export interface WriteItem {
   record: TouchpointRecord;
@@ -106,7 +107,6 @@ export class BatchWriter {
         rating: r.rating ?? null,
         product_id: r.productId ?? null,
         data: r.data ?? null,
-        points: item.deltas.points,
         request_hash: item.hash,
         ...item.deltas.counters,
       };
@@ -128,7 +128,10 @@ export class BatchWriter {
       ? await loadWindowValues(tx, programId, customerIds, config.windows, now)
       : new Map(customerIds.map((id) => [id, new Map()]));
 
+    const caps = await BatchCaps.load(tx, config, customerIds, written.map((w) => w.item.record));
     const customerUpdates: any[] = [];
+    const lots: LotPlan[] = [];
+    const earnings: Array<{ id: string; points: number; earning: StoredEarning }> = [];
     const moves: any[] = [];
     const eventRows: any[] = [];
     const results = new Map<WriteItem, { result: RecordResult; move: any }>();
@@ -142,9 +145,17 @@ export class BatchWriter {
       let firstPurchaseAt: Date | null = null;
       let lastPurchaseAt: Date | null = null;
       let nps: number | null = null;
+      const pointsBefore = { balance: state.row.balance, pending: state.row.pending_points, lifetime: state.row.lifetime_points };
       for (const { item, touchpoint } of mine) {
-        this.apply(state, item, config, now, +1);
         const { deltas, record } = item;
+        // Points first, from the state right before the record (its stage, what caps already gave).
+        const earned = earnFor(config, record, customerId, stage, caps);
+        caps.add(customerId, record.occurredAt, earned);
+        const planned = lotsFor(config, record, earned, { customerId, touchpointId: touchpoint!.id }, state.row.balance, now);
+        lots.push(...planned.lots);
+        const earning = storedEarning(record, earned, planned.pending);
+        if (earned.total !== 0 || earned.applied.length > 0) earnings.push({ id: touchpoint!.id, points: earned.total, earning });
+        this.apply(state, item, config, now, +1, earned.total, planned.pending);
         if (deltas.purchaseAt) {
           firstPurchaseAt = earliest(firstPurchaseAt, deltas.purchaseAt);
           lastPurchaseAt = latest(lastPurchaseAt, deltas.purchaseAt);
@@ -160,7 +171,12 @@ export class BatchWriter {
           stage = reason.stage;
           stageEnteredAt = now;
         }
-        eventRows.push({ topic: "TOUCHPOINT_RECORDED", customer_id: customerId, touchpoint_id: touchpoint!.id, payload: this.touchpointEvent(item, touchpoint!.id, state.row.balance) });
+        eventRows.push({
+          topic: "TOUCHPOINT_RECORDED",
+          customer_id: customerId,
+          touchpoint_id: touchpoint!.id,
+          payload: this.touchpointEvent(item, touchpoint!.id, earned.total, planned.pending, state.row.balance),
+        });
         if (move) {
           const ref = (s: { key: string; name: string; rank: number } | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
           eventRows.push({
@@ -177,9 +193,11 @@ export class BatchWriter {
             touchpoint: touchpointFromRow({
               id: touchpoint!.id, customer_id: customerId, type: record.type, external_id: record.externalId, channel: record.channel ?? null,
               occurred_at: record.occurredAt, recorded_at: new Date(touchpoint!.recorded_at), amount: record.amount, currency: record.currency ?? null,
-              rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: deltas.points,
+              rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: earned.total,
             }),
-            pointsEarned: deltas.points,
+            pointsEarned: earned.total,
+            pointsPending: planned.pending ? earned.total : 0,
+            appliedRules: earned.applied,
             customer: customerFromRow(row),
             stageChange: null,
             replayed: false,
@@ -187,9 +205,15 @@ export class BatchWriter {
         });
       }
       const moved = moves.some((m) => m.customer_id === customerId);
-      if (firstPurchaseAt || nps !== null || moved) {
+      const points = {
+        balance: state.row.balance - pointsBefore.balance,
+        pending: state.row.pending_points - pointsBefore.pending,
+        lifetime: state.row.lifetime_points - pointsBefore.lifetime,
+      };
+      if (firstPurchaseAt || nps !== null || moved || points.balance || points.pending || points.lifetime) {
         customerUpdates.push({
           id: customerId,
+          ...points,
           first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
           last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
           nps,
@@ -207,6 +231,9 @@ export class BatchWriter {
         JSON.stringify(moves.map(({ from: _f, to: _t, ...m }) => m)),
         JSON.stringify(eventRows.map((e, ord) => ({ ord, ...e }))),
         customerUpdates.map((u) => u.id),
+        JSON.stringify(lots.map((lot, ord) => ({ ord, ...lot }))),
+        JSON.stringify(earnings),
+        JSON.stringify(caps.awarded()),
       ],
       { prepare: true },
     );
@@ -229,34 +256,44 @@ export class BatchWriter {
     return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events };
   }
 
-  private touchpointEvent(item: WriteItem, touchpointId: string, balance: number) {
+  private touchpointEvent(item: WriteItem, touchpointId: string, points: number, pending: boolean, balance: number) {
     return {
       touchpointId,
       type: item.record.type,
       externalId: item.record.externalId,
-      points: item.deltas.points,
+      points,
+      pending,
       balance: String(balance),
       occurredAt: item.record.occurredAt.toISOString(),
     };
   }
 
   /**
-   * The customer as it was before this batch: the row after the batch's UPDATE minus every delta
-   * of the batch (sums are exact to undo), and the windowed values read after it minus the batch's
-   * contributions. Fields that are not sums (first/last purchase, NPS, stage) were not touched yet.
+   * The customer as it was before this batch: the row after the batch's counter UPDATE minus every
+   * counter delta of the batch (sums are exact to undo), and the windowed values read after it minus
+   * the batch's contributions. Points and the fields that are not sums (first/last purchase, NPS,
+   * stage) were not touched yet.
    */
   private stateBefore(final: any, windows: WindowValues, items: WriteItem[], config: ProgramConfig, now: Date) {
-    const state = { row: { ...final, balance: Number(final.balance), lifetime_points: Number(final.lifetime_points), purchase_amount: Number(final.purchase_amount) }, windows: new Map(windows) };
-    for (let i = items.length - 1; i >= 0; i--) this.apply(state, items[i], config, now, -1);
+    const row = {
+      ...final,
+      balance: Number(final.balance),
+      pending_points: Number(final.pending_points),
+      lifetime_points: Number(final.lifetime_points),
+      purchase_amount: Number(final.purchase_amount),
+    };
+    const state = { row, windows: new Map(windows) };
+    for (let i = items.length - 1; i >= 0; i--) this.apply(state, items[i], config, now, -1, 0, false);
     return state;
   }
 
-  /** Adds (sign +1) or removes (sign -1) one record's effect on a customer's state. */
-  private apply(state: { row: any; windows: WindowValues }, item: WriteItem, config: ProgramConfig, now: Date, sign: 1 | -1): void {
+  /** Adds (sign +1) or removes (sign -1) one record's effect on a customer's state; `points` it earned (pending or not). */
+  private apply(state: { row: any; windows: WindowValues }, item: WriteItem, config: ProgramConfig, now: Date, sign: 1 | -1, points: number, pending: boolean): void {
     const { deltas, record } = item;
     const row = state.row;
-    row.balance += sign * deltas.points;
-    row.lifetime_points += sign * deltas.points;
+    if (pending) row.pending_points += sign * points;
+    else row.balance += sign * points;
+    row.lifetime_points += sign * points;
     row.touchpoint_count += sign;
     for (const counter of COUNTERS) row[counter] += sign * deltas.counters[counter];
     row.purchase_amount = cents(row.purchase_amount);

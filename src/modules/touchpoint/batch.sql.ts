@@ -16,8 +16,9 @@ UNION ALL
 SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_id = ANY($2::text[])`;
 
 /**
- * Claims every key (ON CONFLICT DO NOTHING: a key seen before is not claimed), posts the points of
- * the claimed ones to the ledger, and adds their deltas to each customer in one atomic UPDATE.
+ * Claims every key (ON CONFLICT DO NOTHING: a key seen before is not claimed) and adds the claimed
+ * ones' counters to each customer in one atomic UPDATE, which also locks the customers for the
+ * rest of the batch. Points come later (APPLY_OUTCOME): they depend on the state this returns.
  * A customer that does not exist fails the batch (foreign key); its records are then retried one by
  * one, so only the record naming it fails (NOT_FOUND).
  * Returns the customers after the UPDATE ('c'), the claimed touchpoints ('t') and the program's
@@ -31,14 +32,14 @@ WITH prog AS (
 ), input AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
     ord int, customer_id uuid, type text, external_id text, channel text, occurred_at timestamptz,
-    amount numeric, currency text, rating smallint, product_id text, data jsonb, points int, request_hash text,
+    amount numeric, currency text, rating smallint, product_id text, data jsonb, request_hash text,
     purchase_count int, purchase_amount numeric, review_count int, rating_sum int, referral_count int,
     social_share_count int, visit_count int, product_view_count int, support_contact_count int, event_attendance_count int)
    WHERE (SELECT version FROM prog) = $3
 ), claimed AS (
   INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
-                           rating, product_id, data, points, request_hash)
-  SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, points, request_hash
+                           rating, product_id, data, request_hash)
+  SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, request_hash
     -- In arrival order, so touchpoint ids (newest first in the API) follow it. Two batches claiming
     -- the same two new keys in opposite orders can only be two processes racing on retries of the
     -- same records; PostgreSQL detects that deadlock and the batch is retried.
@@ -47,11 +48,8 @@ WITH prog AS (
   RETURNING id, type, external_id, recorded_at
 ), posted AS (
   SELECT i.*, claimed.id AS touchpoint_id, claimed.recorded_at FROM claimed JOIN input i USING (type, external_id)
-), ledger AS (
-  INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id)
-  SELECT $1, customer_id, points, 'EARN', touchpoint_id FROM posted WHERE points <> 0 ORDER BY ord
 ), totals AS (
-  SELECT customer_id, sum(points) AS points, count(*) AS n, sum(purchase_count) AS purchase_count,
+  SELECT customer_id, count(*) AS n, sum(purchase_count) AS purchase_count,
          sum(purchase_amount) AS purchase_amount, sum(review_count) AS review_count, sum(rating_sum) AS rating_sum,
          sum(referral_count) AS referral_count, sum(social_share_count) AS social_share_count,
          sum(visit_count) AS visit_count, sum(product_view_count) AS product_view_count,
@@ -62,7 +60,6 @@ WITH prog AS (
   SELECT c.id FROM customers c WHERE c.program_id = $1 AND c.id IN (SELECT customer_id FROM totals) ORDER BY c.id FOR NO KEY UPDATE
 ), updated AS (
   UPDATE customers c SET
-    balance = c.balance + t.points, lifetime_points = c.lifetime_points + t.points,
     touchpoint_count = c.touchpoint_count + t.n,
     purchase_count = c.purchase_count + t.purchase_count, purchase_amount = c.purchase_amount + t.purchase_amount,
     review_count = c.review_count + t.review_count, rating_sum = c.rating_sum + t.rating_sum,
@@ -81,12 +78,16 @@ UNION ALL
 SELECT 'v', jsonb_build_object('version', version) FROM prog`;
 
 /**
- * After the ladder was evaluated in order: the fields that are not sums (first and last purchase,
- * latest NPS, the stage), the transitions with their reasons, and every event, in causal order.
+ * After rules and the ladder were evaluated in order: the points (balance, pending and lifetime
+ * deltas; one lot per rule that gave points, and a ledger entry per spendable lot), the touchpoints'
+ * points and why, what capped rules gave in total, the fields that are not sums (first and last
+ * purchase, latest NPS, the stage), the transitions with their reasons, and every event, in causal order.
  */
 export const APPLY_OUTCOME = `
 WITH cust AS (
   UPDATE customers c SET
+    balance = c.balance + x.balance, pending_points = c.pending_points + x.pending,
+    lifetime_points = c.lifetime_points + x.lifetime,
     last_purchase_at = CASE WHEN x.last_purchase_at IS NULL THEN c.last_purchase_at
                             ELSE greatest(coalesce(c.last_purchase_at, x.last_purchase_at), x.last_purchase_at) END,
     first_purchase_at = CASE WHEN x.first_purchase_at IS NULL THEN c.first_purchase_at
@@ -94,9 +95,28 @@ WITH cust AS (
     nps = coalesce(x.nps, c.nps),
     stage_key = coalesce(x.stage_key, c.stage_key),
     stage_entered_at = CASE WHEN x.stage_key IS NOT NULL THEN now() ELSE c.stage_entered_at END
-  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
+  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text,
+                                          balance bigint, pending bigint, lifetime bigint)
   WHERE c.program_id = $1 AND c.id = ANY($5::uuid[]) AND c.id = x.id
   RETURNING c.id
+), lots AS (
+  INSERT INTO point_lots (program_id, customer_id, source, touchpoint_id, rule_id, amount, remaining, status, earned_at, activates_at, expires_at)
+  SELECT $1, customer_id, 'EARN', touchpoint_id, rule_id, amount, remaining, status, earned_at, activates_at, expires_at
+    FROM jsonb_to_recordset($6::jsonb) AS l(ord int, customer_id uuid, touchpoint_id bigint, rule_id uuid, amount bigint, remaining bigint,
+                                           status text, earned_at timestamptz, activates_at timestamptz, expires_at timestamptz)
+   ORDER BY ord
+  RETURNING id, customer_id, touchpoint_id, amount, status
+), led AS (
+  INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id, lot_id)
+  SELECT $1, customer_id, amount, 'EARN', touchpoint_id, id FROM lots WHERE status = 'ACTIVE' ORDER BY id
+), tp AS (
+  UPDATE touchpoints t SET points = x.points, earning = x.earning
+    FROM jsonb_to_recordset($7::jsonb) AS x(id bigint, points int, earning jsonb)
+   WHERE t.program_id = $1 AND t.id = x.id
+), awarded AS (
+  UPDATE earning_rules r SET awarded = r.awarded + x.points
+    FROM jsonb_to_recordset($8::jsonb) AS x(id uuid, points bigint)
+   WHERE r.program_id = $1 AND r.id = x.id
 ), tr AS (
   INSERT INTO stage_transitions (program_id, customer_id, from_key, to_key, cause, touchpoint_id, reason)
   SELECT $1, customer_id, from_key, to_key, 'TOUCHPOINT', touchpoint_id, reason
@@ -115,3 +135,12 @@ WITH cust AS (
 SELECT 'tr' AS kind, jsonb_build_object('id', id::text, 'touchpoint_id', touchpoint_id::text, 'at', at) AS row FROM tr
 UNION ALL
 SELECT 'ev', to_jsonb(ev.*) FROM ev`;
+
+/** What capped rules gave the batch's customers since $4 (the earliest period start the batch needs). */
+export const CAP_USAGE = `
+SELECT customer_id, rule_id, earned_at, amount FROM point_lots
+ WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND rule_id = ANY($3::uuid[]) AND earned_at >= $4`;
+
+/** What rules with a total cap gave so far, locked until the batch commits (so two batches never both take the last points). */
+export const LOCK_TOTAL_CAPS = `
+SELECT id, awarded FROM earning_rules WHERE program_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`;

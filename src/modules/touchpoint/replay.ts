@@ -21,6 +21,9 @@ export async function loadReplay(db: Queryable, config: ProgramConfig, record: T
   return {
     touchpoint: touchpointFromRow(stored),
     pointsEarned: stored.points,
+    pointsPending: stored.earning?.pending ? stored.points : 0,
+    appliedRules: stored.earning?.applied ?? [],
+    pointsShortfall: stored.points_shortfall,
     customer: customerFromRow(customerRow),
     stageChange: t
       ? {

@@ -1,7 +1,9 @@
 /**
  * What one touchpoint adds to its customer's counters. The write path sums these per customer
  * into one atomic `SET x = x + delta` UPDATE, and subtracts the later ones to know the customer's
- * state right after each touchpoint of a batch (to evaluate the ladder in order).
+ * state right after each touchpoint of a batch (to evaluate rules and the ladder in order).
+ * Points are not here: they depend on that state (stage multipliers, caps), so the batch
+ * computes them record by record.
  */
 import { Metric } from "../../domain/ladder/ladder.types";
 import { TouchpointType } from "../program/earning";
@@ -23,7 +25,6 @@ export const COUNTERS = [
 export type Counter = (typeof COUNTERS)[number];
 
 export interface ItemDeltas {
-  points: number;
   counters: Record<Counter, number>;
   /** For purchases: when it happened (moves first/last purchase). */
   purchaseAt: Date | null;
@@ -55,7 +56,7 @@ export function zeroCounters(): Record<Counter, number> {
   return Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<Counter, number>;
 }
 
-export function deltasFor(record: TouchpointRecord, points: number): ItemDeltas {
+export function deltasFor(record: TouchpointRecord): ItemDeltas {
   const counters = zeroCounters();
   let purchaseAt: Date | null = null;
   if (record.type === TouchpointType.PURCHASE) {
@@ -68,5 +69,5 @@ export function deltasFor(record: TouchpointRecord, points: number): ItemDeltas 
   }
   const counter = COUNTER_OF_TYPE[record.type];
   if (counter) counters[counter] = 1;
-  return { points, counters, purchaseAt, nps: record.type === TouchpointType.SURVEY_RESPONSE ? record.nps ?? null : null };
+  return { counters, purchaseAt, nps: record.type === TouchpointType.SURVEY_RESPONSE ? record.nps ?? null : null };
 }

@@ -62,6 +62,22 @@ export class PurchaseLineInput {
   @IsOptional()
   @Length(1, 100)
   category?: string | null;
+
+  @Field({ defaultValue: false, description: "A voided line (cancelled at the till) is kept for the record but is not paid and earns nothing." })
+  voided: boolean;
+}
+
+@InputType({ description: "Units of one SKU of the order given back." })
+export class RefundLineInput {
+  @Field()
+  @Length(1, 100)
+  sku: string;
+
+  @Field(() => Int)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  quantity: number;
 }
 
 @InputType()
@@ -86,7 +102,7 @@ export class RecordPurchaseInput extends CustomerTouchpointInput {
   lines?: PurchaseLineInput[] | null;
 }
 
-@InputType({ description: "A refund of part or all of an order: give amount, or lines (their total is refunded)." })
+@InputType({ description: "A refund of part or all of an order: give amount (points back pro rata), or lines (exactly those lines' points back)." })
 export class RecordRefundInput {
   @Field(() => ID)
   programId: string;
@@ -105,11 +121,11 @@ export class RecordRefundInput {
   @Max(MAX_AMOUNT)
   amount?: number | null;
 
-  @Field(() => [PurchaseLineInput], { nullable: true })
+  @Field(() => [RefundLineInput], { nullable: true, description: "SKUs and units given back, priced as the order recorded them." })
   @IsOptional()
   @ArrayMaxSize(500)
   @ValidateNested({ each: true })
-  lines?: PurchaseLineInput[] | null;
+  lines?: RefundLineInput[] | null;
 
   @Field(() => String, { nullable: true })
   @IsOptional()

@@ -1,7 +1,7 @@
 import { StageReason } from "../../domain/ladder/ladder.types";
 import { Customer } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
-import { TouchpointType } from "../program/earning";
+import { AppliedRule, TouchpointType } from "../program/earning";
 import { Touchpoint } from "./touchpoint.types";
 
 /** A touchpoint as the write path takes it, whichever record mutation it came from. */
@@ -40,6 +40,12 @@ export interface StageMove {
 export interface RecordResult {
   touchpoint: Touchpoint;
   pointsEarned: number;
+  /** Of pointsEarned, what is held pending (the program's return window). */
+  pointsPending: number;
+  /** Every rule that gave points, in the order they ran. */
+  appliedRules: AppliedRule[];
+  /** For a refund: points it could not take back (overdraft policy CLAMP_AT_ZERO). */
+  pointsShortfall?: number;
   customer: Customer;
   stageChange: StageMove | null;
   replayed: boolean;

@@ -43,8 +43,9 @@ function customerRef(input: { customerId?: string | null; customerExternalId?: s
   return hasId ? { customerId: uuidArg(input.customerId!, "customerId") } : { customerExternalId: input.customerExternalId! };
 }
 
-function linesTotal(lines: Array<{ quantity: number; unitPrice: number }>): number {
-  return Math.round(lines.reduce((sum, l) => sum + l.quantity * Math.round(l.unitPrice * 100), 0)) / 100;
+/** What the paid lines add up to (voided lines are not paid). */
+function linesTotal(lines: Array<{ quantity: number; unitPrice: number; voided?: boolean | null }>): number {
+  return Math.round(lines.reduce((sum, l) => sum + (l.voided ? 0 : l.quantity * Math.round(l.unitPrice * 100)), 0)) / 100;
 }
 
 @Resolver()
@@ -60,7 +61,7 @@ export class TouchpointResolver {
   async recordPurchase(@Arg("input") input: RecordPurchaseInput, @Ctx() ctx: RequestContext): Promise<RecordPurchasePayload> {
     const amount = money(input.amount, "amount");
     if (input.lines?.length && Math.abs(linesTotal(input.lines) - amount) > 0.005) {
-      throw new BadInput("lines", `the lines add up to ${linesTotal(input.lines)}, not the amount ${amount}`);
+      throw new BadInput("lines", `the paid (not voided) lines add up to ${linesTotal(input.lines)}, not the amount ${amount}`);
     }
     return this.write(ctx, {
       programId: input.programId,
@@ -81,9 +82,8 @@ export class TouchpointResolver {
   async recordRefund(@Arg("input") input: RecordRefundInput, @Ctx() ctx: RequestContext): Promise<RecordRefundPayload> {
     const hasAmount = input.amount !== null && input.amount !== undefined;
     if (hasAmount === !!input.lines?.length) throw new BadInput("amount", "give exactly one of amount and lines");
-    const amount = hasAmount ? money(input.amount!, "amount") : linesTotal(input.lines!);
-    if (amount <= 0) throw new BadInput("lines", "a refund must be of a positive amount");
-    return this.write(ctx, {
+    const amount = hasAmount ? money(input.amount!, "amount") : null;
+    const result = await this.write(ctx, {
       programId: input.programId,
       customerId: "", // taken from the purchase
       type: TouchpointType.REFUND,
@@ -93,9 +93,10 @@ export class TouchpointResolver {
       occurredAt: when(ctx, input.occurredAt),
       amount,
       currency: input.currency,
-      data: input.lines?.length ? { lines: input.lines.map((l) => ({ ...l })) } : null,
+      data: input.lines?.length ? { lines: input.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) } : null,
       hashed: input,
     });
+    return { ...result, pointsShortfall: result.pointsShortfall ?? 0 };
   }
 
   @Mutation(() => RecordReviewPayload, { description: "Records a review (1-5 stars). reviewId makes a retry safe." })

@@ -15,9 +15,12 @@ import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.ty
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
-import { computePoints, refundPoints, TouchpointType } from "../program/earning";
+import { computePoints, TouchpointType } from "../program/earning";
+import { purchaseLines } from "./batch-points";
 import { touchpointFromRow } from "./touchpoint.types";
-import { CounterDeltas, counterParams, MOVE_STAGE, POST_REFUND } from "./touchpoint.sql";
+import { DEBIT_POINTS, MOVE_STAGE, POST_REFUND, REVERSE_PENDING, TOUCHPOINT_EVENT } from "./touchpoint.sql";
+import { planRefund } from "./refund-plan";
+import { OverdraftPolicy } from "../points/points.policy";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
 import { CONFIG_CHANGED } from "./batch-writer";
@@ -27,20 +30,6 @@ import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
 import { loadReplay } from "./replay";
 
-const NO_COUNTERS: Omit<CounterDeltas, "ledgerKind"> = {
-  purchaseCount: 0,
-  purchaseAmount: 0,
-  isPurchase: false,
-  reviewCount: 0,
-  ratingSum: 0,
-  referralCount: 0,
-  socialShareCount: 0,
-  visitCount: 0,
-  productViewCount: 0,
-  supportContactCount: 0,
-  eventAttendanceCount: 0,
-  nps: null,
-};
 
 /** Points are stored per touchpoint as a 32-bit integer; no real purchase comes near this. */
 const MAX_POINTS_PER_RECORD = 1_000_000_000;
@@ -62,7 +51,12 @@ export class TouchpointService {
 
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     if (record.type !== TouchpointType.REFUND) {
-      if (Math.abs(computePoints(config.rules, record.type, record.amount).total) > MAX_POINTS_PER_RECORD) {
+      // An upper bound: every rule as if the customer qualified for it, no caps.
+      const bound = computePoints(
+        config.rules.map((r) => ({ ...r, stages: null, tiers: null })),
+        { type: record.type, amount: record.amount, lines: purchaseLines(record), occurredAt: record.occurredAt, timeZone: config.program.timeZone },
+      );
+      if (Math.abs(bound.total) > MAX_POINTS_PER_RECORD) {
         throw new BadInput("amount", `this record would post more than ${MAX_POINTS_PER_RECORD.toLocaleString("en")} points`);
       }
       return this.batcher.submit(config, record);
@@ -87,95 +81,99 @@ export class TouchpointService {
     }
   }
 
-  /** A refund: takes back the points of what was refunded, pro rata, never more than the purchase earned. */
+  /**
+   * A refund: takes back exactly the points of what was refunded (the refunded lines' points, or
+   * pro rata to the amount), never more than the purchase earned, and all that is left when the
+   * order is fully refunded. Pending points of the order are cancelled first; then spendable points
+   * are debited, the order's own lots first; what was spent already is left to the overdraft policy.
+   */
   private async refund(ctx: RequestContext, tx: Tx, config: ProgramConfig, record: TouchpointRecord, events: LoyaltyEventMessage[]): Promise<RecordResult> {
     const programId = config.program.id;
     const hash = requestHash(record.hashed);
     // Lock the purchase: refunds of one order are serialized, so together they never reverse more than it earned.
     const [purchase] = await tx.query(
-      `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency FROM touchpoints
+      `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency, earning, refunded_lines FROM touchpoints
         WHERE program_id = $1 AND type = 'PURCHASE' AND external_id = $2 FOR UPDATE`,
       [programId, record.relatedExternalId],
     );
     if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
     const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
-    const amount = Number(purchase.amount);
-    const refunded = Number(purchase.refunded_amount);
-    const refund = record.amount!;
-    if (refund > amount - refunded + 0.0001) {
-      throw new BadInput("amount", `refund of ${refund} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
-    }
+    const plan = planRefund(purchase, record);
     if (purchase.currency && record.currency && purchase.currency !== record.currency) {
       throw new BadInput("currency", `the order was paid in ${purchase.currency}`);
     }
     const customerId: string = purchase.customer_id;
-    const points = -refundPoints(
-      { amount, points: purchase.points, refundedAmount: refunded, pointsReversed: purchase.points_reversed },
-      refund,
+    const reverse = plan.points;
+    const [claimed] = await tx.query(
+      POST_REFUND,
+      [
+        programId, customerId, record.externalId, record.occurredAt, plan.amount, record.currency ?? purchase.currency ?? null,
+        record.relatedExternalId, record.data ?? null, -reverse, hash, purchase.id, plan.completes ? -1 : 0,
+        JSON.stringify(plan.units), reverse,
+      ],
+      { prepare: true },
     );
-    const completes = amount > 0 && refunded + refund >= amount - 0.005;
-    const deltas: CounterDeltas = { ...NO_COUNTERS, ledgerKind: "REVERSAL", purchaseAmount: -refund, purchaseCount: completes ? -1 : 0 };
-    const extra: unknown[] = [purchase.id, refund];
-    let rows: any[];
-    try {
-      rows = await tx.query(
-        POST_REFUND,
-        [
-          programId,
-          customerId,
-          record.type,
-          record.externalId,
-          record.channel ?? null,
-          record.occurredAt,
-          record.amount ?? null,
-          record.currency ?? null,
-          record.rating ?? null,
-          record.productId ?? null,
-          record.relatedExternalId ?? null,
-          record.data ?? null,
-          points,
-          hash,
-          ...counterParams(deltas),
-          ...extra,
-        ],
-        { prepare: true },
-      );
-    } catch (err: any) {
-      if (err?.code === "23503") throw new NotFound("Customer", "customerId");
-      throw err;
-    }
-    if (rows.length === 0) {
+    if (!claimed) {
       const replay = await loadReplay(tx, config, record, hash);
       if (!replay) throw new Error("touchpoint key conflicted but no stored touchpoint was found");
       return replay;
     }
-
-    const row = rows[0];
-    events.push(messageFromOutboxRow({ id: row.ev_id, program_id: programId, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: row.ev_payload, created_at: row.ev_created_at }));
+    let shortfall = 0;
+    if (reverse > 0) {
+      const [{ cancelled }] = await tx.query(REVERSE_PENDING, [programId, customerId, purchase.id, reverse], { prepare: true });
+      const rest = reverse - Number(cancelled);
+      if (rest > 0) {
+        const allowNegative = config.points.overdraft === OverdraftPolicy.ALLOW_NEGATIVE;
+        const [debit] = await tx.query(DEBIT_POINTS, [programId, customerId, rest, allowNegative, "REVERSAL", claimed.tp_id, purchase.id, null, null], {
+          prepare: true,
+        });
+        shortfall = Number(debit.shortfall);
+        if (shortfall > 0) {
+          await tx.query(`UPDATE touchpoints SET points = $3, points_shortfall = $4 WHERE program_id = $1 AND id = $2`, [
+            programId, claimed.tp_id, -(reverse - shortfall), shortfall,
+          ]);
+        }
+      }
+    }
+    const points = -(reverse - shortfall);
+    const [customerRow] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [programId, customerId]);
+    const [event] = await tx.query(TOUCHPOINT_EVENT, [
+      programId, customerId,
+      JSON.stringify({ touchpointId: claimed.tp_id, type: record.type, externalId: record.externalId, points, pending: false, balance: String(customerRow.balance), occurredAt: claimed.tp_occurred_at, shortfall }),
+    ]);
+    events.push(messageFromOutboxRow(event));
     const touchpoint = touchpointFromRow({
-      id: row.tp_id,
+      id: claimed.tp_id,
       customer_id: customerId,
       type: record.type,
       external_id: record.externalId,
-      channel: record.channel ?? null,
-      occurred_at: row.tp_occurred_at,
-      recorded_at: row.tp_recorded_at,
-      amount: record.amount ?? null,
-      currency: record.currency ?? null,
-      rating: record.rating ?? null,
-      product_id: record.productId ?? null,
+      channel: null,
+      occurred_at: claimed.tp_occurred_at,
+      recorded_at: claimed.tp_recorded_at,
+      amount: plan.amount,
+      currency: record.currency ?? purchase.currency ?? null,
+      rating: null,
+      product_id: null,
       related_external_id: record.relatedExternalId ?? null,
       data: record.data ?? null,
       points,
     });
-    const customerRow = row;
     const move = await this.evaluateAndMove(ctx, tx, config, customerRow, "TOUCHPOINT", touchpoint.id, events);
     if (move) {
       customerRow.stage_key = move.to.key;
       customerRow.stage_entered_at = move.at;
     }
-    return { touchpoint, pointsEarned: points, customer: customerFromRow(customerRow), stageChange: move, replayed: false };
+    return {
+      touchpoint,
+      pointsEarned: points,
+      pointsPending: 0,
+      appliedRules: [],
+      pointsShortfall: shortfall,
+      customer: customerFromRow(customerRow),
+      stageChange: move,
+      replayed: false,
+    };
   }
 
   /**

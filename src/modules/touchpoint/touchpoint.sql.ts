@@ -1,83 +1,67 @@
 /**
- * The statements of the refund path (and the replay lookup every record uses). A refund is one
- * claim-and-post statement, plus a stage statement only when the stage moves. Purchases and other
- * touchpoints are written in batches: see batch.sql.ts.
+ * The statements of the refund path (and the replay lookup every record uses). Purchases and
+ * other touchpoints are written in batches: see batch.sql.ts.
  */
 
-/** Parameters $15..$27 of POST_REFUND, by name, in order. */
-export interface CounterDeltas {
-  ledgerKind: "EARN" | "REVERSAL";
-  purchaseCount: number;
-  purchaseAmount: number;
-  isPurchase: boolean;
-  reviewCount: number;
-  ratingSum: number;
-  referralCount: number;
-  socialShareCount: number;
-  visitCount: number;
-  productViewCount: number;
-  supportContactCount: number;
-  eventAttendanceCount: number;
-  nps: number | null;
-}
-
-export function counterParams(d: CounterDeltas): unknown[] {
-  return [
-    d.ledgerKind,
-    d.purchaseCount,
-    d.purchaseAmount,
-    d.isPurchase,
-    d.reviewCount,
-    d.ratingSum,
-    d.referralCount,
-    d.socialShareCount,
-    d.visitCount,
-    d.productViewCount,
-    d.supportContactCount,
-    d.eventAttendanceCount,
-    d.nps,
-  ];
-}
-
-const claimAndPost = (extraCte: string) => `
+/**
+ * Claims a refund's key, stores it, takes its amount (and, when it completes the order, the
+ * purchase) off the customer's counters, and records on the purchase what was refunded.
+ * Points are taken back after it (REVERSE_PENDING, then debit_points), with the customer locked here.
+ * $1 program, $2 customer, $3 refundId, $4 occurredAt, $5 amount, $6 currency, $7 orderId, $8 data,
+ * $9 points taken back (negative), $10 request hash, $11 purchase id, $12 purchase count delta,
+ * $13 units refunded per SKU (merged into the purchase's refunded_lines), $14 points to reverse.
+ */
+export const POST_REFUND = `
 WITH tp AS (
-  INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
-                           rating, product_id, related_external_id, data, points, request_hash)
-  VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7, $8, $9, $10, $11, $12, $13::int, $14)
+  INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency,
+                           related_external_id, data, points, request_hash)
+  VALUES ($1, $2, 'REFUND', $3, $4::timestamptz, $5, $6, $7, $8, $9::int, $10)
   ON CONFLICT (program_id, type, external_id) DO NOTHING
   RETURNING id, occurred_at, recorded_at
-), le AS (
-  INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id)
-  SELECT $1, $2, $13::int, $15, tp.id FROM tp WHERE $13::int <> 0
 ), c AS (
-  UPDATE customers SET
-    balance = balance + $13::int, lifetime_points = lifetime_points + $13::int, touchpoint_count = touchpoint_count + 1,
-    purchase_count = purchase_count + $16, purchase_amount = purchase_amount + $17,
-    first_purchase_at = CASE WHEN $18 THEN least(coalesce(first_purchase_at, $6), $6) ELSE first_purchase_at END,
-    last_purchase_at = CASE WHEN $18 THEN greatest(coalesce(last_purchase_at, $6), $6) ELSE last_purchase_at END,
-    review_count = review_count + $19, rating_sum = rating_sum + $20, referral_count = referral_count + $21,
-    social_share_count = social_share_count + $22, visit_count = visit_count + $23,
-    product_view_count = product_view_count + $24, support_contact_count = support_contact_count + $25,
-    event_attendance_count = event_attendance_count + $26, nps = coalesce($27::smallint, nps), updated_at = now()
+  UPDATE customers SET touchpoint_count = touchpoint_count + 1, purchase_count = purchase_count + $12,
+         purchase_amount = purchase_amount - $5, lifetime_points = lifetime_points - $14::bigint, updated_at = now()
   WHERE program_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM tp)
-  RETURNING *
-), ev AS (
-  INSERT INTO outbox (program_id, topic, customer_id, payload)
-  SELECT $1, 'TOUCHPOINT_RECORDED', $2, jsonb_build_object(
-    'touchpointId', tp.id::text, 'type', $3::text, 'externalId', $4::text, 'points', $13::int,
-    'balance', c.balance::text, 'occurredAt', tp.occurred_at)
-  FROM tp, c
-  RETURNING id, created_at, payload
-)${extraCte}
-SELECT c.*, tp.id AS tp_id, tp.occurred_at AS tp_occurred_at, tp.recorded_at AS tp_recorded_at,
-       ev.id AS ev_id, ev.created_at AS ev_created_at, ev.payload AS ev_payload
-  FROM tp, c, ev`;
+  RETURNING id
+), p AS (
+  UPDATE touchpoints SET refunded_amount = refunded_amount + $5, points_reversed = points_reversed + $14::int,
+         refunded_lines = (SELECT coalesce(jsonb_object_agg(k, coalesce((refunded_lines->>k)::int, 0) + coalesce(($13::jsonb->>k)::int, 0)), '{}')
+                             FROM jsonb_object_keys(refunded_lines || $13::jsonb) AS k)
+   WHERE program_id = $1 AND id = $11 AND EXISTS (SELECT 1 FROM tp)
+)
+SELECT tp.id AS tp_id, tp.occurred_at AS tp_occurred_at, tp.recorded_at AS tp_recorded_at FROM tp, c`;
 
-/** Claims the refund's key, stores it, takes back its points, and records what it took back on the purchase ($28 id, $29 amount). */
-export const POST_REFUND = claimAndPost(`, p AS (
-  UPDATE touchpoints SET refunded_amount = refunded_amount + $29, points_reversed = points_reversed - $13::int
-   WHERE program_id = $1 AND id = $28 AND EXISTS (SELECT 1 FROM tp)
-)`);
+/**
+ * Cancels up to $4 points of a purchase's PENDING lots ($3, the purchase): points not yet spendable
+ * are simply not given. Returns how many were cancelled; the customer is locked already.
+ */
+export const REVERSE_PENDING = `
+WITH ordered AS (
+  SELECT id, remaining, sum(remaining) OVER (ORDER BY id) AS upto FROM point_lots
+   WHERE program_id = $1 AND customer_id = $2 AND touchpoint_id = $3 AND status = 'PENDING' AND remaining > 0
+), taken AS (
+  UPDATE point_lots l SET remaining = l.remaining - t.take, status = CASE WHEN l.remaining = t.take THEN 'CANCELLED' ELSE l.status END
+    FROM (SELECT id, least(remaining, $4::bigint - (upto - remaining)) AS take FROM ordered WHERE upto - remaining < $4::bigint) t
+   WHERE l.program_id = $1 AND l.id = t.id
+  RETURNING t.take
+), c AS (
+  UPDATE customers SET pending_points = pending_points - (SELECT coalesce(sum(take), 0) FROM taken)
+   WHERE program_id = $1 AND id = $2
+)
+SELECT coalesce(sum(take), 0)::bigint AS cancelled FROM taken`;
+
+/** Takes points back from spendable lots (see the debit_points function in the migration). */
+export const DEBIT_POINTS = `SELECT o_posted AS posted, o_shortfall AS shortfall, o_balance AS balance, o_ledger_id AS ledger_id
+  FROM debit_points($1, $2, $3::bigint, $4, $5, $6::bigint, $7::bigint, $8, $9)`;
+
+/** Gives points as a new spendable lot (see the credit_points function in the migration). */
+export const CREDIT_POINTS = `SELECT o_lot_id AS lot_id, o_balance AS balance, o_ledger_id AS ledger_id
+  FROM credit_points($1, $2, $3::bigint, $4, $5, $6::bigint, $7::timestamptz, $8::timestamptz, $9, $10, $11)`;
+
+/** The outbox row of a recorded touchpoint. */
+export const TOUCHPOINT_EVENT = `
+INSERT INTO outbox (program_id, topic, customer_id, payload) VALUES ($1, 'TOUCHPOINT_RECORDED', $2, $3::jsonb)
+RETURNING id, program_id, topic, customer_id, payload, created_at`;
 
 /** Moves the customer to a new stage, stores why, and writes the event. */
 export const MOVE_STAGE = `

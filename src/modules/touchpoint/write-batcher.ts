@@ -8,7 +8,6 @@
 import type { App } from "../../app";
 import { NotFound } from "../../api/errors";
 import { LoyaltyEventMessage } from "../../events/event.types";
-import { computePoints } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
 import { BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
@@ -49,7 +48,7 @@ export class WriteBatcher {
   submit(config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     return new Promise((resolve, reject) => {
       const programId = config.program.id;
-      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record, 0), resolve, reject };
+      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record), resolve, reject };
       const queue = this.queues.get(programId) ?? [];
       queue.push(item);
       this.queues.set(programId, queue);
@@ -89,7 +88,6 @@ export class WriteBatcher {
     try {
       // The configuration as it is now: a ladder or rule edited while records waited applies to them.
       config = await this.app.programs.config(items[0].programId);
-      for (const item of items) item.deltas = deltasFor(item.record, computePoints(config.rules, item.record.type, item.record.amount).total);
       const now = this.app.clock();
       const worker = this.worker?.alive ? this.worker : undefined;
       ({ outcomes, events } = worker
