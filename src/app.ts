@@ -12,6 +12,7 @@ import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
 import { ProgramConfigCache } from "./modules/program/program.config";
 import { ProgramService } from "./modules/program/program.service";
+import { RewardService } from "./modules/rewards/reward.service";
 import { StageService } from "./modules/stage/stage.service";
 import { TouchpointService } from "./modules/touchpoint/touchpoint.service";
 
@@ -34,6 +35,7 @@ export class App {
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
   readonly customers = new CustomerService();
+  readonly rewards = new RewardService();
   readonly touchpoints: TouchpointService;
   readonly stages: StageService;
   readonly auth: AuthService;

@@ -10,12 +10,23 @@ import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
+import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
 
 let built: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [ProgramResolver, CustomerResolver, TouchpointResolver, AuthResolver, FunnelResolver, EventsResolver],
+    resolvers: [
+      ProgramResolver,
+      CustomerResolver,
+      TouchpointResolver,
+      AuthResolver,
+      FunnelResolver,
+      EventsResolver,
+      RewardResolver,
+      ProgramRewardsResolver,
+      CustomerRedemptionsResolver,
+    ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one
     // schema serves several Apps in tests; type-graphql still insists on a pubSub, which is never used.

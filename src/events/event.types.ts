@@ -1,5 +1,17 @@
 /** The events that leave through the outbox. `sequence` is the outbox id: global and increasing. */
-export type EventTopic = "STAGE_CHANGED" | "TOUCHPOINT_RECORDED" | "PROGRAM_CHANGED";
+export type EventTopic =
+  | "STAGE_CHANGED"
+  | "TOUCHPOINT_RECORDED"
+  | "PROGRAM_CHANGED"
+  | RewardTopic
+  | "POINTS_ADJUSTED"
+  | "POINTS_EXPIRED"
+  | "POINTS_ACTIVATED"
+  | "TIER_CHANGED";
+
+/** The topics of rewardEvents: a reward issued (a triggered reward), redeemed for points, its coupon used, cancelled, expired. */
+export const REWARD_TOPICS = ["REWARD_ISSUED", "REWARD_REDEEMED", "COUPON_USED", "REDEMPTION_CANCELLED", "REDEMPTION_EXPIRED"] as const;
+export type RewardTopic = (typeof REWARD_TOPICS)[number];
 
 export interface LoyaltyEventMessage {
   sequence: string;

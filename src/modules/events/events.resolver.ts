@@ -8,7 +8,7 @@ import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, ObjectType, Res
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
-import { LoyaltyEventMessage } from "../../events/event.types";
+import { LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
@@ -75,12 +75,90 @@ export class TouchpointRecordedEvent {
   occurredAt: Date;
 }
 
+@ObjectType({ description: "Something happened to a reward of a customer: issued, redeemed, its coupon used, cancelled or expired." })
+export class RewardEvent {
+  @Field(() => ID)
+  sequence: string;
+
+  @Field(() => ID)
+  programId: string;
+
+  @Field(() => ID)
+  customerId: string;
+
+  @Field({ description: "REWARD_ISSUED, REWARD_REDEEMED, COUPON_USED, REDEMPTION_CANCELLED or REDEMPTION_EXPIRED." })
+  kind: string;
+
+  @Field(() => ID)
+  redemptionId: string;
+
+  @Field(() => ID)
+  rewardId: string;
+
+  @Field()
+  rewardName: string;
+
+  @Field()
+  code: string;
+
+  @Field(() => Float, { description: "Points the redemption cost (0 for an issued reward)." })
+  points: number;
+
+  @Field({ description: "The redemption's status after the event." })
+  status: string;
+
+  @Field()
+  at: Date;
+}
+
+@ObjectType({ description: "Points moved without a touchpoint: an adjustment, a transfer, an expiry, pending points activated." })
+export class PointsEvent {
+  @Field(() => ID)
+  sequence: string;
+
+  @Field(() => ID)
+  programId: string;
+
+  @Field(() => ID)
+  customerId: string;
+
+  @Field({ description: "POINTS_ADJUSTED, POINTS_EXPIRED or POINTS_ACTIVATED." })
+  kind: string;
+
+  @Field(() => Float, { description: "Points added (positive) or taken (negative)." })
+  points: number;
+
+  @Field(() => String, { nullable: true })
+  reason: string | null;
+
+  @Field()
+  at: Date;
+}
+
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent] as const,
-  resolveType: (value) => ("to" in value ? StageChangedEvent : TouchpointRecordedEvent),
+  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent] as const,
 });
+
+function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
+  const p = message.payload;
+  return Object.assign(new RewardEvent(), {
+    sequence: message.sequence,
+    programId: message.programId,
+    customerId: message.customerId!,
+    kind: message.topic,
+    redemptionId: p.redemptionId,
+    rewardId: p.rewardId,
+    rewardName: p.rewardName,
+    code: p.code,
+    points: Number(p.points),
+    status: p.status,
+    at: new Date(message.createdAt),
+  });
+}
+
+const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED"]);
 
 @ArgsType()
 class StageChangedArgs {
@@ -96,8 +174,20 @@ function stageOf(config: ProgramConfig | null, ref: { key: string; name: string;
   return config?.stageByKey.get(ref.key) ?? Object.assign(new Stage(), { ...ref, side: false, description: null, paths: [] });
 }
 
-async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promise<StageChangedEvent | TouchpointRecordedEvent> {
+async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promise<typeof LoyaltyEvent> {
   const p = message.payload;
+  if ((REWARD_TOPICS as readonly string[]).includes(message.topic)) return rewardEvent(message);
+  if (message.topic.startsWith("POINTS_")) {
+    return Object.assign(new PointsEvent(), {
+      sequence: message.sequence,
+      programId: message.programId,
+      customerId: message.customerId!,
+      kind: message.topic,
+      points: Number(p.points),
+      reason: p.reason ?? null,
+      at: new Date(message.createdAt),
+    });
+  }
   if (message.topic === "STAGE_CHANGED") {
     const config = await ctx.app.programs.cache.get(message.programId);
     return Object.assign(new StageChangedEvent(), {
@@ -168,7 +258,7 @@ export class EventsResolver {
       if (ctx.actor.kind === "customer") throw new Forbidden();
       return pipe(
         ctx.app.bus.subscribe(programId),
-        filter((m: LoyaltyEventMessage) => m.topic === "STAGE_CHANGED" || m.topic === "TOUCHPOINT_RECORDED"),
+        filter((m: LoyaltyEventMessage) => LOYALTY_TOPICS.has(m.topic)),
       );
     },
   })
@@ -178,5 +268,26 @@ export class EventsResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<typeof LoyaltyEvent> {
     return toEvent(ctx, message);
+  }
+
+  @Subscription(() => RewardEvent, {
+    description: "Reward events of a program (ADMIN, PARTNER), or of one customer (also that customer's token): issued, redeemed, used, cancelled, expired.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as RequestContext;
+      const programId = uuidArg(args.programId, "programId");
+      const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
+      if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
+      else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
+      return whileValid(
+        ctx,
+        pipe(
+          ctx.app.bus.subscribe(programId),
+          filter((m: LoyaltyEventMessage) => (REWARD_TOPICS as readonly string[]).includes(m.topic) && (!customerId || m.customerId === customerId)),
+        ),
+      );
+    },
+  })
+  rewardEvents(@Root() message: LoyaltyEventMessage, @Args() _args: StageChangedArgs): RewardEvent {
+    return rewardEvent(message);
   }
 }

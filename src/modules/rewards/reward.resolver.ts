@@ -1,0 +1,97 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { RequestContext } from "../../context";
+import { BadInput, NotFound } from "../../api/errors";
+import { uuidArg } from "../../api/ids";
+import { customerKey } from "../../api/loaders";
+import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
+import { Customer } from "../customer/customer.types";
+import { Program } from "../program/program.types";
+import { CreateRewardInput, RedeemRewardInput } from "./reward.inputs";
+import { CouponResult, RedeemRewardResult, Redemption, redemptionFromRow, Reward } from "./reward.types";
+
+const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];
+
+@Resolver()
+export class RewardResolver {
+  private async rewardFor(ctx: RequestContext, rewardId: string, roles: Role[]): Promise<Reward> {
+    const id = uuidArg(rewardId, "rewardId");
+    const reward = await ctx.app.rewards.find(ctx, id);
+    // Unknown and not-yours look the same to a key of another program.
+    if (!reward) throw new NotFound("Reward", "rewardId");
+    requireRole(ctx.actor, reward.programId, roles);
+    return reward;
+  }
+
+  @Query(() => Reward, { nullable: true })
+  async reward(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Reward | null> {
+    return this.rewardFor(ctx, id, ANY_ROLE);
+  }
+
+  @Mutation(() => Reward, { description: "Adds a reward to a program's catalog (ADMIN)." })
+  async createReward(@Arg("input") input: CreateRewardInput, @Ctx() ctx: RequestContext): Promise<Reward> {
+    const programId = uuidArg(input.programId, "programId");
+    requireRole(ctx.actor, programId, [Role.ADMIN]);
+    return ctx.app.rewards.create(ctx, programId, input);
+  }
+
+  @Mutation(() => Int, { description: "Uploads coupon codes for a POOL reward (ADMIN). Returns how many were new; duplicates are skipped." })
+  async addRewardCoupons(
+    @Arg("rewardId", () => ID) rewardId: string,
+    @Arg("codes", () => [String]) codes: string[],
+    @Ctx() ctx: RequestContext,
+  ): Promise<number> {
+    const reward = await this.rewardFor(ctx, rewardId, [Role.ADMIN]);
+    if (codes.length === 0 || codes.length > 10_000) throw new BadInput("codes", "give 1 to 10,000 codes");
+    const bad = codes.findIndex((c) => !/^[A-Za-z0-9-]{4,64}$/.test(c));
+    if (bad >= 0) throw new BadInput(`codes[${bad}]`, "a code is 4-64 letters, digits or dashes");
+    return ctx.app.rewards.addCoupons(ctx, reward, codes);
+  }
+
+  @Mutation(() => RedeemRewardResult, {
+    description: "Spends a customer's points on a reward and issues its coupon (ADMIN, PARTNER, or the customer's token). idempotencyKey makes a retry safe.",
+  })
+  async redeemReward(@Arg("input") input: RedeemRewardInput, @Ctx() ctx: RequestContext): Promise<RedeemRewardResult> {
+    const reward = await this.rewardFor(ctx, input.rewardId, ANY_ROLE);
+    const customerId = uuidArg(input.customerId, "customerId");
+    requireCustomerAccess(ctx.actor, reward.programId, customerId);
+    return ctx.app.rewards.redeem(ctx, reward, { ...input, customerId });
+  }
+
+  @Mutation(() => CouponResult, { description: "Marks a coupon used, at the till (ADMIN, PARTNER)." })
+  async useCoupon(@Arg("programId", () => ID) programId: string, @Arg("code") code: string, @Ctx() ctx: RequestContext): Promise<CouponResult> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN, Role.PARTNER]);
+    const redemption = await ctx.app.rewards.findRedemption(ctx, { programId: id, code });
+    if (!redemption) throw new NotFound("Coupon", "code");
+    return ctx.app.rewards.use(ctx, redemption);
+  }
+
+  @Mutation(() => CouponResult, { description: "Cancels an issued redemption: points back to the customer, the unit back to stock (ADMIN, PARTNER)." })
+  async cancelRedemption(
+    @Arg("id", () => ID) id: string,
+    @Arg("reason", () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CouponResult> {
+    const redemption = await ctx.app.rewards.findRedemption(ctx, { id: uuidArg(id, "id") });
+    if (!redemption) throw new NotFound("Redemption", "id");
+    requireRole(ctx.actor, redemption.program_id, [Role.ADMIN, Role.PARTNER]);
+    if (reason && reason.length > 500) throw new BadInput("reason", "reason is at most 500 characters");
+    return ctx.app.rewards.cancel(ctx, redemption, reason);
+  }
+}
+
+@Resolver(() => Program)
+export class ProgramRewardsResolver {
+  @FieldResolver(() => [Reward], { description: "The rewards catalog." })
+  async rewards(@Root() program: Program, @Ctx() ctx: RequestContext): Promise<Reward[]> {
+    return ctx.app.rewards.list(ctx, program.id);
+  }
+}
+
+@Resolver(() => Customer)
+export class CustomerRedemptionsResolver {
+  @FieldResolver(() => [Redemption], { description: "The customer's redemptions, newest first." })
+  async redemptions(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Redemption[]> {
+    return (await ctx.loaders.redemptions.load(customerKey(customer.programId, customer.id))).map((r) => redemptionFromRow(r));
+  }
+}
