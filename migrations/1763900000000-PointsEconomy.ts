@@ -38,6 +38,9 @@ export class PointsEconomy1763900000000 implements MigrationInterface {
         -- What a rule with a total cap gave so far (over all customers), kept by the write path.
         ADD COLUMN awarded bigint NOT NULL DEFAULT 0,
         ADD COLUMN stop_further_rules boolean NOT NULL DEFAULT false,
+        -- The rule's place in the list the admin gave: the tie-break after priority, so the order
+        -- is what was written down, never which rule was edited last.
+        ADD COLUMN position int NOT NULL DEFAULT 0,
         ADD CONSTRAINT earning_rules_gives_points CHECK (points_per_unit IS NOT NULL OR fixed_points IS NOT NULL OR multiplier IS NOT NULL);
 
       ALTER TABLE touchpoints
@@ -236,7 +239,7 @@ export class PointsEconomy1763900000000 implements MigrationInterface {
       ALTER TABLE earning_rules DROP CONSTRAINT earning_rules_gives_points,
         DROP COLUMN multiplier, DROP COLUMN skus, DROP COLUMN categories, DROP COLUMN stages, DROP COLUMN tiers,
         DROP COLUMN active_from, DROP COLUMN active_to, DROP COLUMN days_of_week, DROP COLUMN cap_points,
-        DROP COLUMN cap_period, DROP COLUMN total_cap, DROP COLUMN awarded, DROP COLUMN stop_further_rules,
+        DROP COLUMN cap_period, DROP COLUMN total_cap, DROP COLUMN awarded, DROP COLUMN stop_further_rules, DROP COLUMN position,
         ADD CONSTRAINT earning_rules_check CHECK (points_per_unit IS NOT NULL OR fixed_points IS NOT NULL);
       ALTER TABLE programs DROP COLUMN pending_days, DROP COLUMN expiry_policy, DROP COLUMN expiry_days, DROP COLUMN overdraft_policy;
     `);

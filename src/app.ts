@@ -12,6 +12,8 @@ import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
 import { ProgramConfigCache } from "./modules/program/program.config";
 import { ProgramService } from "./modules/program/program.service";
+import { Jobs } from "./jobs/jobs";
+import { PointsService } from "./modules/points/points.service";
 import { RewardService } from "./modules/rewards/reward.service";
 import { StageService } from "./modules/stage/stage.service";
 import { TouchpointService } from "./modules/touchpoint/touchpoint.service";
@@ -36,6 +38,8 @@ export class App {
   readonly programs: ProgramService;
   readonly customers = new CustomerService();
   readonly rewards = new RewardService();
+  readonly points = new PointsService();
+  readonly jobs: Jobs;
   readonly touchpoints: TouchpointService;
   readonly stages: StageService;
   readonly auth: AuthService;
@@ -52,6 +56,7 @@ export class App {
     this.programs = new ProgramService(this.db, this.programConfigs);
     this.stages = new StageService(this);
     this.touchpoints = new TouchpointService(this);
+    this.jobs = new Jobs(this);
     this.auth = new AuthService(this.db, this.programConfigs, {
       adminKey: this.config.adminKey,
       tokenSecret: this.config.tokenSecret,
@@ -82,6 +87,7 @@ export class App {
   }
 
   async stop(): Promise<void> {
+    await this.jobs.stop();
     await this.controlFeed?.return?.();
     await this.touchpoints.worker?.close();
     await this.outbox.stop();

@@ -29,6 +29,12 @@ export interface Config {
   redisUrl?: string;
   /** Run write batches in a worker thread (PostgreSQL only; PGlite keeps one connection). */
   writeWorker: boolean;
+  /** Work scheduled jobs (points lifecycle, stage recompute) in this process; `npm run worker` runs them alone. */
+  runJobs: boolean;
+  /** Cron of the points lifecycle job (activate pending, expire points and coupons). */
+  pointsLifecycleCron: string;
+  /** Cron of the stage recompute job (lapse and windows move customers as time passes). */
+  recomputeCron: string;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
 }
@@ -49,6 +55,12 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function cron(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  if (!/^(\S+\s+){4}\S+$/.test(raw.trim())) throw new Error(`${name} must be a 5-field cron expression, got "${raw}"`);
+  return raw.trim();
 }
 
 function redisUrl(raw: string | undefined): string | undefined {
@@ -90,5 +102,8 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "API_PROCESSES", 1, 1),
     writeWorker: bool(env, "WRITE_WORKER", true),
+    runJobs: bool(env, "RUN_JOBS", true),
+    pointsLifecycleCron: cron(env, "POINTS_LIFECYCLE_CRON", "*/5 * * * *"),
+    recomputeCron: cron(env, "RECOMPUTE_CRON", "17 3 * * *"),
   };
 }

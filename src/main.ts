@@ -75,6 +75,8 @@ async function main(): Promise<void> {
   const app = new App({ config, db: database.db, log });
   app.start();
   if (!isWorker) await seedAndPrint(app, config, log);
+  // Schedules exist either way; RUN_JOBS=false leaves the work to `npm run worker`.
+  await app.jobs.start({ work: config.runJobs });
   const server = await createServer(app, { port: config.port, host: config.host });
   log.info({ url: server.url, embedded: !config.databaseUrl, pid: process.pid }, "loyalty API listening");
   if (!isWorker) process.stdout.write(`  GraphQL + GraphiQL: http://localhost:${server.port}/graphql   WebSocket: ws://localhost:${server.port}/graphql\n`);

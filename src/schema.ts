@@ -10,6 +10,7 @@ import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
+import { PointsResolver } from "./modules/points/points.resolver";
 import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
 
 let built: Promise<GraphQLSchema> | undefined;
@@ -26,6 +27,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       RewardResolver,
       ProgramRewardsResolver,
       CustomerRedemptionsResolver,
+      PointsResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one

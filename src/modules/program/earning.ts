@@ -3,7 +3,8 @@
  * for each record in arrival order, with the customer's state right before that record (stage,
  * tier, what capped rules already gave), so stage multipliers and caps are exact inside a batch.
  *
- * Semantics, in the order the rules run (priority high to low, then id: never "last edited wins"):
+ * Semantics, in the order the rules run (priority high to low, then the order they were listed,
+ * then id: never "last edited wins"):
  * - A rule applies to one touchpoint type, optionally only for some stages or tiers, between two
  *   dates, or on some days of the week (in the program's time zone).
  * - A base rule gives `fixedPoints` plus `pointsPerUnit` × the eligible amount, rounded down. With
@@ -46,8 +47,9 @@ export interface EarningRule {
   pointsPerUnit: number | null;
   /** Points for each touchpoint of the type. */
   fixedPoints: number | null;
-  /** Higher first; ties by id, so the order never depends on which rule was edited last. */
+  /** Higher first; ties by position (the order the admin listed them), then id: never by which rule was edited last. */
   priority: number;
+  position?: number;
   multiplier?: number | null;
   skus?: string[] | null;
   categories?: string[] | null;
@@ -103,7 +105,7 @@ export interface EarnedPoints {
 }
 
 export function orderRules(rules: EarningRule[]): EarningRule[] {
-  return [...rules].sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...rules].sort((a, b) => b.priority - a.priority || (a.position ?? 0) - (b.position ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 const toCents = (amount: number) => Math.round(amount * 100);

@@ -71,6 +71,7 @@ export function earningRuleFromRow(r: any): EarningRule {
     pointsPerUnit: num(r.points_per_unit),
     fixedPoints: r.fixed_points,
     priority: r.priority,
+    position: r.position,
     multiplier: num(r.multiplier),
     skus: r.skus,
     categories: r.categories,

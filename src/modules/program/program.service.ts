@@ -53,16 +53,17 @@ export async function insertRules(tx: Tx, programId: string, rules: EarningRuleI
   if (rules.length === 0) return;
   await tx.query(
     `INSERT INTO earning_rules (program_id, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules)
+                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position)
      SELECT $1, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules
+            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position
        FROM jsonb_to_recordset($2::jsonb) AS r(name text, touchpoint_type text, points_per_unit numeric, fixed_points int, priority int,
             multiplier numeric, skus text[], categories text[], stages text[], tiers text[], active_from timestamptz, active_to timestamptz,
-            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean)`,
+            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean, position int)`,
     [
       programId,
       JSON.stringify(
-        rules.map((r) => ({
+        rules.map((r, position) => ({
+          position,
           name: r.name ?? null,
           touchpoint_type: r.touchpointType,
           points_per_unit: r.pointsPerUnit ?? null,

@@ -1,0 +1,68 @@
+/**
+ * Scheduled work on pg-boss: jobs live in PostgreSQL (schema pgboss), so several API processes or
+ * separate workers (`npm run worker`) share them safely: a cron fires once per slot, and a job is
+ * worked by one process. pg-boss talks through our own pool (its `db` option): with the embedded
+ * database everything must share one connection.
+ */
+import PgBoss from "pg-boss";
+import type { App } from "../app";
+import { runPointsLifecycleForAll } from "../modules/points/lifecycle";
+
+export const POINTS_LIFECYCLE_QUEUE = "points-lifecycle";
+export const RECOMPUTE_QUEUE = "stages-recompute";
+
+export class Jobs {
+  private boss?: PgBoss;
+
+  constructor(private readonly app: App) {}
+
+  /** Creates the queues and schedules; with `work`, this process also runs the jobs. */
+  async start(options: { work: boolean }): Promise<void> {
+    const { app } = this;
+    const boss = new PgBoss({
+      db: { executeSql: async (text, values) => ({ rows: await app.db.query(text, values ?? []) }) },
+      schema: "pgboss",
+      // The cron check runs every 30 s by default; a job not worked in 15 minutes is retried elsewhere.
+      expireInSeconds: 900,
+      retryLimit: 3,
+      retryDelay: 30,
+      retryBackoff: true,
+    });
+    boss.on("error", (err) => app.log.error({ err }, "jobs"));
+    await boss.start();
+    this.boss = boss;
+    for (const queue of [POINTS_LIFECYCLE_QUEUE, RECOMPUTE_QUEUE]) await boss.createQueue(queue);
+    await boss.schedule(POINTS_LIFECYCLE_QUEUE, app.config.pointsLifecycleCron, {}, { tz: "UTC" });
+    await boss.schedule(RECOMPUTE_QUEUE, app.config.recomputeCron, {}, { tz: "UTC" });
+    if (!options.work) return;
+    await boss.work(POINTS_LIFECYCLE_QUEUE, { pollingIntervalSeconds: 2 }, async () => {
+      const report = await runPointsLifecycleForAll(app);
+      app.log.info(report, "points lifecycle done");
+      return report;
+    });
+    await boss.work(RECOMPUTE_QUEUE, { pollingIntervalSeconds: 10 }, async () => {
+      for (const { id } of await app.db.query(`SELECT id FROM programs ORDER BY id`)) {
+        const config = await app.programs.config(id);
+        const report = await app.stages.recompute(config, "RECOMPUTE");
+        app.log.info({ programId: id, ...report }, "stages recomputed");
+      }
+    });
+  }
+
+  /** Queues a run now (besides the schedule); returns the job id. */
+  async runNow(queue: string): Promise<string | null> {
+    if (!this.boss) throw new Error("jobs are not started");
+    return this.boss.send(queue, {});
+  }
+
+  /** The state of a job (created, active, completed, failed, ...). */
+  async state(queue: string, id: string): Promise<string | null> {
+    const job = await this.boss?.getJobById(queue, id);
+    return job?.state ?? null;
+  }
+
+  async stop(): Promise<void> {
+    await this.boss?.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
+    this.boss = undefined;
+  }
+}
