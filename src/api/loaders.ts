@@ -7,6 +7,8 @@ import DataLoader from "dataloader";
 import { Queryable } from "../db/db";
 import { ProgramConfigCache } from "../modules/program/program.config";
 import { loadWindowValues, WindowValues } from "../modules/customer/customer.metrics";
+import { windowAt } from "../domain/points/tiers";
+import { windowValues } from "../modules/tiers/tier.service";
 
 export const customerKey = (programId: string, customerId: string) => `${programId}:${customerId}`;
 
@@ -101,6 +103,26 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
         prepare: true,
       }),
     ),
+
+    /** Tier qualification value in each customer's current window; keys "programId:customerId:createdAtISO". */
+    tierValue: new DataLoader<string, number>(async (keys) => {
+      const found = new Map<string, number>();
+      const groups = new Map<string, Array<{ id: string; createdAt: Date; key: string }>>();
+      for (const key of keys) {
+        const [programId, id, createdAt] = [key.slice(0, 36), key.slice(37, 73), key.slice(74)];
+        const list = groups.get(programId) ?? [];
+        list.push({ id, createdAt: new Date(createdAt), key });
+        groups.set(programId, list);
+      }
+      for (const [programId, list] of groups) {
+        const config = await programs.get(programId);
+        if (!config) continue;
+        const windows = list.map((c) => ({ id: c.id, ...windowAt(config.tierPolicy, asOf, c.createdAt, config.program.timeZone) }));
+        const values = await windowValues(db, config, windows);
+        for (const c of list) found.set(c.key, values.get(c.id) ?? 0);
+      }
+      return keys.map((k) => found.get(k) ?? 0);
+    }),
 
     touchpoints: (first: number, before: string | null) => page("touchpoints", first, before),
     ledger: (first: number, before: string | null) => page("ledger_entries", first, before),

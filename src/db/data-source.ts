@@ -2,9 +2,10 @@ import "reflect-metadata";
 import { DataSource } from "typeorm";
 import { Foundation1763800000000 } from "../../migrations/1763800000000-Foundation";
 import { PointsEconomy1763900000000 } from "../../migrations/1763900000000-PointsEconomy";
+import { Tiers1764000000000 } from "../../migrations/1764000000000-Tiers";
 
 /** Every migration, in order. New migrations are appended here and in migrations/. */
-export const MIGRATIONS = [Foundation1763800000000, PointsEconomy1763900000000];
+export const MIGRATIONS = [Foundation1763800000000, PointsEconomy1763900000000, Tiers1764000000000];
 
 /**
  * The one DataSource shape used by the server, the CLI and ormconfig.ts. `synchronize` is never on:

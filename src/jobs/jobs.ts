@@ -7,6 +7,7 @@
 import PgBoss from "pg-boss";
 import type { App } from "../app";
 import { runPointsLifecycleForAll } from "../modules/points/lifecycle";
+import { reviewTiers } from "../modules/tiers/tier.service";
 
 export const POINTS_LIFECYCLE_QUEUE = "points-lifecycle";
 export const RECOMPUTE_QUEUE = "stages-recompute";
@@ -38,6 +39,12 @@ export class Jobs {
     await boss.work(POINTS_LIFECYCLE_QUEUE, { pollingIntervalSeconds: 2 }, async () => {
       const report = await runPointsLifecycleForAll(app);
       app.log.info(report, "points lifecycle done");
+      for (const { id } of await app.db.query(`SELECT id FROM programs ORDER BY id`)) {
+        const config = await app.programs.config(id);
+        if (config.tiers.length === 0) continue;
+        const tiers = await reviewTiers(app.db, config, app.clock(), (e) => app.outbox.publishCommitted(e));
+        if (tiers.reviewed > 0) app.log.info({ programId: id, ...tiers }, "tiers reviewed");
+      }
       return report;
     });
     await boss.work(RECOMPUTE_QUEUE, { pollingIntervalSeconds: 10 }, async () => {

@@ -4,6 +4,7 @@
  * Only committed events reach the bus (they come from the outbox after COMMIT).
  */
 import { filter, pipe } from "@graphql-yoga/subscription";
+import { GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
@@ -135,10 +136,37 @@ export class PointsEvent {
   at: Date;
 }
 
+@ObjectType({ description: "A customer's tier changed: qualified (upgrade), review (downgrade) or manual." })
+export class TierChangedEvent {
+  @Field(() => ID)
+  sequence: string;
+
+  @Field(() => ID)
+  programId: string;
+
+  @Field(() => ID)
+  customerId: string;
+
+  @Field(() => String, { nullable: true })
+  from: string | null;
+
+  @Field(() => String, { nullable: true })
+  to: string | null;
+
+  @Field({ description: "QUALIFIED, REVIEW or MANUAL." })
+  cause: string;
+
+  @Field(() => GraphQLJSONObject)
+  reason: Record<string, unknown>;
+
+  @Field()
+  at: Date;
+}
+
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent] as const,
+  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent] as const,
 });
 
 function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
@@ -158,7 +186,7 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED"]);
+const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED"]);
 
 @ArgsType()
 class StageChangedArgs {
@@ -177,6 +205,18 @@ function stageOf(config: ProgramConfig | null, ref: { key: string; name: string;
 async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promise<typeof LoyaltyEvent> {
   const p = message.payload;
   if ((REWARD_TOPICS as readonly string[]).includes(message.topic)) return rewardEvent(message);
+  if (message.topic === "TIER_CHANGED") {
+    return Object.assign(new TierChangedEvent(), {
+      sequence: message.sequence,
+      programId: message.programId,
+      customerId: message.customerId!,
+      from: p.from ?? null,
+      to: p.to ?? null,
+      cause: p.cause,
+      reason: p.reason ?? {},
+      at: new Date(message.createdAt),
+    });
+  }
   if (message.topic.startsWith("POINTS_")) {
     return Object.assign(new PointsEvent(), {
       sequence: message.sequence,

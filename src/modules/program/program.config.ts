@@ -8,6 +8,7 @@ import { windowsUsed } from "../../domain/ladder/ladder.engine";
 import { Queryable } from "../../db/db";
 import { EarningRule, TouchpointType } from "./earning";
 import { ExpiryPolicy, OverdraftPolicy, PointsPolicy } from "../points/points.policy";
+import { TierBasis, TierDowngrade, TierLevel, TierPolicy, TierWindow } from "../../domain/points/tiers";
 import { Program, Stage } from "./program.types";
 
 export interface ProgramConfig {
@@ -22,6 +23,9 @@ export interface ProgramConfig {
   bottom: Stage;
   rules: EarningRule[];
   points: PointsPolicy;
+  /** Tiers by rank, lowest first (empty: the program has none). */
+  tiers: TierLevel[];
+  tierPolicy: TierPolicy;
   /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
   windows: ReturnType<typeof windowsUsed>;
 }
@@ -100,7 +104,8 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
   const [row] = await db.query(
     `SELECT p.*, p.updated_at::text AS version,
        (SELECT coalesce(jsonb_agg(s ORDER BY s.rank), '[]') FROM stages s WHERE s.program_id = p.id) AS stages,
-       (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules
+       (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules,
+       (SELECT coalesce(jsonb_agg(t ORDER BY t.rank), '[]') FROM tiers t WHERE t.program_id = p.id) AS tiers
      FROM programs p WHERE p.id = $1`,
     [programId],
   );
@@ -120,6 +125,14 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     bottom: stages.find((s) => !s.side)!,
     rules,
     points: pointsPolicyFromRow(row),
+    tiers: row.tiers.map((t: any) => ({ key: t.key, name: t.name, rank: t.rank, threshold: Number(t.threshold) })),
+    tierPolicy: {
+      basis: row.tier_basis as TierBasis,
+      window: row.tier_window as TierWindow,
+      windowDays: row.tier_window_days,
+      graceDays: row.tier_grace_days,
+      downgrade: row.tier_downgrade as TierDowngrade,
+    },
     windows: windowsUsed(ladder),
   };
 }

@@ -5,6 +5,7 @@ import { LADDER_PRESETS } from "../../domain/ladder/ladder.presets";
 import { TouchpointType } from "./earning";
 import { CapPeriodEnum } from "./program.types";
 import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
+import { TiersInput } from "../tiers/tier.types";
 
 @InputType({ description: "One condition of a stage path." })
 export class CriterionInput {
@@ -201,4 +202,9 @@ export class CreateProgramInput {
   @IsOptional()
   @ValidateNested()
   points?: PointsPolicyInput | null;
+
+  @Field(() => TiersInput, { nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  tiers?: TiersInput | null;
 }

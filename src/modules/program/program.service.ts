@@ -10,6 +10,7 @@ import { Tx } from "../../db/db";
 import { ProgramConfig, ProgramConfigCache, programFromRow } from "./program.config";
 import { CreateProgramInput, EarningRuleInput, LadderInput, PointsPolicyInput } from "./program.inputs";
 import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
+import { replaceTiers, validateTiers } from "../tiers/tier.write";
 import { Program } from "./program.types";
 
 export function ladderFromInput(input: LadderInput, field = "ladder"): { ladder: Ladder; preset: string | null } {
@@ -124,6 +125,7 @@ export class ProgramService {
     const { ladder, preset } = ladderFromInput(input.ladder);
     validateRules(input.earningRules ?? [], ladder);
     validatePolicy(input.points);
+    if (input.tiers) validateTiers(input.tiers);
     if (!validTimeZone(input.timeZone)) throw new BadInput("timeZone", `unknown time zone "${input.timeZone}"`);
     const program = await this.db.transaction(async (tx) => {
       const points = input.points;
@@ -137,6 +139,7 @@ export class ProgramService {
       );
       await this.writeLadder(tx, row.id, ladder);
       await insertRules(tx, row.id, input.earningRules ?? []);
+      if (input.tiers) await replaceTiers(tx, row.id, input.tiers);
       return programFromRow(row);
     });
     ctx.log.info({ programId: program.id, preset }, "program created");

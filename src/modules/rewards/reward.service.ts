@@ -115,7 +115,7 @@ export class RewardService {
       const result = await ctx.app.db.transaction(async (tx) => {
         events.length = 0;
         const now = ctx.app.clock();
-        const [customer] = await tx.query(`SELECT id, stage_key, balance FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
+        const [customer] = await tx.query(`SELECT id, stage_key, tier_key, balance FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
           programId,
           input.customerId,
         ]);

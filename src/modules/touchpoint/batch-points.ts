@@ -94,7 +94,7 @@ export function purchaseLines(record: TouchpointRecord): PurchaseLine[] | null {
 }
 
 /** A record's points given the customer's state right before it. */
-export function earnFor(config: ProgramConfig, record: TouchpointRecord, customerId: string, stage: string, caps: BatchCaps): EarnedPoints {
+export function earnFor(config: ProgramConfig, record: TouchpointRecord, customerId: string, stage: string, tier: string | null, caps: BatchCaps): EarnedPoints {
   return computePoints(config.rules, {
     type: record.type,
     amount: record.amount,
@@ -102,7 +102,7 @@ export function earnFor(config: ProgramConfig, record: TouchpointRecord, custome
     occurredAt: record.occurredAt,
     timeZone: config.program.timeZone,
     stage,
-    tier: null,
+    tier,
     capUsed: (rule) => caps.usedInPeriod(customerId, rule, record.occurredAt),
     totalUsed: (rule) => caps.usedInTotal(rule),
   });

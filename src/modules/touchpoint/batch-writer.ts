@@ -17,6 +17,7 @@ import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
+import { upgradeTiers } from "../tiers/tier.service";
 import { BatchCaps, earnFor, LotPlan, lotsFor, StoredEarning, storedEarning } from "./batch-points";
 
 export interface WriteItem {
@@ -31,7 +32,7 @@ export const CONFIG_CHANGED = "CONFIG_CHANGED";
 
 export type Outcome = { kind: "written"; result: RecordResult } | { kind: "replay" };
 
-const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at"];
+const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
 const DAY_MS = 86_400_000;
 
 /** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
@@ -149,7 +150,7 @@ export class BatchWriter {
       for (const { item, touchpoint } of mine) {
         const { deltas, record } = item;
         // Points first, from the state right before the record (its stage, what caps already gave).
-        const earned = earnFor(config, record, customerId, stage, caps);
+        const earned = earnFor(config, record, customerId, stage, state.row.tier_key ?? null, caps);
         caps.add(customerId, record.occurredAt, earned);
         const planned = lotsFor(config, record, earned, { customerId, touchpointId: touchpoint!.id }, state.row.balance, now);
         lots.push(...planned.lots);
@@ -243,9 +244,15 @@ export class BatchWriter {
       if (kind === "tr") transitions.set(row.touchpoint_id, row);
       else events.push(messageFromOutboxRow(row));
     }
+    // Tiers: upgrade whoever these touchpoints qualified (downgrades wait for the review).
+    const tiers = await upgradeTiers(tx, config, customerIds.map((id) => after.get(id)), now);
+    events.push(...tiers.events);
     events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
+    const upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
 
     for (const [item, { result, move }] of results) {
+      const tier = upgraded.get(result.customer.id);
+      if (tier) Object.assign(result.customer.row, { tier_key: tier.to_key, tier_since: now, tier_review_at: tier.review_at, tier_reason: tier.reason, tier_manual_until: null });
       if (move) {
         const t = transitions.get(move.touchpoint_id)!;
         const stageChange: StageMove = { id: t.id, from: move.from, to: move.to, at: new Date(t.at), cause: "TOUCHPOINT", touchpointId: move.touchpoint_id, reason: move.reason };

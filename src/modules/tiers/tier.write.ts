@@ -1,0 +1,34 @@
+/** Writing a program's tier configuration (at creation and by setTiers). */
+import { BadInput } from "../../api/errors";
+import { Tx } from "../../db/db";
+import { TiersInput } from "./tier.types";
+
+export function validateTiers(tiers: TiersInput, field = "tiers"): void {
+  const keys = new Set<string>();
+  tiers.levels.forEach((level, i) => {
+    if (keys.has(level.key)) throw new BadInput(`${field}.levels[${i}].key`, `tier "${level.key}" is listed twice`);
+    keys.add(level.key);
+    if (i > 0 && level.threshold <= tiers.levels[i - 1].threshold) {
+      throw new BadInput(`${field}.levels[${i}].threshold`, "tiers are listed lowest first, each threshold above the one before");
+    }
+  });
+}
+
+export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput): Promise<void> {
+  validateTiers(tiers);
+  await tx.query(`DELETE FROM tiers WHERE program_id = $1`, [programId]);
+  await tx.query(
+    `INSERT INTO tiers (program_id, key, rank, name, threshold)
+     SELECT $1, key, rank, name, threshold FROM jsonb_to_recordset($2::jsonb) AS t(key text, rank int, name text, threshold numeric)`,
+    [programId, JSON.stringify(tiers.levels.map((l, rank) => ({ ...l, rank })))],
+  );
+  await tx.query(
+    `UPDATE programs SET tier_basis = $2, tier_window = $3, tier_window_days = $4, tier_grace_days = $5, tier_downgrade = $6, updated_at = now() WHERE id = $1`,
+    [programId, tiers.basis, tiers.window, tiers.windowDays, tiers.graceDays, tiers.downgrade],
+  );
+  await tx.query(
+    `UPDATE customers SET tier_key = NULL, tier_review_at = NULL, tier_manual_until = NULL
+      WHERE program_id = $1 AND tier_key IS NOT NULL AND tier_key <> ALL($2::text[])`,
+    [programId, tiers.levels.map((l) => l.key)],
+  );
+}
