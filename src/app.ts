@@ -13,6 +13,7 @@ import { CustomerService } from "./modules/customer/customer.service";
 import { ProgramConfigCache } from "./modules/program/program.config";
 import { ProgramService } from "./modules/program/program.service";
 import { Jobs } from "./jobs/jobs";
+import { GrantService } from "./modules/grants/grant.service";
 import { PointsService } from "./modules/points/points.service";
 import { RewardService } from "./modules/rewards/reward.service";
 import { StageService } from "./modules/stage/stage.service";
@@ -40,6 +41,7 @@ export class App {
   readonly rewards = new RewardService();
   readonly points = new PointsService();
   readonly jobs: Jobs;
+  readonly grants: GrantService;
   readonly touchpoints: TouchpointService;
   readonly stages: StageService;
   readonly auth: AuthService;
@@ -57,6 +59,7 @@ export class App {
     this.stages = new StageService(this);
     this.touchpoints = new TouchpointService(this);
     this.jobs = new Jobs(this);
+    this.grants = new GrantService(this);
     this.auth = new AuthService(this.db, this.programConfigs, {
       adminKey: this.config.adminKey,
       tokenSecret: this.config.tokenSecret,

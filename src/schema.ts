@@ -10,6 +10,7 @@ import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
+import { CustomerGrantsResolver, GrantResolver, ProgramTriggersResolver } from "./modules/grants/grant.resolver";
 import { CustomerTierResolver, ProgramTiersResolver, TierResolver } from "./modules/tiers/tier.resolver";
 import { PointsResolver } from "./modules/points/points.resolver";
 import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
@@ -32,6 +33,9 @@ export function getSchema(): Promise<GraphQLSchema> {
       ProgramTiersResolver,
       CustomerTierResolver,
       TierResolver,
+      GrantResolver,
+      ProgramTriggersResolver,
+      CustomerGrantsResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one

@@ -98,6 +98,10 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
       ),
     ),
 
+    grants: perCustomerList((programId, ids) =>
+      db.query(`SELECT * FROM grants WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY created_at DESC, key`, [programId, ids], { prepare: true }),
+    ),
+
     redemptions: perCustomerList((programId, ids) =>
       db.query(`SELECT * FROM redemptions WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY created_at DESC, id`, [programId, ids], {
         prepare: true,

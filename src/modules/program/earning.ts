@@ -63,6 +63,9 @@ export interface EarningRule {
   capPeriod?: CapPeriod | null;
   totalCap?: number | null;
   stopFurtherRules?: boolean;
+  /** A referral rule: fixed points for the referrer or the referee, on signup or the referee's first purchase (granted apart, not by computePoints). */
+  referralTrigger?: "SIGNUP" | "FIRST_PURCHASE" | null;
+  beneficiary?: "REFERRER" | "REFEREE" | null;
 }
 
 export interface PurchaseLine {
@@ -150,7 +153,7 @@ export function computePoints(rules: EarningRule[], ctx: EarningContext): Earned
   const applied: AppliedRule[] = [];
 
   for (const rule of orderRules(rules)) {
-    if (!ruleActive(rule, ctx)) continue;
+    if (rule.referralTrigger || !ruleActive(rule, ctx)) continue;
     const filtered = !!(rule.skus?.length || rule.categories?.length);
     if (filtered && !lines) continue;
     const eligible = lines ? lines.map((line) => lineMatches(rule, line)) : [];

@@ -26,6 +26,8 @@ export interface ProgramConfig {
   /** Tiers by rank, lowest first (empty: the program has none). */
   tiers: TierLevel[];
   tierPolicy: TierPolicy;
+  /** Active triggered rewards (a touchpoint pattern in a window issues a reward). */
+  triggers: Array<{ id: string; touchpointType: string }>;
   /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
   windows: ReturnType<typeof windowsUsed>;
 }
@@ -88,6 +90,8 @@ export function earningRuleFromRow(r: any): EarningRule {
     capPeriod: r.cap_period,
     totalCap: num(r.total_cap),
     stopFurtherRules: r.stop_further_rules,
+    referralTrigger: r.referral_trigger ?? null,
+    beneficiary: r.beneficiary ?? null,
   };
 }
 
@@ -105,7 +109,9 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     `SELECT p.*, p.updated_at::text AS version,
        (SELECT coalesce(jsonb_agg(s ORDER BY s.rank), '[]') FROM stages s WHERE s.program_id = p.id) AS stages,
        (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules,
-       (SELECT coalesce(jsonb_agg(t ORDER BY t.rank), '[]') FROM tiers t WHERE t.program_id = p.id) AS tiers
+       (SELECT coalesce(jsonb_agg(t ORDER BY t.rank), '[]') FROM tiers t WHERE t.program_id = p.id) AS tiers,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'touchpointType', g.touchpoint_type)), '[]')
+          FROM reward_triggers g WHERE g.program_id = p.id AND g.active) AS triggers
      FROM programs p WHERE p.id = $1`,
     [programId],
   );
@@ -126,6 +132,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     rules,
     points: pointsPolicyFromRow(row),
     tiers: row.tiers.map((t: any) => ({ key: t.key, name: t.name, rank: t.rank, threshold: Number(t.threshold) })),
+    triggers: row.triggers,
     tierPolicy: {
       basis: row.tier_basis as TierBasis,
       window: row.tier_window as TierWindow,

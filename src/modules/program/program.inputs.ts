@@ -151,6 +151,19 @@ export class EarningRuleInput {
 
   @Field({ defaultValue: false, description: "When this rule runs, no later rule does." })
   stopFurtherRules: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "A referral rule: SIGNUP (touchpointType REFERRAL) or FIRST_PURCHASE (touchpointType PURCHASE, the referee's first). Gives fixedPoints to the beneficiary.",
+  })
+  @IsOptional()
+  @IsIn(["SIGNUP", "FIRST_PURCHASE"], { message: "referralTrigger must be SIGNUP or FIRST_PURCHASE" })
+  referralTrigger?: "SIGNUP" | "FIRST_PURCHASE" | null;
+
+  @Field(() => String, { nullable: true, description: "For a referral rule: REFERRER or REFEREE." })
+  @IsOptional()
+  @IsIn(["REFERRER", "REFEREE"], { message: "beneficiary must be REFERRER or REFEREE" })
+  beneficiary?: "REFERRER" | "REFEREE" | null;
 }
 
 @InputType({ description: "How points live: pending for a return window, when they expire, what a refund does to spent points." })

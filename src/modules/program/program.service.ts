@@ -44,6 +44,12 @@ function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earni
     }
     if ((r.capPoints == null) !== (r.capPeriod == null)) throw new BadInput(`${field}[${i}].capPeriod`, "capPoints and capPeriod go together");
     if (r.activeFrom && r.activeTo && r.activeFrom >= r.activeTo) throw new BadInput(`${field}[${i}].activeTo`, "activeTo must be after activeFrom");
+    if (r.referralTrigger || r.beneficiary) {
+      if (!r.referralTrigger || !r.beneficiary) throw new BadInput(`${field}[${i}].beneficiary`, "a referral rule needs referralTrigger and beneficiary");
+      if (!r.fixedPoints || r.pointsPerUnit != null || r.multiplier != null) throw new BadInput(`${field}[${i}].fixedPoints`, "a referral rule gives fixedPoints only");
+      const type = r.referralTrigger === "SIGNUP" ? "REFERRAL" : "PURCHASE";
+      if (r.touchpointType !== type) throw new BadInput(`${field}[${i}].touchpointType`, `a ${r.referralTrigger} referral rule is on ${type}`);
+    }
     const unknown = (r.stages ?? []).find((k) => !stageKeys.has(k));
     if (unknown) throw new BadInput(`${field}[${i}].stages`, `the ladder has no stage "${unknown}"`);
   });
@@ -54,12 +60,13 @@ export async function insertRules(tx: Tx, programId: string, rules: EarningRuleI
   if (rules.length === 0) return;
   await tx.query(
     `INSERT INTO earning_rules (program_id, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position)
+                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position,
+                                referral_trigger, beneficiary)
      SELECT $1, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position
+            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position, referral_trigger, beneficiary
        FROM jsonb_to_recordset($2::jsonb) AS r(name text, touchpoint_type text, points_per_unit numeric, fixed_points int, priority int,
             multiplier numeric, skus text[], categories text[], stages text[], tiers text[], active_from timestamptz, active_to timestamptz,
-            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean, position int)`,
+            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean, position int, referral_trigger text, beneficiary text)`,
     [
       programId,
       JSON.stringify(
@@ -82,6 +89,8 @@ export async function insertRules(tx: Tx, programId: string, rules: EarningRuleI
           cap_period: r.capPeriod ?? null,
           total_cap: r.totalCap ?? null,
           stop_further_rules: r.stopFurtherRules ?? false,
+          referral_trigger: r.referralTrigger ?? null,
+          beneficiary: r.beneficiary ?? null,
         })),
       ),
     ],

@@ -101,6 +101,12 @@ export class EarningRuleType {
 
   @Field({ description: "When this rule runs, no later rule does." })
   stopFurtherRules: boolean;
+
+  @Field(() => String, { nullable: true, description: "SIGNUP or FIRST_PURCHASE for a referral rule." })
+  referralTrigger?: string | null;
+
+  @Field(() => String, { nullable: true, description: "REFERRER or REFEREE for a referral rule." })
+  beneficiary?: string | null;
 }
 
 @ObjectType({ description: "How a program's points live." })

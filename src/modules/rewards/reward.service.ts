@@ -39,8 +39,49 @@ export function generateCouponCode(): string {
   return `${code.slice(0, 4)}-${code.slice(4, 8)}-${code.slice(8)}`;
 }
 
+/**
+ * Takes a unit of the reward (an atomic conditional UPDATE: the row lock serializes racing takers)
+ * and a coupon code, and stores the redemption. Shared by redeeming (points paid by the caller) and
+ * by rewards a trigger issues (points 0). A pool without codes left rolls the transaction back.
+ */
+export async function issueUnit(
+  tx: Tx,
+  reward: Reward,
+  customerId: string,
+  at: { key: string; hash: string; points: number; now: Date },
+): Promise<any | RewardUnavailable> {
+  const programId = reward.programId;
+  const [taken] = await tx.query(
+    `UPDATE rewards SET issued = issued + 1 WHERE program_id = $1 AND id = $2 AND (stock IS NULL OR issued < stock) RETURNING issued`,
+    [programId, reward.id],
+  );
+  if (!taken) return Object.assign(new RewardUnavailable(), { reason: "OUT_OF_STOCK", message: "No units left" });
+  const id = randomUUID();
+  let code: string;
+  if (reward.couponSource === "POOL") {
+    const [pooled] = await tx.query(
+      `UPDATE reward_coupon_codes SET redemption_id = $3 WHERE (program_id, reward_id, code) = (
+         SELECT program_id, reward_id, code FROM reward_coupon_codes
+          WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL ORDER BY code LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING code`,
+      [programId, reward.id, id],
+    );
+    if (!pooled) throw new Refusal(Object.assign(new RewardUnavailable(), { reason: "NO_CODES_LEFT", message: "The reward's coupon codes are all taken" }));
+    code = pooled.code;
+  } else {
+    code = generateCouponCode();
+  }
+  const expiresAt = reward.couponValidDays ? new Date(at.now.getTime() + reward.couponValidDays * DAY_MS) : null;
+  const [stored] = await tx.query(
+    `INSERT INTO redemptions (program_id, id, customer_id, reward_id, idempotency_key, request_hash, points, code, status, created_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ISSUED', $9, $10) RETURNING *`,
+    [programId, id, customerId, reward.id, at.key, at.hash, at.points, code, at.now, expiresAt],
+  );
+  return stored;
+}
+
 /** A typed failure found after something was written: rolls the transaction back, then is answered. */
-class Refusal extends Error {
+export class Refusal extends Error {
   constructor(readonly result: RedeemRewardResult) {
     super("redemption refused");
   }
@@ -54,7 +95,7 @@ export async function writeEvent(tx: Tx, programId: string, topic: string, custo
   return messageFromOutboxRow(row);
 }
 
-function redemptionPayload(row: any, rewardName: string) {
+export function redemptionPayload(row: any, rewardName: string) {
   return {
     redemptionId: row.id,
     rewardId: row.reward_id,
@@ -131,33 +172,10 @@ export class RewardService {
         const refusal = await this.refusal(tx, current, customer, now);
         if (refusal) return refusal;
 
-        const [taken] = await tx.query(
-          `UPDATE rewards SET issued = issued + 1 WHERE program_id = $1 AND id = $2 AND (stock IS NULL OR issued < stock) RETURNING issued`,
-          [programId, reward.id],
-        );
-        if (!taken) return Object.assign(new RewardUnavailable(), { reason: "OUT_OF_STOCK", message: "No units left" });
-        const id = randomUUID();
-        let code: string;
-        if (current.couponSource === "POOL") {
-          const [pooled] = await tx.query(
-            `UPDATE reward_coupon_codes SET redemption_id = $3 WHERE (program_id, reward_id, code) = (
-               SELECT program_id, reward_id, code FROM reward_coupon_codes
-                WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL ORDER BY code LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING code`,
-            [programId, reward.id, id],
-          );
-          if (!pooled) throw new Refusal(Object.assign(new RewardUnavailable(), { reason: "NO_CODES_LEFT", message: "The reward's coupon codes are all taken" }));
-          code = pooled.code;
-        } else {
-          code = generateCouponCode();
-        }
-        await tx.query(DEBIT_POINTS, [programId, customer.id, current.pointsCost, false, "REDEMPTION", null, null, id, current.name], { prepare: true });
-        const expiresAt = current.couponValidDays ? new Date(now.getTime() + current.couponValidDays * DAY_MS) : null;
-        const [stored] = await tx.query(
-          `INSERT INTO redemptions (program_id, id, customer_id, reward_id, idempotency_key, request_hash, points, code, status, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ISSUED', $9, $10) RETURNING *`,
-          [programId, id, customer.id, reward.id, input.idempotencyKey, hash, current.pointsCost, code, now, expiresAt],
-        );
+        const issued = await issueUnit(tx, current, customer.id, { key: input.idempotencyKey, hash, points: current.pointsCost, now });
+        if (!("id" in issued)) return issued;
+        await tx.query(DEBIT_POINTS, [programId, customer.id, current.pointsCost, false, "REDEMPTION", null, null, issued.id, current.name], { prepare: true });
+        const stored = issued;
         events.push(await writeEvent(tx, programId, "REWARD_REDEEMED", customer.id, redemptionPayload(stored, current.name)));
         return redemptionFromRow(stored);
       });

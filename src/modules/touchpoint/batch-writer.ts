@@ -18,6 +18,7 @@ import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
 import { upgradeTiers } from "../tiers/tier.service";
+import { owedByBatch } from "../grants/grant.service";
 import { BatchCaps, earnFor, LotPlan, lotsFor, StoredEarning, storedEarning } from "./batch-points";
 
 export interface WriteItem {
@@ -31,6 +32,13 @@ export interface WriteItem {
 export const CONFIG_CHANGED = "CONFIG_CHANGED";
 
 export type Outcome = { kind: "written"; result: RecordResult } | { kind: "replay" };
+
+export interface BatchResult {
+  outcomes: Outcome[];
+  events: LoyaltyEventMessage[];
+  /** Grants the batch owes (referral bonuses, triggered rewards): to give right after commit. */
+  grants: number;
+}
 
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
 const DAY_MS = 86_400_000;
@@ -81,7 +89,7 @@ export class BatchWriter {
    * Writes one batch in the caller's transaction. `now` is the batch's clock (windows, day counts).
    * Outcomes are in the order of `items`: written with its result, or a replay to answer after commit.
    */
-  async write(tx: Tx, config: ProgramConfig, items: WriteItem[], now: Date): Promise<{ outcomes: Outcome[]; events: LoyaltyEventMessage[] }> {
+  async write(tx: Tx, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     const programId = config.program.id;
     const outcomes = new Map<WriteItem, Outcome>();
     const customerOf = await this.resolveCustomers(tx, config, items);
@@ -249,6 +257,7 @@ export class BatchWriter {
     events.push(...tiers.events);
     events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
     const upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
+    const grants = await owedByBatch(tx, config, written.map((w) => ({ customerId: customerOf.get(w.item)!, type: w.item.record.type })), now);
 
     for (const [item, { result, move }] of results) {
       const tier = upgraded.get(result.customer.id);
@@ -260,7 +269,7 @@ export class BatchWriter {
       }
       outcomes.set(item, { kind: "written", result });
     }
-    return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events };
+    return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events, grants };
   }
 
   private touchpointEvent(item: WriteItem, touchpointId: string, points: number, pending: boolean, balance: number) {

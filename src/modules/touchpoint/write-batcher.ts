@@ -84,13 +84,14 @@ export class WriteBatcher {
   private async run(items: BatchItem[], attempt = 1): Promise<void> {
     let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
+    let grants: number;
     let config: ProgramConfig;
     try {
       // The configuration as it is now: a ladder or rule edited while records waited applies to them.
       config = await this.app.programs.config(items[0].programId);
       const now = this.app.clock();
       const worker = this.worker?.alive ? this.worker : undefined;
-      ({ outcomes, events } = worker
+      ({ outcomes, events, grants } = worker
         ? await worker.write(config, items, now)
         : await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
     } catch (err) {
@@ -108,6 +109,9 @@ export class WriteBatcher {
       return;
     }
     if (events.length > 0) this.app.outbox.publishCommitted(events);
+    // What the batch owes (referral bonuses, triggered rewards) is given before its requests are
+    // answered, so a client reading right after sees it; the lifecycle job catches any left over.
+    if (grants > 0) await this.app.grants.process(config.program.id);
     items.forEach((item, i) => {
       const outcome = outcomes[i];
       if (outcome.kind === "written") item.resolve(outcome.result);

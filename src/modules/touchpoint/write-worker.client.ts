@@ -2,14 +2,13 @@
 import { extname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { LoyaltyEventMessage } from "../../events/event.types";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig } from "../program/program.config";
-import { Outcome, WriteItem } from "./batch-writer";
+import type { BatchResult, WriteItem } from "./batch-writer";
 import { Touchpoint } from "./touchpoint.types";
 import type { WriteWorkerData } from "./write-worker";
 
-type Reply = { resolve(value: { outcomes: Outcome[]; events: LoyaltyEventMessage[] }): void; reject(error: unknown): void };
+type Reply = { resolve(value: BatchResult): void; reject(error: unknown): void };
 
 export class WriteWorkerClient {
   private readonly worker: Worker;
@@ -50,7 +49,7 @@ export class WriteWorkerClient {
 
   private onClosed?: () => void;
 
-  write(config: ProgramConfig, items: WriteItem[], now: Date): Promise<{ outcomes: Outcome[]; events: LoyaltyEventMessage[] }> {
+  write(config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
       if (!this.alive) return reject(new Error("write worker stopped"));
       const id = this.nextId++;
@@ -89,7 +88,7 @@ function reviveDates(value: any): any {
 }
 
 /** Results cross the thread as plain data: give back the classes the GraphQL layer resolves on. */
-function rehydrate(result: { outcomes: Outcome[]; events: LoyaltyEventMessage[] }) {
+function rehydrate(result: BatchResult) {
   reviveDates(result.outcomes);
   for (const outcome of result.outcomes) {
     if (outcome.kind !== "written") continue;
