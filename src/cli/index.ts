@@ -1,4 +1,4 @@
-/** The command-line tool: `npm run cli -- <command>` (migrate, emit-schema, recompute). */
+/** The command-line tool: `npm run cli -- <command>` (migrate, emit-schema, recompute, points-lifecycle). */
 import "reflect-metadata";
 import { writeFileSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -9,6 +9,8 @@ import { openDatabase } from "../db/open";
 import { App } from "../app";
 import { printedSchema } from "../schema";
 import { isUuid } from "../api/ids";
+import { runPointsLifecycle } from "../modules/points/lifecycle";
+import { reviewTiers } from "../modules/tiers/tier.service";
 
 const SCHEMA_FILE = resolve(__dirname, "../../../schema/schema.graphql").replace(/dist[\\/]schema/, "schema");
 
@@ -63,6 +65,28 @@ program
       );
       process.stderr.write("\n");
       process.stdout.write(JSON.stringify({ programId, ...report }) + "\n");
+    } finally {
+      await app.stop();
+      await database.close();
+    }
+  });
+
+program
+  .command("points-lifecycle")
+  .description("activate pending points, expire points and coupons, give owed grants and review tiers of a program, as of now")
+  .argument("<programId>", "the program's id")
+  .action(async (programId: string) => {
+    if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
+    const config = loadConfig();
+    const log = createLogger(config.logLevel);
+    const database = await openDatabase(config, log);
+    const app = new App({ config, db: database.db, log });
+    try {
+      const programConfig = await app.programs.config(programId);
+      const grants = await app.grants.process(programId);
+      const points = await runPointsLifecycle(app, programId);
+      const tiers = await reviewTiers(app.db, programConfig, app.clock(), (e) => app.outbox.publishCommitted(e));
+      process.stdout.write(JSON.stringify({ programId, grants, ...points, tiersReviewed: tiers.reviewed, tiersChanged: tiers.changed }) + "\n");
     } finally {
       await app.stop();
       await database.close();

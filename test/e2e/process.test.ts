@@ -89,6 +89,11 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   const recompute = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(recompute.status).toBe(0);
   expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({ programId, evaluated: 5, changed: 0, skipped: 0 });
+  const lifecycle = spawnSync(process.execPath, [...node("src/cli/index.ts"), "points-lifecycle", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
+  expect(lifecycle.status).toBe(0);
+  expect(JSON.parse(lifecycle.stdout.trim().split("\n").pop()!)).toEqual({
+    programId, grants: 0, activated: 0, expired: 0, couponsExpired: 0, tiersReviewed: 0, tiersChanged: 0,
+  });
   const bad = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", "nope"], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain('"nope" is not a program id');
@@ -137,3 +142,37 @@ clusterable("runs several API processes on one port with API_PROCESSES (PostgreS
     await database.drop();
   }
 }, 180_000);
+
+const withServer = process.env.DATABASE_URL ? it : it.skip;
+
+withServer("npm run worker works the scheduled jobs apart from the API, and stops on SIGTERM (PostgreSQL)", async () => {
+  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_worker");
+  const child = spawn(process.execPath, node("src/worker.ts"), {
+    env: { ...env(), DATABASE_URL: database.url, LOG_LEVEL: "info", POINTS_LIFECYCLE_CRON: "* * * * *" },
+    cwd: ROOT,
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  try {
+    for (let i = 0; i < 300 && !output.includes("job worker started"); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(output).toContain("job worker started");
+    // The schedules are in PostgreSQL, where every worker and API process sees them.
+    const { Client } = await import("pg");
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    const { rows } = await client.query(`SELECT name, cron FROM pgboss.schedule ORDER BY name`);
+    await client.end();
+    expect(rows).toEqual([
+      { name: "points-lifecycle", cron: "* * * * *" },
+      { name: "stages-recompute", cron: "17 3 * * *" },
+    ]);
+    expect(await stop(child)).toBe(0);
+    const without = spawnSync(process.execPath, node("src/worker.ts"), { env: env(), cwd: ROOT, encoding: "utf8" });
+    expect(without.status).toBe(1);
+    expect(without.stderr).toContain("the worker needs DATABASE_URL");
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await database.drop();
+  }
+}, 120_000);

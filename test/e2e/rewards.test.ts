@@ -179,6 +179,26 @@ describe("coupons: used, cancelled, events", () => {
   });
 });
 
+describe("known failure: redeemed points deducted twice on refund", () => {
+  it("takes back a refunded purchase's points once, whatever was redeemed or cancelled in between", async () => {
+    const programId = await shop();
+    const rewardId = await createReward({ programId, name: "Scarf", pointsCost: 80 });
+    const ida = await member(programId, "ida", 100);
+    const redemption = (await redeem(ida, rewardId, "sc1")).data.redeemReward;
+    await t.gql(`mutation($id: ID!) { cancelRedemption(id: $id) { __typename } }`, { id: redemption.id });
+    await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
+    await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
+    expect(await balanceOf(ida)).toBe(0);
+    const ledger = await t.gql(`query($id: ID!) { customer(id: $id) { ledger(first: 10) { nodes { amount kind } } } }`, { id: ida });
+    expect(ledger.data.customer.ledger.nodes).toEqual([
+      { amount: -100, kind: "REVERSAL" },
+      { amount: 80, kind: "REDEMPTION_CANCELLED" },
+      { amount: -80, kind: "REDEMPTION" },
+      { amount: 100, kind: "EARN" },
+    ]);
+  });
+});
+
 describe("lots and overdraft", () => {
   it("spends the points that expire first", async () => {
     const programId = await shop({ expiry: "AFTER_DAYS", expiryDays: 30 });
