@@ -47,6 +47,20 @@ program
     process.stdout.write(`wrote ${opts.out}\n`);
   });
 
+/** Runs `work` with the application on the configured database (migrated), then closes both. */
+async function withApp(work: (app: App) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const database = await openDatabase(config, log);
+  const app = new App({ config, db: database.db, log });
+  try {
+    await work(app);
+  } finally {
+    await app.stop();
+    await database.close();
+  }
+}
+
 program
   .command("recompute")
   .description("re-evaluate every customer's stage of a program as of now (lapse, windows), in set-based batches")
@@ -54,21 +68,14 @@ program
   .option("--batch <n>", "customers per batch", "2000")
   .action(async (programId: string, opts: { batch: string }) => {
     if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
-    const config = loadConfig();
-    const log = createLogger(config.logLevel);
-    const database = await openDatabase(config, log);
-    const app = new App({ config, db: database.db, log });
-    try {
+    await withApp(async (app) => {
       const programConfig = await app.programs.config(programId);
       const report = await app.stages.recompute(programConfig, "RECOMPUTE", Number(opts.batch), (r) =>
         process.stderr.write(`\r  evaluated ${r.evaluated}, moved ${r.changed}`),
       );
       process.stderr.write("\n");
       process.stdout.write(JSON.stringify({ programId, ...report }) + "\n");
-    } finally {
-      await app.stop();
-      await database.close();
-    }
+    });
   });
 
 program
@@ -77,20 +84,13 @@ program
   .argument("<programId>", "the program's id")
   .action(async (programId: string) => {
     if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
-    const config = loadConfig();
-    const log = createLogger(config.logLevel);
-    const database = await openDatabase(config, log);
-    const app = new App({ config, db: database.db, log });
-    try {
+    await withApp(async (app) => {
       const programConfig = await app.programs.config(programId);
       const grants = await app.grants.process(programId);
       const points = await runPointsLifecycle(app, programId);
       const tiers = await reviewTiers(app.db, programConfig, app.clock(), (e) => app.outbox.publishCommitted(e));
       process.stdout.write(JSON.stringify({ programId, grants, ...points, tiersReviewed: tiers.reviewed, tiersChanged: tiers.changed }) + "\n");
-    } finally {
-      await app.stop();
-      await database.close();
-    }
+    });
   });
 
 program.parseAsync().catch((err) => {

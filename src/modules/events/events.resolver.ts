@@ -5,7 +5,7 @@
  */
 import { filter, pipe } from "@graphql-yoga/subscription";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
+import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, InterfaceType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
@@ -16,8 +16,8 @@ import { Stage } from "../program/program.types";
 import { TouchpointType } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
 
-@ObjectType({ description: "A customer moved between stages." })
-export class StageChangedEvent {
+@InterfaceType({ description: "What every event about a customer carries." })
+export abstract class CustomerEvent {
   @Field(() => ID, { description: "The event's sequence number: increasing, unique across programs." })
   sequence: string;
 
@@ -26,7 +26,10 @@ export class StageChangedEvent {
 
   @Field(() => ID)
   customerId: string;
+}
 
+@ObjectType({ description: "A customer moved between stages.", implements: CustomerEvent })
+export class StageChangedEvent extends CustomerEvent {
   @Field(() => Stage, { nullable: true })
   from: Stage | null;
 
@@ -46,17 +49,8 @@ export class StageChangedEvent {
   touchpointId: string | null;
 }
 
-@ObjectType({ description: "A touchpoint was recorded (and posted its points)." })
-export class TouchpointRecordedEvent {
-  @Field(() => ID)
-  sequence: string;
-
-  @Field(() => ID)
-  programId: string;
-
-  @Field(() => ID)
-  customerId: string;
-
+@ObjectType({ description: "A touchpoint was recorded (and posted its points).", implements: CustomerEvent })
+export class TouchpointRecordedEvent extends CustomerEvent {
   @Field(() => ID)
   touchpointId: string;
 
@@ -76,17 +70,8 @@ export class TouchpointRecordedEvent {
   occurredAt: Date;
 }
 
-@ObjectType({ description: "Something happened to a reward of a customer: issued, redeemed, its coupon used, cancelled or expired." })
-export class RewardEvent {
-  @Field(() => ID)
-  sequence: string;
-
-  @Field(() => ID)
-  programId: string;
-
-  @Field(() => ID)
-  customerId: string;
-
+@ObjectType({ description: "Something happened to a reward of a customer: issued, redeemed, its coupon used, cancelled or expired.", implements: CustomerEvent })
+export class RewardEvent extends CustomerEvent {
   @Field({ description: "REWARD_ISSUED, REWARD_REDEEMED, COUPON_USED, REDEMPTION_CANCELLED or REDEMPTION_EXPIRED." })
   kind: string;
 
@@ -112,17 +97,8 @@ export class RewardEvent {
   at: Date;
 }
 
-@ObjectType({ description: "Points moved without a touchpoint: an adjustment, a transfer, an expiry, pending points activated." })
-export class PointsEvent {
-  @Field(() => ID)
-  sequence: string;
-
-  @Field(() => ID)
-  programId: string;
-
-  @Field(() => ID)
-  customerId: string;
-
+@ObjectType({ description: "Points moved without a touchpoint: an adjustment, a transfer, an expiry, pending points activated.", implements: CustomerEvent })
+export class PointsEvent extends CustomerEvent {
   @Field({ description: "POINTS_ADJUSTED, POINTS_EXPIRED or POINTS_ACTIVATED." })
   kind: string;
 
@@ -136,17 +112,8 @@ export class PointsEvent {
   at: Date;
 }
 
-@ObjectType({ description: "A customer's tier changed: qualified (upgrade), review (downgrade) or manual." })
-export class TierChangedEvent {
-  @Field(() => ID)
-  sequence: string;
-
-  @Field(() => ID)
-  programId: string;
-
-  @Field(() => ID)
-  customerId: string;
-
+@ObjectType({ description: "A customer's tier changed: qualified (upgrade), review (downgrade) or manual.", implements: CustomerEvent })
+export class TierChangedEvent extends CustomerEvent {
   @Field(() => String, { nullable: true })
   from: string | null;
 

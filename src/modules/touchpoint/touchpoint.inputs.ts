@@ -41,8 +41,8 @@ abstract class CustomerTouchpointInput {
   channel?: string | null;
 }
 
-@InputType({ description: "One line of an order." })
-export class PurchaseLineInput {
+@InputType({ description: "Units of one SKU of the order given back." })
+export class RefundLineInput {
   @Field()
   @Length(1, 100)
   sku: string;
@@ -52,7 +52,10 @@ export class PurchaseLineInput {
   @Min(1)
   @Max(1_000_000)
   quantity: number;
+}
 
+@InputType({ description: "One line of an order." })
+export class PurchaseLineInput extends RefundLineInput {
   @Field(() => Float)
   @Min(0)
   @Max(MAX_AMOUNT)
@@ -65,19 +68,6 @@ export class PurchaseLineInput {
 
   @Field({ defaultValue: false, description: "A voided line (cancelled at the till) is kept for the record but is not paid and earns nothing." })
   voided: boolean;
-}
-
-@InputType({ description: "Units of one SKU of the order given back." })
-export class RefundLineInput {
-  @Field()
-  @Length(1, 100)
-  sku: string;
-
-  @Field(() => Int)
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  quantity: number;
 }
 
 @InputType()
