@@ -174,3 +174,48 @@ describe("purchases unchanged by the points work", () => {
     expect(back.data.recordRefund.pointsEarned).toBe(-12);
   });
 });
+
+describe("time-boxed rules, calendar expiry and configuration errors", () => {
+  it("runs a rule only between its dates and on its weekdays, and dates calendar expiry in the program's zone", async () => {
+    const now = new Date();
+    const weekday = ((now.getUTCDay() + 6) % 7) + 1; // ISO weekday today (UTC)
+    const programId = await createProgram(t, {
+      name: "Happy hour",
+      timeZone: "UTC",
+      ladder: { preset: "griffin-7" },
+      earningRules: [
+        { name: "today only", touchpointType: "VISIT", fixedPoints: 3, daysOfWeek: [weekday] },
+        { name: "not today", touchpointType: "VISIT", fixedPoints: 100, daysOfWeek: [(weekday % 7) + 1] },
+        { name: "campaign", touchpointType: "VISIT", fixedPoints: 7, activeFrom: new Date(now.getTime() - 86_400_000).toISOString(), activeTo: new Date(now.getTime() + 86_400_000).toISOString() },
+        { name: "over", touchpointType: "VISIT", fixedPoints: 50, activeTo: new Date(now.getTime() - 86_400_000).toISOString() },
+      ],
+      points: { expiry: "END_OF_MONTH" },
+    });
+    const res = await t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { appliedRules { name } customer { pointLots { expiresAt } } } }`, {
+      i: { programId, customerExternalId: "hh", type: "VISIT", externalId: "v1" },
+    });
+    expect(res.data.recordTouchpoint.appliedRules.map((r: any) => r.name).sort()).toEqual(["campaign", "today only"]);
+    const monthEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString();
+    expect(res.data.recordTouchpoint.customer.pointLots.map((l: any) => l.expiresAt)).toEqual([monthEnd, monthEnd]);
+  });
+
+  it("refuses inconsistent rules and policies with the field, writing nothing", async () => {
+    const create = (input: Record<string, unknown>) => t.gql(`mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, { i: { name: "Bad", ladder: { preset: "griffin-7" }, ...input } });
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ earningRules: [{ touchpointType: "VISIT", fixedPoints: 1, capPoints: 5 }] }, "earningRules[0].capPeriod"],
+      [{ earningRules: [{ touchpointType: "VISIT" }] }, "earningRules[0]"],
+      [{ earningRules: [{ touchpointType: "VISIT", fixedPoints: 1, stages: ["vip"] }] }, "earningRules[0].stages"],
+      [{ earningRules: [{ touchpointType: "VISIT", fixedPoints: 1, daysOfWeek: [8] }] }, "earningRules[0].daysOfWeek"],
+      [{ earningRules: [{ touchpointType: "PURCHASE", fixedPoints: 5, referralTrigger: "SIGNUP", beneficiary: "REFEREE" }] }, "earningRules[0].touchpointType"],
+      [{ points: { expiry: "AFTER_DAYS" } }, "points.expiryDays"],
+      [{ tiers: { levels: [{ key: "gold", name: "Gold", threshold: 300 }, { key: "silver", name: "Silver", threshold: 100 }] } }, "tiers.levels[1].threshold"],
+    ];
+    const [{ n: before }] = await t.app.db.query(`SELECT count(*)::int AS n FROM programs`);
+    for (const [input, field] of cases) {
+      const res = await create(input);
+      expect({ field, got: res.errors?.[0].extensions }).toMatchObject({ field, got: { code: "BAD_USER_INPUT", field } });
+    }
+    const [{ n: after }] = await t.app.db.query(`SELECT count(*)::int AS n FROM programs`);
+    expect(after).toBe(before);
+  });
+});
