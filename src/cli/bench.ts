@@ -88,10 +88,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `op` from CONCURRENCY loops for SECONDS (after a 1 s warm-up), measuring each call. */
-const ONLY = process.env.BENCH_ONLY; // e.g. "api" to profile one scenario
+/** Scenario name prefixes, comma-separated (e.g. "api" to profile one scenario, "baseline-cte,api " for the ratios). */
+const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
 
 async function drive(name: string, op: (worker: number, i: number) => Promise<void>): Promise<Result> {
-  if (ONLY && !name.startsWith(ONLY)) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0, cpu: null };
+  if (ONLY && !ONLY.some((prefix) => name.startsWith(prefix))) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0, cpu: null };
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
