@@ -13,6 +13,8 @@ type Reply = { resolve(value: BatchResult): void; reject(error: unknown): void }
 export class WriteWorkerClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Reply>();
+  /** The configuration object last sent to the worker, per program. */
+  private readonly sentConfigs = new Map<string, ProgramConfig>();
   private nextId = 1;
   private closed?: Promise<void>;
   /** False once the thread has failed or exited: the batcher then writes on the main thread. */
@@ -54,9 +56,14 @@ export class WriteWorkerClient {
       if (!this.alive) return reject(new Error("write worker stopped"));
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
-      // Only data crosses the thread boundary (the items' callbacks stay here).
+      // Only data crosses the thread boundary (the items' callbacks stay here). A program's
+      // configuration is copied across only when it is not the one the worker last got for that
+      // program (messages arrive in order, so the worker has it by the time it reads this one).
       const plain = items.map(({ record, hash, deltas }) => ({ record, hash, deltas }));
-      this.worker.postMessage({ id, config, items: plain, now: now.getTime() });
+      const programId = config.program.id;
+      const fresh = this.sentConfigs.get(programId) !== config;
+      if (fresh) this.sentConfigs.set(programId, config);
+      this.worker.postMessage({ id, programId, config: fresh ? config : undefined, items: plain, now: now.getTime() });
     });
   }
 

@@ -29,6 +29,8 @@ if (parentPort) {
   const db = new Db(pool, (err) => log(String(err)));
   const writer = new BatchWriter(new ExternalIdCache(100_000));
   const inFlight = new Set<Promise<void>>();
+  /** The configuration the main thread last sent per program: it sends one only when it changes. */
+  const configs = new Map<string, any>();
   let closing = false;
 
   port.on("message", async (message: any) => {
@@ -39,7 +41,9 @@ if (parentPort) {
       port.postMessage({ kind: "closed" });
       return;
     }
-    const { id, config, items, now } = message;
+    const { id, programId, items, now } = message;
+    if (message.config) configs.set(programId, message.config);
+    const config = configs.get(programId);
     if (closing) {
       port.postMessage({ kind: "failed", id, error: { message: "write worker is closing" } });
       return;
