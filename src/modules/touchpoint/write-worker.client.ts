@@ -88,7 +88,7 @@ export class WriteWorkerClient {
  * not the realm the GraphQL scalars check `instanceof Date` against: make them this realm's.
  */
 function reviveDates(value: any): any {
-  if (value === null || typeof value !== "object") return value;
+  if (value === null || typeof value !== "object" || value instanceof Date) return value;
   if (Object.prototype.toString.call(value) === "[object Date]") return new Date(value.getTime());
   for (const key of Object.keys(value)) value[key] = reviveDates(value[key]);
   return value;
@@ -100,6 +100,7 @@ function rehydrate(result: BatchResult) {
   for (const outcome of result.outcomes) {
     if (outcome.kind !== "written") continue;
     outcome.result.touchpoint = Object.assign(new Touchpoint(), outcome.result.touchpoint);
+    // The worker sends the customer's row only (write-worker.ts): the rest is built from it.
     outcome.result.customer = customerFromRow(outcome.result.customer.row);
   }
   return result;

@@ -51,7 +51,13 @@ if (parentPort) {
     const work = db
       .transaction((tx) => writer.write(tx, config, items, new Date(now)))
       .then(
-        (result) => port.postMessage({ kind: "done", id, result }),
+        (result) => {
+          // A customer is its row plus fields copied from it: send the row, the main thread rebuilds the rest.
+          for (const outcome of result.outcomes) {
+            if (outcome.kind === "written") outcome.result.customer = { row: outcome.result.customer.row } as any;
+          }
+          port.postMessage({ kind: "done", id, result });
+        },
         (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code } }),
       );
     inFlight.add(work);
