@@ -19,12 +19,19 @@ export interface RequestContext {
 
 export function createContext(app: App, actor: Actor, requestId: string, sql = new CountingQueryable(app.db)): RequestContext {
   const now = app.clock();
+  // The logger and the loaders are made on first use: most operations (a purchase) use neither.
+  let log: Logger | undefined;
+  let loaders: Loaders | undefined;
   return {
     app,
     actor,
     requestId,
-    log: app.log.child({ requestId }),
-    loaders: createLoaders(sql, app.programConfigs, now),
+    get log() {
+      return (log ??= app.log.child({ requestId }));
+    },
+    get loaders() {
+      return (loaders ??= createLoaders(sql, app.programConfigs, now));
+    },
     now,
     sql,
   };
