@@ -3,8 +3,8 @@ import "reflect-metadata";
 import "./api/enums";
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { GraphQLDateTime } from "graphql-scalars";
-import { validateOrReject, ValidatorOptions } from "class-validator";
-import { ArgumentValidationError, buildSchema } from "type-graphql";
+import { buildSchema } from "type-graphql";
+import { validateArgument } from "./api/validation";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
@@ -17,34 +17,6 @@ import { PointsResolver } from "./modules/points/points.resolver";
 import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
 
 let built: Promise<GraphQLSchema> | undefined;
-
-/**
- * The options type-graphql's own `validate` setting resolves to (it defaults skipMissingProperties
- * to true and forbidUnknownValues to false), built once.
- */
-const VALIDATOR_OPTIONS: ValidatorOptions = {
-  forbidUnknownValues: false,
-  validationError: { target: false, value: false },
-  skipMissingProperties: true,
-};
-
-const validated = (value: unknown): value is object => value !== null && typeof value === "object";
-
-/**
- * Argument validation as type-graphql's default does it (class-validator on object arguments and
- * on the objects of list arguments, failures as ArgumentValidationError), without what that
- * default repeats on every argument of every call: a `require("class-validator")` (a module
- * resolution) and the merge of the options.
- */
-async function validateArgument(value: unknown): Promise<void> {
-  if (!validated(value)) return;
-  try {
-    if (Array.isArray(value)) await Promise.all(value.filter(validated).map((item) => validateOrReject(item, VALIDATOR_OPTIONS)));
-    else await validateOrReject(value, VALIDATOR_OPTIONS);
-  } catch (err) {
-    throw new ArgumentValidationError(err as any);
-  }
-}
 
 export function getSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
