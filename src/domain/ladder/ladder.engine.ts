@@ -57,7 +57,14 @@ export function stageHolds(stage: StageDefinition, read: MetricReader): StageRea
     return { stage: stage.key, pathIndex: null, criteria: [], summary: "entry stage" };
   }
   for (let i = 0; i < stage.paths.length; i++) {
-    const results = stage.paths[i].map((c) => evaluateCriterion(c, read));
+    const path = stage.paths[i];
+    // Check first, describe only the path that holds: most paths of most stages fail, and the
+    // results (a copy of each criterion) are what this costs. Every criterion is still read, so a
+    // window that was not loaded fails here as before.
+    let holds = true;
+    for (const c of path) if (!compare(read(c.metric, c.windowDays ?? null), c.op, c.value)) holds = false;
+    if (!holds) continue;
+    const results = path.map((c) => evaluateCriterion(c, read));
     if (results.every((r) => r.passed)) {
       return {
         stage: stage.key,
