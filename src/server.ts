@@ -22,6 +22,8 @@ import { MIGRATIONS } from "./db/data-source";
 import { CountingQueryable } from "./db/db";
 
 const MAX_BODY_BYTES = 1_000_000;
+/** What `new URL("/graphql", …)` gives: only its pathname and search are read. */
+const GRAPHQL_URL = { pathname: "/graphql", search: "" } as const;
 
 export interface RunningServer {
   url: string;
@@ -165,7 +167,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    // Nearly every request is a POST to exactly /graphql: no URL to parse for that one.
+    const url = req.url === "/graphql" ? GRAPHQL_URL : new URL(req.url ?? "/", "http://localhost");
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     if (app.log.isLevelEnabled("debug")) {
