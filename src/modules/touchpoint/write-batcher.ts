@@ -63,16 +63,23 @@ export class WriteBatcher {
 
   private async drain(programId: string): Promise<void> {
     const queue = this.queues.get(programId)!;
+    // The answers of the batch that just committed go out once the next batch is on its way: the
+    // database then works on the next batch while this thread answers the last one's requests.
+    let answer: (() => void) | undefined;
     while (queue.length > 0) {
       const items = queue.splice(0, this.maxBatch);
+      const running = this.run(items);
+      answer?.();
+      answer = undefined;
       try {
-        await this.run(items);
+        answer = await running;
       } catch (err) {
         // A bug in run() itself: answer its records rather than leave them waiting, and go on.
         this.app.log.error({ err }, "write batch failed unexpectedly");
         for (const item of items) item.reject(err);
       }
     }
+    answer?.();
     const running = (this.running.get(programId) ?? 1) - 1;
     if (running > 0) this.running.set(programId, running);
     else {
@@ -81,7 +88,8 @@ export class WriteBatcher {
     }
   }
 
-  private async run(items: BatchItem[], attempt = 1): Promise<void> {
+  /** Writes a batch; resolves, once it committed, to what answers its records (called by drain). */
+  private async run(items: BatchItem[], attempt = 1): Promise<() => void> {
     let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
     let grants: number;
@@ -102,21 +110,23 @@ export class WriteBatcher {
       }
       // One bad record must not fail its neighbours: write them one by one.
       if (items.length > 1) {
-        for (const item of items) await this.run([item]);
+        for (const item of items) (await this.run([item]))();
       } else {
         items[0].reject((err as { code?: string } | null)?.code === "23503" ? new NotFound("Customer", "customerId") : err);
       }
-      return;
+      return () => undefined;
     }
+    // Events leave in commit order: now, before any later batch can commit.
     if (events.length > 0) this.app.outbox.publishCommitted(events);
     // What the batch owes (referral bonuses, triggered rewards) is given before its requests are
     // answered, so a client reading right after sees it; the lifecycle job catches any left over.
     if (grants > 0) await this.app.grants.process(config.program.id);
-    items.forEach((item, i) => {
-      const outcome = outcomes[i];
-      if (outcome.kind === "written") item.resolve(outcome.result);
-      else this.replay(config, item).then(item.resolve, item.reject);
-    });
+    return () =>
+      items.forEach((item, i) => {
+        const outcome = outcomes[i];
+        if (outcome.kind === "written") item.resolve(outcome.result);
+        else this.replay(config, item).then(item.resolve, item.reject);
+      });
   }
 
   /** The stored result of a key seen before (or earlier in the same batch), with replayed: true. */
