@@ -62,8 +62,8 @@ export class WriteWorkerClient {
       const plain = items.map(({ record, hash, deltas }) => ({ record, hash, deltas }));
       const programId = config.program.id;
       const fresh = this.sentConfigs.get(programId) !== config;
-      if (fresh) this.sentConfigs.set(programId, config);
       this.worker.postMessage({ id, programId, config: fresh ? config : undefined, items: plain, now: now.getTime() });
+      if (fresh) this.sentConfigs.set(programId, config);
     });
   }
 

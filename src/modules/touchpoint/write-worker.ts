@@ -8,7 +8,7 @@ import "reflect-metadata";
 import { parentPort, workerData } from "node:worker_threads";
 import { Pool } from "pg";
 import { Db } from "../../db/db";
-import { BatchWriter } from "./batch-writer";
+import { BatchWriter, CONFIG_CHANGED } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
 
 export interface WriteWorkerData {
@@ -46,6 +46,11 @@ if (parentPort) {
     const config = configs.get(programId);
     if (closing) {
       port.postMessage({ kind: "failed", id, error: { message: "write worker is closing" } });
+      return;
+    }
+    if (!config) {
+      // Never expected. CONFIG_CHANGED makes the batcher reload the configuration, which is then sent.
+      port.postMessage({ kind: "failed", id, error: { message: "no configuration for the program", code: CONFIG_CHANGED } });
       return;
     }
     const work = db
