@@ -29,6 +29,8 @@ export interface Config {
   redisUrl?: string;
   /** Run write batches in a worker thread (PostgreSQL only; PGlite keeps one connection). */
   writeWorker: boolean;
+  /** Write batches of one program in flight at once (PostgreSQL server only). */
+  writeBatchesInFlight: number;
   /** Work scheduled jobs (points lifecycle, stage recompute) in this process; `npm run worker` runs them alone. */
   runJobs: boolean;
   /** Cron of the points lifecycle job (activate pending, expire points and coupons). */
@@ -103,6 +105,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     workers: int(env, "API_PROCESSES", 1, 1),
     writeWorker: bool(env, "WRITE_WORKER", true),
     runJobs: bool(env, "RUN_JOBS", true),
+    writeBatchesInFlight: int(env, "WRITE_BATCHES_IN_FLIGHT", 1, 1),
     pointsLifecycleCron: cron(env, "POINTS_LIFECYCLE_CRON", "*/5 * * * *"),
     recomputeCron: cron(env, "RECOMPUTE_CRON", "17 3 * * *"),
   };

@@ -189,13 +189,19 @@ describe("known failure: redeemed points deducted twice on refund", () => {
     await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
     await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
     expect(await balanceOf(ida)).toBe(0);
-    const ledger = await t.gql(`query($id: ID!) { customer(id: $id) { ledger(first: 10) { nodes { amount kind } } } }`, { id: ida });
-    expect(ledger.data.customer.ledger.nodes).toEqual([
-      { amount: -100, kind: "REVERSAL" },
-      { amount: 80, kind: "REDEMPTION_CANCELLED" },
-      { amount: -80, kind: "REDEMPTION" },
-      { amount: 100, kind: "EARN" },
+    const ledger = await t.gql(`query($id: ID!) { customer(id: $id) { ledger(first: 10) { nodes { amount kind reference touchpointId lotId } } } }`, { id: ida });
+    const [reversal, cancelled, redeemed, earned] = ledger.data.customer.ledger.nodes;
+    expect([reversal, cancelled, redeemed, earned].map((e: any) => [e.amount, e.kind])).toEqual([
+      [-100, "REVERSAL"],
+      [80, "REDEMPTION_CANCELLED"],
+      [-80, "REDEMPTION"],
+      [100, "EARN"],
     ]);
+    // Each entry says what it belongs to: the reversal names the purchase whose points it took back.
+    expect(reversal.reference).toBe(`purchase:${earned.touchpointId}`);
+    expect(redeemed.reference).toBe(redemption.id);
+    expect(cancelled.reference).toBe(redemption.id);
+    expect(earned.lotId).not.toBeNull();
   });
 });
 

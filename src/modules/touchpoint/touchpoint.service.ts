@@ -44,9 +44,11 @@ export class TouchpointService {
   constructor(app: App) {
     const { config } = app;
     if (config.writeWorker && config.databaseUrl) {
-      this.worker = new WriteWorkerClient({ databaseUrl: config.databaseUrl, poolSize: 2 }, app.log);
+      this.worker = new WriteWorkerClient({ databaseUrl: config.databaseUrl, poolSize: Math.max(2, config.writeBatchesInFlight + 1) }, app.log);
     }
-    this.batcher = new WriteBatcher(app, this.externalIds, this.worker);
+    // PGlite runs one statement at a time on one connection: a second batch in flight would only wait.
+    const inFlight = config.databaseUrl ? config.writeBatchesInFlight : 1;
+    this.batcher = new WriteBatcher(app, this.externalIds, this.worker, 64, inFlight);
   }
 
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
@@ -125,7 +127,7 @@ export class TouchpointService {
       const rest = reverse - Number(cancelled);
       if (rest > 0) {
         const allowNegative = config.points.overdraft === OverdraftPolicy.ALLOW_NEGATIVE;
-        const [debit] = await tx.query(DEBIT_POINTS, [programId, customerId, rest, allowNegative, "REVERSAL", claimed.tp_id, purchase.id, null, null], {
+        const [debit] = await tx.query(DEBIT_POINTS, [programId, customerId, rest, allowNegative, "REVERSAL", claimed.tp_id, purchase.id, `purchase:${purchase.id}`, `order ${record.relatedExternalId}`], {
           prepare: true,
         });
         shortfall = Number(debit.shortfall);

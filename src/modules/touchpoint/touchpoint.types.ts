@@ -74,11 +74,23 @@ export class LedgerEntry {
   @Field(() => Int, { description: "Points added (positive) or taken (negative)." })
   amount: number;
 
-  @Field({ description: "EARN or REVERSAL (a refund taking back what a purchase earned)." })
+  @Field({
+    description:
+      "EARN, REVERSAL (a refund taking back what a purchase earned), REDEMPTION, REDEMPTION_CANCELLED, EXPIRY, ADJUSTMENT, TRANSFER_OUT, TRANSFER_IN or GRANT (referral bonus).",
+  })
   kind: string;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: "The touchpoint that caused it (for a reversal, the refund)." })
   touchpointId: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The lot it credited or expired." })
+  lotId: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "What else it belongs to: purchase:<touchpoint id> for a reversal, the redemption id, the adjustment's or transfer's key, the grant's key.",
+  })
+  reference: string | null;
 
   @Field(() => String, { nullable: true })
   note: string | null;
@@ -93,6 +105,8 @@ export function ledgerEntryFromRow(row: any): LedgerEntry {
     amount: Number(row.amount),
     kind: row.kind,
     touchpointId: row.touchpoint_id === null ? null : String(row.touchpoint_id),
+    lotId: row.lot_id === null || row.lot_id === undefined ? null : String(row.lot_id),
+    reference: row.reference ?? null,
     note: row.note,
     createdAt: row.created_at,
   });
