@@ -1,12 +1,16 @@
 /**
  * The demo program seeded on first start (when there is no program yet): a coffee shop on the
- * griffin-7 ladder, a few customers at different rungs, and an ADMIN and a PARTNER key, printed once.
+ * griffin-7 ladder with silver/gold tiers, points that expire at the end of the year, two rewards,
+ * a few customers at different rungs, and an ADMIN and a PARTNER key, printed once.
  */
 import { App } from "./app";
 import { createContext } from "./context";
 import { Role } from "./modules/auth/actor";
 import { TouchpointType } from "./modules/program/earning";
 import { CreateProgramInput } from "./modules/program/program.inputs";
+import { ExpiryPolicy, OverdraftPolicy } from "./modules/points/points.policy";
+import { CreateRewardInput } from "./modules/rewards/reward.inputs";
+import { TiersInput } from "./modules/tiers/tier.types";
 
 const DAY = 86_400_000;
 
@@ -23,8 +27,27 @@ export async function seedDemo(app: App): Promise<{ programId: string; adminKey:
       { touchpointType: TouchpointType.PURCHASE, pointsPerUnit: 1, name: "1 bean per euro", priority: 0 },
       { touchpointType: TouchpointType.REVIEW, fixedPoints: 50, name: "Review bonus", priority: 0 },
       { touchpointType: TouchpointType.REFERRAL, fixedPoints: 100, name: "Referral bonus", priority: 0 },
+      { touchpointType: TouchpointType.PURCHASE, multiplier: 2, tiers: ["gold"], name: "Gold members earn double", priority: -1 },
     ],
+    points: { pendingDays: 0, expiry: ExpiryPolicy.END_OF_YEAR, overdraft: OverdraftPolicy.ALLOW_NEGATIVE },
+    tiers: Object.assign(new TiersInput(), {
+      levels: [
+        { key: "silver", name: "Silver", threshold: 50 },
+        { key: "gold", name: "Gold", threshold: 200 },
+      ],
+      basis: "POINTS_EARNED",
+      window: "ROLLING_DAYS",
+      windowDays: 365,
+      graceDays: 30,
+      downgrade: "ONE_TIER",
+    }),
   }));
+  for (const reward of [
+    { name: "Free espresso", description: "Any espresso drink, any size", pointsCost: 40, couponValidDays: 30 },
+    { name: "Demo Coffee tote bag", description: "While stocks last", pointsCost: 150, stock: 20, perCustomerLimit: 1 },
+  ]) {
+    await app.rewards.create(ctx, program.id, Object.assign(new CreateRewardInput(), { programId: program.id, couponSource: "GENERATED", ...reward }));
+  }
   const config = await app.programs.config(program.id);
   const now = app.clock().getTime();
   const people: Array<{ id: string; name: string; purchases: number; extras?: TouchpointType[] }> = [

@@ -68,14 +68,19 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   const programs = await gql(port, demoKey, `{ programs { id name ladderPreset } }`);
   expect(programs.data.programs).toEqual([{ id: expect.any(String), name: "Demo Coffee", ladderPreset: "griffin-7" }]);
   const programId = programs.data.programs[0].id;
-  const customers = await gql(port, demoKey, `{ customers(programId: "${programId}") { nodes { externalId stage { key } } } }`);
-  const stages = Object.fromEntries(customers.data.customers.nodes.map((n: any) => [n.externalId, n.stage.key]));
+  const customers = await gql(port, demoKey, `{ customers(programId: "${programId}") { nodes { externalId stage { key } tier { tier { key } } points { balance } } } }`);
+  const stages = Object.fromEntries(customers.data.customers.nodes.map((n: any) => [n.externalId, [n.stage.key, n.tier.tier?.key ?? null, n.points.balance]]));
   expect(stages).toEqual({
-    "demo-ana": "prospect",
-    "demo-ben": "first_time_customer",
-    "demo-chloe": "repeat_customer",
-    "demo-dev": "client",
-    "demo-emma": "advocate",
+    "demo-ana": ["prospect", null, 0],
+    "demo-ben": ["first_time_customer", null, 12],
+    "demo-chloe": ["repeat_customer", null, 27],
+    "demo-dev": ["client", "silver", 90],
+    "demo-emma": ["advocate", "gold", 217],
+  });
+  const catalog = await gql(port, demoKey, `{ program(id: "${programId}") { rewards { name pointsCost } tiers { key } } }`);
+  expect(catalog.data.program).toEqual({
+    rewards: [{ name: "Free espresso", pointsCost: 40 }, { name: "Demo Coffee tote bag", pointsCost: 150 }],
+    tiers: [{ key: "silver" }, { key: "gold" }],
   });
   expect(await stop(first.child)).toBe(0);
 
