@@ -80,6 +80,7 @@ export class PointsEconomy1763900000000 implements MigrationInterface {
         -- What else the entry belongs to: a redemption, a transfer, an adjustment's request key.
         ADD COLUMN reference text;
       CREATE INDEX ledger_reference_idx ON ledger_entries (program_id, reference) WHERE reference IS NOT NULL;
+      CREATE INDEX ledger_lot_idx ON ledger_entries (program_id, lot_id) WHERE lot_id IS NOT NULL;
 
       -- Manual adjustments and transfers: each claims a key, so a retry posts nothing twice.
       CREATE TABLE point_operations (
@@ -232,7 +233,7 @@ export class PointsEconomy1763900000000 implements MigrationInterface {
     await q.query(`
       DROP FUNCTION credit_points; DROP FUNCTION debit_points;
       DROP TABLE reward_coupon_codes; DROP TABLE redemptions; DROP TABLE rewards; DROP TABLE point_operations;
-      DROP INDEX ledger_reference_idx;
+      DROP INDEX ledger_reference_idx; DROP INDEX ledger_lot_idx;
       ALTER TABLE ledger_entries DROP COLUMN lot_id, DROP COLUMN reference;
       DROP TABLE point_lots;
       ALTER TABLE touchpoints DROP COLUMN earning, DROP COLUMN refunded_lines, DROP COLUMN points_shortfall;

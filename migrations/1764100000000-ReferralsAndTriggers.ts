@@ -60,6 +60,9 @@ export class ReferralsAndTriggers1764100000000 implements MigrationInterface {
         created_at timestamptz NOT NULL,
         granted_at timestamptz,
         result jsonb,
+        -- A grant that fails (a bug, a constraint) is tried again a few times, never blocking the others.
+        attempts int NOT NULL DEFAULT 0,
+        last_error text,
         PRIMARY KEY (program_id, key),
         FOREIGN KEY (program_id, customer_id) REFERENCES customers(program_id, id),
         CHECK ((kind = 'POINTS') = (points IS NOT NULL)),

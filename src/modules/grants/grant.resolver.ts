@@ -184,25 +184,33 @@ export class GrantResolver {
         ? await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [programId, uuidArg(input.referrerId, "referrerId")])
         : await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2`, [programId, input.referrerExternalId]);
       if (!referrer) throw new NotFound("Referrer", input.referrerId ? "referrerId" : "referrerExternalId");
-      const [existing] = await tx.query(`SELECT * FROM referrals WHERE program_id = $1 AND referral_key = $2`, [programId, input.referralId]);
-      if (existing) {
-        if (existing.request_hash !== hash) throw new IdempotencyKeyReused("referralId", input.referralId);
-        return { referrerId: existing.referrer_id as string, refereeId: existing.referee_id as string, replayed: true };
-      }
       await tx.query(`INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
         programId,
         input.refereeExternalId,
         config.bottom.key,
       ]);
       const [referee] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2 FOR NO KEY UPDATE`, [programId, input.refereeExternalId]);
+      // After the referee's lock: a racing first attempt with the same key waits above, then replays here.
+      const replay = async () => {
+        const [existing] = await tx.query(`SELECT * FROM referrals WHERE program_id = $1 AND referral_key = $2`, [programId, input.referralId]);
+        if (!existing) return null;
+        if (existing.request_hash !== hash) throw new IdempotencyKeyReused("referralId", input.referralId);
+        return { referrerId: existing.referrer_id as string, refereeId: existing.referee_id as string, replayed: true };
+      };
+      const earlier = await replay();
+      if (earlier) return earlier;
       if (referee.id === referrer.id) throw new BadInput("refereeExternalId", "a customer cannot refer themselves");
       if (referee.purchase_count > 0) throw new BadInput("refereeExternalId", "the referee is already a buying customer");
       const [claimed] = await tx.query(
         `INSERT INTO referrals (program_id, referee_id, referrer_id, referral_key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (program_id, referee_id) DO NOTHING RETURNING 1 AS ok`,
+         ON CONFLICT DO NOTHING RETURNING 1 AS ok`,
         [programId, referee.id, referrer.id, input.referralId, hash, now],
       );
-      if (!claimed) throw new BadInput("refereeExternalId", "the referee was already referred");
+      if (!claimed) {
+        // The key was taken meanwhile for another referee (IDEMPOTENCY_KEY_REUSED), or this referee has a referral already.
+        await replay();
+        throw new BadInput("refereeExternalId", "the referee was already referred");
+      }
       await tx.query(
         `INSERT INTO grants (program_id, key, customer_id, kind, points, rule_id, reason, created_at)
          SELECT $1, 'referral:' || $2::text || ':SIGNUP:' || r.id, CASE WHEN r.beneficiary = 'REFERRER' THEN $3::uuid ELSE $2::uuid END,
@@ -225,7 +233,8 @@ export class GrantResolver {
       data: { refereeId: link.refereeId },
       hashed: { referralId: input.referralId, referee: link.refereeId },
     });
-    await ctx.app.grants.process(programId);
+    // This referral's grants, waiting for any a racing retry is giving: the answer shows them given.
+    await ctx.app.grants.process(programId, `referral:${link.refereeId}:`);
     const customers = await ctx.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[])`, [programId, [link.referrerId, link.refereeId]]);
     const grants = await ctx.app.db.query(`SELECT * FROM grants WHERE program_id = $1 AND key LIKE $2 ORDER BY created_at, key`, [programId, `referral:${link.refereeId}:%`]);
     return {

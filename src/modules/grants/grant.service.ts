@@ -10,7 +10,7 @@ import { LoyaltyEventMessage } from "../../events/event.types";
 import { ProgramConfig } from "../program/program.config";
 import { expiryOf } from "../points/points.policy";
 import { CREDIT_POINTS } from "../touchpoint/touchpoint.sql";
-import { issueUnit, redemptionPayload, Refusal, writeEvent } from "../rewards/reward.service";
+import { GRANT_KEY_PREFIX, issueUnit, redemptionPayload, Refusal, writeEvent } from "../rewards/reward.service";
 import { rewardFromRow } from "../rewards/reward.types";
 import { FIRST_PURCHASE_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
 
@@ -35,33 +35,51 @@ export async function owedByBatch(
   return owed;
 }
 
+/** How many times a failing grant is tried (each lifecycle run tries it once more). */
+const MAX_ATTEMPTS = 5;
+
 export class GrantService {
   constructor(private readonly app: App) {}
 
   /** Gives every pending grant of a program, one transaction each. Returns how many were given. */
-  async process(programId: string): Promise<number> {
+  /**
+   * Gives every pending grant of a program (or only those whose key starts with `keyPrefix`,
+   * waiting for one another process is giving rather than skipping it: the caller then reads the
+   * result). One transaction each. Returns how many were given.
+   */
+  async process(programId: string, keyPrefix?: string): Promise<number> {
     let given = 0;
-    for (;;) {
-      const done = await this.giveOne(programId);
-      if (!done) return given;
-      given++;
+    // Grants that failed in this run are passed over, so one bad grant never blocks the others.
+    const failed = new Set<string>();
+    try {
+      for (;;) {
+        const outcome = await this.giveOne(programId, failed, keyPrefix);
+        if (outcome === "none") return given;
+        if (outcome === "given") given++;
+      }
+    } catch (err) {
+      // The database is unreachable, say: what is owed stays owed, for the next run.
+      this.app.log.error({ err, programId }, "giving grants failed");
+      return given;
     }
   }
 
-  private async giveOne(programId: string): Promise<boolean> {
+  private async giveOne(programId: string, failed: Set<string>, keyPrefix?: string): Promise<"given" | "failed" | "none"> {
     const { app } = this;
     const events: LoyaltyEventMessage[] = [];
     const config = await app.programs.config(programId);
-    let found = false;
+    let found: string | null = null;
     try {
       await app.db.transaction(async (tx) => {
         events.length = 0;
         const [grant] = await tx.query(
-          `SELECT * FROM grants WHERE program_id = $1 AND granted_at IS NULL ORDER BY created_at, key LIMIT 1 FOR UPDATE SKIP LOCKED`,
-          [programId],
+          `SELECT * FROM grants WHERE program_id = $1 AND granted_at IS NULL AND attempts < $2 AND NOT (key = ANY($3::text[]))
+              AND ($4::text IS NULL OR starts_with(key, $4))
+            ORDER BY created_at, key LIMIT 1 FOR UPDATE ${keyPrefix ? "" : "SKIP LOCKED"}`,
+          [programId, MAX_ATTEMPTS, [...failed], keyPrefix ?? null],
         );
         if (!grant) return;
-        found = true;
+        found = grant.key;
         const now = app.clock();
         let result: Record<string, unknown>;
         if (grant.kind === "POINTS") {
@@ -76,7 +94,8 @@ export class GrantService {
           await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, grant.customer_id]);
           const [rewardRow] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, grant.reward_id]);
           const reward = rewardFromRow(rewardRow);
-          const issued = reward.active ? await this.issue(tx, reward, grant, now) : { unavailable: "INACTIVE" };
+          const closed = !reward.active ? "INACTIVE" : reward.validFrom && now < reward.validFrom ? "NOT_YET_VALID" : reward.validTo && now >= reward.validTo ? "ENDED" : null;
+          const issued = closed ? { unavailable: closed } : await this.issue(tx, reward, grant, now);
           if ("unavailable" in issued) result = issued;
           else {
             result = { redemptionId: issued.id, code: issued.code };
@@ -86,17 +105,24 @@ export class GrantService {
         await tx.query(`UPDATE grants SET granted_at = $3, result = $4 WHERE program_id = $1 AND key = $2`, [programId, grant.key, now, JSON.stringify(result)]);
       });
     } catch (err) {
-      app.log.error({ err, programId }, "grant failed; the next run tries again");
-      return false;
+      if (!found) throw err;
+      failed.add(found);
+      app.log.error({ err, programId, grant: found }, "grant failed; it is tried again by later runs, a few times");
+      await app.db.query(`UPDATE grants SET attempts = attempts + 1, last_error = $3 WHERE program_id = $1 AND key = $2`, [
+        programId,
+        found,
+        String((err as Error)?.message ?? err).slice(0, 500),
+      ]);
+      return "failed";
     }
     if (events.length > 0) app.outbox.publishCommitted(events);
-    return found;
+    return found ? "given" : "none";
   }
 
   private async issue(tx: Tx, reward: ReturnType<typeof rewardFromRow>, grant: any, now: Date): Promise<any> {
     try {
       await tx.query(`SAVEPOINT issue`);
-      const issued = await issueUnit(tx, reward, grant.customer_id, { key: grant.key, hash: "grant", points: 0, now });
+      const issued = await issueUnit(tx, reward, grant.customer_id, { key: GRANT_KEY_PREFIX + grant.key, hash: "grant", points: 0, now });
       await tx.query(`RELEASE SAVEPOINT issue`);
       return "id" in issued ? issued : { unavailable: issued.reason };
     } catch (err) {

@@ -133,7 +133,7 @@ export class PointsService {
       const [debit] = await tx.query(DEBIT_POINTS, [programId, from.id, input.points, false, "TRANSFER_OUT", null, null, input.idempotencyKey, note], { prepare: true });
       const [credit] = await tx.query(
         CREDIT_POINTS,
-        [programId, to.id, input.points, "TRANSFER_IN", "TRANSFER", null, now, first?.expires_at ?? expiryOf(config.points, now, config.program.timeZone), input.idempotencyKey, note, false],
+        [programId, to.id, input.points, "TRANSFER_IN", "TRANSFER", null, now, first ? first.expires_at : expiryOf(config.points, now, config.program.timeZone), input.idempotencyKey, note, false],
         { prepare: true },
       );
       const result: TransferResult = {

@@ -181,7 +181,8 @@ export function computePoints(rules: EarningRule[], ctx: EarningContext): Earned
         forOrder = Math.floor(forOrder * m);
       }
     } else if (rule.multiplier != null) {
-      const extra = rule.multiplier - 1;
+      // Never below what earlier rules gave (validation refuses a multiplier under 1 on such a rule).
+      const extra = Math.max(0, rule.multiplier - 1);
       perLine = linePoints.map((p, i) => (eligible[i] ? Math.floor(p * extra) : 0));
       forOrder = filtered ? 0 : Math.floor(orderPoints * extra);
     }

@@ -1,5 +1,5 @@
-import { IsIn, IsInt, IsOptional, Length, Max, Min, ValidateNested, ArrayMaxSize, ArrayNotEmpty } from "class-validator";
-import { Field, Float, InputType, Int } from "type-graphql";
+import { IsIn, IsInt, IsOptional, IsUUID, Length, Max, Min, ValidateNested, ArrayMaxSize, ArrayNotEmpty } from "class-validator";
+import { Field, Float, ID, InputType, Int } from "type-graphql";
 import { Comparator, Metric } from "../../domain/ladder/ladder.types";
 import { LADDER_PRESETS } from "../../domain/ladder/ladder.presets";
 import { TouchpointType } from "./earning";
@@ -55,8 +55,16 @@ export class LadderInput {
   stages?: StageInput[] | null;
 }
 
-@InputType({ description: "How touchpoints of one type earn points. Rules run by priority (high first), then id." })
+@InputType({ description: "How touchpoints of one type earn points. Rules run by priority (high first), then the order listed." })
 export class EarningRuleInput {
+  @Field(() => ID, {
+    nullable: true,
+    description: "In setEarningRules: the rule this entry updates (it keeps counting what it gave against its caps). Omit for a new rule.",
+  })
+  @IsOptional()
+  @IsUUID("all", { message: "id must be an earning rule id" })
+  id?: string | null;
+
   @Field(() => TouchpointType)
   touchpointType: TouchpointType;
 

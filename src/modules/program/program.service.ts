@@ -42,6 +42,9 @@ function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earni
     if (r.pointsPerUnit == null && r.fixedPoints == null && r.multiplier == null) {
       throw new BadInput(`${field}[${i}]`, "an earning rule needs pointsPerUnit, fixedPoints or multiplier");
     }
+    if (r.multiplier != null && r.pointsPerUnit == null && r.fixedPoints == null && r.multiplier < 1) {
+      throw new BadInput(`${field}[${i}].multiplier`, "a rule with only a multiplier multiplies what earlier rules gave: at least 1");
+    }
     if ((r.capPoints == null) !== (r.capPeriod == null)) throw new BadInput(`${field}[${i}].capPeriod`, "capPoints and capPeriod go together");
     if (r.activeFrom && r.activeTo && r.activeFrom >= r.activeTo) throw new BadInput(`${field}[${i}].activeTo`, "activeTo must be after activeFrom");
     if (r.referralTrigger || r.beneficiary) {
@@ -55,46 +58,68 @@ function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earni
   });
 }
 
-/** Inserts a program's earning rules (all columns, one statement). */
+/** The settable columns of earning_rules, as the JSON input of the statements below carries them. */
+const RULE_COLUMNS = `name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories, stages, tiers,
+  active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position, referral_trigger, beneficiary`;
+const RULE_RECORD = `r(id uuid, name text, touchpoint_type text, points_per_unit numeric, fixed_points int, priority int,
+  multiplier numeric, skus text[], categories text[], stages text[], tiers text[], active_from timestamptz, active_to timestamptz,
+  days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean, position int, referral_trigger text, beneficiary text)`;
+
+function ruleRows(rules: EarningRuleInput[]): string {
+  return JSON.stringify(
+    rules.map((r, position) => ({
+      id: r.id ?? null,
+      position,
+      name: r.name ?? null,
+      touchpoint_type: r.touchpointType,
+      points_per_unit: r.pointsPerUnit ?? null,
+      fixed_points: r.fixedPoints ?? null,
+      priority: r.priority ?? 0,
+      multiplier: r.multiplier ?? null,
+      skus: r.skus?.length ? r.skus : null,
+      categories: r.categories?.length ? r.categories : null,
+      stages: r.stages?.length ? r.stages : null,
+      tiers: r.tiers?.length ? r.tiers : null,
+      active_from: r.activeFrom ?? null,
+      active_to: r.activeTo ?? null,
+      days_of_week: r.daysOfWeek?.length ? r.daysOfWeek : null,
+      cap_points: r.capPoints ?? null,
+      cap_period: r.capPeriod ?? null,
+      total_cap: r.totalCap ?? null,
+      stop_further_rules: r.stopFurtherRules ?? false,
+      referral_trigger: r.referralTrigger ?? null,
+      beneficiary: r.beneficiary ?? null,
+    })),
+  );
+}
+
+/** Inserts a new program's earning rules (all columns, one statement). */
 export async function insertRules(tx: Tx, programId: string, rules: EarningRuleInput[]): Promise<void> {
   if (rules.length === 0) return;
-  await tx.query(
-    `INSERT INTO earning_rules (program_id, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-                                stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position,
-                                referral_trigger, beneficiary)
-     SELECT $1, name, touchpoint_type, points_per_unit, fixed_points, priority, multiplier, skus, categories,
-            stages, tiers, active_from, active_to, days_of_week, cap_points, cap_period, total_cap, stop_further_rules, position, referral_trigger, beneficiary
-       FROM jsonb_to_recordset($2::jsonb) AS r(name text, touchpoint_type text, points_per_unit numeric, fixed_points int, priority int,
-            multiplier numeric, skus text[], categories text[], stages text[], tiers text[], active_from timestamptz, active_to timestamptz,
-            days_of_week smallint[], cap_points int, cap_period text, total_cap bigint, stop_further_rules boolean, position int, referral_trigger text, beneficiary text)`,
-    [
-      programId,
-      JSON.stringify(
-        rules.map((r, position) => ({
-          position,
-          name: r.name ?? null,
-          touchpoint_type: r.touchpointType,
-          points_per_unit: r.pointsPerUnit ?? null,
-          fixed_points: r.fixedPoints ?? null,
-          priority: r.priority ?? 0,
-          multiplier: r.multiplier ?? null,
-          skus: r.skus?.length ? r.skus : null,
-          categories: r.categories?.length ? r.categories : null,
-          stages: r.stages?.length ? r.stages : null,
-          tiers: r.tiers?.length ? r.tiers : null,
-          active_from: r.activeFrom ?? null,
-          active_to: r.activeTo ?? null,
-          days_of_week: r.daysOfWeek?.length ? r.daysOfWeek : null,
-          cap_points: r.capPoints ?? null,
-          cap_period: r.capPeriod ?? null,
-          total_cap: r.totalCap ?? null,
-          stop_further_rules: r.stopFurtherRules ?? false,
-          referral_trigger: r.referralTrigger ?? null,
-          beneficiary: r.beneficiary ?? null,
-        })),
-      ),
-    ],
+  await tx.query(`INSERT INTO earning_rules (program_id, ${RULE_COLUMNS}) SELECT $1, ${RULE_COLUMNS} FROM jsonb_to_recordset($2::jsonb) AS ${RULE_RECORD}`, [
+    programId,
+    ruleRows(rules),
+  ]);
+}
+
+/**
+ * Replaces a program's rules by the list: a rule given with its `id` is updated in place, so it
+ * keeps what it already gave (caps per customer and in total go on counting); a rule without an id
+ * is new; a rule left out is removed.
+ */
+export async function replaceRules(tx: Tx, programId: string, rules: EarningRuleInput[]): Promise<void> {
+  const sets = RULE_COLUMNS.split(",").map((c) => `${c.trim()} = r.${c.trim()}`).join(", ");
+  const [row] = await tx.query(
+    `WITH input AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS ${RULE_RECORD}),
+     removed AS (DELETE FROM earning_rules e WHERE e.program_id = $1 AND e.id NOT IN (SELECT id FROM input WHERE id IS NOT NULL)),
+     updated AS (UPDATE earning_rules e SET ${sets} FROM input r WHERE e.program_id = $1 AND e.id = r.id RETURNING e.id),
+     added AS (INSERT INTO earning_rules (program_id, ${RULE_COLUMNS}) SELECT $1, ${RULE_COLUMNS} FROM input r WHERE r.id IS NULL)
+     SELECT array(SELECT id FROM updated) AS updated`,
+    [programId, ruleRows(rules)],
   );
+  const found = new Set<string>(row.updated);
+  const missing = rules.findIndex((r) => r.id && !found.has(r.id));
+  if (missing >= 0) throw new BadInput(`rules[${missing}].id`, `the program has no earning rule ${rules[missing].id}`);
 }
 
 function validatePolicy(points: PointsPolicyInput | null | undefined): void {
@@ -133,6 +158,8 @@ export class ProgramService {
   async create(ctx: RequestContext, input: CreateProgramInput): Promise<Program> {
     const { ladder, preset } = ladderFromInput(input.ladder);
     validateRules(input.earningRules ?? [], ladder);
+    const withId = (input.earningRules ?? []).findIndex((r) => r.id);
+    if (withId >= 0) throw new BadInput(`earningRules[${withId}].id`, "a new program's rules have no id yet");
     validatePolicy(input.points);
     if (input.tiers) validateTiers(input.tiers);
     if (!validTimeZone(input.timeZone)) throw new BadInput("timeZone", `unknown time zone "${input.timeZone}"`);
@@ -160,9 +187,9 @@ export class ProgramService {
     const config = await this.config(programId);
     validateRules(rules, config.ladder, "rules");
     await this.db.transaction(async (tx) => {
-      await tx.query(`DELETE FROM earning_rules WHERE program_id = $1`, [programId]);
-      await insertRules(tx, programId, rules);
+      // The program row first, as a write batch takes it (FOR SHARE) before any rule row: no lock cycle.
       await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
+      await replaceRules(tx, programId, rules);
     });
   }
 

@@ -7,6 +7,7 @@ import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { Customer } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { CreateRewardInput, RedeemRewardInput } from "./reward.inputs";
+import { GRANT_KEY_PREFIX } from "./reward.service";
 import { CouponResult, RedeemRewardResult, Redemption, redemptionFromRow, Reward } from "./reward.types";
 
 const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];
@@ -54,6 +55,7 @@ export class RewardResolver {
     const reward = await this.rewardFor(ctx, input.rewardId, ANY_ROLE);
     const customerId = uuidArg(input.customerId, "customerId");
     requireCustomerAccess(ctx.actor, reward.programId, customerId);
+    if (input.idempotencyKey.startsWith(GRANT_KEY_PREFIX)) throw new BadInput("idempotencyKey", `keys starting with "${GRANT_KEY_PREFIX}" are reserved for rewards the program gives`);
     return ctx.app.rewards.redeem(ctx, reward, { ...input, customerId });
   }
 

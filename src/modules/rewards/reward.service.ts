@@ -28,6 +28,8 @@ import {
 } from "./reward.types";
 
 const DAY_MS = 86_400_000;
+/** Redemptions a grant issues (triggered rewards) use this key prefix, which clients may not use. */
+export const GRANT_KEY_PREFIX = "grant:";
 /** Crockford base32 without I, L, O, U: nothing to misread at a till. */
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -254,9 +256,14 @@ export class RewardService {
       if (row.status !== "ISSUED") {
         return Object.assign(new CouponUnusable(), { code: row.code, status: row.status, message: `A ${row.status.toLowerCase()} coupon cannot be cancelled` });
       }
+      if (row.expires_at && new Date(row.expires_at) <= now) {
+        // Past its expiry (the job has not marked it yet): it expires, it does not come back as points.
+        return Object.assign(new CouponUnusable(), { code: row.code, status: row.status, message: "The coupon is past its expiry" });
+      }
       const config = await ctx.app.programs.config(row.program_id);
       const name = await this.rewardName(tx, row);
-      await tx.query(
+      // A reward a trigger gave cost nothing: nothing to give back.
+      if (Number(row.points) > 0) await tx.query(
         CREDIT_POINTS,
         [row.program_id, row.customer_id, row.points, "REDEMPTION_CANCELLED", "REDEMPTION_CANCELLED", null, now, expiryOf(config.points, now, config.program.timeZone), row.id, reason ?? name, false],
         { prepare: true },

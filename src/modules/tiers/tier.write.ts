@@ -16,6 +16,7 @@ export function validateTiers(tiers: TiersInput, field = "tiers"): void {
 
 export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput): Promise<void> {
   validateTiers(tiers);
+  await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
   await tx.query(`DELETE FROM tiers WHERE program_id = $1`, [programId]);
   await tx.query(
     `INSERT INTO tiers (program_id, key, rank, name, threshold)
@@ -26,9 +27,11 @@ export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput)
     `UPDATE programs SET tier_basis = $2, tier_window = $3, tier_window_days = $4, tier_grace_days = $5, tier_downgrade = $6, updated_at = now() WHERE id = $1`,
     [programId, tiers.basis, tiers.window, tiers.windowDays, tiers.graceDays, tiers.downgrade],
   );
+  // Customers locked in id order, as every other writer of many customers does.
   await tx.query(
     `UPDATE customers SET tier_key = NULL, tier_review_at = NULL, tier_manual_until = NULL
-      WHERE program_id = $1 AND tier_key IS NOT NULL AND tier_key <> ALL($2::text[])`,
+      WHERE program_id = $1 AND id IN (
+        SELECT id FROM customers WHERE program_id = $1 AND tier_key IS NOT NULL AND tier_key <> ALL($2::text[]) ORDER BY id FOR NO KEY UPDATE)`,
     [programId, tiers.levels.map((l) => l.key)],
   );
 }

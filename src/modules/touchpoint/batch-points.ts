@@ -3,7 +3,7 @@
  * memory as the batch's records earn), and the lots each record's points become.
  */
 import { Tx } from "../../db/db";
-import { startOfPeriod } from "../../domain/points/calendar";
+import { endOfPeriod, startOfPeriod } from "../../domain/points/calendar";
 import { ProgramConfig } from "../program/program.config";
 import { computePoints, EarnedPoints, EarningRule, PurchaseLine, TouchpointType } from "../program/earning";
 import { activationOf, expiryOf } from "../points/points.policy";
@@ -64,8 +64,9 @@ export class BatchCaps {
 
   usedInPeriod(customerId: string, rule: EarningRule, at: Date): number {
     const start = startOfPeriod(at, rule.capPeriod!, this.timeZone).getTime();
+    const end = endOfPeriod(at, rule.capPeriod!, this.timeZone).getTime();
     let used = 0;
-    for (const a of this.awards.get(customerId) ?? []) if (a.ruleId === rule.id && a.at >= start) used += a.amount;
+    for (const a of this.awards.get(customerId) ?? []) if (a.ruleId === rule.id && a.at >= start && a.at < end) used += a.amount;
     return used;
   }
 

@@ -163,7 +163,8 @@ export class BatchWriter {
         const planned = lotsFor(config, record, earned, { customerId, touchpointId: touchpoint!.id }, state.row.balance, now);
         lots.push(...planned.lots);
         const earning = storedEarning(record, earned, planned.pending);
-        if (earned.total !== 0 || earned.applied.length > 0) earnings.push({ id: touchpoint!.id, points: earned.total, earning });
+        // Stored whenever there is something to explain or to refund by line later (lines that earned 0 too).
+        if (earned.total !== 0 || earned.applied.length > 0 || earning.lines.length > 0) earnings.push({ id: touchpoint!.id, points: earned.total, earning });
         this.apply(state, item, config, now, +1, earned.total, planned.pending);
         if (deltas.purchaseAt) {
           firstPurchaseAt = earliest(firstPurchaseAt, deltas.purchaseAt);

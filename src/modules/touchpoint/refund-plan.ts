@@ -28,10 +28,11 @@ interface PurchaseRow {
 
 const cents = (n: number) => Math.round(n * 100);
 
-export function planRefund(purchase: PurchaseRow, record: TouchpointRecord): RefundPlan {
+export function planRefund(purchase: PurchaseRow, record: TouchpointRecord, expired = 0): RefundPlan {
   const amount = Number(purchase.amount);
   const refunded = Number(purchase.refunded_amount);
-  const pointsLeft = Math.max(0, purchase.points - purchase.points_reversed);
+  // Points of the order that expired are gone already: taking them back again would charge twice.
+  const pointsLeft = Math.max(0, purchase.points - purchase.points_reversed - expired);
   const requested = (record.data as { lines?: Array<{ sku: string; quantity: number }> } | null)?.lines;
   let refund: number;
   let points: number;
@@ -68,7 +69,9 @@ export function planRefund(purchase: PurchaseRow, record: TouchpointRecord): Ref
   if (cents(refund) > cents(amount) - cents(refunded)) {
     throw new BadInput(requested?.length ? "lines" : "amount", `refund of ${refund.toFixed(2)} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
   }
-  const completes = allLinesBack || (amount > 0 && cents(refunded + refund) >= cents(amount));
+  // An order completes once: a later refund of a 0.00 line does not take the purchase away again.
+  const alreadyComplete = amount > 0 && cents(refunded) >= cents(amount);
+  const completes = !alreadyComplete && (allLinesBack || (amount > 0 && cents(refunded + refund) >= cents(amount)));
   // The whole order back: everything it still holds, its order-level points too.
   if (completes) points = pointsLeft;
   return { amount: refund, points: Math.min(points, pointsLeft), completes, units };

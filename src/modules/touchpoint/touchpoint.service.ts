@@ -101,7 +101,13 @@ export class TouchpointService {
     if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
     const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
-    const plan = planRefund(purchase, record);
+    const [{ expired }] = await tx.query(
+      `SELECT coalesce(-sum(le.amount), 0)::bigint AS expired FROM point_lots l
+         JOIN ledger_entries le ON le.program_id = l.program_id AND le.lot_id = l.id AND le.kind = 'EXPIRY'
+        WHERE l.program_id = $1 AND l.touchpoint_id = $2`,
+      [programId, purchase.id],
+    );
+    const plan = planRefund(purchase, record, Number(expired));
     if (purchase.currency && record.currency && purchase.currency !== record.currency) {
       throw new BadInput("currency", `the order was paid in ${purchase.currency}`);
     }
