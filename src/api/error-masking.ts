@@ -20,7 +20,7 @@ const EXPOSED_CODES = new Set([
 ]);
 
 /** SQLSTATEs that mean "this value cannot be stored", not "the server is broken". */
-const CLIENT_DATA_ERRORS = new Set(["22003", "22P02", "22P05", "22021", "22001", "22007", "22008"]);
+const CLIENT_DATA_ERRORS = new Set(["22003", "22P02", "22P05", "22021", "22001", "22007", "22008", "22009"]);
 
 /** Tags an unexpected error with the request it happened in, so the masked message can name it. */
 export const REQUEST_ID = Symbol("requestId");

@@ -2,8 +2,9 @@
  * Argument validation: class-validator on the input classes, as type-graphql's default does it,
  * minus work that default and class-validator repeat on every call for the same answer.
  */
-import { getMetadataStorage, validateOrReject, ValidatorOptions } from "class-validator";
-import { ArgumentValidationError } from "type-graphql";
+import { getMetadataStorage, validateOrReject, ValidationError, ValidatorOptions } from "class-validator";
+import { getNullableType, isListType } from "graphql";
+import { ArgumentValidationError, ResolverData } from "type-graphql";
 
 /**
  * The options type-graphql's own `validate` setting resolves to (it defaults skipMissingProperties
@@ -51,12 +52,35 @@ memoizeTargetMetadatas();
  * repeats on every argument of every call: a `require("class-validator")` (a module resolution)
  * and the merge of the options.
  */
-export async function validateArgument(value: unknown): Promise<void> {
+export async function validateArgument(value: unknown, _type?: unknown, resolverData?: ResolverData<object>): Promise<void> {
   if (!validated(value)) return;
-  try {
-    if (Array.isArray(value)) await Promise.all(value.filter(validated).map((item) => validateOrReject(item, VALIDATOR_OPTIONS)));
-    else await validateOrReject(value, VALIDATOR_OPTIONS);
-  } catch (err) {
-    throw new ArgumentValidationError(err as any);
+  if (!Array.isArray(value)) {
+    try {
+      await validateOrReject(value, VALIDATOR_OPTIONS);
+    } catch (err) {
+      throw new ArgumentValidationError(err as any);
+    }
+    return;
   }
+  // A list argument: each item's errors under its index and the argument's name (rules[1].pointsPerUnit),
+  // so a client sending twenty rules knows which one is wrong.
+  const failures = await Promise.all(
+    value.map((item, index) =>
+      validated(item) ? validateOrReject(item, VALIDATOR_OPTIONS).then(() => null, (errors: ValidationError[]) => ({ index, errors })) : null,
+    ),
+  );
+  const items = failures.filter((f): f is { index: number; errors: ValidationError[] } => f !== null);
+  if (items.length === 0) return;
+  const indexed = items.map(({ index, errors }) => Object.assign(new ValidationError(), { property: String(index), children: errors, constraints: {} }));
+  const name = listArgumentName(resolverData);
+  throw new ArgumentValidationError(name ? [Object.assign(new ValidationError(), { property: name, children: indexed, constraints: {} })] : indexed);
+}
+
+/** The name of the field's one list argument (the only kind validated item by item). */
+function listArgumentName(resolverData?: ResolverData<object>): string | null {
+  const info = resolverData?.info;
+  if (!info) return null;
+  const field = info.parentType.getFields()[info.fieldName];
+  const lists = field?.args.filter((arg) => isListType(getNullableType(arg.type))) ?? [];
+  return lists.length === 1 ? lists[0].name : null;
 }

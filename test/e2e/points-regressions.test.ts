@@ -192,3 +192,66 @@ it("does not take back points of the order that already expired", async () => {
     t.advanceClock(-2 * DAY);
   }
 });
+
+describe("API edges found by review", () => {
+  it("refills a pool after redemptions, and keeps a code unique across the program's rewards", async () => {
+    const programId = await createProgram(t, { name: "Pools", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+    const a = await createReward({ programId, name: "A", pointsCost: 1, couponSource: "POOL" });
+    const b = await createReward({ programId, name: "B", pointsCost: 1, couponSource: "POOL" });
+    const add = (rewardId: string, codes: string[]) => t.gql(`mutation($r: ID!, $c: [String!]!) { addRewardCoupons(rewardId: $r, codes: $c) }`, { r: rewardId, c: codes });
+    expect((await add(a, ["SAME-CODE", "A-ONLY"])).data.addRewardCoupons).toBe(2);
+    expect((await add(b, ["SAME-CODE", "B-ONLY"])).data.addRewardCoupons).toBe(1);
+    const id = (await purchase(t, { programId, customerExternalId: "p1", orderId: "p1", amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+    const redeem = (rewardId: string, key: string) =>
+      t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename ... on Redemption { code } } }`, { i: { customerId: id, rewardId, idempotencyKey: key } });
+    expect((await redeem(a, "a1")).data.redeemReward.code).toBe("A-ONLY");
+    expect((await add(a, ["FRESH-1", "FRESH-2"])).data.addRewardCoupons).toBe(2);
+    expect((await redeem(b, "b1")).data.redeemReward.code).toBe("B-ONLY");
+    // A retry with the ids in upper case is the same request.
+    const again = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { ... on Redemption { code replayed } } }`, {
+      i: { customerId: id.toUpperCase(), rewardId: b.toUpperCase(), idempotencyKey: "b1" },
+    });
+    expect(again.data.redeemReward).toEqual({ code: "B-ONLY", replayed: true });
+  });
+
+  it("names the item and the field of a bad list argument, and refuses duplicates, unknown tiers and empty stage keys", async () => {
+    const programId = await createProgram(t, { name: "Lists", ladder: { preset: "griffin-7" }, tiers: { levels: [{ key: "gold", name: "Gold", threshold: 10 }] } });
+    const set = (rules: unknown[]) => t.gql(`mutation($p: ID!, $r: [EarningRuleInput!]!) { setEarningRules(programId: $p, rules: $r) { id } }`, { p: programId, r: rules });
+    const ok = { touchpointType: "VISIT", fixedPoints: 1 };
+    expect((await set([ok, { touchpointType: "PURCHASE", pointsPerUnit: -1 }])).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "rules[1].pointsPerUnit" });
+    expect((await set([ok, { ...ok, tiers: ["platinum"] }])).errors?.[0].extensions).toMatchObject({ field: "rules[1].tiers" });
+    expect((await set([{ ...ok, tiers: ["gold"] }])).errors).toBeUndefined();
+    expect((await set([{ ...ok, stages: [""] }])).errors?.[0].extensions).toMatchObject({ field: "rules[0].stages" });
+    const rules = (await t.gql(`query($p: ID!) { program(id: $p) { earningRules { id } } }`, { p: programId })).data.program.earningRules;
+    expect((await set([{ ...ok, id: rules[0].id }, { ...ok, id: rules[0].id }])).errors?.[0].extensions).toMatchObject({ field: "rules[1].id" });
+    const reward = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "R", pointsCost: 1, tiers: ["platinum"] } });
+    expect(reward.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "tiers[0]" });
+    const id = (await purchase(t, { programId, customerExternalId: "far", orderId: "far", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
+    const far = await t.gql(`mutation($c: ID!) { setCustomerTier(customerId: $c, tier: "gold", until: "9999-12-31T00:00:00Z", reason: "because") { id } }`, { c: id });
+    expect(far.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "until" });
+  });
+
+  it("answers a key of another program NOT_FOUND for rows of that program, and no credential UNAUTHENTICATED first", async () => {
+    const mine = await createProgram(t, { name: "Mine", ladder: { preset: "griffin-7" } });
+    const theirs = await createProgram(t, { name: "Theirs", ladder: { preset: "griffin-7" } });
+    const rewardId = await createReward({ programId: theirs, name: "Theirs", pointsCost: 1 });
+    const key = (await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId: mine, role: "ADMIN", name: "a" } })).data.createApiKey.secret;
+    const read = (id: string, token: string | null) => t.gql(`query($id: ID!) { reward(id: $id) { id } }`, { id }, token);
+    expect((await read(rewardId, key)).errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    expect((await read("00000000-0000-4000-8000-000000000000", key)).errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    expect((await read(rewardId, null)).errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+    const cancel = await t.gql(`mutation { cancelRedemption(id: "00000000-0000-4000-8000-000000000000") { __typename } }`, {}, null);
+    expect(cancel.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("gives owed grants when the lifecycle runs on demand", async () => {
+    const programId = await createProgram(t, { name: "Owed", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+    const id = (await purchase(t, { programId, customerExternalId: "ow", orderId: "ow", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
+    // As a crash between the commit that owed it and its giving would leave it.
+    await t.app.db.query(`INSERT INTO grants (program_id, key, customer_id, kind, points, reason, created_at) VALUES ($1, 'left-over', $2, 'POINTS', 9, 'left over', now())`, [programId, id]);
+    await t.gql(`mutation($p: ID!) { runPointsLifecycle(programId: $p) { activated } }`, { p: programId });
+    const balance = (await t.gql(`query($id: ID!) { customer(id: $id) { points { balance } grants { key grantedAt } } }`, { id })).data.customer;
+    expect(balance.points.balance).toBe(10);
+    expect(balance.grants[0].grantedAt).not.toBeNull();
+  });
+});

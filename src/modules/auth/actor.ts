@@ -2,7 +2,7 @@
  * Who is calling. Built once per operation from the credential, carried in the request context,
  * and checked by every resolver against the program it touches.
  */
-import { Forbidden, Unauthenticated } from "../../api/errors";
+import { Forbidden, NotFound, Unauthenticated } from "../../api/errors";
 
 export enum Role {
   ADMIN = "ADMIN",
@@ -41,6 +41,22 @@ export function requireRole(actor: Actor, programId: string, roles: Role[]): Rol
   if (!roles.includes(role)) throw new Forbidden(`This operation needs the role ${roles.join(" or ")}`);
   if (actor.kind === "customer" && !roles.includes(Role.STOREFRONT)) throw new Forbidden();
   return role;
+}
+
+/**
+ * For an operation on a row found by its id alone (a reward, a redemption, a customer): no
+ * credential is UNAUTHENTICATED before anything is looked up; `requireRowRole` then answers
+ * NOT_FOUND when the credential has no role in the row's program, as for a row that does not exist,
+ * so a key of another program cannot probe for ids.
+ */
+export function requireCredential(actor: Actor): void {
+  if (actor.kind === "anonymous") throw new Unauthenticated();
+}
+
+export function requireRowRole(actor: Actor, programId: string, roles: Role[], what: string, field: string): Role {
+  requireCredential(actor);
+  if (!roleIn(actor, programId)) throw new NotFound(what, field);
+  return requireRole(actor, programId, roles);
 }
 
 /** Reading one customer: ADMIN and PARTNER of its program, or that customer's own token. */

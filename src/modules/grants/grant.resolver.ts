@@ -177,7 +177,7 @@ export class GrantResolver {
     requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
     const config = await ctx.app.programs.config(programId);
     if (!!input.referrerId === !!input.referrerExternalId) throw new BadInput("referrerId", "give exactly one of referrerId and referrerExternalId");
-    const hash = requestHash({ referrerId: input.referrerId, referrerExternalId: input.referrerExternalId, referee: input.refereeExternalId });
+    const hash = requestHash({ referrerId: input.referrerId?.toLowerCase(), referrerExternalId: input.referrerExternalId, referee: input.refereeExternalId });
     const now = ctx.app.clock();
     const link = await ctx.app.db.transaction(async (tx) => {
       const [referrer] = input.referrerId

@@ -20,6 +20,8 @@ const CHUNK = 2000;
 
 export async function runPointsLifecycle(app: App, programId: string, now = app.clock()): Promise<LifecycleReport> {
   const report: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0 };
+  // Grants a crash left owed (written with their cause, not given yet).
+  await app.grants.process(programId);
   report.activated = await inChunks(app, programId, now, "PENDING", ACTIVATE_PENDING);
   report.expired = await inChunks(app, programId, now, "ACTIVE", EXPIRE_LOTS);
   for (;;) {
@@ -53,8 +55,6 @@ async function inChunks(app: App, programId: string, now: Date, status: "PENDING
 export async function runPointsLifecycleForAll(app: App): Promise<LifecycleReport> {
   const sum: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0 };
   for (const { id } of await app.db.query(`SELECT id FROM programs ORDER BY id`)) {
-    // Grants a crash left owed (written with their cause, not given yet).
-    await app.grants.process(id);
     const r = await runPointsLifecycle(app, id);
     sum.activated += r.activated;
     sum.expired += r.expired;

@@ -36,8 +36,11 @@ export function ladderFromInput(input: LadderInput, field = "ladder"): { ladder:
   return { ladder, preset: null };
 }
 
-function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earningRules"): void {
+function validateRules(rules: EarningRuleInput[], ladder: Ladder, tiers: Array<{ key: string }>, field = "earningRules"): void {
   const stageKeys = new Set(ladder.stages.map((s) => s.key));
+  const tierKeys = new Set(tiers.map((t) => t.key));
+  const ids = new Set<string>();
+  if (rules.length > 100) throw new BadInput(field, "at most 100 earning rules");
   rules.forEach((r, i) => {
     if (r.pointsPerUnit == null && r.fixedPoints == null && r.multiplier == null) {
       throw new BadInput(`${field}[${i}]`, "an earning rule needs pointsPerUnit, fixedPoints or multiplier");
@@ -53,8 +56,12 @@ function validateRules(rules: EarningRuleInput[], ladder: Ladder, field = "earni
       const type = r.referralTrigger === "SIGNUP" ? "REFERRAL" : "PURCHASE";
       if (r.touchpointType !== type) throw new BadInput(`${field}[${i}].touchpointType`, `a ${r.referralTrigger} referral rule is on ${type}`);
     }
-    const unknown = (r.stages ?? []).find((k) => !stageKeys.has(k));
-    if (unknown) throw new BadInput(`${field}[${i}].stages`, `the ladder has no stage "${unknown}"`);
+    const unknown = (r.stages ?? []).findIndex((k) => !stageKeys.has(k));
+    if (unknown >= 0) throw new BadInput(`${field}[${i}].stages`, `the ladder has no stage "${r.stages![unknown]}"`);
+    const unknownTier = (r.tiers ?? []).findIndex((k) => !tierKeys.has(k));
+    if (unknownTier >= 0) throw new BadInput(`${field}[${i}].tiers`, `the program has no tier "${r.tiers![unknownTier]}"`);
+    if (r.id && ids.has(r.id)) throw new BadInput(`${field}[${i}].id`, "a rule is listed twice");
+    if (r.id) ids.add(r.id);
   });
 }
 
@@ -122,8 +129,9 @@ export async function replaceRules(tx: Tx, programId: string, rules: EarningRule
   if (missing >= 0) throw new BadInput(`rules[${missing}].id`, `the program has no earning rule ${rules[missing].id}`);
 }
 
-function validatePolicy(points: PointsPolicyInput | null | undefined): void {
-  if (points?.expiry === ExpiryPolicy.AFTER_DAYS && !points.expiryDays) throw new BadInput("points.expiryDays", "expiry AFTER_DAYS needs expiryDays");
+/** `prefix`: where the policy sits in the argument ("points." in createProgram's input, "" for setPointsPolicy's own argument). */
+function validatePolicy(points: PointsPolicyInput | null | undefined, prefix = "points."): void {
+  if (points?.expiry === ExpiryPolicy.AFTER_DAYS && !points.expiryDays) throw new BadInput(`${prefix}expiryDays`, "expiry AFTER_DAYS needs expiryDays");
 }
 
 function validTimeZone(tz: string): boolean {
@@ -157,7 +165,7 @@ export class ProgramService {
 
   async create(ctx: RequestContext, input: CreateProgramInput): Promise<Program> {
     const { ladder, preset } = ladderFromInput(input.ladder);
-    validateRules(input.earningRules ?? [], ladder);
+    validateRules(input.earningRules ?? [], ladder, input.tiers?.levels ?? []);
     const withId = (input.earningRules ?? []).findIndex((r) => r.id);
     if (withId >= 0) throw new BadInput(`earningRules[${withId}].id`, "a new program's rules have no id yet");
     validatePolicy(input.points);
@@ -185,7 +193,8 @@ export class ProgramService {
   /** Replaces a program's earning rules; batches in flight see the new version and are evaluated again. */
   async setEarningRules(programId: string, rules: EarningRuleInput[]): Promise<void> {
     const config = await this.config(programId);
-    validateRules(rules, config.ladder, "rules");
+    rules = rules.map((r) => (r.id ? { ...r, id: r.id.toLowerCase() } : r));
+    validateRules(rules, config.ladder, config.tiers, "rules");
     await this.db.transaction(async (tx) => {
       // The program row first, as a write batch takes it (FOR SHARE) before any rule row: no lock cycle.
       await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
@@ -195,7 +204,7 @@ export class ProgramService {
 
   async setPointsPolicy(programId: string, points: PointsPolicyInput): Promise<void> {
     await this.config(programId);
-    validatePolicy(points);
+    validatePolicy(points, "");
     await this.db.query(
       `UPDATE programs SET pending_days = $2, expiry_policy = $3, expiry_days = $4, overdraft_policy = $5, updated_at = now() WHERE id = $1`,
       [programId, points.pendingDays, points.expiry, points.expiryDays ?? null, points.overdraft],

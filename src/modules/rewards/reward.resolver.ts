@@ -3,7 +3,7 @@ import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { customerKey } from "../../api/loaders";
-import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
+import { Role, requireCredential, requireCustomerAccess, requireRole, requireRowRole } from "../auth/actor";
 import { Customer } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { CreateRewardInput, RedeemRewardInput } from "./reward.inputs";
@@ -15,11 +15,12 @@ const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];
 @Resolver()
 export class RewardResolver {
   private async rewardFor(ctx: RequestContext, rewardId: string, roles: Role[]): Promise<Reward> {
+    requireCredential(ctx.actor);
     const id = uuidArg(rewardId, "rewardId");
     const reward = await ctx.app.rewards.find(ctx, id);
     // Unknown and not-yours look the same to a key of another program.
     if (!reward) throw new NotFound("Reward", "rewardId");
-    requireRole(ctx.actor, reward.programId, roles);
+    requireRowRole(ctx.actor, reward.programId, roles, "Reward", "rewardId");
     return reward;
   }
 
@@ -74,9 +75,10 @@ export class RewardResolver {
     @Arg("reason", () => String, { nullable: true }) reason: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<CouponResult> {
+    requireCredential(ctx.actor);
     const redemption = await ctx.app.rewards.findRedemption(ctx, { id: uuidArg(id, "id") });
     if (!redemption) throw new NotFound("Redemption", "id");
-    requireRole(ctx.actor, redemption.program_id, [Role.ADMIN, Role.PARTNER]);
+    requireRowRole(ctx.actor, redemption.program_id, [Role.ADMIN, Role.PARTNER], "Redemption", "id");
     if (reason && reason.length > 500) throw new BadInput("reason", "reason is at most 500 characters");
     return ctx.app.rewards.cancel(ctx, redemption, reason);
   }

@@ -63,8 +63,10 @@ export async function issueUnit(
   if (reward.couponSource === "POOL") {
     const [pooled] = await tx.query(
       `UPDATE reward_coupon_codes SET redemption_id = $3 WHERE (program_id, reward_id, code) = (
-         SELECT program_id, reward_id, code FROM reward_coupon_codes
-          WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL ORDER BY code LIMIT 1 FOR UPDATE SKIP LOCKED)
+         SELECT c.program_id, c.reward_id, c.code FROM reward_coupon_codes c
+          WHERE c.program_id = $1 AND c.reward_id = $2 AND c.redemption_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM redemptions r WHERE r.program_id = $1 AND r.code = c.code)
+          ORDER BY c.code LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING code`,
       [programId, reward.id, id],
     );
@@ -113,8 +115,10 @@ export class RewardService {
   async create(ctx: RequestContext, programId: string, input: CreateRewardInput): Promise<Reward> {
     const config = await ctx.app.programs.config(programId);
     if (input.validFrom && input.validTo && input.validFrom >= input.validTo) throw new BadInput("validTo", "validTo must be after validFrom");
-    const unknown = (input.stages ?? []).find((k) => !config.stageByKey.has(k));
-    if (unknown) throw new BadInput("stages", `the ladder has no stage "${unknown}"`);
+    const unknown = (input.stages ?? []).findIndex((k) => !config.stageByKey.has(k));
+    if (unknown >= 0) throw new BadInput(`stages[${unknown}]`, `the ladder has no stage "${input.stages![unknown]}"`);
+    const unknownTier = (input.tiers ?? []).findIndex((k) => !config.tiers.some((t) => t.key === k));
+    if (unknownTier >= 0) throw new BadInput(`tiers[${unknownTier}]`, `the program has no tier "${input.tiers![unknownTier]}"`);
     const [row] = await ctx.app.db.query(
       `INSERT INTO rewards (program_id, name, description, points_cost, stock, valid_from, valid_to, stages, tiers, per_customer_limit, coupon_source, coupon_valid_days)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
@@ -129,10 +133,12 @@ export class RewardService {
 
   async addCoupons(ctx: RequestContext, reward: Reward, codes: string[]): Promise<number> {
     const [row] = await ctx.app.db.query(
+      // A code is unique in the program: not in any reward's pool yet, nor issued already.
       `WITH ins AS (
          INSERT INTO reward_coupon_codes (program_id, reward_id, code)
-         SELECT $1, $2, code FROM unnest($3::text[]) AS code
-          WHERE NOT EXISTS (SELECT 1 FROM redemptions r WHERE r.program_id = $1 AND r.code = code)
+         SELECT DISTINCT $1::uuid, $2::uuid, u.code FROM unnest($3::text[]) AS u(code)
+          WHERE NOT EXISTS (SELECT 1 FROM redemptions r WHERE r.program_id = $1 AND r.code = u.code)
+            AND NOT EXISTS (SELECT 1 FROM reward_coupon_codes p WHERE p.program_id = $1 AND p.code = u.code)
          ON CONFLICT DO NOTHING RETURNING 1)
        SELECT count(*)::int AS added FROM ins`,
       [reward.programId, reward.id, codes],
@@ -152,7 +158,7 @@ export class RewardService {
 
   async redeem(ctx: RequestContext, reward: Reward, input: RedeemRewardInput): Promise<RedeemRewardResult> {
     const programId = reward.programId;
-    const hash = requestHash({ customerId: input.customerId, rewardId: input.rewardId });
+    const hash = requestHash({ customerId: input.customerId.toLowerCase(), rewardId: input.rewardId.toLowerCase() });
     const events: LoyaltyEventMessage[] = [];
     try {
       const result = await ctx.app.db.transaction(async (tx) => {

@@ -3,7 +3,7 @@ import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { customerKey } from "../../api/loaders";
-import { Role, requireRole } from "../auth/actor";
+import { Role, requireCredential, requireRole, requireRowRole } from "../auth/actor";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { windowAt } from "../../domain/points/tiers";
@@ -66,7 +66,7 @@ export class TierResolver {
     const id = uuidArg(programId, "programId");
     requireRole(ctx.actor, id, [Role.ADMIN]);
     await ctx.app.programs.config(id);
-    await ctx.app.db.transaction((tx) => replaceTiers(tx, id, tiers));
+    await ctx.app.db.transaction((tx) => replaceTiers(tx, id, tiers, ""));
     ctx.app.programChanged(id);
     return (await ctx.app.programs.config(id)).program;
   }
@@ -81,12 +81,14 @@ export class TierResolver {
     @Arg("reason") reason: string,
     @Ctx() ctx: RequestContext,
   ): Promise<Customer> {
+    requireCredential(ctx.actor);
     const customer = await ctx.app.customers.byId(ctx, uuidArg(customerId, "customerId"));
     if (!customer) throw new NotFound("Customer", "customerId");
-    requireRole(ctx.actor, customer.programId, [Role.ADMIN]);
+    requireRowRole(ctx.actor, customer.programId, [Role.ADMIN], "Customer", "customerId");
     const config = await ctx.app.programs.config(customer.programId);
     if (tierKey !== null && !config.tiers.some((t) => t.key === tierKey)) throw new BadInput("tier", `the program has no tier "${tierKey}"`);
     if (!(until instanceof Date) || Number.isNaN(until.getTime()) || until <= ctx.now) throw new BadInput("until", "until must be in the future");
+    if (until.getTime() > ctx.now.getTime() + 100 * 365 * 86_400_000) throw new BadInput("until", "until is at most 100 years ahead");
     if (reason.trim().length < 3 || reason.length > 500) throw new BadInput("reason", "a reason of 3 to 500 characters is required");
     const now = ctx.app.clock();
     const graceMs = config.tierPolicy.graceDays * 86_400_000;

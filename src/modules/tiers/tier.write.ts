@@ -3,19 +3,21 @@ import { BadInput } from "../../api/errors";
 import { Tx } from "../../db/db";
 import { TiersInput } from "./tier.types";
 
+/** `field`: where the tiers sit in the argument ("tiers" in createProgram's input, "" for setTiers' own argument). */
 export function validateTiers(tiers: TiersInput, field = "tiers"): void {
+  const at = (path: string) => (field ? `${field}.${path}` : path);
   const keys = new Set<string>();
   tiers.levels.forEach((level, i) => {
-    if (keys.has(level.key)) throw new BadInput(`${field}.levels[${i}].key`, `tier "${level.key}" is listed twice`);
+    if (keys.has(level.key)) throw new BadInput(at(`levels[${i}].key`), `tier "${level.key}" is listed twice`);
     keys.add(level.key);
     if (i > 0 && level.threshold <= tiers.levels[i - 1].threshold) {
-      throw new BadInput(`${field}.levels[${i}].threshold`, "tiers are listed lowest first, each threshold above the one before");
+      throw new BadInput(at(`levels[${i}].threshold`), "tiers are listed lowest first, each threshold above the one before");
     }
   });
 }
 
-export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput): Promise<void> {
-  validateTiers(tiers);
+export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput, field = "tiers"): Promise<void> {
+  validateTiers(tiers, field);
   await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
   await tx.query(`DELETE FROM tiers WHERE program_id = $1`, [programId]);
   await tx.query(
