@@ -57,7 +57,11 @@ export class ReferralsAndTriggers1764100000000 implements MigrationInterface {
         trigger_id uuid,
         rule_id uuid,
         reason text NOT NULL,
+        -- The purchase that earned it (a referee's first purchase): a full refund before it is due cancels it.
+        touchpoint_id bigint,
         created_at timestamptz NOT NULL,
+        -- Not given before this (the program's return window); null: at once.
+        due_at timestamptz,
         granted_at timestamptz,
         result jsonb,
         -- A grant that fails (a bug, a constraint) is tried again a few times, never blocking the others.
@@ -71,6 +75,7 @@ export class ReferralsAndTriggers1764100000000 implements MigrationInterface {
       CREATE INDEX grants_pending_idx ON grants (program_id, created_at) WHERE granted_at IS NULL;
       CREATE INDEX grants_trigger_idx ON grants (program_id, customer_id, trigger_id, created_at) WHERE trigger_id IS NOT NULL;
       CREATE INDEX grants_customer_idx ON grants (program_id, customer_id, created_at);
+      CREATE INDEX grants_touchpoint_idx ON grants (program_id, touchpoint_id) WHERE touchpoint_id IS NOT NULL;
     `);
   }
 

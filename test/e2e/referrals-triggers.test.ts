@@ -62,6 +62,38 @@ describe("referrals", () => {
   });
 });
 
+describe("referral bonuses in a return window", () => {
+  it("gives the first-purchase bonus when the window ends, and a full refund before that cancels it", async () => {
+    const programId = await createProgram(t, {
+      name: "Refer pending",
+      ladder: { preset: "griffin-7" },
+      earningRules: [
+        { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+        { name: "friend bought", touchpointType: "PURCHASE", fixedPoints: 100, referralTrigger: "FIRST_PURCHASE", beneficiary: "REFERRER" },
+      ],
+      points: { pendingDays: 14 },
+    });
+    const referrerId = (await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId, externalId: "ref-a" } })).data.upsertCustomer.id;
+    const bobId = (await t.gql(REFER, { i: { programId, referrerId, refereeExternalId: "ref-b", referralId: "pr-1" } })).data.recordReferral.referee.id;
+    await purchase(t, { programId, customerId: bobId, orderId: "pb1", amount: 30, currency: "EUR" });
+    const grantsOf = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { grants { points grantedAt } } }`, { id })).data.customer.grants;
+    expect(await grantsOf(referrerId)).toEqual([{ points: 100, grantedAt: null }]);
+    // Refunded in full within the window: the bonus is cancelled, and the next purchase counts as the first.
+    await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "pb1", refundId: "pb1-r", amount: 30 } });
+    expect((await grantsOf(referrerId))[0].grantedAt).not.toBeNull();
+    expect(await balance(referrerId)).toBe(0);
+    await purchase(t, { programId, customerId: bobId, orderId: "pb2", amount: 20, currency: "EUR" });
+    t.advanceClock(15 * DAY);
+    try {
+      await t.gql(`mutation($p: ID!) { runPointsLifecycle(programId: $p) { activated } }`, { p: programId });
+    } finally {
+      t.advanceClock(-15 * DAY);
+    }
+    expect(await balance(referrerId)).toBe(100);
+    expect(await balance(bobId)).toBe(20);
+  });
+});
+
 describe("triggered rewards", () => {
   it("issues the coupon after 10 product views in 24 hours with no purchase yet, once per window", async () => {
     const programId = await createProgram(t, { name: "Trigger", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });

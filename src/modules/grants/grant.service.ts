@@ -18,13 +18,25 @@ import { FIRST_PURCHASE_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
 export async function owedByBatch(
   tx: Tx,
   config: ProgramConfig,
-  written: Array<{ customerId: string; type: string }>,
+  written: Array<{ customerId: string; type: string; touchpointId: string; occurredAt: Date }>,
   now: Date,
 ): Promise<number> {
   let owed = 0;
-  const buyers = [...new Set(written.filter((w) => w.type === "PURCHASE").map((w) => w.customerId))];
-  if (buyers.length > 0 && config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE")) {
-    owed += (await tx.query(FIRST_PURCHASE_GRANTS, [config.program.id, buyers, now])).length;
+  // Each buyer's first purchase in the batch (arrival order).
+  const firsts = new Map<string, { touchpointId: string; occurredAt: Date }>();
+  for (const w of written) if (w.type === "PURCHASE" && !firsts.has(w.customerId)) firsts.set(w.customerId, w);
+  if (firsts.size > 0 && config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE")) {
+    const buyers = [...firsts.keys()];
+    owed += (
+      await tx.query(FIRST_PURCHASE_GRANTS, [
+        config.program.id,
+        buyers,
+        now,
+        buyers.map((b) => firsts.get(b)!.touchpointId),
+        buyers.map((b) => firsts.get(b)!.occurredAt),
+        config.points.pendingDays,
+      ])
+    ).length;
   }
   const types = new Set(written.map((w) => w.type));
   const triggers = config.triggers.filter((t) => types.has(t.touchpointType)).map((t) => t.id);
@@ -74,9 +86,9 @@ export class GrantService {
         events.length = 0;
         const [grant] = await tx.query(
           `SELECT * FROM grants WHERE program_id = $1 AND granted_at IS NULL AND attempts < $2 AND NOT (key = ANY($3::text[]))
-              AND ($4::text IS NULL OR starts_with(key, $4))
+              AND ($4::text IS NULL OR starts_with(key, $4)) AND (due_at IS NULL OR due_at <= $5)
             ORDER BY created_at, key LIMIT 1 FOR UPDATE ${keyPrefix ? "" : "SKIP LOCKED"}`,
-          [programId, MAX_ATTEMPTS, [...failed], keyPrefix ?? null],
+          [programId, MAX_ATTEMPTS, [...failed], keyPrefix ?? null, app.clock()],
         );
         if (!grant) return;
         found = grant.key;

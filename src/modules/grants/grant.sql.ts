@@ -3,21 +3,45 @@
  * after its points and counters are applied, and only when the program has such rules.
  */
 
-/** The referees of $2 making their first purchase: their referral's FIRST_PURCHASE rules owe points. $3: now. */
+/**
+ * The referees of $2 making their first purchase ($4: that purchase's touchpoint, $5: when it
+ * happened): their referral's FIRST_PURCHASE rules owe points, due when the program's return
+ * window ($6 days) ends, so a full refund before then cancels them. $3: now.
+ */
 export const FIRST_PURCHASE_GRANTS = `
-WITH r AS (
+WITH buys AS (
+  SELECT * FROM unnest($2::uuid[], $4::bigint[], $5::timestamptz[]) AS b(customer_id, touchpoint_id, occurred_at)
+), r AS (
   UPDATE referrals SET first_purchase_at = $3
-   WHERE program_id = $1 AND referee_id = ANY($2::uuid[]) AND first_purchase_at IS NULL
+   WHERE program_id = $1 AND referee_id IN (SELECT customer_id FROM buys) AND first_purchase_at IS NULL
   RETURNING referee_id, referrer_id
 )
-INSERT INTO grants (program_id, key, customer_id, kind, points, rule_id, reason, created_at)
-SELECT $1, 'referral:' || r.referee_id || ':FIRST_PURCHASE:' || rule.id,
+INSERT INTO grants (program_id, key, customer_id, kind, points, rule_id, reason, touchpoint_id, created_at, due_at)
+SELECT $1, 'referral:' || r.referee_id || ':FIRST_PURCHASE:' || rule.id || ':' || b.touchpoint_id,
        CASE WHEN rule.beneficiary = 'REFERRER' THEN r.referrer_id ELSE r.referee_id END,
-       'POINTS', rule.fixed_points, rule.id, coalesce(rule.name, 'referral: first purchase'), $3
-  FROM r CROSS JOIN earning_rules rule
+       'POINTS', rule.fixed_points, rule.id, coalesce(rule.name, 'referral: first purchase'), b.touchpoint_id, $3,
+       CASE WHEN $6::int > 0 THEN b.occurred_at + $6::int * interval '1 day' END
+  FROM r JOIN buys b ON b.customer_id = r.referee_id CROSS JOIN earning_rules rule
  WHERE rule.program_id = $1 AND rule.referral_trigger = 'FIRST_PURCHASE' AND rule.fixed_points > 0
 ON CONFLICT DO NOTHING
 RETURNING key`;
+
+/**
+ * A purchase fully refunded ($2): the referral bonuses it earned and that are not given yet are
+ * cancelled, and the referee's next purchase counts as the first again. $3: now.
+ */
+export const CANCEL_PURCHASE_GRANTS = `
+WITH cancelled AS (
+  UPDATE grants SET granted_at = $3, result = '{"cancelled": "the purchase was refunded"}'
+   WHERE program_id = $1 AND touchpoint_id = $2 AND granted_at IS NULL
+  RETURNING key
+), reopened AS (
+  UPDATE referrals r SET first_purchase_at = NULL
+    FROM touchpoints t
+   WHERE t.program_id = $1 AND t.id = $2 AND r.program_id = $1 AND r.referee_id = t.customer_id
+     AND EXISTS (SELECT 1 FROM cancelled)
+)
+SELECT count(*)::int AS cancelled FROM cancelled`;
 
 /**
  * Triggered rewards: for the batch's customers ($2) and the triggers its touchpoint types can

@@ -258,7 +258,12 @@ export class BatchWriter {
     events.push(...tiers.events);
     events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
     const upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
-    const grants = await owedByBatch(tx, config, written.map((w) => ({ customerId: customerOf.get(w.item)!, type: w.item.record.type })), now);
+    const grants = await owedByBatch(
+      tx,
+      config,
+      written.map((w) => ({ customerId: customerOf.get(w.item)!, type: w.item.record.type, touchpointId: w.touchpoint!.id, occurredAt: w.item.record.occurredAt })),
+      now,
+    );
 
     for (const [item, { result, move }] of results) {
       const tier = upgraded.get(result.customer.id);

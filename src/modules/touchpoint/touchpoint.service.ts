@@ -20,6 +20,7 @@ import { purchaseLines } from "./batch-points";
 import { touchpointFromRow } from "./touchpoint.types";
 import { DEBIT_POINTS, MOVE_STAGE, POST_REFUND, REVERSE_PENDING, TOUCHPOINT_EVENT } from "./touchpoint.sql";
 import { planRefund } from "./refund-plan";
+import { CANCEL_PURCHASE_GRANTS } from "../grants/grant.sql";
 import { OverdraftPolicy } from "../points/points.policy";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
@@ -144,6 +145,8 @@ export class TouchpointService {
         }
       }
     }
+    // A full refund within the return window also cancels the referral bonuses the purchase earned.
+    if (plan.completes) await tx.query(CANCEL_PURCHASE_GRANTS, [programId, purchase.id, ctx.app.clock()]);
     const points = -(reverse - shortfall);
     const [customerRow] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [programId, customerId]);
     const [event] = await tx.query(TOUCHPOINT_EVENT, [
