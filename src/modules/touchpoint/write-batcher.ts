@@ -23,10 +23,15 @@ interface BatchItem extends WriteItem {
   reject(error: unknown): void;
 }
 
+/** Which customer a record is for, as the batcher can tell before the database does. */
+const customerOf = (item: BatchItem) => item.record.customerId ?? `external:${item.record.customerExternalId}`;
+
 export class WriteBatcher {
   private readonly queues = new Map<string, BatchItem[]>();
   /** Batches in flight per program. */
   private readonly running = new Map<string, number>();
+  /** Customers with records in a batch in flight, per program: their next records wait for it. */
+  private readonly busy = new Map<string, Map<string, number>>();
 
   private readonly writer: BatchWriter;
 
@@ -37,8 +42,9 @@ export class WriteBatcher {
     private readonly worker?: WriteWorkerClient,
     private readonly maxBatch = 64,
     /**
-     * Batches in flight per program. One keeps the events of a program in commit order within a
-     * process (the outbox id is taken before commit) and measured as fast as two: batches grow instead.
+     * Batches in flight per program. Batches in flight never share a customer: a customer's records
+     * are written, and their events published, in arrival order; a batch of one hot customer's
+     * records runs alone.
      */
     private readonly maxInFlight = 1,
   ) {
@@ -53,7 +59,7 @@ export class WriteBatcher {
       queue.push(item);
       this.queues.set(programId, queue);
       const running = this.running.get(programId) ?? 0;
-      if (running < this.maxInFlight && queue.length === 1) {
+      if (running < this.maxInFlight && (running > 0 || queue.length === 1)) {
         this.running.set(programId, running + 1);
         // Let the records that arrive in the same tick join this batch.
         setImmediate(() => void this.drain(programId));
@@ -61,13 +67,39 @@ export class WriteBatcher {
     });
   }
 
+  /**
+   * The next batch: queued records in arrival order, up to maxBatch, leaving those of customers
+   * in another batch in flight (and every later record of theirs, so each customer stays in order).
+   */
+  private take(queue: BatchItem[], busy: Map<string, number>): BatchItem[] {
+    if (this.maxInFlight === 1) return queue.splice(0, this.maxBatch);
+    const taken: BatchItem[] = [];
+    const left: BatchItem[] = [];
+    const waiting = new Set<string>();
+    for (const item of queue) {
+      const customer = customerOf(item);
+      if (taken.length < this.maxBatch && !busy.has(customer) && !waiting.has(customer)) taken.push(item);
+      else {
+        left.push(item);
+        waiting.add(customer);
+      }
+    }
+    queue.splice(0, queue.length, ...left);
+    return taken;
+  }
+
   private async drain(programId: string): Promise<void> {
     const queue = this.queues.get(programId)!;
+    let busy = this.busy.get(programId);
+    if (!busy) this.busy.set(programId, (busy = new Map()));
     // The answers of the batch that just committed go out once the next batch is on its way: the
     // database then works on the next batch while this thread answers the last one's requests.
     let answer: (() => void) | undefined;
-    while (queue.length > 0) {
-      const items = queue.splice(0, this.maxBatch);
+    for (;;) {
+      const items = this.take(queue, busy);
+      if (items.length === 0) break;
+      const customers = items.map(customerOf);
+      for (const c of customers) busy.set(c, (busy.get(c) ?? 0) + 1);
       const running = this.run(items);
       answer?.();
       answer = undefined;
@@ -77,6 +109,12 @@ export class WriteBatcher {
         // A bug in run() itself: answer its records rather than leave them waiting, and go on.
         this.app.log.error({ err }, "write batch failed unexpectedly");
         for (const item of items) item.reject(err);
+      } finally {
+        for (const c of customers) {
+          const n = busy.get(c)! - 1;
+          if (n > 0) busy.set(c, n);
+          else busy.delete(c);
+        }
       }
     }
     answer?.();
@@ -84,7 +122,13 @@ export class WriteBatcher {
     if (running > 0) this.running.set(programId, running);
     else {
       this.running.delete(programId);
-      this.queues.delete(programId);
+      this.busy.delete(programId);
+      if (queue.length === 0) this.queues.delete(programId);
+      else {
+        // Records left by a drainer that stopped while another held their customer: drain them now.
+        this.running.set(programId, 1);
+        setImmediate(() => void this.drain(programId));
+      }
     }
   }
 
