@@ -255,3 +255,15 @@ describe("API edges found by review", () => {
     expect(balance.grants[0].grantedAt).not.toBeNull();
   });
 });
+
+it("gives a refunded purchase's room under a per-customer cap back", async () => {
+  const programId = await createProgram(t, {
+    name: "Cap refund", ladder: { preset: "griffin-7" }, timeZone: "UTC",
+    earningRules: [{ name: "daily", touchpointType: "PURCHASE", pointsPerUnit: 1, capPoints: 50, capPeriod: "DAY" }],
+  });
+  const buy = (orderId: string, amount: number) => purchase(t, { programId, customerExternalId: "cr", orderId, amount, currency: "EUR" });
+  expect((await buy("cr1", 50)).data.recordPurchase.pointsEarned).toBe(50);
+  expect((await buy("cr2", 10)).data.recordPurchase.pointsEarned).toBe(0);
+  await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "cr1", refundId: "cr1-r", amount: 50 } });
+  expect((await buy("cr3", 30)).data.recordPurchase.pointsEarned).toBe(30);
+});

@@ -136,10 +136,17 @@ SELECT 'tr' AS kind, jsonb_build_object('id', id::text, 'touchpoint_id', touchpo
 UNION ALL
 SELECT 'ev', to_jsonb(ev.*) FROM ev`;
 
-/** What capped rules gave the batch's customers since $4 (the earliest period start the batch needs). */
+/**
+ * What capped rules gave the batch's customers since $4 (the earliest period start the batch
+ * needs), less what refunds took back of those touchpoints (pro rata): a refunded purchase gives
+ * its room under the cap back.
+ */
 export const CAP_USAGE = `
-SELECT customer_id, rule_id, earned_at, amount FROM point_lots
- WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND rule_id = ANY($3::uuid[]) AND earned_at >= $4`;
+SELECT l.customer_id, l.rule_id, l.earned_at,
+       l.amount - CASE WHEN t.points > 0 THEN (l.amount * least(t.points_reversed, t.points)) / t.points ELSE 0 END AS amount
+  FROM point_lots l
+  LEFT JOIN touchpoints t ON t.program_id = l.program_id AND t.id = l.touchpoint_id
+ WHERE l.program_id = $1 AND l.customer_id = ANY($2::uuid[]) AND l.rule_id = ANY($3::uuid[]) AND l.earned_at >= $4`;
 
 /** What rules with a total cap gave so far, locked until the batch commits (so two batches never both take the last points). */
 export const LOCK_TOTAL_CAPS = `
