@@ -86,8 +86,7 @@ program
     if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
     await withApp(async (app) => {
       const programConfig = await app.programs.config(programId);
-      const grants = await app.grants.process(programId);
-      const points = await runPointsLifecycle(app, programId);
+      const { grants, ...points } = await runPointsLifecycle(app, programId);
       const tiers = await reviewTiers(app.db, programConfig, app.clock(), (e) => app.outbox.publishCommitted(e));
       process.stdout.write(JSON.stringify({ programId, grants, ...points, tiersReviewed: tiers.reviewed, tiersChanged: tiers.changed }) + "\n");
     });

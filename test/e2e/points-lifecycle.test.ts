@@ -3,7 +3,7 @@
  * expiring (also by the pg-boss job), manual adjustments with a reason, transfers, and rule order.
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { createProgram, DAY, pointsDisagreements, purchase } from "../helpers/operations";
+import { createProgram, DAY, pointsDisagreements, purchase, withClock } from "../helpers/operations";
 import { POINTS_LIFECYCLE_QUEUE } from "../../src/jobs/jobs";
 
 let t: TestApp;
@@ -24,14 +24,6 @@ async function shop(policy: Record<string, unknown>): Promise<string> {
   return createProgram(t, { name: "Clock shop", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }], points: policy });
 }
 
-async function withClock<T>(ms: number, run: () => Promise<T>): Promise<T> {
-  t.advanceClock(ms);
-  try {
-    return await run();
-  } finally {
-    t.advanceClock(-ms);
-  }
-}
 
 describe("the points lifecycle", () => {
   it("activates pending points when the return window ends, paying a negative balance first", async () => {
@@ -43,7 +35,7 @@ describe("the points lifecycle", () => {
     });
     expect((await points(id)).points).toEqual({ balance: -25, pending: 60, lifetime: 60 });
     expect((await t.gql(LIFECYCLE, { p: programId })).data.runPointsLifecycle.activated).toBe(0);
-    await withClock(15 * DAY, async () => {
+    await withClock(t, 15 * DAY, async () => {
       expect((await t.gql(LIFECYCLE, { p: programId })).data.runPointsLifecycle).toEqual({ activated: 1, expired: 0, couponsExpired: 0 });
       expect((await t.gql(LIFECYCLE, { p: programId })).data.runPointsLifecycle.activated).toBe(0);
     });
@@ -57,14 +49,14 @@ describe("the points lifecycle", () => {
     const id = res.data.recordPurchase.customer.id;
     const redeemed = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: id, rewardId: reward, idempotencyKey: "m1" } });
     expect(redeemed.data.redeemReward.__typename).toBe("Redemption");
-    await withClock(10 * DAY, async () => {
+    await withClock(t, 10 * DAY, async () => {
       await purchase(t, { programId, customerId: id, orderId: "ex2", amount: 50, currency: "EUR" });
       // What the customer sees coming: the 20 left of the first lot, in 20 days (the second lot is 30 days away).
       const soon = await t.gql(`query($id: ID!) { customer(id: $id) { expiringPoints(withinDays: 25) { points } } }`, { id });
       expect(soon.data.customer.expiringPoints).toEqual([{ points: 20 }]);
     });
     expect((await points(id)).points.balance).toBe(70);
-    await withClock(31 * DAY, async () => {
+    await withClock(t, 31 * DAY, async () => {
       expect((await t.gql(LIFECYCLE, { p: programId })).data.runPointsLifecycle.expired).toBe(1);
     });
     // 20 points of the first lot expired; the 50 of the second are intact.
@@ -81,7 +73,7 @@ describe("the points lifecycle", () => {
     await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: id, rewardId: reward, idempotencyKey: "v1" } });
     await t.app.jobs.start({ work: true });
     try {
-      await withClock(6 * DAY, async () => {
+      await withClock(t, 6 * DAY, async () => {
         const jobId = await t.app.jobs.runNow(POINTS_LIFECYCLE_QUEUE);
         const deadline = Date.now() + 20_000;
         while ((await t.app.jobs.state(POINTS_LIFECYCLE_QUEUE, jobId!)) !== "completed") {

@@ -4,7 +4,7 @@
  * neither a floor nor a ceiling.
  */
 import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
-import { createProgram, DAY, pointsDisagreements } from "../helpers/operations";
+import { createProgram, DAY, pointsDisagreements, withClock } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -38,14 +38,6 @@ function buy(programId: string, customer: Record<string, string>, orderId: strin
   });
 }
 
-async function withClock<T>(ms: number, run: () => Promise<T>): Promise<T> {
-  t.advanceClock(ms);
-  try {
-    return await run();
-  } finally {
-    t.advanceClock(-ms);
-  }
-}
 
 const review = (programId: string) => t.gql(`mutation($p: ID!) { runTierReview(programId: $p) { reviewed changed } }`, { p: programId });
 
@@ -87,15 +79,15 @@ describe("tiers", () => {
     const b = (await buy(toQualified, { customerExternalId: "d2" }, "d2", 400)).data.recordPurchase.customer.id;
     expect((await tierOf(a)).tier.key).toBe("gold");
     // Half a year later, a small purchase: not enough for any tier on its own.
-    await withClock(200 * DAY, async () => {
+    await withClock(t, 200 * DAY, async () => {
       await buy(oneTier, { customerId: a }, "d1-later", 50);
       await buy(toQualified, { customerId: b }, "d2-later", 50);
     });
     // Within the window and the grace period nothing moves.
-    await withClock(380 * DAY, async () => {
+    await withClock(t, 380 * DAY, async () => {
       expect((await review(oneTier)).data.runTierReview).toEqual({ reviewed: 0, changed: 0 });
     });
-    await withClock(396 * DAY, async () => {
+    await withClock(t, 396 * DAY, async () => {
       expect((await review(oneTier)).data.runTierReview).toEqual({ reviewed: 1, changed: 1 });
       expect((await review(toQualified)).data.runTierReview).toEqual({ reviewed: 1, changed: 1 });
       expect((await review(oneTier)).data.runTierReview.reviewed).toBe(0);
@@ -113,8 +105,8 @@ describe("tiers", () => {
     const set = await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "gold", until: $u, reason: "VIP guest") { ${TIER_FIELDS} } }`, { c: id, u: until });
     expect(set.errors).toBeUndefined();
     expect(set.data.setCustomerTier.tier).toMatchObject({ tier: { key: "gold" }, manualUntil: until, reason: { summary: "VIP guest" } });
-    await withClock(5 * DAY, async () => expect((await review(programId)).data.runTierReview.reviewed).toBe(0));
-    await withClock(11 * DAY, async () => expect((await review(programId)).data.runTierReview).toEqual({ reviewed: 1, changed: 1 }));
+    await withClock(t, 5 * DAY, async () => expect((await review(programId)).data.runTierReview.reviewed).toBe(0));
+    await withClock(t, 11 * DAY, async () => expect((await review(programId)).data.runTierReview).toEqual({ reviewed: 1, changed: 1 }));
     expect((await tierOf(id)).tier).toBeNull();
   });
 

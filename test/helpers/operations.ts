@@ -91,3 +91,13 @@ export async function pointsDisagreements(t: TestApp, programId?: string): Promi
     [programId ?? null],
   );
 }
+
+/** Runs `run` with the app's clock moved forward by `ms`, and moves it back after. */
+export async function withClock<T>(t: TestApp, ms: number, run: () => Promise<T>): Promise<T> {
+  t.advanceClock(ms);
+  try {
+    return await run();
+  } finally {
+    t.advanceClock(-ms);
+  }
+}

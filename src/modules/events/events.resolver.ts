@@ -233,24 +233,30 @@ async function* whileValid<T>(ctx: RequestContext, events: AsyncIterable<T>): As
   }
 }
 
+/**
+ * A program's events of some topics (ADMIN, PARTNER), or one customer's (also that customer's
+ * token), filtered on the server; a customer token's feed ends when the token expires.
+ */
+function customerFeed(context: unknown, args: { programId: string; customerId?: string | null }, wanted: (topic: string) => boolean) {
+  const ctx = context as RequestContext;
+  const programId = uuidArg(args.programId, "programId");
+  const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
+  if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
+  else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
+  return whileValid(
+    ctx,
+    pipe(
+      ctx.app.bus.subscribe(programId),
+      filter((m: LoyaltyEventMessage) => wanted(m.topic) && (!customerId || m.customerId === customerId)),
+    ),
+  );
+}
+
 @Resolver()
 export class EventsResolver {
   @Subscription(() => StageChangedEvent, {
     description: "Stage moves of a program (ADMIN, PARTNER), or of one customer (also that customer's token).",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const programId = uuidArg(args.programId, "programId");
-      const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
-      if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
-      else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
-      return whileValid(
-        ctx,
-        pipe(
-          ctx.app.bus.subscribe(programId),
-          filter((m: LoyaltyEventMessage) => m.topic === "STAGE_CHANGED" && (!customerId || m.customerId === customerId)),
-        ),
-      );
-    },
+    subscribe: ({ args, context }) => customerFeed(context, args, (topic) => topic === "STAGE_CHANGED"),
   })
   async stageChanged(@Root() message: LoyaltyEventMessage, @Args() _args: StageChangedArgs, @Ctx() ctx: RequestContext): Promise<StageChangedEvent> {
     return (await toEvent(ctx, message)) as StageChangedEvent;
@@ -279,20 +285,7 @@ export class EventsResolver {
 
   @Subscription(() => RewardEvent, {
     description: "Reward events of a program (ADMIN, PARTNER), or of one customer (also that customer's token): issued, redeemed, used, cancelled, expired.",
-    subscribe: ({ args, context }) => {
-      const ctx = context as RequestContext;
-      const programId = uuidArg(args.programId, "programId");
-      const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
-      if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
-      else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
-      return whileValid(
-        ctx,
-        pipe(
-          ctx.app.bus.subscribe(programId),
-          filter((m: LoyaltyEventMessage) => (REWARD_TOPICS as readonly string[]).includes(m.topic) && (!customerId || m.customerId === customerId)),
-        ),
-      );
-    },
+    subscribe: ({ args, context }) => customerFeed(context, args, (topic) => (REWARD_TOPICS as readonly string[]).includes(topic)),
   })
   rewardEvents(@Root() message: LoyaltyEventMessage, @Args() _args: StageChangedArgs): RewardEvent {
     return rewardEvent(message);

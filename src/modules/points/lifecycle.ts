@@ -14,14 +14,16 @@ export interface LifecycleReport {
   /** Lots that expired (with points left in them). */
   expired: number;
   couponsExpired: number;
+  /** Grants given that were owed (left by a crash, or due at the end of a return window). */
+  grants: number;
 }
 
 const CHUNK = 2000;
 
 export async function runPointsLifecycle(app: App, programId: string, now = app.clock()): Promise<LifecycleReport> {
-  const report: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0 };
-  // Grants a crash left owed (written with their cause, not given yet).
-  await app.grants.process(programId);
+  const report: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0, grants: 0 };
+  // Grants a crash left owed (written with their cause, not given yet), or due by now.
+  report.grants = await app.grants.process(programId);
   report.activated = await inChunks(app, programId, now, "PENDING", ACTIVATE_PENDING);
   report.expired = await inChunks(app, programId, now, "ACTIVE", EXPIRE_LOTS);
   for (;;) {
@@ -53,12 +55,13 @@ async function inChunks(app: App, programId: string, now: Date, status: "PENDING
 
 /** Every program, one after the other (the scheduled job). */
 export async function runPointsLifecycleForAll(app: App): Promise<LifecycleReport> {
-  const sum: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0 };
+  const sum: LifecycleReport = { activated: 0, expired: 0, couponsExpired: 0, grants: 0 };
   for (const { id } of await app.db.query(`SELECT id FROM programs ORDER BY id`)) {
     const r = await runPointsLifecycle(app, id);
     sum.activated += r.activated;
     sum.expired += r.expired;
     sum.couponsExpired += r.couponsExpired;
+    sum.grants += r.grants;
   }
   return sum;
 }

@@ -34,7 +34,7 @@ export const GRANT_KEY_PREFIX = "grant:";
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /** 60 random bits as XXXX-XXXX-XXXX: unique per program (a constraint checks) and not guessable. */
-export function generateCouponCode(): string {
+function generateCouponCode(): string {
   const bytes = randomBytes(12);
   let code = "";
   for (let i = 0; i < 12; i++) code += CODE_ALPHABET[bytes[i] & 31];

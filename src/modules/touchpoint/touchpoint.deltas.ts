@@ -52,7 +52,7 @@ export const WINDOW_METRIC_OF_TYPE: Partial<Record<TouchpointType, Metric[]>> = 
   [TouchpointType.EVENT_ATTENDANCE]: [Metric.EVENT_ATTENDANCE_COUNT],
 };
 
-export function zeroCounters(): Record<Counter, number> {
+function zeroCounters(): Record<Counter, number> {
   // A literal, not built from COUNTERS: this runs twice per record written.
   return {
     purchase_count: 0,

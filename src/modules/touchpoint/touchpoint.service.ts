@@ -15,7 +15,7 @@ import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.ty
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
-import { computePoints, TouchpointType } from "../program/earning";
+import { computePoints, EarningRule, TouchpointType } from "../program/earning";
 import { purchaseLines } from "./batch-points";
 import { touchpointFromRow } from "./touchpoint.types";
 import { DEBIT_POINTS, MOVE_STAGE, POST_REFUND, REVERSE_PENDING, TOUCHPOINT_EVENT } from "./touchpoint.sql";
@@ -31,6 +31,14 @@ import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
 import { loadReplay } from "./replay";
 
+
+/** A configuration's rules with their stage and tier conditions dropped, made once per configuration. */
+const unrestrictedRules = new WeakMap<ProgramConfig, EarningRule[]>();
+function unrestricted(config: ProgramConfig): EarningRule[] {
+  let rules = unrestrictedRules.get(config);
+  if (!rules) unrestrictedRules.set(config, (rules = config.rules.map((r) => ({ ...r, stages: null, tiers: null }))));
+  return rules;
+}
 
 /** Points are stored per touchpoint as a 32-bit integer; no real purchase comes near this. */
 const MAX_POINTS_PER_RECORD = 1_000_000_000;
@@ -56,7 +64,7 @@ export class TouchpointService {
     if (record.type !== TouchpointType.REFUND) {
       // An upper bound: every rule as if the customer qualified for it, no caps.
       const bound = computePoints(
-        config.rules.map((r) => ({ ...r, stages: null, tiers: null })),
+        unrestricted(config),
         { type: record.type, amount: record.amount, lines: purchaseLines(record), occurredAt: record.occurredAt, timeZone: config.program.timeZone },
       );
       if (Math.abs(bound.total) > MAX_POINTS_PER_RECORD) {
