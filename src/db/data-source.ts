@@ -4,9 +4,10 @@ import { Foundation1763800000000 } from "../../migrations/1763800000000-Foundati
 import { PointsEconomy1763900000000 } from "../../migrations/1763900000000-PointsEconomy";
 import { Tiers1764000000000 } from "../../migrations/1764000000000-Tiers";
 import { ReferralsAndTriggers1764100000000 } from "../../migrations/1764100000000-ReferralsAndTriggers";
+import { OptimisticWriteBatch1764200000000 } from "../../migrations/1764200000000-OptimisticWriteBatch";
 
 /** Every migration, in order. New migrations are appended here and in migrations/. */
-export const MIGRATIONS = [Foundation1763800000000, PointsEconomy1763900000000, Tiers1764000000000, ReferralsAndTriggers1764100000000];
+export const MIGRATIONS = [Foundation1763800000000, PointsEconomy1763900000000, Tiers1764000000000, ReferralsAndTriggers1764100000000, OptimisticWriteBatch1764200000000];
 
 /**
  * The one DataSource shape used by the server, the CLI and ormconfig.ts. `synchronize` is never on:

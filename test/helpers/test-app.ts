@@ -31,7 +31,9 @@ export interface GqlResult<T> {
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
-export async function startTestApp(options: { poolSize?: number; redisUrl?: string; writeBatchesInFlight?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { poolSize?: number; redisUrl?: string; writeBatchesInFlight?: number; writeWorker?: boolean } = {},
+): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
   const fresh = baseUrl ? await createScratchDatabase(baseUrl, "loyalty_test") : undefined;
   const config = loadConfig({
@@ -43,6 +45,7 @@ export async function startTestApp(options: { poolSize?: number; redisUrl?: stri
     OUTBOX_RELAY_INTERVAL_MS: "500",
     REDIS_URL: options.redisUrl ?? "",
     WRITE_BATCHES_IN_FLIGHT: String(options.writeBatchesInFlight ?? 1),
+    WRITE_WORKER: String(options.writeWorker ?? true),
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

@@ -111,9 +111,50 @@ function aggregate(metric: Metric, start: string): string {
 }
 
 /**
- * Windowed metrics of many customers in one statement. The SQL is built from a whitelist (metric
- * enum, integer days), never from client text; the same ladder gives the same text, so it is prepared.
+ * The windowed metrics of one customer as one row of columns w0, w1, … (and n<i>, the count, for an
+ * average), for a LATERAL join; `at` gives the SQL expressions of the program, the customer and the
+ * moment (e.g. `$1`, `c.id`, `$3`). Built from a whitelist (metric enum, integer days), never from
+ * client text: the same ladder gives the same text, so a statement using it is prepared once.
  */
+export function windowSubquery(
+  windows: Array<{ metric: Metric; windowDays: number }>,
+  at: { programId: string; customerId: string; asOf: string },
+): string {
+  const { programId, customerId, asOf } = at;
+  const longest = Math.max(...windows.map((w) => w.windowDays));
+  const columns = windows.map((w, i) => {
+    const start = `${asOf}::timestamptz - interval '${Math.trunc(w.windowDays)} days'`;
+    // An average is loaded as its integer sum and count, so the write path can add to it exactly.
+    if (w.metric === Metric.AVERAGE_RATING) {
+      return `coalesce(sum(t.rating) FILTER (WHERE t.type = 'REVIEW' AND t.occurred_at > ${start}), 0) AS w${i}, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}`;
+    }
+    return `${aggregate(w.metric, start)} AS w${i}`;
+  });
+  // One index probe per customer, whatever the planner believes about the table's size.
+  return `SELECT ${columns.join(", ")} FROM touchpoints t
+           WHERE t.program_id = ${programId} AND t.customer_id = ${customerId}
+             AND t.occurred_at > ${asOf}::timestamptz - interval '${Math.trunc(longest)} days'`;
+}
+
+/** A customer's windowed values from the columns of `windowSubquery` (numbers or numeric text). */
+export function windowValuesFrom(row: Record<string, unknown> | null | undefined, windows: Array<{ metric: Metric; windowDays: number }>): WindowValues {
+  const values: WindowValues = new Map();
+  windows.forEach((w, i) => {
+    const raw = row?.[`w${i}`] ?? null;
+    if (w.metric === Metric.AVERAGE_RATING) {
+      const sum = Number(raw ?? 0);
+      const n = Number(row?.[`n${i}`] ?? 0);
+      values.set(ratingSumKey(w.windowDays), sum);
+      values.set(ratingCountKey(w.windowDays), n);
+      values.set(windowKey(w.metric, w.windowDays), n > 0 ? sum / n : null);
+    } else {
+      values.set(windowKey(w.metric, w.windowDays), raw === null ? (row ? null : 0) : Number(raw));
+    }
+  });
+  return values;
+}
+
+/** Windowed metrics of many customers in one statement (see windowSubquery). */
 export async function loadWindowValues(
   db: Queryable,
   programId: string,
@@ -126,48 +167,13 @@ export async function loadWindowValues(
     for (const id of customerIds) result.set(id, new Map());
     return result;
   }
-  const longest = Math.max(...windows.map((w) => w.windowDays));
-  const columns = windows.map((w, i) => {
-    const start = `$3::timestamptz - interval '${Math.trunc(w.windowDays)} days'`;
-    // An average is loaded as its integer sum and count, so the write path can add to it exactly.
-    if (w.metric === Metric.AVERAGE_RATING) {
-      return `coalesce(sum(t.rating) FILTER (WHERE t.type = 'REVIEW' AND t.occurred_at > ${start}), 0) AS w${i}, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}`;
-    }
-    return `${aggregate(w.metric, start)} AS w${i}`;
-  });
-  // One index probe per customer (LATERAL), whatever the planner believes about the table's size.
   const rows = await db.query(
     `SELECT c.id AS customer_id, w.* FROM unnest($2::uuid[]) AS c(id)
-     CROSS JOIN LATERAL (
-       SELECT ${columns.join(", ")} FROM touchpoints t
-        WHERE t.program_id = $1 AND t.customer_id = c.id
-          AND t.occurred_at > $3::timestamptz - interval '${Math.trunc(longest)} days') w`,
+     CROSS JOIN LATERAL (${windowSubquery(windows, { programId: "$1", customerId: "c.id", asOf: "$3" })}) w`,
     [programId, customerIds, asOf],
     { prepare: true },
   );
-  const zeros = (): WindowValues =>
-    new Map(
-      windows.flatMap((w): Array<[string, number | null]> =>
-        w.metric === Metric.AVERAGE_RATING
-          ? [[windowKey(w.metric, w.windowDays), null], [ratingCountKey(w.windowDays), 0], [ratingSumKey(w.windowDays), 0]]
-          : [[windowKey(w.metric, w.windowDays), 0]],
-      ),
-    );
-  for (const id of customerIds) result.set(id, zeros());
-  for (const row of rows) {
-    const values = result.get(row.customer_id)!;
-    windows.forEach((w, i) => {
-      const raw = row[`w${i}`];
-      if (w.metric === Metric.AVERAGE_RATING) {
-        const sum = Number(raw);
-        const n = Number(row[`n${i}`]);
-        values.set(ratingSumKey(w.windowDays), sum);
-        values.set(ratingCountKey(w.windowDays), n);
-        values.set(windowKey(w.metric, w.windowDays), n > 0 ? sum / n : null);
-      } else {
-        values.set(windowKey(w.metric, w.windowDays), raw === null ? null : Number(raw));
-      }
-    });
-  }
+  for (const id of customerIds) result.set(id, windowValuesFrom(null, windows));
+  for (const row of rows) result.set(row.customer_id, windowValuesFrom(row, windows));
   return result;
 }

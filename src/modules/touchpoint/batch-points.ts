@@ -2,7 +2,7 @@
  * Points inside a write batch: what capped rules already gave (read once per batch, then kept in
  * memory as the batch's records earn), and the lots each record's points become.
  */
-import { Tx } from "../../db/db";
+import { Queryable } from "../../db/db";
 import { endOfPeriod, startOfPeriod } from "../../domain/points/calendar";
 import { ProgramConfig } from "../program/program.config";
 import { computePoints, EarnedPoints, EarningRule, PurchaseLine, TouchpointType } from "../program/earning";
@@ -12,7 +12,8 @@ import { TouchpointRecord } from "./touchpoint.model";
 
 export interface LotPlan {
   customer_id: string;
-  touchpoint_id: string;
+  /** The record's position in the batch's write statement, which knows its touchpoint id. */
+  tp: number;
   rule_id: string;
   amount: number;
   remaining: number;
@@ -36,7 +37,7 @@ export class BatchCaps {
   private constructor(private readonly timeZone: string) {}
 
   /** Reads what the capped rules gave these customers (and in total), for the periods the batch's records fall in. */
-  static async load(tx: Tx, config: ProgramConfig, customerIds: string[], records: TouchpointRecord[]): Promise<BatchCaps> {
+  static async load(tx: Queryable, config: ProgramConfig, customerIds: string[], records: TouchpointRecord[]): Promise<BatchCaps> {
     const caps = new BatchCaps(config.program.timeZone);
     const perCustomer = config.rules.filter((r) => r.capPoints != null && r.capPeriod);
     if (perCustomer.length > 0 && customerIds.length > 0 && records.length > 0) {
@@ -118,7 +119,7 @@ export function lotsFor(
   config: ProgramConfig,
   record: TouchpointRecord,
   earned: EarnedPoints,
-  ids: { customerId: string; touchpointId: string },
+  ids: { customerId: string; tp: number },
   balance: number,
   now: Date,
 ): { lots: LotPlan[]; pending: boolean } {
@@ -133,7 +134,7 @@ export function lotsFor(
     if (!pending) balance += a.points;
     lots.push({
       customer_id: ids.customerId,
-      touchpoint_id: ids.touchpointId,
+      tp: ids.tp,
       rule_id: a.ruleId,
       amount: a.points,
       remaining,

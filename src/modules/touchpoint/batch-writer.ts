@@ -1,25 +1,27 @@
 /**
- * One write batch, inside a transaction the caller opens (in this thread, or in the write worker):
- * resolve customers, claim every key and post every point (one statement), read windowed metrics
- * once, evaluate the ladder for each record in arrival order (pure, in memory), then store moves
- * and events (one statement). Depends on nothing but the database and the external-id cache, so
- * a worker thread can run it.
+ * One write batch, in two statements: resolve customers (only for partner ids not cached), read
+ * the customers, their windowed metrics and which keys exist (one statement), evaluate rules and
+ * the ladder for each record in arrival order (pure, in memory), then write everything (one
+ * statement). The write checks that no customer changed since the read (row versions), so the two
+ * need no transaction between them: a batch is two round trips. Programs whose batches read more
+ * (caps, tiers, referral and trigger grants) run in a transaction with the customers locked.
+ * Depends on nothing but the database and the external-id cache, so a worker thread can run it.
  */
-import { Tx } from "../../db/db";
+import { Db, Queryable, Tx } from "../../db/db";
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
-import { Metric } from "../../domain/ladder/ladder.types";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
-import { loadWindowValues, metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues } from "../customer/customer.metrics";
+import { metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues, windowValuesFrom } from "../customer/customer.metrics";
+import { Metric } from "../../domain/ladder/ladder.types";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
-import { APPLY_OUTCOME, CLAIM_AND_POST, RESOLVE_EXTERNAL_CUSTOMERS } from "./batch.sql";
+import { readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
 import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
-import { upgradeTiers } from "../tiers/tier.service";
+import { TierChange, upgradeTiers } from "../tiers/tier.service";
 import { owedByBatch } from "../grants/grant.service";
-import { BatchCaps, earnFor, LotPlan, lotsFor, StoredEarning, storedEarning } from "./batch-points";
+import { BatchCaps, earnFor, LotPlan, lotsFor, storedEarning } from "./batch-points";
 
 export interface WriteItem {
   record: TouchpointRecord;
@@ -42,6 +44,12 @@ export interface BatchResult {
 
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
 const DAY_MS = 86_400_000;
+/** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
+const CONFIG_CHANGED_SQLSTATE = "LY001";
+/** serialization_failure: a customer of the batch changed, or one of its keys was claimed, since the read. */
+const SERIALIZATION_FAILURE = "40001";
+/** Optimistic attempts before a batch takes its customers' locks instead (a contended customer). */
+const OPTIMISTIC_ATTEMPTS = 4;
 
 /** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
 function parseCustomerJson(row: any): any {
@@ -52,12 +60,70 @@ function parseCustomerJson(row: any): any {
 const cents = (n: number) => Math.round(n * 100) / 100;
 const earliest = (a: Date | null, b: Date): Date => (a && a <= b ? a : b);
 const latest = (a: Date | null, b: Date): Date => (a && a >= b ? a : b);
+const keyOf = (type: string, externalId: string) => `${type}\u0000${externalId}`;
+const codeOf = (err: unknown) => (err as { code?: string } | null)?.code;
+
+/**
+ * Whether a program's batches read more than their customers before writing (what capped rules
+ * gave, tier values, referral and trigger windows) or write after (tiers, grants): those run in a
+ * transaction, with the customers locked from the first statement.
+ */
+export function needsTransaction(config: ProgramConfig): boolean {
+  return (
+    config.tiers.length > 0 ||
+    config.triggers.length > 0 ||
+    config.rules.some((r) => r.capPoints != null || r.totalCap != null || r.referralTrigger === "FIRST_PURCHASE")
+  );
+}
+
+/** The read statement's text per configuration (it embeds the ladder's windows): built once. */
+const readSql = new WeakMap<ProgramConfig, { plain: string; locked: string }>();
+function readSqlOf(config: ProgramConfig, lock: boolean): string {
+  let sql = readSql.get(config);
+  if (!sql) readSql.set(config, (sql = { plain: readBatchSql(config.windows, false), locked: readBatchSql(config.windows, true) }));
+  return lock ? sql.locked : sql.plain;
+}
+
+/** Thrown by an attempt without a transaction that finds a customer to create. */
+class NeedsTransaction extends Error {}
+
+/** A customer's state as a batch evaluates it: its row and windowed values, moved record by record. */
+interface CustomerState {
+  row: any;
+  windows: WindowValues;
+}
 
 export class BatchWriter {
+  /**
+   * Called between the read and the write of each attempt. A seam for tests: a write committed
+   * here by someone else must make the attempt start over (or, when `locked`, wait for the batch).
+   */
+  afterRead?: (attempt: { locked: boolean; customerIds: string[] }) => Promise<void>;
+
   constructor(private readonly externalIds: ExternalIdCache) {}
 
-  private async resolveCustomers(tx: Tx, config: ProgramConfig, items: WriteItem[]): Promise<Map<WriteItem, string>> {
-    const programId = config.program.id;
+  /**
+   * Writes one batch. `now` is the batch's clock (windows, day counts). Outcomes are in the order
+   * of `items`: written with its result, or a replay to answer after commit (a key seen before, or
+   * a customer that does not exist).
+   */
+  async write(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
+    if (!needsTransaction(config)) {
+      for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
+        try {
+          return await this.writeOnce(db, null, config, items, now);
+        } catch (err) {
+          if (err instanceof NeedsTransaction) break;
+          if (codeOf(err) !== SERIALIZATION_FAILURE) throw err;
+        }
+      }
+      // A customer to create, or still contended (other processes writing the same customers): lock them instead.
+    }
+    return db.transaction((tx) => this.writeOnce(tx, tx, config, items, now));
+  }
+
+  /** The customers the batch's records name by id or by a cached partner id, and the partner ids not cached. */
+  private knownCustomers(programId: string, items: WriteItem[]): { ids: Map<WriteItem, string>; unknown: string[] } {
     const ids = new Map<WriteItem, string>();
     const unknown = new Set<string>();
     for (const item of items) {
@@ -66,11 +132,19 @@ export class BatchWriter {
       if (id) ids.set(item, id);
       else unknown.add(customerExternalId!);
     }
-    if (unknown.size > 0) {
-      const wanted = [...unknown].sort();
+    return { ids, unknown: [...unknown] };
+  }
+
+  /** Every record's customer, creating those the partner names for the first time (in `tx`: gone if it rolls back). */
+  private async resolveCustomers(tx: Tx, config: ProgramConfig, items: WriteItem[]): Promise<Map<WriteItem, string>> {
+    const programId = config.program.id;
+    const { ids, unknown } = this.knownCustomers(programId, items);
+    if (unknown.length > 0) {
+      const wanted = unknown.sort();
       const found = new Map<string, string>();
       for (const row of await tx.query(RESOLVE_EXTERNAL_CUSTOMERS, [programId, wanted, config.bottom.key], { prepare: true })) {
         found.set(row.external_id, row.id);
+        // A customer this transaction created is known to others only once it commits.
         if (!row.created) this.externalIds.set(programId, row.external_id, row.id);
         else tx.afterCommit(() => this.externalIds.set(programId, row.external_id, row.id));
       }
@@ -85,87 +159,103 @@ export class BatchWriter {
     return ids;
   }
 
-  /**
-   * Writes one batch in the caller's transaction. `now` is the batch's clock (windows, day counts).
-   * Outcomes are in the order of `items`: written with its result, or a replay to answer after commit.
-   */
-  async write(tx: Tx, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
+  /** One attempt: `tx` when in a transaction (customers locked by the read), null for two autocommit statements. */
+  private async writeOnce(db: Queryable, tx: Tx | null, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     const programId = config.program.id;
-    const outcomes = new Map<WriteItem, Outcome>();
-    const customerOf = await this.resolveCustomers(tx, config, items);
+    // Without a transaction, partner ids not cached are looked up by the read; a customer to create
+    // makes the batch transactional (the customer must not outlive a batch that fails).
+    const { ids: customerOf, unknown } = tx ? { ids: await this.resolveCustomers(tx, config, items), unknown: [] } : this.knownCustomers(programId, items);
 
     // The first record of each key is written; a repeat in the same batch is a retry, answered after commit.
     const seen = new Set<string>();
     const primaries = items.filter((item) => {
-      const key = `${item.record.type}\u0000${item.record.externalId}`;
+      const key = keyOf(item.record.type, item.record.externalId);
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
-    const input = primaries.map((item, ord) => {
-      const r = item.record;
-      return {
-        ord,
-        customer_id: customerOf.get(item),
-        type: r.type,
-        external_id: r.externalId,
-        channel: r.channel ?? null,
-        occurred_at: r.occurredAt.toISOString(),
-        amount: r.amount,
-        currency: r.currency ?? null,
-        rating: r.rating ?? null,
-        product_id: r.productId ?? null,
-        data: r.data ?? null,
-        request_hash: item.hash,
-        ...item.deltas.counters,
-      };
-    });
-    const rows = await tx.query(CLAIM_AND_POST, [programId, JSON.stringify(input), config.version], { prepare: true });
-    const after = new Map<string, any>();
-    const claimed = new Map<number, { id: string; recorded_at: string }>();
-    for (const { kind, row } of rows) {
-      if (kind === "c") after.set(row.id, parseCustomerJson(row));
-      else if (kind === "t") claimed.set(row.ord, row);
-      else if (row.version !== config.version) {
-        throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
-      }
+
+    // Read: the customers as they are, their windows, and the keys recorded before.
+    const customerIds = [...new Set(customerOf.values())];
+    const params: unknown[] = [programId, customerIds, primaries.map((i) => i.record.type), primaries.map((i) => i.record.externalId), unknown];
+    if (config.windows.length > 0) params.push(now);
+    const read = await db.query(readSqlOf(config, tx !== null), params, { prepare: true });
+    const states = new Map<string, CustomerState>();
+    const recorded = new Set<string>();
+    const byExternalId = new Map<string, string>();
+    for (const { kind, row, windows } of read) {
+      if (kind === "c") {
+        states.set(row.id, stateOf(parseCustomerJson(row), windowValuesFrom(windows, config.windows)));
+        byExternalId.set(row.external_id, row.id);
+      } else recorded.add(keyOf(row.type, row.external_id));
     }
+    for (const externalId of unknown) {
+      const id = byExternalId.get(externalId);
+      if (!id) throw new NeedsTransaction();
+      this.externalIds.set(programId, externalId, id);
+    }
+    for (const item of primaries) if (!customerOf.has(item)) customerOf.set(item, byExternalId.get(item.record.customerExternalId!)!);
+    // What is written: records of customers that exist, with keys not recorded before. The others
+    // are answered from what is stored (a replay), or NOT_FOUND when nothing is.
+    if (this.afterRead) await this.afterRead({ locked: tx !== null, customerIds: [...states.keys()] });
+    const fresh = primaries.filter((item) => states.has(customerOf.get(item)!) && !recorded.has(keyOf(item.record.type, item.record.externalId)));
+    const replays = (): BatchResult => ({ outcomes: items.map(() => ({ kind: "replay" })), events: [], grants: 0 });
+    if (fresh.length === 0) return replays();
 
-    const written = primaries.map((item, ord) => ({ item, ord, touchpoint: claimed.get(ord) })).filter((w) => w.touchpoint);
-    const customerIds = [...after.keys()];
-    const windows: Map<string, WindowValues> = config.windows.length
-      ? await loadWindowValues(tx, programId, customerIds, config.windows, now)
-      : new Map(customerIds.map((id) => [id, new Map()]));
-
-    const caps = await BatchCaps.load(tx, config, customerIds, written.map((w) => w.item.record));
+    // Evaluate, customer by customer, each customer's records in arrival order.
+    const ordOf = new Map(fresh.map((item, ord) => [item, ord]));
+    const byCustomer = new Map<string, WriteItem[]>();
+    for (const item of fresh) {
+      const id = customerOf.get(item)!;
+      const mine = byCustomer.get(id);
+      if (mine) mine.push(item);
+      else byCustomer.set(id, [item]);
+    }
+    const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
+    const touchpoints: any[] = [];
     const customerUpdates: any[] = [];
     const lots: LotPlan[] = [];
-    const earnings: Array<{ id: string; points: number; earning: StoredEarning }> = [];
     const moves: any[] = [];
     const eventRows: any[] = [];
-    const results = new Map<WriteItem, { result: RecordResult; move: any }>();
+    const evaluated = new Map<WriteItem, { ord: number; customerId: string; points: number; pending: boolean; applied: any; move: any; row: any }>();
 
-    for (const customerId of customerIds) {
-      const mine = written.filter((w) => customerOf.get(w.item) === customerId);
-      const final = after.get(customerId);
-      const state = this.stateBefore(final, windows.get(customerId)!, mine.map((w) => w.item), config, now);
-      let stage = final.stage_key as string;
-      let stageEnteredAt: Date = final.stage_entered_at;
+    for (const [customerId, mine] of byCustomer) {
+      const state = states.get(customerId)!;
+      const before = { ...state.row };
+      let stage = state.row.stage_key as string;
+      let stageEnteredAt: Date = state.row.stage_entered_at;
       let firstPurchaseAt: Date | null = null;
       let lastPurchaseAt: Date | null = null;
       let nps: number | null = null;
-      const pointsBefore = { balance: state.row.balance, pending: state.row.pending_points, lifetime: state.row.lifetime_points };
-      for (const { item, touchpoint } of mine) {
+      const counters = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
+      for (const item of mine) {
         const { deltas, record } = item;
+        const ord = ordOf.get(item)!;
         // Points first, from the state right before the record (its stage, what caps already gave).
         const earned = earnFor(config, record, customerId, stage, state.row.tier_key ?? null, caps);
         caps.add(customerId, record.occurredAt, earned);
-        const planned = lotsFor(config, record, earned, { customerId, touchpointId: touchpoint!.id }, state.row.balance, now);
+        const planned = lotsFor(config, record, earned, { customerId, tp: ord }, state.row.balance, now);
         lots.push(...planned.lots);
         const earning = storedEarning(record, earned, planned.pending);
-        // Stored whenever there is something to explain or to refund by line later (lines that earned 0 too).
-        if (earned.total !== 0 || earned.applied.length > 0 || earning.lines.length > 0) earnings.push({ id: touchpoint!.id, points: earned.total, earning });
-        this.apply(state, item, config, now, +1, earned.total, planned.pending);
+        touchpoints.push({
+          ord,
+          customer_id: customerId,
+          type: record.type,
+          external_id: record.externalId,
+          channel: record.channel ?? null,
+          occurred_at: record.occurredAt.toISOString(),
+          amount: record.amount,
+          currency: record.currency ?? null,
+          rating: record.rating ?? null,
+          product_id: record.productId ?? null,
+          data: record.data ?? null,
+          request_hash: item.hash,
+          points: earned.total,
+          // Stored whenever there is something to explain or to refund by line later (lines that earned 0 too).
+          earning: earned.total !== 0 || earned.applied.length > 0 || earning.lines.length > 0 ? earning : null,
+        });
+        this.apply(state, item, config, now, earned.total, planned.pending);
+        for (const c of COUNTERS) counters[c] += deltas.counters[c];
         if (deltas.purchaseAt) {
           firstPurchaseAt = earliest(firstPurchaseAt, deltas.purchaseAt);
           lastPurchaseAt = latest(lastPurchaseAt, deltas.purchaseAt);
@@ -174,113 +264,129 @@ export class BatchWriter {
         const reason = evaluateLadder(config.ladder, metricReader(state.row, state.windows, now));
         let move: any = null;
         if (reason.stage !== stage) {
-          const from = stageOf(config, stage);
-          const to = config.stageByKey.get(reason.stage)!;
-          move = { ord: moves.length, customer_id: customerId, from_key: stage, to_key: reason.stage, touchpoint_id: touchpoint!.id, reason, from, to };
+          move = { ord: moves.length, tp: ord, customer_id: customerId, from_key: stage, to_key: reason.stage, reason };
           moves.push(move);
           stage = reason.stage;
           stageEnteredAt = now;
         }
-        eventRows.push({
-          topic: "TOUCHPOINT_RECORDED",
-          customer_id: customerId,
-          touchpoint_id: touchpoint!.id,
-          payload: this.touchpointEvent(item, touchpoint!.id, earned.total, planned.pending, state.row.balance),
-        });
+        eventRows.push({ ord: eventRows.length, tp: ord, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: this.touchpointEvent(item, earned.total, planned.pending, state.row.balance) });
         if (move) {
           const ref = (s: { key: string; name: string; rank: number } | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
-          eventRows.push({
-            topic: "STAGE_CHANGED",
-            customer_id: customerId,
-            touchpoint_id: touchpoint!.id,
-            payload: { customerId, from: ref(move.from), to: ref(move.to), reason, cause: "TOUCHPOINT", touchpointId: touchpoint!.id },
-          });
+          const payload = { customerId, from: ref(stageOf(config, move.from_key)), to: ref(config.stageByKey.get(move.to_key)!), reason, cause: "TOUCHPOINT" };
+          eventRows.push({ ord: eventRows.length, tp: ord, topic: "STAGE_CHANGED", customer_id: customerId, payload });
         }
-        const row = { ...state.row, stage_key: stage, stage_entered_at: stageEnteredAt };
-        results.set(item, {
+        evaluated.set(item, {
+          ord,
+          customerId,
+          points: earned.total,
+          pending: planned.pending,
+          applied: earned.applied,
           move,
-          result: {
-            touchpoint: touchpointFromRow({
-              id: touchpoint!.id, customer_id: customerId, type: record.type, external_id: record.externalId, channel: record.channel ?? null,
-              occurred_at: record.occurredAt, recorded_at: new Date(touchpoint!.recorded_at), amount: record.amount, currency: record.currency ?? null,
-              rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: earned.total,
-            }),
-            pointsEarned: earned.total,
-            pointsPending: planned.pending ? earned.total : 0,
-            appliedRules: earned.applied,
-            customer: customerFromRow(row),
-            stageChange: null,
-            replayed: false,
-          },
+          row: { ...state.row, stage_key: stage, stage_entered_at: stageEnteredAt },
         });
       }
       const moved = moves.some((m) => m.customer_id === customerId);
-      const points = {
-        balance: state.row.balance - pointsBefore.balance,
-        pending: state.row.pending_points - pointsBefore.pending,
-        lifetime: state.row.lifetime_points - pointsBefore.lifetime,
-      };
-      if (firstPurchaseAt || nps !== null || moved || points.balance || points.pending || points.lifetime) {
-        customerUpdates.push({
-          id: customerId,
-          ...points,
-          first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
-          last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
-          nps,
-          // Sent whenever the customer moved, also away and back within the batch (the entry time changes).
-          stage_key: moved ? stage : null,
-        });
-      }
+      counters.purchase_amount = cents(counters.purchase_amount);
+      customerUpdates.push({
+        id: customerId,
+        row_version: before.row_version,
+        touchpoint_count: mine.length,
+        ...counters,
+        balance: state.row.balance - before.balance,
+        pending: state.row.pending_points - before.pending_points,
+        lifetime: state.row.lifetime_points - before.lifetime_points,
+        first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
+        last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
+        nps,
+        // Sent whenever the customer moved, also away and back within the batch (the entry time changes).
+        stage_key: moved ? stage : null,
+      });
     }
 
-    const applied = await tx.query(
-      APPLY_OUTCOME,
-      [
-        programId,
-        JSON.stringify(customerUpdates),
-        JSON.stringify(moves.map(({ from: _f, to: _t, ...m }) => m)),
-        JSON.stringify(eventRows.map((e, ord) => ({ ord, ...e }))),
-        customerUpdates.map((u) => u.id),
-        JSON.stringify(lots.map((lot, ord) => ({ ord, ...lot }))),
-        JSON.stringify(earnings),
-        JSON.stringify(caps.awarded()),
-      ],
-      { prepare: true },
-    );
+    // Write: everything, or nothing when a customer or the configuration changed since the read.
+    let written: any[];
+    try {
+      written = await db.query(
+        WRITE_BATCH,
+        [
+          programId,
+          JSON.stringify(touchpoints),
+          config.version,
+          JSON.stringify(customerUpdates),
+          JSON.stringify(lots),
+          JSON.stringify(moves),
+          JSON.stringify(eventRows),
+          JSON.stringify(caps.awarded()),
+          fresh.length,
+          customerUpdates.length,
+          customerUpdates.map((u) => u.id),
+        ],
+        { prepare: true },
+      );
+    } catch (err) {
+      if (codeOf(err) === CONFIG_CHANGED_SQLSTATE) throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
+      throw err;
+    }
+    const stored = new Map<number, { id: string; recorded_at: string }>();
     const transitions = new Map<string, { id: string; at: string }>();
     const events: LoyaltyEventMessage[] = [];
-    for (const { kind, row } of applied) {
-      if (kind === "tr") transitions.set(row.touchpoint_id, row);
-      else events.push(messageFromOutboxRow(row));
+    for (const { kind, row } of written) {
+      if (kind === "t") stored.set(row.ord, row);
+      else if (kind === "tr") transitions.set(row.touchpoint_id, row);
+      else if (kind === "ev") events.push(messageFromOutboxRow(row));
     }
-    // Tiers: upgrade whoever these touchpoints qualified (downgrades wait for the review).
-    const tiers = await upgradeTiers(tx, config, customerIds.map((id) => after.get(id)), now);
-    events.push(...tiers.events);
-    events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
-    const upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
-    const grants = await owedByBatch(
-      tx,
-      config,
-      written.map((w) => ({ customerId: customerOf.get(w.item)!, type: w.item.record.type, touchpointId: w.touchpoint!.id, occurredAt: w.item.record.occurredAt })),
-      now,
-    );
 
-    for (const [item, { result, move }] of results) {
-      const tier = upgraded.get(result.customer.id);
-      if (tier) Object.assign(result.customer.row, { tier_key: tier.to_key, tier_since: now, tier_review_at: tier.review_at, tier_reason: tier.reason, tier_manual_until: null });
-      if (move) {
-        const t = transitions.get(move.touchpoint_id)!;
-        const stageChange: StageMove = { id: t.id, from: move.from, to: move.to, at: new Date(t.at), cause: "TOUCHPOINT", touchpointId: move.touchpoint_id, reason: move.reason };
-        result.stageChange = stageChange;
+    let upgraded = new Map<string, TierChange>();
+    let grants = 0;
+    if (tx) {
+      // Tiers: upgrade whoever these touchpoints qualified (downgrades wait for the review).
+      const tiers = await upgradeTiers(tx, config, [...byCustomer.keys()].map((id) => states.get(id)!.row), now);
+      events.push(...tiers.events);
+      upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
+      grants = await owedByBatch(
+        tx,
+        config,
+        fresh.map((item) => ({ customerId: customerOf.get(item)!, type: item.record.type, touchpointId: stored.get(ordOf.get(item)!)!.id, occurredAt: item.record.occurredAt })),
+        now,
+      );
+    }
+    events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
+
+    const outcomes = new Map<WriteItem, Outcome>();
+    for (const item of fresh) {
+      const e = evaluated.get(item)!;
+      const { record } = item;
+      const touchpoint = stored.get(e.ord)!;
+      const tier = upgraded.get(e.customerId);
+      if (tier) Object.assign(e.row, { tier_key: tier.to_key, tier_since: now, tier_review_at: tier.review_at, tier_reason: tier.reason, tier_manual_until: null });
+      let stageChange: StageMove | null = null;
+      if (e.move) {
+        const t = transitions.get(touchpoint.id)!;
+        const from = stageOf(config, e.move.from_key);
+        const to = config.stageByKey.get(e.move.to_key)!;
+        stageChange = { id: t.id, from, to, at: new Date(t.at), cause: "TOUCHPOINT", touchpointId: touchpoint.id, reason: e.move.reason };
       }
+      const result: RecordResult = {
+        touchpoint: touchpointFromRow({
+          id: touchpoint.id, customer_id: e.customerId, type: record.type, external_id: record.externalId, channel: record.channel ?? null,
+          occurred_at: record.occurredAt, recorded_at: new Date(touchpoint.recorded_at), amount: record.amount, currency: record.currency ?? null,
+          rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: e.points,
+        }),
+        pointsEarned: e.points,
+        pointsPending: e.pending ? e.points : 0,
+        appliedRules: e.applied,
+        customer: customerFromRow(e.row),
+        stageChange,
+        replayed: false,
+      };
       outcomes.set(item, { kind: "written", result });
     }
     return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events, grants };
   }
 
-  private touchpointEvent(item: WriteItem, touchpointId: string, points: number, pending: boolean, balance: number) {
+  private touchpointEvent(item: WriteItem, points: number, pending: boolean, balance: number) {
+    // The touchpoint's id is added by the write statement, which assigns it.
     return {
-      touchpointId,
       type: item.record.type,
       externalId: item.record.externalId,
       points,
@@ -290,58 +396,51 @@ export class BatchWriter {
     };
   }
 
-  /**
-   * The customer as it was before this batch: the row after the batch's counter UPDATE minus every
-   * counter delta of the batch (sums are exact to undo), and the windowed values read after it minus
-   * the batch's contributions. Points and the fields that are not sums (first/last purchase, NPS,
-   * stage) were not touched yet.
-   */
-  private stateBefore(final: any, windows: WindowValues, items: WriteItem[], config: ProgramConfig, now: Date) {
-    const row = {
-      ...final,
-      balance: Number(final.balance),
-      pending_points: Number(final.pending_points),
-      lifetime_points: Number(final.lifetime_points),
-      purchase_amount: Number(final.purchase_amount),
-    };
-    const state = { row, windows: new Map(windows) };
-    for (let i = items.length - 1; i >= 0; i--) this.apply(state, items[i], config, now, -1, 0, false);
-    return state;
-  }
-
-  /** Adds (sign +1) or removes (sign -1) one record's effect on a customer's state; `points` it earned (pending or not). */
-  private apply(state: { row: any; windows: WindowValues }, item: WriteItem, config: ProgramConfig, now: Date, sign: 1 | -1, points: number, pending: boolean): void {
+  /** Adds one record's effect to its customer's state; `points` it earned (pending or not). */
+  private apply(state: CustomerState, item: WriteItem, config: ProgramConfig, now: Date, points: number, pending: boolean): void {
     const { deltas, record } = item;
     const row = state.row;
-    if (pending) row.pending_points += sign * points;
-    else row.balance += sign * points;
-    row.lifetime_points += sign * points;
-    row.touchpoint_count += sign;
-    for (const counter of COUNTERS) row[counter] += sign * deltas.counters[counter];
+    if (pending) row.pending_points += points;
+    else row.balance += points;
+    row.lifetime_points += points;
+    row.touchpoint_count += 1;
+    for (const counter of COUNTERS) row[counter] += deltas.counters[counter];
     row.purchase_amount = cents(row.purchase_amount);
-    if (sign > 0) {
-      if (deltas.purchaseAt) {
-        row.last_purchase_at = latest(row.last_purchase_at, deltas.purchaseAt);
-        row.first_purchase_at = earliest(row.first_purchase_at, deltas.purchaseAt);
-      }
-      if (deltas.nps !== null) row.nps = deltas.nps;
+    if (deltas.purchaseAt) {
+      row.last_purchase_at = latest(row.last_purchase_at, deltas.purchaseAt);
+      row.first_purchase_at = earliest(row.first_purchase_at, deltas.purchaseAt);
     }
+    if (deltas.nps !== null) row.nps = deltas.nps;
     const fed = WINDOW_METRIC_OF_TYPE[record.type] ?? [];
     for (const w of config.windows) {
       if (!fed.includes(w.metric) || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
       const key = windowKey(w.metric, w.windowDays);
       if (w.metric === Metric.AVERAGE_RATING) {
         // Integer sum and count, so the average at each step is exact (24 / 6 is 4, not 3.9999…).
-        const n = (state.windows.get(ratingCountKey(w.windowDays)) ?? 0) + sign;
-        const sum = (state.windows.get(ratingSumKey(w.windowDays)) ?? 0) + sign * (record.rating ?? 0);
+        const n = (state.windows.get(ratingCountKey(w.windowDays)) ?? 0) + 1;
+        const sum = (state.windows.get(ratingSumKey(w.windowDays)) ?? 0) + (record.rating ?? 0);
         state.windows.set(ratingCountKey(w.windowDays), n);
         state.windows.set(ratingSumKey(w.windowDays), sum);
         state.windows.set(key, n > 0 ? sum / n : null);
       } else if (w.metric === Metric.PURCHASE_AMOUNT) {
-        state.windows.set(key, cents((state.windows.get(key) ?? 0) + sign * (record.amount ?? 0)));
+        state.windows.set(key, cents((state.windows.get(key) ?? 0) + (record.amount ?? 0)));
       } else {
-        state.windows.set(key, (state.windows.get(key) ?? 0) + sign);
+        state.windows.set(key, (state.windows.get(key) ?? 0) + 1);
       }
     }
   }
+}
+
+/** A customer as the read statement gave it, its sums as numbers (bigint and numeric come as text). */
+function stateOf(row: any, windows: WindowValues): CustomerState {
+  return {
+    row: {
+      ...row,
+      balance: Number(row.balance),
+      pending_points: Number(row.pending_points),
+      lifetime_points: Number(row.lifetime_points),
+      purchase_amount: Number(row.purchase_amount),
+    },
+    windows,
+  };
 }

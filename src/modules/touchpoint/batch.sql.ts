@@ -1,7 +1,9 @@
 /**
- * The statements of a write batch (group commit): the touchpoints of concurrent requests claimed,
- * posted and counted together, in few round trips whatever the number of requests.
+ * The statements of a write batch (group commit): the touchpoints of concurrent requests read,
+ * then claimed, posted and counted together, in two statements whatever the number of requests.
  */
+import { Metric } from "../../domain/ladder/ladder.types";
+import { windowSubquery } from "../customer/customer.metrics";
 
 /** Finds or creates customers by the partner's ids ($2 sorted, so concurrent batches insert in one order). */
 export const RESOLVE_EXTERNAL_CUSTOMERS = `
@@ -16,76 +18,69 @@ UNION ALL
 SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_id = ANY($2::text[])`;
 
 /**
- * Claims every key (ON CONFLICT DO NOTHING: a key seen before is not claimed) and adds the claimed
- * ones' counters to each customer in one atomic UPDATE, which also locks the customers for the
- * rest of the batch. Points come later (APPLY_OUTCOME): they depend on the state this returns.
- * A customer that does not exist fails the batch (foreign key); its records are then retried one by
- * one, so only the record naming it fails (NOT_FOUND).
- * Returns the customers after the UPDATE ('c'), the claimed touchpoints ('t') and the program's
- * configuration version ('v'). Nothing is written unless that version is $3, the one the batch was
- * evaluated with; the share lock makes a ladder change wait for batches in flight, and batches
- * after it see the new version (and are written again with the new ladder).
+ * The first statement of a batch: the customers as they are (with their row version, xmin), by id
+ * ($2) or by the partner's id ($5, those not cached), their windowed metrics ($6, the batch's
+ * clock, when the ladder has windows), and which of the batch's keys ($3 types, $4 external ids)
+ * were recorded before. One snapshot, so the three agree. With `lock`, the customers are also
+ * locked (in id order, so two batches cannot deadlock) for a transaction that reads more before
+ * it writes (caps, tiers, grants); without, the write statement checks the versions instead.
  */
-export const CLAIM_AND_POST = `
+export function readBatchSql(windows: Array<{ metric: Metric; windowDays: number }>, lock: boolean): string {
+  const windowed = windows.length > 0;
+  return `
+WITH c AS (
+  SELECT c.*, c.xmin::text AS row_version FROM customers c
+   WHERE c.program_id = $1 AND (c.id = ANY($2::uuid[]) OR c.external_id = ANY($5::text[])) ${lock ? "ORDER BY c.id FOR NO KEY UPDATE" : ""}
+)
+SELECT 'c' AS kind, to_jsonb(c.*) AS row, ${windowed ? "to_jsonb(w.*)" : "NULL::jsonb"} AS windows
+  FROM c ${windowed ? `CROSS JOIN LATERAL (${windowSubquery(windows, { programId: "$1", customerId: "c.id", asOf: "$6" })}) w` : ""}
+UNION ALL
+SELECT 'k', jsonb_build_object('type', t.type, 'external_id', t.external_id), NULL
+  FROM unnest($3::text[], $4::text[]) AS k(type, external_id)
+  JOIN touchpoints t ON t.program_id = $1 AND t.type = k.type AND t.external_id = k.external_id`;
+}
+
+/**
+ * The second and last statement: everything the batch writes, computed in memory from what the
+ * first one read. Touchpoints are inserted with their points and why (one tuple each, never
+ * updated), each customer is updated once (counters, points, first and last purchase, NPS, stage),
+ * then lots, ledger entries, what capped rules gave, transitions and events, in causal order.
+ * Records refer to their touchpoint by their position in $2 (tp), the id being known only here.
+ *
+ * Nothing is written unless (write_batch_check):
+ *   - the program's configuration is still version $3 (else SQLSTATE LY001: evaluate again with
+ *     the new one). The share lock makes a ladder change wait for the batch;
+ *   - every key was claimed ($9 of them) and every customer was unchanged since the first
+ *     statement (its xmin, $10 of them). Else 40001: a concurrent writer got there first, and the
+ *     batch is read and evaluated again. This is what lets the two statements run without a
+ *     transaction between them: the customer rows are their version numbers.
+ */
+export const WRITE_BATCH = `
 WITH prog AS (
   SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE
 ), input AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(
-    ord int, customer_id uuid, type text, external_id text, channel text, occurred_at timestamptz,
-    amount numeric, currency text, rating smallint, product_id text, data jsonb, request_hash text,
-    purchase_count int, purchase_amount numeric, review_count int, rating_sum int, referral_count int,
-    social_share_count int, visit_count int, product_view_count int, support_contact_count int, event_attendance_count int)
-   WHERE (SELECT version FROM prog) = $3
+    ord int, customer_id uuid, type text, external_id text, channel text, occurred_at timestamptz, amount numeric,
+    currency text, rating smallint, product_id text, data jsonb, request_hash text, points int, earning jsonb)
 ), claimed AS (
   INSERT INTO touchpoints (program_id, customer_id, type, external_id, channel, occurred_at, amount, currency,
-                           rating, product_id, data, request_hash)
-  SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, request_hash
-    -- In arrival order, so touchpoint ids (newest first in the API) follow it. Two batches claiming
-    -- the same two new keys in opposite orders can only be two processes racing on retries of the
-    -- same records; PostgreSQL detects that deadlock and the batch is retried.
+                           rating, product_id, data, request_hash, points, earning)
+  -- In arrival order, so touchpoint ids (newest first in the API) follow it.
+  SELECT $1, customer_id, type, external_id, channel, occurred_at, amount, currency, rating, product_id, data, request_hash, points, earning
     FROM input ORDER BY ord
   ON CONFLICT (program_id, type, external_id) DO NOTHING
   RETURNING id, type, external_id, recorded_at
 ), posted AS (
-  SELECT i.*, claimed.id AS touchpoint_id, claimed.recorded_at FROM claimed JOIN input i USING (type, external_id)
-), totals AS (
-  SELECT customer_id, count(*) AS n, sum(purchase_count) AS purchase_count,
-         sum(purchase_amount) AS purchase_amount, sum(review_count) AS review_count, sum(rating_sum) AS rating_sum,
-         sum(referral_count) AS referral_count, sum(social_share_count) AS social_share_count,
-         sum(visit_count) AS visit_count, sum(product_view_count) AS product_view_count,
-         sum(support_contact_count) AS support_contact_count, sum(event_attendance_count) AS event_attendance_count
-    FROM posted GROUP BY customer_id
-), locked AS (
-  -- Two batches in flight lock their customers in one order (by id), so they cannot deadlock.
-  SELECT c.id FROM customers c WHERE c.program_id = $1 AND c.id IN (SELECT customer_id FROM totals) ORDER BY c.id FOR NO KEY UPDATE
-), updated AS (
+  SELECT i.ord, claimed.id, claimed.recorded_at FROM claimed JOIN input i USING (type, external_id)
+), cust AS (
   UPDATE customers c SET
-    touchpoint_count = c.touchpoint_count + t.n,
-    purchase_count = c.purchase_count + t.purchase_count, purchase_amount = c.purchase_amount + t.purchase_amount,
-    review_count = c.review_count + t.review_count, rating_sum = c.rating_sum + t.rating_sum,
-    referral_count = c.referral_count + t.referral_count, social_share_count = c.social_share_count + t.social_share_count,
-    visit_count = c.visit_count + t.visit_count, product_view_count = c.product_view_count + t.product_view_count,
-    support_contact_count = c.support_contact_count + t.support_contact_count,
-    event_attendance_count = c.event_attendance_count + t.event_attendance_count,
-    updated_at = now()
-  FROM totals t WHERE c.program_id = $1 AND c.id = t.customer_id AND c.id IN (SELECT id FROM locked)
-  RETURNING c.*
-)
-SELECT 'c' AS kind, to_jsonb(updated.*) AS row FROM updated
-UNION ALL
-SELECT 't', jsonb_build_object('ord', ord, 'id', touchpoint_id::text, 'recorded_at', recorded_at) FROM posted
-UNION ALL
-SELECT 'v', jsonb_build_object('version', version) FROM prog`;
-
-/**
- * After rules and the ladder were evaluated in order: the points (balance, pending and lifetime
- * deltas; one lot per rule that gave points, and a ledger entry per spendable lot), the touchpoints'
- * points and why, what capped rules gave in total, the fields that are not sums (first and last
- * purchase, latest NPS, the stage), the transitions with their reasons, and every event, in causal order.
- */
-export const APPLY_OUTCOME = `
-WITH cust AS (
-  UPDATE customers c SET
+    touchpoint_count = c.touchpoint_count + x.touchpoint_count,
+    purchase_count = c.purchase_count + x.purchase_count, purchase_amount = c.purchase_amount + x.purchase_amount,
+    review_count = c.review_count + x.review_count, rating_sum = c.rating_sum + x.rating_sum,
+    referral_count = c.referral_count + x.referral_count, social_share_count = c.social_share_count + x.social_share_count,
+    visit_count = c.visit_count + x.visit_count, product_view_count = c.product_view_count + x.product_view_count,
+    support_contact_count = c.support_contact_count + x.support_contact_count,
+    event_attendance_count = c.event_attendance_count + x.event_attendance_count,
     balance = c.balance + x.balance, pending_points = c.pending_points + x.pending,
     lifetime_points = c.lifetime_points + x.lifetime,
     last_purchase_at = CASE WHEN x.last_purchase_at IS NULL THEN c.last_purchase_at
@@ -94,45 +89,55 @@ WITH cust AS (
                              ELSE least(coalesce(c.first_purchase_at, x.first_purchase_at), x.first_purchase_at) END,
     nps = coalesce(x.nps, c.nps),
     stage_key = coalesce(x.stage_key, c.stage_key),
-    stage_entered_at = CASE WHEN x.stage_key IS NOT NULL THEN now() ELSE c.stage_entered_at END
-  FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text,
-                                          balance bigint, pending bigint, lifetime bigint)
-  WHERE c.program_id = $1 AND c.id = ANY($5::uuid[]) AND c.id = x.id
+    stage_entered_at = CASE WHEN x.stage_key IS NOT NULL THEN now() ELSE c.stage_entered_at END,
+    updated_at = now()
+  FROM jsonb_to_recordset($4::jsonb) AS x(
+    id uuid, row_version text, touchpoint_count int, purchase_count int, purchase_amount numeric, review_count int, rating_sum int,
+    referral_count int, social_share_count int, visit_count int, product_view_count int, support_contact_count int,
+    event_attendance_count int, balance bigint, pending bigint, lifetime bigint,
+    last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
+  WHERE c.program_id = $1 AND c.id = ANY($11::uuid[]) AND c.id = x.id AND c.xmin::text = x.row_version
   RETURNING c.id
 ), lots AS (
   INSERT INTO point_lots (program_id, customer_id, source, touchpoint_id, rule_id, amount, remaining, status, earned_at, activates_at, expires_at)
-  SELECT $1, customer_id, 'EARN', touchpoint_id, rule_id, amount, remaining, status, earned_at, activates_at, expires_at
-    FROM jsonb_to_recordset($6::jsonb) AS l(ord int, customer_id uuid, touchpoint_id bigint, rule_id uuid, amount bigint, remaining bigint,
+  SELECT $1, l.customer_id, 'EARN', p.id, l.rule_id, l.amount, l.remaining, l.status, l.earned_at, l.activates_at, l.expires_at
+    FROM jsonb_to_recordset($5::jsonb) AS l(ord int, tp int, customer_id uuid, rule_id uuid, amount bigint, remaining bigint,
                                            status text, earned_at timestamptz, activates_at timestamptz, expires_at timestamptz)
-   ORDER BY ord
+    JOIN posted p ON p.ord = l.tp
+   ORDER BY l.ord
   RETURNING id, customer_id, touchpoint_id, amount, status
 ), led AS (
   INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id, lot_id)
   SELECT $1, customer_id, amount, 'EARN', touchpoint_id, id FROM lots WHERE status = 'ACTIVE' ORDER BY id
-), tp AS (
-  UPDATE touchpoints t SET points = x.points, earning = x.earning
-    FROM jsonb_to_recordset($7::jsonb) AS x(id bigint, points int, earning jsonb)
-   WHERE t.program_id = $1 AND t.id = x.id
 ), awarded AS (
   UPDATE earning_rules r SET awarded = r.awarded + x.points
     FROM jsonb_to_recordset($8::jsonb) AS x(id uuid, points bigint)
    WHERE r.program_id = $1 AND r.id = x.id
 ), tr AS (
   INSERT INTO stage_transitions (program_id, customer_id, from_key, to_key, cause, touchpoint_id, reason)
-  SELECT $1, customer_id, from_key, to_key, 'TOUCHPOINT', touchpoint_id, reason
-    FROM jsonb_to_recordset($3::jsonb) AS m(ord int, customer_id uuid, from_key text, to_key text, touchpoint_id bigint, reason jsonb)
-   ORDER BY ord
+  SELECT $1, m.customer_id, m.from_key, m.to_key, 'TOUCHPOINT', p.id, m.reason
+    FROM jsonb_to_recordset($6::jsonb) AS m(ord int, tp int, customer_id uuid, from_key text, to_key text, reason jsonb)
+    JOIN posted p ON p.ord = m.tp
+   ORDER BY m.ord
   RETURNING id, touchpoint_id, at
 ), ev AS (
   INSERT INTO outbox (program_id, topic, customer_id, payload)
   SELECT $1, e.topic, e.customer_id,
-         CASE WHEN tr.id IS NULL THEN e.payload ELSE e.payload || jsonb_build_object('transitionId', tr.id::text, 'at', tr.at) END
-    FROM jsonb_to_recordset($4::jsonb) AS e(ord int, topic text, customer_id uuid, touchpoint_id bigint, payload jsonb)
-    LEFT JOIN tr ON e.topic = 'STAGE_CHANGED' AND tr.touchpoint_id = e.touchpoint_id
+         e.payload || jsonb_build_object('touchpointId', p.id::text)
+           || CASE WHEN tr.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('transitionId', tr.id::text, 'at', tr.at) END
+    FROM jsonb_to_recordset($7::jsonb) AS e(ord int, tp int, topic text, customer_id uuid, payload jsonb)
+    JOIN posted p ON p.ord = e.tp
+    LEFT JOIN tr ON e.topic = 'STAGE_CHANGED' AND tr.touchpoint_id = p.id
    ORDER BY e.ord
   RETURNING id, program_id, topic, customer_id, payload, created_at
+), checked AS (
+  SELECT write_batch_check((SELECT version FROM prog) = $3, (SELECT count(*) FROM claimed) = $9, (SELECT count(*) FROM cust) = $10) AS ok
 )
-SELECT 'tr' AS kind, jsonb_build_object('id', id::text, 'touchpoint_id', touchpoint_id::text, 'at', at) AS row FROM tr
+SELECT 'ok' AS kind, to_jsonb(ok) AS row FROM checked
+UNION ALL
+SELECT 't', jsonb_build_object('ord', ord, 'id', id::text, 'recorded_at', recorded_at) FROM posted
+UNION ALL
+SELECT 'tr', jsonb_build_object('id', id::text, 'touchpoint_id', touchpoint_id::text, 'at', at) FROM tr
 UNION ALL
 SELECT 'ev', to_jsonb(ev.*) FROM ev`;
 

@@ -45,7 +45,8 @@ const MAX_POINTS_PER_RECORD = 1_000_000_000;
 
 export class TouchpointService {
   readonly externalIds = new ExternalIdCache(100_000);
-  private readonly batcher: WriteBatcher;
+  /** Group commit of the record mutations (public for tests' hooks on its writer). */
+  readonly batcher: WriteBatcher;
 
   /** The write worker thread, when the configuration asks for one. */
   readonly worker?: WriteWorkerClient;

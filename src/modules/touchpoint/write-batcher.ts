@@ -33,7 +33,8 @@ export class WriteBatcher {
   /** Customers with records in a batch in flight, per program: their next records wait for it. */
   private readonly busy = new Map<string, Map<string, number>>();
 
-  private readonly writer: BatchWriter;
+  /** Writes the batches that run on this thread (public for tests' hooks, see BatchWriter.afterRead). */
+  readonly writer: BatchWriter;
 
   constructor(
     private readonly app: App,
@@ -145,7 +146,7 @@ export class WriteBatcher {
       const worker = this.worker?.alive ? this.worker : undefined;
       ({ outcomes, events, grants } = worker
         ? await worker.write(config, items, now)
-        : await this.app.db.transaction((tx) => this.writer.write(tx, config, items, now)));
+        : await this.writer.write(this.app.db, config, items, now));
     } catch (err) {
       if ((err as { code?: string } | null)?.code === CONFIG_CHANGED && attempt < 3) {
         // The ladder or rules changed under this batch: write it again with the new ones.

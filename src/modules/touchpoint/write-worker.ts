@@ -1,6 +1,6 @@
 /**
  * The write worker: a thread that runs write batches on its own connections. The main thread is
- * busy with HTTP and GraphQL; a batch's five round trips there each wait behind that work. Here
+ * busy with HTTP and GraphQL; a batch's round trips there each wait behind that work. Here
  * they go back to back. Used with a PostgreSQL server (DATABASE_URL), not with PGlite (one
  * connection for the whole process).
  */
@@ -53,8 +53,8 @@ if (parentPort) {
       port.postMessage({ kind: "failed", id, error: { message: "no configuration for the program", code: CONFIG_CHANGED } });
       return;
     }
-    const work = db
-      .transaction((tx) => writer.write(tx, config, items, new Date(now)))
+    const work = writer
+      .write(db, config, items, new Date(now))
       .then(
         (result) => {
           // A customer is its row plus fields copied from it: send the row, the main thread rebuilds the rest.
