@@ -46,8 +46,11 @@ const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_pur
 const DAY_MS = 86_400_000;
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
-/** serialization_failure: a customer of the batch changed, or one of its keys was claimed, since the read. */
-const SERIALIZATION_FAILURE = "40001";
+/**
+ * serialization_failure (a customer of the batch changed, or one of its keys was claimed, since the
+ * read) and deadlock_detected (two writers waiting on each other's keys): read and evaluate again.
+ */
+const RETRY_CODES = new Set(["40001", "40P01"]);
 /** Optimistic attempts before a batch takes its customers' locks instead (a contended customer). */
 const OPTIMISTIC_ATTEMPTS = 4;
 
@@ -114,7 +117,7 @@ export class BatchWriter {
           return await this.writeOnce(db, null, config, items, now);
         } catch (err) {
           if (err instanceof NeedsTransaction) break;
-          if (codeOf(err) !== SERIALIZATION_FAILURE) throw err;
+          if (!RETRY_CODES.has(codeOf(err) ?? "")) throw err;
         }
       }
       // A customer to create, or still contended (other processes writing the same customers): lock them instead.

@@ -22,15 +22,18 @@ SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_
  * ($2) or by the partner's id ($5, those not cached), their windowed metrics ($6, the batch's
  * clock, when the ladder has windows), and which of the batch's keys ($3 types, $4 external ids)
  * were recorded before. One snapshot, so the three agree. With `lock`, the customers are also
- * locked (in id order, so two batches cannot deadlock) for a transaction that reads more before
- * it writes (caps, tiers, grants); without, the write statement checks the versions instead.
+ * locked for a transaction that reads more before it writes (caps, tiers, grants): the program
+ * row first (shared), then the customers in id order, the order every writer takes them in, so
+ * two batches or a batch and a ladder change cannot deadlock. Without, the write statement checks
+ * the versions instead.
  */
 export function readBatchSql(windows: Array<{ metric: Metric; windowDays: number }>, lock: boolean): string {
   const windowed = windows.length > 0;
   return `
-WITH c AS (
+WITH ${lock ? "prog AS (SELECT id FROM programs WHERE id = $1 FOR SHARE), " : ""}c AS (
   SELECT c.*, c.xmin::text AS row_version FROM customers c
-   WHERE c.program_id = $1 AND (c.id = ANY($2::uuid[]) OR c.external_id = ANY($5::text[])) ${lock ? "ORDER BY c.id FOR NO KEY UPDATE" : ""}
+   WHERE c.program_id = $1 AND (c.id = ANY($2::uuid[]) OR c.external_id = ANY($5::text[]))
+   ${lock ? "AND EXISTS (SELECT 1 FROM prog) ORDER BY c.id FOR NO KEY UPDATE" : ""}
 )
 SELECT 'c' AS kind, to_jsonb(c.*) AS row, ${windowed ? "to_jsonb(w.*)" : "NULL::jsonb"} AS windows
   FROM c ${windowed ? `CROSS JOIN LATERAL (${windowSubquery(windows, { programId: "$1", customerId: "c.id", asOf: "$6" })}) w` : ""}
@@ -72,6 +75,9 @@ WITH prog AS (
   RETURNING id, type, external_id, recorded_at
 ), posted AS (
   SELECT i.ord, claimed.id, claimed.recorded_at FROM claimed JOIN input i USING (type, external_id)
+), locked AS (
+  -- In id order, as every writer locks customers: two batches of different processes cannot deadlock.
+  SELECT c.id FROM customers c WHERE c.program_id = $1 AND c.id = ANY($11::uuid[]) ORDER BY c.id FOR NO KEY UPDATE
 ), cust AS (
   UPDATE customers c SET
     touchpoint_count = c.touchpoint_count + x.touchpoint_count,
@@ -96,7 +102,7 @@ WITH prog AS (
     referral_count int, social_share_count int, visit_count int, product_view_count int, support_contact_count int,
     event_attendance_count int, balance bigint, pending bigint, lifetime bigint,
     last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
-  WHERE c.program_id = $1 AND c.id = ANY($11::uuid[]) AND c.id = x.id AND c.xmin::text = x.row_version
+  WHERE c.program_id = $1 AND c.id IN (SELECT id FROM locked) AND c.id = x.id AND c.xmin::text = x.row_version
   RETURNING c.id
 ), lots AS (
   INSERT INTO point_lots (program_id, customer_id, source, touchpoint_id, rule_id, amount, remaining, status, earned_at, activates_at, expires_at)
@@ -131,6 +137,7 @@ WITH prog AS (
    ORDER BY e.ord
   RETURNING id, program_id, topic, customer_id, payload, created_at
 ), checked AS (
+  -- The program's version first: its share lock is taken before any customer's (see readBatchSql).
   SELECT write_batch_check((SELECT version FROM prog) = $3, (SELECT count(*) FROM claimed) = $9, (SELECT count(*) FROM cust) = $10) AS ok
 )
 SELECT 'ok' AS kind, to_jsonb(ok) AS row FROM checked
