@@ -1,7 +1,8 @@
 /**
- * The write path of every touchpoint (architecture.md): in one transaction, claim the idempotency
- * key, store the touchpoint, post its points, bump the customer's counters, evaluate the ladder,
- * move the stage if it changed, and write the events; publish them after commit.
+ * The write path of every touchpoint (architecture.md): atomically (a batch's one checked write
+ * statement, or one transaction), claim the idempotency key, store the touchpoint, post its
+ * points, bump the customer's counters, move the stage if the ladder says so, and write the
+ * events; publish them after commit.
  *
  * Purchases, reviews and other touchpoints go through the WriteBatcher (group commit). A refund is
  * written alone: it locks the refunded purchase to serialize the refunds of one order.

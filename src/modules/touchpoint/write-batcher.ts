@@ -1,6 +1,6 @@
 /**
  * Group commit for the write path. Concurrent records of one program queue here and are written
- * together in one transaction of a few set-based statements (see batch-writer.ts). A batch is taken
+ * together in two set-based statements, a read and a checked write (see batch-writer.ts). A batch is taken
  * as soon as the previous one commits, so under light load a batch is one record and latency is
  * that of a single write; under load batches grow and round trips are shared. Each caller still
  * gets its own result, and retries stay idempotent per key.
