@@ -2,7 +2,8 @@
  * A write batch reads its customers in one statement and writes in a second, with no transaction
  * between them: the write checks that no customer changed meanwhile. These tests commit a change
  * to the customer exactly between the two (the writer's afterRead seam) and check that the batch
- * starts over from the new state, and that a customer that keeps changing gets the locked path.
+ * starts over from the new state with the customer locked, and that the customer's batches stay
+ * on the locked path for a while (a hot customer written from several processes queues on its lock).
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
 import { createProgram, pointsDisagreements, purchase } from "../helpers/operations";
@@ -27,7 +28,7 @@ async function shopWithCustomer(name: string): Promise<{ programId: string; cust
 }
 
 describe("optimistic write batches", () => {
-  it("start over when the customer changed between the read and the write, and count the change", async () => {
+  it("start over, locked, when the customer changed between the read and the write, and count the change", async () => {
     const { programId, customerId } = await shopWithCustomer("race");
     const seen: boolean[] = [];
     t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
@@ -39,8 +40,8 @@ describe("optimistic write batches", () => {
     };
     const res = await t.gql(RECORD, { i: { programId, customerId, orderId: "race-o2", amount: 20, currency: "EUR" } });
     expect(res.errors).toBeUndefined();
-    // The first attempt wrote nothing; the second read the adjusted balance.
-    expect(seen).toEqual([false, false]);
+    // The first attempt wrote nothing; the second, with the customer locked, read the adjusted balance.
+    expect(seen).toEqual([false, true]);
     expect(res.data.recordPurchase).toMatchObject({ pointsEarned: 20, replayed: false, customer: { points: { balance: 37, lifetime: 37 } } });
     const [row] = await t.app.db.query(`SELECT balance, touchpoint_count, purchase_count FROM customers WHERE id = $1`, [customerId]);
     expect(row).toEqual({ balance: "37", touchpoint_count: 2, purchase_count: 2 });
@@ -49,19 +50,22 @@ describe("optimistic write batches", () => {
     expect(await pointsDisagreements(t, programId)).toEqual([]);
   });
 
-  it("take the customers' locks when the customer keeps changing", async () => {
+  it("keep a customer that met another writer on the locked path for two seconds", async () => {
     const { programId, customerId } = await shopWithCustomer("busy");
     const seen: boolean[] = [];
     t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
       seen.push(locked);
-      if (locked) return; // the batch holds the customer now: another writer would wait for it
-      await t.gql(ADJUST, { i: { programId, customerId, points: 1, reason: "busy", idempotencyKey: `busy-${seen.length}` } });
+      if (seen.length === 1) await t.gql(ADJUST, { i: { programId, customerId, points: 1, reason: "busy", idempotencyKey: "busy-adj" } });
     };
-    const res = await t.gql(RECORD, { i: { programId, customerId, orderId: "busy-o2", amount: 20, currency: "EUR" } });
-    expect(res.errors).toBeUndefined();
-    expect(seen).toEqual([false, false, false, false, true]);
-    // 10 + 4 adjustments of 1 + 20.
-    expect(res.data.recordPurchase.customer.points.balance).toBe(34);
+    const buy = (orderId: string) => t.gql(RECORD, { i: { programId, customerId, orderId, amount: 20, currency: "EUR" } });
+    expect((await buy("busy-o2")).errors).toBeUndefined();
+    expect((await buy("busy-o3")).errors).toBeUndefined();
+    expect(seen).toEqual([false, true, true]);
+    t.advanceClock(2_500);
+    const last = await buy("busy-o4");
+    expect(seen).toEqual([false, true, true, false]);
+    // 10 + 1 + 3 × 20.
+    expect(last.data.recordPurchase.customer.points.balance).toBe(71);
     expect(await pointsDisagreements(t, programId)).toEqual([]);
   });
 
@@ -80,7 +84,7 @@ describe("optimistic write batches", () => {
     };
     const res = await t.gql(RECORD, { i: { programId, customerId, orderId: "claim-o2", amount: 20, currency: "EUR" } });
     expect(res.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
-    expect(seen).toEqual([false, false]);
+    expect(seen).toEqual([false, true]);
     // The first attempt's points, lots and counters were not kept.
     const [row] = await t.app.db.query(`SELECT balance, touchpoint_count FROM customers WHERE id = $1`, [customerId]);
     expect(row).toEqual({ balance: "10", touchpoint_count: 1 });

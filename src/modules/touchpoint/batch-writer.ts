@@ -48,11 +48,18 @@ const DAY_MS = 86_400_000;
 const CONFIG_CHANGED_SQLSTATE = "LY001";
 /**
  * serialization_failure (a customer of the batch changed, or one of its keys was claimed, since the
- * read) and deadlock_detected (two writers waiting on each other's keys): read and evaluate again.
+ * read) and deadlock_detected (two writers waiting on each other's keys): the batch is read and
+ * evaluated again, with its customers locked.
  */
 const RETRY_CODES = new Set(["40001", "40P01"]);
-/** Optimistic attempts before a batch takes its customers' locks instead (a contended customer). */
-const OPTIMISTIC_ATTEMPTS = 4;
+/**
+ * How long a customer whose batch met a concurrent writer has its batches take the locked path.
+ * Optimistic attempts that keep failing cost more than waiting for a lock: a customer written
+ * from several processes at once (a hot one) is written under its lock, as a queue, while it is hot.
+ */
+const CONTENDED_MS = 2_000;
+/** Contended customers remembered at most (expired ones are dropped when this is reached). */
+const CONTENDED_MAX = 10_000;
 
 /** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
 function parseCustomerJson(row: any): any {
@@ -90,6 +97,13 @@ function readSqlOf(config: ProgramConfig, lock: boolean): string {
 /** Thrown by an attempt without a transaction that finds a customer to create. */
 class NeedsTransaction extends Error {}
 
+/** Thrown by an attempt without a transaction whose write met a concurrent writer (nothing was written). */
+class Contended extends Error {
+  constructor(readonly customerIds: string[]) {
+    super("a concurrent writer changed a customer or claimed a key of the batch");
+  }
+}
+
 /** A customer's state as a batch evaluates it: its row and windowed values, moved record by record. */
 interface CustomerState {
   row: any;
@@ -111,18 +125,35 @@ export class BatchWriter {
    * a customer that does not exist).
    */
   async write(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
-    if (!needsTransaction(config)) {
-      for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
-        try {
-          return await this.writeOnce(db, null, config, items, now);
-        } catch (err) {
-          if (err instanceof NeedsTransaction) break;
-          if (!RETRY_CODES.has(codeOf(err) ?? "")) throw err;
-        }
+    if (!needsTransaction(config) && !this.isContended(config.program.id, items, now)) {
+      try {
+        return await this.writeOnce(db, null, config, items, now);
+      } catch (err) {
+        if (err instanceof Contended) this.markContended(err.customerIds, now);
+        else if (!(err instanceof NeedsTransaction)) throw err;
       }
-      // A customer to create, or still contended (other processes writing the same customers): lock them instead.
+      // A customer to create, or one another writer changed meanwhile: lock them this time.
     }
     return db.transaction((tx) => this.writeOnce(tx, tx, config, items, now));
+  }
+
+  /** Customers whose batch met a concurrent writer in the last CONTENDED_MS, by id. */
+  private readonly contended = new Map<string, number>();
+
+  private isContended(programId: string, items: WriteItem[], now: Date): boolean {
+    if (this.contended.size === 0) return false;
+    for (const { record } of items) {
+      const id = record.customerId ?? this.externalIds.get(programId, record.customerExternalId!);
+      if (id && (this.contended.get(id) ?? 0) > now.getTime()) return true;
+    }
+    return false;
+  }
+
+  private markContended(customerIds: string[], now: Date): void {
+    if (this.contended.size + customerIds.length > CONTENDED_MAX) {
+      for (const [id, until] of this.contended) if (until <= now.getTime()) this.contended.delete(id);
+    }
+    for (const id of customerIds) if (this.contended.size < CONTENDED_MAX) this.contended.set(id, now.getTime() + CONTENDED_MS);
   }
 
   /** The customers the batch's records name by id or by a cached partner id, and the partner ids not cached. */
@@ -328,6 +359,7 @@ export class BatchWriter {
       );
     } catch (err) {
       if (codeOf(err) === CONFIG_CHANGED_SQLSTATE) throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
+      if (!tx && RETRY_CODES.has(codeOf(err) ?? "")) throw new Contended([...byCustomer.keys()]);
       throw err;
     }
     const stored = new Map<number, { id: string; recorded_at: string }>();
