@@ -5,8 +5,9 @@
  *   - baseline-tx:  BEGIN; claim key; insert touchpoint; insert ledger entry; bump balance; insert outbox event; COMMIT
  *   - baseline-cte: the same as one statement with CTEs, in one round trip (the practical limit)
  * Each at 32 concurrent clients, spread over 10,000 customers and all on one hot customer. The API
- * is measured on cold customers (first purchases: each also moves a stage) and on warm ones (clients
- * already: no move), since the baselines do no stage work at all.
+ * is measured on cold customers (first purchases: each also moves a stage), on warm ones (clients
+ * already: no move), since the baselines do no stage work at all, and on warm ones of a program with
+ * tiers (its batches take the locked path and upgrade tiers).
  * Not a test: figures depend on the machine; the ratios are what to compare between runs.
  */
 import { spawn, ChildProcess } from "node:child_process";
@@ -222,24 +223,38 @@ async function main(): Promise<void> {
     // "Warm" customers: already clients (four purchases this year), as most members of a running
     // program are; their next purchase moves no stage. The cold ones above start on the bottom rung,
     // so their first purchase also stores a stage move and its event.
-    const warm: Array<{ id: string; external_id: string }> = await pool
-      .query(
-        `WITH c AS (
-           INSERT INTO customers (program_id, external_id, stage_key, purchase_count, purchase_amount, first_purchase_at,
-                                  last_purchase_at, balance, lifetime_points, touchpoint_count)
-           SELECT $1, 'warm-' || g, 'client', 4, 100, now() - interval '80 days', now() - interval '20 days', 100, 100, 4
-             FROM generate_series(1, $2) g RETURNING id, external_id
-         ), t AS (
-           INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
-           SELECT $1, c.id, 'PURCHASE', 'seed-' || c.id || '-' || k, now() - make_interval(days => 20 * k), 25, 'EUR', 25, 'seed'
-             FROM c, generate_series(1, 4) k RETURNING id, customer_id
-         ), l AS (
-           INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id) SELECT $1, customer_id, 25, 'EARN', id FROM t
-         )
-         SELECT id, external_id FROM c`,
-        [programId, CUSTOMERS],
-      )
-      .then((r) => r.rows);
+    const seedWarm = (program: string, prefix: string): Promise<Array<{ id: string; external_id: string }>> =>
+      pool
+        .query(
+          `WITH c AS (
+             INSERT INTO customers (program_id, external_id, stage_key, purchase_count, purchase_amount, first_purchase_at,
+                                    last_purchase_at, balance, lifetime_points, touchpoint_count)
+             SELECT $1, $3 || g, 'client', 4, 100, now() - interval '80 days', now() - interval '20 days', 100, 100, 4
+               FROM generate_series(1, $2) g RETURNING id, external_id
+           ), t AS (
+             INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
+             SELECT $1, c.id, 'PURCHASE', 'seed-' || c.id || '-' || k, now() - make_interval(days => 20 * k), 25, 'EUR', 25, 'seed'
+               FROM c, generate_series(1, 4) k RETURNING id, customer_id
+           ), l AS (
+             INSERT INTO ledger_entries (program_id, customer_id, amount, kind, touchpoint_id) SELECT $1, customer_id, 25, 'EARN', id FROM t
+           )
+           SELECT id, external_id FROM c`,
+          [program, CUSTOMERS, prefix],
+        )
+        .then((r) => r.rows);
+    const warm = await seedWarm(programId, "warm-");
+    // The same warm customers in a program with tiers: its batches take the locked path (one
+    // transaction, customers locked) and review tiers after writing, as the demo program does.
+    const tiered = await gql(server.url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
+      i: {
+        name: "Bench tiers",
+        ladder: { preset: "griffin-7" },
+        earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+        tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
+      },
+    });
+    const tieredProgramId: string = tiered.createProgram.id;
+    const tieredWarm = await seedWarm(tieredProgramId, "tiered-");
     await pool.query(`ANALYZE`);
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
@@ -275,14 +290,17 @@ async function main(): Promise<void> {
           await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
         }),
       );
-      const recordOn = (customer: () => { external_id: string }) => async () => {
+      const recordOn = (customer: () => { external_id: string }, program = programId) => async () => {
         const data = await gql(server!.url, RECORD_PURCHASE, {
-          input: { programId, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
+          input: { programId: program, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
         });
         if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
       };
       results.push(await drive(`api           ${label}`, recordOn(() => pick(spread))));
-      if (spread) results.push(await drive(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)])));
+      if (spread) {
+        results.push(await drive(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)])));
+        results.push(await drive(`api tiers     ${label}`, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId)));
+      }
     }
 
     // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
@@ -291,8 +309,8 @@ async function main(): Promise<void> {
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
-      await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = $1 AND c.balance <>
-        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [programId])
+      await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
+        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId]])
     ).rows;
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
