@@ -91,4 +91,37 @@ describe("optimistic write batches", () => {
     const [lots] = await t.app.db.query(`SELECT count(*)::int AS n FROM point_lots WHERE program_id = $1`, [programId]);
     expect(lots.n).toBe(1);
   });
+
+  it("read, on the locked path, the touchpoints of a writer they waited for", async () => {
+    // A capped rule: every batch of this program takes the locked path.
+    const programId = await createProgram(t, {
+      name: "waits",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ name: "buy", touchpointType: "PURCHASE", pointsPerUnit: 1, capPoints: 1_000_000, capPeriod: "DAY" }],
+    });
+    let customerId = "";
+    for (const orderId of ["w1", "w2"]) customerId = (await purchase(t, { programId, customerExternalId: "w", orderId, amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+    // Another process writes a third purchase and holds the customer's row while the fourth arrives.
+    const other = await t.app.db.pool.connect();
+    let fourth: ReturnType<typeof purchase> | undefined;
+    try {
+      await other.query("BEGIN");
+      await other.query(
+        `INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, request_hash)
+         VALUES ($1, $2, 'PURCHASE', 'w3', now(), 10, 'EUR', 'elsewhere')`,
+        [programId, customerId],
+      );
+      await other.query(`UPDATE customers SET purchase_count = purchase_count + 1, touchpoint_count = touchpoint_count + 1 WHERE id = $1`, [customerId]);
+      fourth = purchase(t, { programId, customerId, orderId: "w4", amount: 10, currency: "EUR" });
+      await new Promise((r) => setTimeout(r, 700)); // the batch now waits for the customer's lock (PostgreSQL)
+      await other.query("COMMIT");
+    } finally {
+      other.release();
+    }
+    const res = await fourth!;
+    expect(res.errors).toBeUndefined();
+    // Four purchases in 365 days: griffin-7 says client, and the fourth is what moved them.
+    const [row] = await t.app.db.query(`SELECT stage_key, purchase_count FROM customers WHERE id = $1`, [customerId]);
+    expect(row).toEqual({ stage_key: "client", purchase_count: 4 });
+  });
 });

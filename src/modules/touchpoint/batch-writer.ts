@@ -14,7 +14,7 @@ import { metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues, wi
 import { Metric } from "../../domain/ladder/ladder.types";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
-import { readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
+import { LOCK_BATCH, readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
 import { ExternalIdCache } from "./external-id.cache";
 import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
@@ -87,11 +87,11 @@ export function needsTransaction(config: ProgramConfig): boolean {
 }
 
 /** The read statement's text per configuration (it embeds the ladder's windows): built once. */
-const readSql = new WeakMap<ProgramConfig, { plain: string; locked: string }>();
-function readSqlOf(config: ProgramConfig, lock: boolean): string {
+const readSql = new WeakMap<ProgramConfig, string>();
+function readSqlOf(config: ProgramConfig): string {
   let sql = readSql.get(config);
-  if (!sql) readSql.set(config, (sql = { plain: readBatchSql(config.windows, false), locked: readBatchSql(config.windows, true) }));
-  return lock ? sql.locked : sql.plain;
+  if (!sql) readSql.set(config, (sql = readBatchSql(config.windows)));
+  return sql;
 }
 
 /** Thrown by an attempt without a transaction that finds a customer to create. */
@@ -213,7 +213,9 @@ export class BatchWriter {
     const customerIds = [...new Set(customerOf.values())];
     const params: unknown[] = [programId, customerIds, primaries.map((i) => i.record.type), primaries.map((i) => i.record.externalId), unknown];
     if (config.windows.length > 0) params.push(now);
-    const read = await db.query(readSqlOf(config, tx !== null), params, { prepare: true });
+    // The locked path locks first, so the read's snapshot comes after every writer it waited for.
+    if (tx) await tx.query(LOCK_BATCH, [programId, customerIds], { prepare: true });
+    const read = await db.query(readSqlOf(config), params, { prepare: true });
     const states = new Map<string, CustomerState>();
     const recorded = new Set<string>();
     const byExternalId = new Map<string, string>();

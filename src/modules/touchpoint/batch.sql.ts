@@ -18,22 +18,31 @@ UNION ALL
 SELECT id, external_id, false FROM customers WHERE program_id = $1 AND external_id = ANY($2::text[])`;
 
 /**
- * The first statement of a batch: the customers as they are (with their row version, xmin), by id
- * ($2) or by the partner's id ($5, those not cached), their windowed metrics ($6, the batch's
- * clock, when the ladder has windows), and which of the batch's keys ($3 types, $4 external ids)
- * were recorded before. One snapshot, so the three agree. With `lock`, the customers are also
- * locked for a transaction that reads more before it writes (caps, tiers, grants): the program
- * row first (shared), then the customers in id order, the order every writer takes them in, so
- * two batches or a batch and a ladder change cannot deadlock. Without, the write statement checks
- * the versions instead.
+ * The locked path's first statement: the program row (shared, so a ladder change waits for the
+ * batch), then the batch's customers in id order, the order every writer locks them in, so two
+ * batches or a batch and a ladder change cannot deadlock. Its own statement, before the read: a
+ * statement's snapshot is taken before it waits on a lock, so a read that locked as it read would
+ * see the row a concurrent writer committed meanwhile but not that writer's touchpoints.
  */
-export function readBatchSql(windows: Array<{ metric: Metric; windowDays: number }>, lock: boolean): string {
+export const LOCK_BATCH = `
+WITH prog AS (SELECT id FROM programs WHERE id = $1 FOR SHARE)
+SELECT c.id FROM customers c
+ WHERE c.program_id = $1 AND c.id = ANY($2::uuid[]) AND EXISTS (SELECT 1 FROM prog)
+ ORDER BY c.id FOR NO KEY UPDATE OF c`;
+
+/**
+ * The read of a batch: the customers as they are (with their row version, xmin), by id ($2) or by
+ * the partner's id ($5, those not cached), their windowed metrics ($6, the batch's clock, when the
+ * ladder has windows), and which of the batch's keys ($3 types, $4 external ids) were recorded
+ * before. One snapshot, so the three agree. Without a transaction, the write statement then checks
+ * the versions; on the locked path the customers are locked already (LOCK_BATCH).
+ */
+export function readBatchSql(windows: Array<{ metric: Metric; windowDays: number }>): string {
   const windowed = windows.length > 0;
   return `
-WITH ${lock ? "prog AS (SELECT id FROM programs WHERE id = $1 FOR SHARE), " : ""}c AS (
+WITH c AS (
   SELECT c.*, c.xmin::text AS row_version FROM customers c
    WHERE c.program_id = $1 AND (c.id = ANY($2::uuid[]) OR c.external_id = ANY($5::text[]))
-   ${lock ? "AND EXISTS (SELECT 1 FROM prog) ORDER BY c.id FOR NO KEY UPDATE" : ""}
 )
 SELECT 'c' AS kind, to_jsonb(c.*) AS row, ${windowed ? "to_jsonb(w.*)" : "NULL::jsonb"} AS windows
   FROM c ${windowed ? `CROSS JOIN LATERAL (${windowSubquery(windows, { programId: "$1", customerId: "c.id", asOf: "$6" })}) w` : ""}
@@ -137,7 +146,7 @@ WITH prog AS (
    ORDER BY e.ord
   RETURNING id, program_id, topic, customer_id, payload, created_at
 ), checked AS (
-  -- The program's version first: its share lock is taken before any customer's (see readBatchSql).
+  -- The program's version first: its share lock is taken before any customer's (see LOCK_BATCH).
   SELECT write_batch_check((SELECT version FROM prog) = $3, (SELECT count(*) FROM claimed) = $9, (SELECT count(*) FROM cust) = $10) AS ok
 )
 SELECT 'ok' AS kind, to_jsonb(ok) AS row FROM checked
