@@ -8,20 +8,19 @@
  * Depends on nothing but the database and the external-id cache, so a worker thread can run it.
  */
 import { Db, Queryable, Tx } from "../../db/db";
-import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
-import { metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues, windowValuesFrom } from "../customer/customer.metrics";
-import { Metric } from "../../domain/ladder/ladder.types";
+import { windowValuesFrom } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import { LOCK_BATCH, readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
 import { ExternalIdCache } from "./external-id.cache";
-import { COUNTERS, ItemDeltas, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
+import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
 import { TierChange, upgradeTiers } from "../tiers/tier.service";
 import { owedByBatch } from "../grants/grant.service";
-import { BatchCaps, earnFor, LotPlan, lotsFor, storedEarning } from "./batch-points";
+import { BatchCaps } from "./batch-points";
+import { CustomerState, planBatch, stateOf } from "./batch-plan";
 
 export interface WriteItem {
   record: TouchpointRecord;
@@ -43,7 +42,6 @@ export interface BatchResult {
 }
 
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
-const DAY_MS = 86_400_000;
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
 /**
@@ -67,9 +65,6 @@ function parseCustomerJson(row: any): any {
   return row;
 }
 
-const cents = (n: number) => Math.round(n * 100) / 100;
-const earliest = (a: Date | null, b: Date): Date => (a && a <= b ? a : b);
-const latest = (a: Date | null, b: Date): Date => (a && a >= b ? a : b);
 const keyOf = (type: string, externalId: string) => `${type}\u0000${externalId}`;
 const codeOf = (err: unknown) => (err as { code?: string } | null)?.code;
 
@@ -102,12 +97,6 @@ class Contended extends Error {
   constructor(readonly customerIds: string[]) {
     super("a concurrent writer changed a customer or claimed a key of the batch");
   }
-}
-
-/** A customer's state as a batch evaluates it: its row and windowed values, moved record by record. */
-interface CustomerState {
-  row: any;
-  windows: WindowValues;
 }
 
 export class BatchWriter {
@@ -235,8 +224,7 @@ export class BatchWriter {
     // are answered from what is stored (a replay), or NOT_FOUND when nothing is.
     if (this.afterRead) await this.afterRead({ locked: tx !== null, customerIds: [...states.keys()] });
     const fresh = primaries.filter((item) => states.has(customerOf.get(item)!) && !recorded.has(keyOf(item.record.type, item.record.externalId)));
-    const replays = (): BatchResult => ({ outcomes: items.map(() => ({ kind: "replay" })), events: [], grants: 0 });
-    if (fresh.length === 0) return replays();
+    if (fresh.length === 0) return { outcomes: items.map(() => ({ kind: "replay" })), events: [], grants: 0 };
 
     // Evaluate, customer by customer, each customer's records in arrival order.
     const ordOf = new Map(fresh.map((item, ord) => [item, ord]));
@@ -248,96 +236,7 @@ export class BatchWriter {
       else byCustomer.set(id, [item]);
     }
     const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
-    const touchpoints: any[] = [];
-    const customerUpdates: any[] = [];
-    const lots: LotPlan[] = [];
-    const moves: any[] = [];
-    const eventRows: any[] = [];
-    const evaluated = new Map<WriteItem, { ord: number; customerId: string; points: number; pending: boolean; applied: any; move: any; row: any }>();
-
-    for (const [customerId, mine] of byCustomer) {
-      const state = states.get(customerId)!;
-      const before = { ...state.row };
-      let stage = state.row.stage_key as string;
-      let stageEnteredAt: Date = state.row.stage_entered_at;
-      let firstPurchaseAt: Date | null = null;
-      let lastPurchaseAt: Date | null = null;
-      let nps: number | null = null;
-      const counters = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
-      for (const item of mine) {
-        const { deltas, record } = item;
-        const ord = ordOf.get(item)!;
-        // Points first, from the state right before the record (its stage, what caps already gave).
-        const earned = earnFor(config, record, customerId, stage, state.row.tier_key ?? null, caps);
-        caps.add(customerId, record.occurredAt, earned);
-        const planned = lotsFor(config, record, earned, { customerId, tp: ord }, state.row.balance, now);
-        lots.push(...planned.lots);
-        const earning = storedEarning(record, earned, planned.pending);
-        touchpoints.push({
-          ord,
-          customer_id: customerId,
-          type: record.type,
-          external_id: record.externalId,
-          channel: record.channel ?? null,
-          occurred_at: record.occurredAt.toISOString(),
-          amount: record.amount,
-          currency: record.currency ?? null,
-          rating: record.rating ?? null,
-          product_id: record.productId ?? null,
-          data: record.data ?? null,
-          request_hash: item.hash,
-          points: earned.total,
-          // Stored whenever there is something to explain or to refund by line later (lines that earned 0 too).
-          earning: earned.total !== 0 || earned.applied.length > 0 || earning.lines.length > 0 ? earning : null,
-        });
-        this.apply(state, item, config, now, earned.total, planned.pending);
-        for (const c of COUNTERS) counters[c] += deltas.counters[c];
-        if (deltas.purchaseAt) {
-          firstPurchaseAt = earliest(firstPurchaseAt, deltas.purchaseAt);
-          lastPurchaseAt = latest(lastPurchaseAt, deltas.purchaseAt);
-        }
-        if (deltas.nps !== null) nps = deltas.nps;
-        const reason = evaluateLadder(config.ladder, metricReader(state.row, state.windows, now));
-        let move: any = null;
-        if (reason.stage !== stage) {
-          move = { ord: moves.length, tp: ord, customer_id: customerId, from_key: stage, to_key: reason.stage, reason };
-          moves.push(move);
-          stage = reason.stage;
-          stageEnteredAt = now;
-        }
-        eventRows.push({ ord: eventRows.length, tp: ord, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: this.touchpointEvent(item, earned.total, planned.pending, state.row.balance) });
-        if (move) {
-          const ref = (s: { key: string; name: string; rank: number } | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
-          const payload = { customerId, from: ref(stageOf(config, move.from_key)), to: ref(config.stageByKey.get(move.to_key)!), reason, cause: "TOUCHPOINT" };
-          eventRows.push({ ord: eventRows.length, tp: ord, topic: "STAGE_CHANGED", customer_id: customerId, payload });
-        }
-        evaluated.set(item, {
-          ord,
-          customerId,
-          points: earned.total,
-          pending: planned.pending,
-          applied: earned.applied,
-          move,
-          row: { ...state.row, stage_key: stage, stage_entered_at: stageEnteredAt },
-        });
-      }
-      const moved = moves.some((m) => m.customer_id === customerId);
-      counters.purchase_amount = cents(counters.purchase_amount);
-      customerUpdates.push({
-        id: customerId,
-        row_version: before.row_version,
-        touchpoint_count: mine.length,
-        ...counters,
-        balance: state.row.balance - before.balance,
-        pending: state.row.pending_points - before.pending_points,
-        lifetime: state.row.lifetime_points - before.lifetime_points,
-        first_purchase_at: firstPurchaseAt?.toISOString() ?? null,
-        last_purchase_at: lastPurchaseAt?.toISOString() ?? null,
-        nps,
-        // Sent whenever the customer moved, also away and back within the batch (the entry time changes).
-        stage_key: moved ? stage : null,
-      });
-    }
+    const { touchpoints, customerUpdates, lots, moves, eventRows, evaluated } = planBatch(config, byCustomer, ordOf, states, caps, now);
 
     // Write: everything, or nothing when a customer or the configuration changed since the read.
     let written: any[];
@@ -420,64 +319,4 @@ export class BatchWriter {
     }
     return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events, grants };
   }
-
-  private touchpointEvent(item: WriteItem, points: number, pending: boolean, balance: number) {
-    // The touchpoint's id is added by the write statement, which assigns it.
-    return {
-      type: item.record.type,
-      externalId: item.record.externalId,
-      points,
-      pending,
-      balance: String(balance),
-      occurredAt: item.record.occurredAt.toISOString(),
-    };
-  }
-
-  /** Adds one record's effect to its customer's state; `points` it earned (pending or not). */
-  private apply(state: CustomerState, item: WriteItem, config: ProgramConfig, now: Date, points: number, pending: boolean): void {
-    const { deltas, record } = item;
-    const row = state.row;
-    if (pending) row.pending_points += points;
-    else row.balance += points;
-    row.lifetime_points += points;
-    row.touchpoint_count += 1;
-    for (const counter of COUNTERS) row[counter] += deltas.counters[counter];
-    row.purchase_amount = cents(row.purchase_amount);
-    if (deltas.purchaseAt) {
-      row.last_purchase_at = latest(row.last_purchase_at, deltas.purchaseAt);
-      row.first_purchase_at = earliest(row.first_purchase_at, deltas.purchaseAt);
-    }
-    if (deltas.nps !== null) row.nps = deltas.nps;
-    const fed = WINDOW_METRIC_OF_TYPE[record.type] ?? [];
-    for (const w of config.windows) {
-      if (!fed.includes(w.metric) || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
-      const key = windowKey(w.metric, w.windowDays);
-      if (w.metric === Metric.AVERAGE_RATING) {
-        // Integer sum and count, so the average at each step is exact (24 / 6 is 4, not 3.9999…).
-        const n = (state.windows.get(ratingCountKey(w.windowDays)) ?? 0) + 1;
-        const sum = (state.windows.get(ratingSumKey(w.windowDays)) ?? 0) + (record.rating ?? 0);
-        state.windows.set(ratingCountKey(w.windowDays), n);
-        state.windows.set(ratingSumKey(w.windowDays), sum);
-        state.windows.set(key, n > 0 ? sum / n : null);
-      } else if (w.metric === Metric.PURCHASE_AMOUNT) {
-        state.windows.set(key, cents((state.windows.get(key) ?? 0) + (record.amount ?? 0)));
-      } else {
-        state.windows.set(key, (state.windows.get(key) ?? 0) + 1);
-      }
-    }
-  }
-}
-
-/** A customer as the read statement gave it, its sums as numbers (bigint and numeric come as text). */
-function stateOf(row: any, windows: WindowValues): CustomerState {
-  return {
-    row: {
-      ...row,
-      balance: Number(row.balance),
-      pending_points: Number(row.pending_points),
-      lifetime_points: Number(row.lifetime_points),
-      purchase_amount: Number(row.purchase_amount),
-    },
-    windows,
-  };
 }
