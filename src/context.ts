@@ -17,22 +17,34 @@ export interface RequestContext {
   sql: CountingQueryable;
 }
 
+/**
+ * The logger and the loaders are made on first use: most operations (a purchase) use neither.
+ * Their getters live on the prototype: Apollo clones the context for each operation with
+ * Object.assign, which would call getters that were own properties (and make both every time).
+ */
+class LazyRequestContext implements RequestContext {
+  readonly now: Date;
+  private madeLog?: Logger;
+  private madeLoaders?: Loaders;
+
+  constructor(
+    readonly app: App,
+    readonly actor: Actor,
+    readonly requestId: string,
+    readonly sql: CountingQueryable,
+  ) {
+    this.now = app.clock();
+  }
+
+  get log(): Logger {
+    return (this.madeLog ??= this.app.log.child({ requestId: this.requestId }));
+  }
+
+  get loaders(): Loaders {
+    return (this.madeLoaders ??= createLoaders(this.sql, this.app.programConfigs, this.now));
+  }
+}
+
 export function createContext(app: App, actor: Actor, requestId: string, sql = new CountingQueryable(app.db)): RequestContext {
-  const now = app.clock();
-  // The logger and the loaders are made on first use: most operations (a purchase) use neither.
-  let log: Logger | undefined;
-  let loaders: Loaders | undefined;
-  return {
-    app,
-    actor,
-    requestId,
-    get log() {
-      return (log ??= app.log.child({ requestId }));
-    },
-    get loaders() {
-      return (loaders ??= createLoaders(sql, app.programConfigs, now));
-    },
-    now,
-    sql,
-  };
+  return new LazyRequestContext(app, actor, requestId, sql);
 }

@@ -140,7 +140,7 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const port = 40000 + Math.floor(Math.random() * 10000);
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../main.js")], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(SERVER_POOL),
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", NODE_ENV: "production", DB_POOL_SIZE: String(SERVER_POOL),
       ...(SERVER_WORKERS > 1 ? { API_PROCESSES: String(SERVER_WORKERS), REDIS_URL } : {}) },
     stdio: ["ignore", "ignore", "inherit"],
   });
