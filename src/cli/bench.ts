@@ -337,7 +337,11 @@ async function main(): Promise<void> {
       const cte = get("baseline-cte");
       for (const r of [tx, cte]) console.log(`${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${cores(r)}`);
       for (const api of results.filter((r) => r.name.startsWith("api ") && r.name.endsWith(spread))) {
-        const ratios = `   ${(api.tps / tx.tps).toFixed(2)} of baseline-tx, ${(api.tps / cte.tps).toFixed(2)} of baseline-cte`;
+        // Per core: purchases per second of CPU used by everyone (server, PostgreSQL, load generator).
+        // Steadier than throughput on a noisy machine, and it says how much of a gap is CPU.
+        const perCore = (r: Result) => (r.cpu ? r.tps / (r.cpu.server + r.cpu.postgres + r.cpu.generator) : NaN);
+        const cpuRatio = Number.isNaN(perCore(api) / perCore(cte)) ? "" : `; per core ${(perCore(api) / perCore(cte)).toFixed(2)}`;
+        const ratios = `   ${(api.tps / tx.tps).toFixed(2)} of baseline-tx, ${(api.tps / cte.tps).toFixed(2)} of baseline-cte${cpuRatio}`;
         console.log(`${api.name.padEnd(20)}${fmt(api.tps)}${fmt(api.p50, 2)}${fmt(api.p99, 2)}${fmt(api.errors)}${cores(api)}${ratios}`);
       }
     }
