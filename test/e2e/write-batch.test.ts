@@ -98,6 +98,32 @@ describe("write batches", () => {
     expect(ok(results[2]).stageChange.reason.criteria.map((c: any) => c.have)).toEqual([3, 4]);
   });
 
+  it("reads windows of several touchpoint types from what is stored, whatever else the customer did", async () => {
+    const programId = await createProgram(t, {
+      name: "Engaged",
+      ladder: {
+        stages: [
+          { key: "browser", name: "Browser" },
+          { key: "engaged", name: "Engaged", paths: [[{ metric: "VISIT_COUNT", op: "GTE", value: 2, windowDays: 30 }, { metric: "PURCHASE_COUNT", op: "GTE", value: 1, windowDays: 30 }]] },
+        ],
+      },
+    });
+    // One batch each, so every record is evaluated on windows read back from the database.
+    const one = async (type: TouchpointType, externalId: string, extra: Partial<TouchpointRecord> = {}) =>
+      ok((await together(programId, [{ customerExternalId: "g", type, externalId, ...extra }]))[0]);
+    await one(TouchpointType.VISIT, "v1");
+    for (const n of [1, 2, 3]) await one(TouchpointType.PRODUCT_VIEW, `pv${n}`);
+    await one(TouchpointType.PURCHASE, "p1", { amount: 10, currency: "EUR" });
+    const moved = await one(TouchpointType.VISIT, "v2");
+    expect(moved.stageChange?.to.key).toBe("engaged");
+    expect(moved.stageChange.reason.criteria.map((c: any) => [c.metric, c.have])).toEqual([["VISIT_COUNT", 2], ["PURCHASE_COUNT", 1]]);
+    // The storefront's view reads the same windows.
+    const res = await t.gql(`query($p: ID!) { customers(programId: $p, first: 1) { nodes { stage { key } stageHistory { reason { criteria { metric have } } } } } }`, { p: programId });
+    const [customer] = res.data.customers.nodes;
+    expect(customer.stage.key).toBe("engaged");
+    expect(customer.stageHistory.at(-1).reason.criteria).toEqual([{ metric: "VISIT_COUNT", have: 2 }, { metric: "PURCHASE_COUNT", have: 1 }]);
+  });
+
   it("evaluates an average exactly at each step, and a move away and back still renews the entry time", async () => {
     const programId = await createProgram(t, {
       name: "Exact",

@@ -8,6 +8,7 @@
 import { Metric } from "../../domain/ladder/ladder.types";
 import { TouchpointType } from "../program/earning";
 import { TouchpointRecord } from "./touchpoint.model";
+import { WINDOW_TYPE_OF_METRIC } from "../customer/customer.metrics";
 
 /** Counter columns of `customers` that touchpoints increment. */
 export const COUNTERS = [
@@ -40,17 +41,9 @@ const COUNTER_OF_TYPE: Partial<Record<TouchpointType, Counter>> = {
   [TouchpointType.EVENT_ATTENDANCE]: "event_attendance_count",
 };
 
-/** Which windowed metric a touchpoint type feeds, for the in-window part of a batch. */
-export const WINDOW_METRIC_OF_TYPE: Partial<Record<TouchpointType, Metric[]>> = {
-  [TouchpointType.PURCHASE]: [Metric.PURCHASE_COUNT, Metric.PURCHASE_AMOUNT],
-  [TouchpointType.REVIEW]: [Metric.REVIEW_COUNT, Metric.AVERAGE_RATING],
-  [TouchpointType.REFERRAL]: [Metric.REFERRAL_COUNT],
-  [TouchpointType.SOCIAL_SHARE]: [Metric.SOCIAL_SHARE_COUNT],
-  [TouchpointType.VISIT]: [Metric.VISIT_COUNT],
-  [TouchpointType.PRODUCT_VIEW]: [Metric.PRODUCT_VIEW_COUNT],
-  [TouchpointType.SUPPORT_CONTACT]: [Metric.SUPPORT_CONTACT_COUNT],
-  [TouchpointType.EVENT_ATTENDANCE]: [Metric.EVENT_ATTENDANCE_COUNT],
-};
+/** Which windowed metrics a touchpoint type feeds, for the in-window part of a batch. */
+export const WINDOW_METRIC_OF_TYPE: Partial<Record<TouchpointType, Metric[]>> = {};
+for (const [metric, type] of Object.entries(WINDOW_TYPE_OF_METRIC) as Array<[Metric, TouchpointType]>) (WINDOW_METRIC_OF_TYPE[type] ??= []).push(metric);
 
 function zeroCounters(): Record<Counter, number> {
   // A literal, not built from COUNTERS: this runs twice per record written.
