@@ -211,21 +211,28 @@ async function main(): Promise<void> {
   const pool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
   try {
     server = await startServer(db.url);
-    const created = await gql(server.url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
-      i: { name: "Bench", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] },
-    });
-    const programId: string = created.createProgram.id;
+    const url = server.url;
+    /** A griffin-7 program earning a point per unit spent (and what `extra` adds), by the API. */
+    const createProgram = async (name: string, extra: Record<string, unknown> = {}): Promise<string> => {
+      const data = await gql(url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
+        i: { name, ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }], ...extra },
+      });
+      return data.createProgram.id;
+    };
+    /** "Cold" customers: on the bottom rung, so their first purchase also stores a stage move and its event. */
+    const seedCold = (program: string, prefix: string, count: number): Promise<Array<{ id: string; external_id: string }>> =>
+      pool
+        .query(
+          `INSERT INTO customers (program_id, external_id, stage_key)
+           SELECT $1, $3 || g, 'suspect' FROM generate_series(1, $2) g RETURNING id, external_id`,
+          [program, count, prefix],
+        )
+        .then((r) => r.rows);
+    const programId = await createProgram("Bench");
     await pool.query(`CREATE TABLE bench_keys (program_id uuid NOT NULL, key text NOT NULL, PRIMARY KEY (program_id, key))`);
-    const customers: Array<{ id: string; external_id: string }> = await pool
-      .query(
-        `INSERT INTO customers (program_id, external_id, stage_key)
-         SELECT $1, 'cust-' || g, 'suspect' FROM generate_series(1, $2) g RETURNING id, external_id`,
-        [programId, CUSTOMERS],
-      )
-      .then((r) => r.rows);
+    const customers = await seedCold(programId, "cust-", CUSTOMERS);
     // "Warm" customers: already clients (four purchases this year), as most members of a running
-    // program are; their next purchase moves no stage. The cold ones above start on the bottom rung,
-    // so their first purchase also stores a stage move and its event.
+    // program are; their next purchase moves no stage.
     const seedWarm = (program: string, prefix: string): Promise<Array<{ id: string; external_id: string }>> =>
       pool
         .query(
@@ -248,24 +255,13 @@ async function main(): Promise<void> {
     const warm = await seedWarm(programId, "warm-");
     // The same warm customers in a program with tiers: its batches take the locked path (one
     // transaction, customers locked) and review tiers after writing, as the demo program does.
-    const tiered = await gql(server.url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
-      i: {
-        name: "Bench tiers",
-        ladder: { preset: "griffin-7" },
-        earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
-        tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
-      },
+    const tieredProgramId = await createProgram("Bench tiers", {
+      tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
     });
-    const tieredProgramId: string = tiered.createProgram.id;
     const tieredWarm = await seedWarm(tieredProgramId, "tiered-");
     // A program of its own for the warm-up, so the measured customers stay as described above.
-    const warmupProgram = await gql(server.url, `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
-      i: { name: "Bench warm-up", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] },
-    });
-    const warmupProgramId: string = warmupProgram.createProgram.id;
-    const warmupCustomers: Array<{ external_id: string }> = await pool
-      .query(`INSERT INTO customers (program_id, external_id, stage_key) SELECT $1, 'warmup-' || g, 'suspect' FROM generate_series(1, 1000) g RETURNING external_id`, [warmupProgramId])
-      .then((r) => r.rows);
+    const warmupProgramId = await createProgram("Bench warm-up");
+    const warmupCustomers = await seedCold(warmupProgramId, "warmup-", 1000);
     await pool.query(`ANALYZE`);
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);

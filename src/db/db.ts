@@ -52,7 +52,13 @@ export class CountingQueryable implements Queryable {
   }
 }
 
+/** The SQLSTATE of a database error (or of an error that carries one), if any. */
+export const sqlState = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
+
 const RETRYABLE = new Set(["40001", "40P01"]); // serialization failure, deadlock detected
+
+/** A serialization failure or a deadlock: the transaction is worth running again. */
+export const isRetryable = (err: unknown): boolean => RETRYABLE.has(sqlState(err) ?? "");
 
 export class Db implements Queryable {
   /** Statements sent since start; read by tests and metrics. */
@@ -105,7 +111,7 @@ export class Db implements Queryable {
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
         client.release();
-        if (attempt < attempts && RETRYABLE.has((err as { code?: string }).code ?? "")) continue;
+        if (attempt < attempts && isRetryable(err)) continue;
         throw err;
       }
       client.release();

@@ -21,6 +21,19 @@ afterEach(() => {
 const RECORD = `mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { pointsEarned replayed customer { id points { balance lifetime } } } }`;
 const ADJUST = `mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { balance } }`;
 
+/**
+ * Runs `meanwhile` between the read and the write of the next batch's first attempt; returns, as
+ * they come, whether each attempt was on the locked path.
+ */
+function betweenFirstReadAndWrite(meanwhile: () => Promise<void>): boolean[] {
+  const seen: boolean[] = [];
+  t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
+    seen.push(locked);
+    if (seen.length === 1) await meanwhile();
+  };
+  return seen;
+}
+
 async function shopWithCustomer(name: string): Promise<{ programId: string; customerId: string }> {
   const programId = await createProgram(t, { name, ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
   const first = await purchase(t, { programId, customerExternalId: `${name}-c`, orderId: `${name}-o1`, amount: 10, currency: "EUR" });
@@ -30,14 +43,11 @@ async function shopWithCustomer(name: string): Promise<{ programId: string; cust
 describe("optimistic write batches", () => {
   it("start over, locked, when the customer changed between the read and the write, and count the change", async () => {
     const { programId, customerId } = await shopWithCustomer("race");
-    const seen: boolean[] = [];
-    t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
-      seen.push(locked);
-      if (seen.length > 1) return;
-      // Another writer commits a change to the same customer right now.
+    // Another writer commits a change to the same customer right then.
+    const seen = betweenFirstReadAndWrite(async () => {
       const adjusted = await t.gql(ADJUST, { i: { programId, customerId, points: 7, reason: "goodwill", idempotencyKey: "race-adj" } });
       expect(adjusted.errors).toBeUndefined();
-    };
+    });
     const res = await t.gql(RECORD, { i: { programId, customerId, orderId: "race-o2", amount: 20, currency: "EUR" } });
     expect(res.errors).toBeUndefined();
     // The first attempt wrote nothing; the second, with the customer locked, read the adjusted balance.
@@ -52,11 +62,9 @@ describe("optimistic write batches", () => {
 
   it("keep a customer that met another writer on the locked path for two seconds", async () => {
     const { programId, customerId } = await shopWithCustomer("busy");
-    const seen: boolean[] = [];
-    t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
-      seen.push(locked);
-      if (seen.length === 1) await t.gql(ADJUST, { i: { programId, customerId, points: 1, reason: "busy", idempotencyKey: "busy-adj" } });
-    };
+    const seen = betweenFirstReadAndWrite(async () => {
+      await t.gql(ADJUST, { i: { programId, customerId, points: 1, reason: "busy", idempotencyKey: "busy-adj" } });
+    });
     const buy = (orderId: string) => t.gql(RECORD, { i: { programId, customerId, orderId, amount: 20, currency: "EUR" } });
     expect((await buy("busy-o2")).errors).toBeUndefined();
     expect((await buy("busy-o3")).errors).toBeUndefined();
@@ -71,17 +79,14 @@ describe("optimistic write batches", () => {
 
   it("write nothing when a key was claimed meanwhile, then answer from what was stored", async () => {
     const { programId, customerId } = await shopWithCustomer("claim");
-    const seen: boolean[] = [];
-    t.app.touchpoints.batcher.writer.afterRead = async ({ locked }) => {
-      seen.push(locked);
-      if (seen.length > 1) return;
-      // Another process stores the same order id with another payload; the customer row is untouched.
+    // Another process stores the same order id with another payload; the customer row is untouched.
+    const seen = betweenFirstReadAndWrite(async () => {
       await t.app.db.query(
         `INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, request_hash)
          VALUES ($1, $2, 'PURCHASE', 'claim-o2', now(), 99, 'EUR', 'another-payload')`,
         [programId, customerId],
       );
-    };
+    });
     const res = await t.gql(RECORD, { i: { programId, customerId, orderId: "claim-o2", amount: 20, currency: "EUR" } });
     expect(res.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
     expect(seen).toEqual([false, true]);

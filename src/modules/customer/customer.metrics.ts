@@ -80,7 +80,7 @@ export function metricReader(row: CustomerMetricRow, windows: WindowValues, asOf
   };
 }
 
-/** The touchpoint type each windowable metric counts (the write path uses it the other way round: touchpoint.deltas.ts). */
+/** The touchpoint type each windowable metric counts (the write path adds a record to the windows of its type). */
 export const WINDOW_TYPE_OF_METRIC: Partial<Record<Metric, TouchpointType>> = {
   [Metric.PURCHASE_COUNT]: TouchpointType.PURCHASE,
   [Metric.PURCHASE_AMOUNT]: TouchpointType.PURCHASE,
@@ -100,7 +100,10 @@ function windowType(metric: Metric): string {
   return type;
 }
 
-/** The SQL aggregate of one windowed metric over `touchpoints t`; `start` is the window start. */
+/**
+ * The SQL aggregate of one windowed metric over `touchpoints t`; `start` is the window start. An
+ * average is its integer sum (its count is REVIEW_COUNT's), so the write path can add to it exactly.
+ */
 function aggregate(metric: Metric, start: string): string {
   const of = `t.type = '${windowType(metric)}' AND t.occurred_at > ${start}`;
   switch (metric) {
@@ -109,7 +112,7 @@ function aggregate(metric: Metric, start: string): string {
     case Metric.PURCHASE_AMOUNT:
       return `coalesce(sum(t.amount - t.refunded_amount) FILTER (WHERE ${of}), 0)`;
     case Metric.AVERAGE_RATING:
-      return `avg(t.rating) FILTER (WHERE ${of})`;
+      return `coalesce(sum(t.rating) FILTER (WHERE ${of}), 0)`;
     default:
       return `count(*) FILTER (WHERE ${of})`;
   }
@@ -129,11 +132,8 @@ export function windowSubquery(
   const longest = Math.max(...windows.map((w) => w.windowDays));
   const columns = windows.map((w, i) => {
     const start = `${asOf}::timestamptz - interval '${Math.trunc(w.windowDays)} days'`;
-    // An average is loaded as its integer sum and count, so the write path can add to it exactly.
-    if (w.metric === Metric.AVERAGE_RATING) {
-      return `coalesce(sum(t.rating) FILTER (WHERE t.type = 'REVIEW' AND t.occurred_at > ${start}), 0) AS w${i}, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}`;
-    }
-    return `${aggregate(w.metric, start)} AS w${i}`;
+    const count = w.metric === Metric.AVERAGE_RATING ? `, ${aggregate(Metric.REVIEW_COUNT, start)} AS n${i}` : "";
+    return `${aggregate(w.metric, start)} AS w${i}${count}`;
   });
   // Only the types the windows count, so the (program, customer, type, occurred_at) index scans
   // each type's window as a range: the other types' touchpoints (a year of product views) and

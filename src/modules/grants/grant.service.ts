@@ -14,6 +14,11 @@ import { GRANT_KEY_PREFIX, issueUnit, redemptionPayload, Refusal, writeEvent } f
 import { rewardFromRow } from "../rewards/reward.types";
 import { FIRST_PURCHASE_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
 
+/** Whether a program's write batches can owe grants (owedByBatch then has something to look for). */
+export function owesGrantsOnWrite(config: ProgramConfig): boolean {
+  return config.triggers.length > 0 || config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE");
+}
+
 /** Inside a write batch: what its touchpoints owe (referral first purchases, triggered rewards). Returns how many grants were written. */
 export async function owedByBatch(
   tx: Tx,

@@ -7,12 +7,12 @@
  */
 import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { Metric } from "../../domain/ladder/ladder.types";
-import { metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues } from "../customer/customer.metrics";
+import { metricReader, ratingCountKey, ratingSumKey, windowKey, WindowValues, WINDOW_TYPE_OF_METRIC } from "../customer/customer.metrics";
 import { AppliedRule } from "../program/earning";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import type { WriteItem } from "./batch-writer";
 import { BatchCaps, earnFor, LotPlan, lotsFor, storedEarning } from "./batch-points";
-import { COUNTERS, WINDOW_METRIC_OF_TYPE } from "./touchpoint.deltas";
+import { COUNTERS, zeroCounters } from "./touchpoint.deltas";
 
 const DAY_MS = 86_400_000;
 const cents = (n: number) => Math.round(n * 100) / 100;
@@ -89,7 +89,7 @@ export function planBatch(
     let firstPurchaseAt: Date | null = null;
     let lastPurchaseAt: Date | null = null;
     let nps: number | null = null;
-    const counters = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
+    const counters = zeroCounters();
     for (const item of mine) {
       const { deltas, record } = item;
       const ord = ordOf.get(item)!;
@@ -184,9 +184,8 @@ function apply(state: CustomerState, item: WriteItem, config: ProgramConfig, now
     row.first_purchase_at = earliest(row.first_purchase_at, deltas.purchaseAt);
   }
   if (deltas.nps !== null) row.nps = deltas.nps;
-  const fed = WINDOW_METRIC_OF_TYPE[record.type] ?? [];
   for (const w of config.windows) {
-    if (!fed.includes(w.metric) || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
+    if (WINDOW_TYPE_OF_METRIC[w.metric] !== record.type || record.occurredAt.getTime() <= now.getTime() - w.windowDays * DAY_MS) continue;
     const key = windowKey(w.metric, w.windowDays);
     if (w.metric === Metric.AVERAGE_RATING) {
       // Integer sum and count, so the average at each step is exact (24 / 6 is 4, not 3.9999…).

@@ -7,7 +7,7 @@
  * (caps, tiers, referral and trigger grants) run in a transaction with the customers locked.
  * Depends on nothing but the database and the external-id cache, so a worker thread can run it.
  */
-import { Db, Queryable, Tx } from "../../db/db";
+import { Db, isRetryable, Queryable, sqlState, Tx } from "../../db/db";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
 import { windowValuesFrom } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
@@ -18,7 +18,7 @@ import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
 import { TierChange, upgradeTiers } from "../tiers/tier.service";
-import { owedByBatch } from "../grants/grant.service";
+import { owedByBatch, owesGrantsOnWrite } from "../grants/grant.service";
 import { BatchCaps } from "./batch-points";
 import { CustomerState, planBatch, stateOf } from "./batch-plan";
 
@@ -45,12 +45,6 @@ const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_pur
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
 /**
- * serialization_failure (a customer of the batch changed, or one of its keys was claimed, since the
- * read) and deadlock_detected (two writers waiting on each other's keys): the batch is read and
- * evaluated again, with its customers locked.
- */
-const RETRY_CODES = new Set(["40001", "40P01"]);
-/**
  * How long a customer whose batch met a concurrent writer has its batches take the locked path.
  * Optimistic attempts that keep failing cost more than waiting for a lock: a customer written
  * from several processes at once (a hot one) is written under its lock, as a queue, while it is hot.
@@ -66,19 +60,14 @@ function parseCustomerJson(row: any): any {
 }
 
 const keyOf = (type: string, externalId: string) => `${type}\u0000${externalId}`;
-const codeOf = (err: unknown) => (err as { code?: string } | null)?.code;
 
 /**
  * Whether a program's batches read more than their customers before writing (what capped rules
  * gave, tier values, referral and trigger windows) or write after (tiers, grants): those run in a
  * transaction, with the customers locked from the first statement.
  */
-export function needsTransaction(config: ProgramConfig): boolean {
-  return (
-    config.tiers.length > 0 ||
-    config.triggers.length > 0 ||
-    config.rules.some((r) => r.capPoints != null || r.totalCap != null || r.referralTrigger === "FIRST_PURCHASE")
-  );
+function needsTransaction(config: ProgramConfig): boolean {
+  return config.tiers.length > 0 || owesGrantsOnWrite(config) || config.rules.some((r) => r.capPoints != null || r.totalCap != null);
 }
 
 /** The read statement's text per configuration (it embeds the ladder's windows): built once. */
@@ -259,8 +248,10 @@ export class BatchWriter {
         { prepare: true },
       );
     } catch (err) {
-      if (codeOf(err) === CONFIG_CHANGED_SQLSTATE) throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
-      if (!tx && RETRY_CODES.has(codeOf(err) ?? "")) throw new Contended([...byCustomer.keys()]);
+      if (sqlState(err) === CONFIG_CHANGED_SQLSTATE) throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
+      // A customer of the batch changed or one of its keys was claimed since the read (40001), or two
+      // writers waited on each other's keys (40P01): read and evaluate again, the customers locked.
+      if (!tx && isRetryable(err)) throw new Contended([...byCustomer.keys()]);
       throw err;
     }
     const stored = new Map<number, { id: string; recorded_at: string }>();

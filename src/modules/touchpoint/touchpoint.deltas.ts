@@ -1,14 +1,11 @@
 /**
- * What one touchpoint adds to its customer's counters. The write path sums these per customer
- * into one atomic `SET x = x + delta` UPDATE, and subtracts the later ones to know the customer's
- * state right after each touchpoint of a batch (to evaluate rules and the ladder in order).
- * Points are not here: they depend on that state (stage multipliers, caps), so the batch
- * computes them record by record.
+ * What one touchpoint adds to its customer's counters. The write path adds these to the customer's
+ * state record by record (to evaluate rules and the ladder in order), and sums them per customer
+ * into one atomic `SET x = x + delta` UPDATE. Points are not here: they depend on that state
+ * (stage multipliers, caps), so the batch computes them record by record.
  */
-import { Metric } from "../../domain/ladder/ladder.types";
 import { TouchpointType } from "../program/earning";
 import { TouchpointRecord } from "./touchpoint.model";
-import { WINDOW_TYPE_OF_METRIC } from "../customer/customer.metrics";
 
 /** Counter columns of `customers` that touchpoints increment. */
 export const COUNTERS = [
@@ -41,12 +38,8 @@ const COUNTER_OF_TYPE: Partial<Record<TouchpointType, Counter>> = {
   [TouchpointType.EVENT_ATTENDANCE]: "event_attendance_count",
 };
 
-/** Which windowed metrics a touchpoint type feeds, for the in-window part of a batch. */
-export const WINDOW_METRIC_OF_TYPE: Partial<Record<TouchpointType, Metric[]>> = {};
-for (const [metric, type] of Object.entries(WINDOW_TYPE_OF_METRIC) as Array<[Metric, TouchpointType]>) (WINDOW_METRIC_OF_TYPE[type] ??= []).push(metric);
-
-function zeroCounters(): Record<Counter, number> {
-  // A literal, not built from COUNTERS: this runs twice per record written.
+/** Every counter at 0: a literal, not built from COUNTERS, since it runs for every record and customer written. */
+export function zeroCounters(): Record<Counter, number> {
   return {
     purchase_count: 0,
     purchase_amount: 0,

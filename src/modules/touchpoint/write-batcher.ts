@@ -7,6 +7,7 @@
  */
 import type { App } from "../../app";
 import { NotFound } from "../../api/errors";
+import { sqlState } from "../../db/db";
 import { LoyaltyEventMessage } from "../../events/event.types";
 import { ProgramConfig } from "../program/program.config";
 import { BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
@@ -148,7 +149,7 @@ export class WriteBatcher {
         ? await worker.write(config, items, now)
         : await this.writer.write(this.app.db, config, items, now));
     } catch (err) {
-      if ((err as { code?: string } | null)?.code === CONFIG_CHANGED && attempt < 3) {
+      if (sqlState(err) === CONFIG_CHANGED && attempt < 3) {
         // The ladder or rules changed under this batch: write it again with the new ones.
         this.app.programs.cache.invalidate(items[0].programId);
         return this.run(items, attempt + 1);
@@ -157,7 +158,7 @@ export class WriteBatcher {
       if (items.length > 1) {
         for (const item of items) (await this.run([item]))();
       } else {
-        items[0].reject((err as { code?: string } | null)?.code === "23503" ? new NotFound("Customer", "customerId") : err);
+        items[0].reject(sqlState(err) === "23503" ? new NotFound("Customer", "customerId") : err);
       }
       return () => undefined;
     }
