@@ -20,7 +20,15 @@ import { createScratchDatabase } from "../db/scratch-database";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+/** Measured seconds per scenario, in all (split over the rounds). */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+/**
+ * Every scenario runs once per round, the rounds one after the other. This machine's speed drifts
+ * by a quarter within minutes (baseline-cte from 3,300 to 5,500/s in one session), so a ratio of two
+ * scenarios measured minutes apart says little; a round measures them seconds apart, and the median
+ * of the rounds' ratios leaves out a round that drift spoiled.
+ */
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 /**
  * Unmeasured load on the API before its first scenario. A fresh server process runs its first
@@ -36,6 +44,8 @@ const ADMIN_KEY = `bench-${randomUUID()}`;
 
 interface Result {
   name: string;
+  /** Sorted, one per measured call. */
+  latencies: number[];
   ops: number;
   seconds: number;
   tps: number;
@@ -101,8 +111,10 @@ const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
  * Runs `op` from CONCURRENCY loops for `seconds` (after a 1 s ramp-up), measuring each call;
  * skipped unless BENCH_ONLY selects `name`, or `always`.
  */
-async function drive(name: string, op: (worker: number, i: number) => Promise<void>, seconds = SECONDS, always = false): Promise<Result> {
-  if (!always && ONLY && !ONLY.some((prefix) => name.startsWith(prefix))) return { name, ops: 0, seconds: 1, tps: NaN, p50: NaN, p99: NaN, errors: 0, cpu: null };
+const selected = (name: string) => !ONLY || ONLY.some((prefix) => name.startsWith(prefix));
+
+async function drive(name: string, op: (worker: number, i: number) => Promise<void>, seconds = SECONDS / ROUNDS, always = false): Promise<Result | null> {
+  if (!always && !selected(name)) return null;
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
@@ -133,7 +145,25 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   await Promise.all(loops);
   if (firstError) console.error(`  ${name}: ${errors} errors, first:`, firstError);
   latencies.sort((a, b) => a - b);
-  return { name, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu };
+  return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu };
+}
+
+/** One scenario over every round: throughput over the measured time, latencies pooled, cores averaged. */
+function pooled(rounds: Result[]): Result {
+  const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const weighted = (pick: (cpu: NonNullable<Result["cpu"]>) => number) => rounds.reduce((sum, r) => sum + pick(r.cpu!) * r.seconds, 0) / seconds;
+  const cpu = rounds.every((r) => r.cpu)
+    ? { server: weighted((c) => c.server), postgres: weighted((c) => c.postgres), generator: weighted((c) => c.generator) }
+    : null;
+  const ops = latencies.length;
+  return { name: rounds[0].name, latencies, ops, seconds, tps: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: rounds.reduce((n, r) => n + r.errors, 0), cpu };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
@@ -266,7 +296,6 @@ async function main(): Promise<void> {
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
     let seq = 0;
-    const results: Result[] = [];
     const recordOn = (customer: () => { external_id: string }, program = programId) => async () => {
       const data = await gql(server!.url, RECORD_PURCHASE, {
         input: { programId: program, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
@@ -277,10 +306,18 @@ async function main(): Promise<void> {
     if (WARMUP_SECONDS > 0 && (!ONLY || ONLY.some((prefix) => prefix.startsWith("api"))))
       await drive("warm-up", recordOn(() => warmupCustomers[Math.floor(Math.random() * warmupCustomers.length)], warmupProgramId), WARMUP_SECONDS, true);
 
-    for (const spread of [true, false]) {
-      const label = spread ? "spread" : "hot";
-      results.push(
-        await drive(`baseline-tx   ${label}`, async () => {
+    /** Each scenario's result per round, by name. */
+    const rounds = new Map<string, Result[]>();
+    const run = async (name: string, op: (worker: number, i: number) => Promise<void>) => {
+      const result = await drive(name, op);
+      if (result) rounds.set(name, [...(rounds.get(name) ?? []), result]);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      // Cold customers of their own each round, so each round's first purchases are first purchases.
+      const cold = selected("api           spread") ? await seedCold(programId, `cold${round}-`, CUSTOMERS) : [];
+      for (const spread of [true, false]) {
+        const label = spread ? "spread" : "hot";
+        await run(`baseline-tx   ${label}`, async () => {
           const c = pick(spread);
           const key = `tx-${seq++}`;
           const client = await pool.connect();
@@ -298,24 +335,21 @@ async function main(): Promise<void> {
           } finally {
             client.release();
           }
-        }),
-      );
-      results.push(
-        await drive(`baseline-cte  ${label}`, async () => {
+        });
+        await run(`baseline-cte  ${label}`, async () => {
           const c = pick(spread);
           await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
-        }),
-      );
-      results.push(await drive(`api           ${label}`, recordOn(() => pick(spread))));
-      if (spread) {
-        results.push(await drive(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)])));
-        results.push(await drive(`api tiers     ${label}`, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId)));
+        });
+        await run(`api           ${label}`, recordOn(() => (spread ? cold[Math.floor(Math.random() * cold.length)] : hot)));
+        if (spread) {
+          await run(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)]));
+          await run(`api tiers     ${label}`, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId));
+        }
       }
+      // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
+      // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
+      await run(`api-noop      -`, () => gql(server!.url, `{ __typename }`, {}));
     }
-
-    // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
-    // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
-    results.push(await drive(`api-noop      -`, () => gql(server!.url, `{ __typename }`, {})));
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
@@ -324,25 +358,36 @@ async function main(): Promise<void> {
     ).rows;
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
-    console.log(`\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)`);
-    console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios`);
+    console.log(
+      `\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each in ${ROUNDS} round(s), ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)`,
+    );
+    console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios (median of the rounds, their range)`);
     const cores = (r: Result) => (r.cpu ? `${r.cpu.server.toFixed(2)}/${r.cpu.postgres.toFixed(2)}/${r.cpu.generator.toFixed(2)}` : "-").padStart(22);
+    const line = (r: Result) => `${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${cores(r)}`;
+    // Per core: purchases per second of CPU used by everyone (server, PostgreSQL, load generator).
+    // It tells how much of a gap is CPU.
+    const perCore = (r: Result) => (r.cpu ? r.tps / (r.cpu.server + r.cpu.postgres + r.cpu.generator) : NaN);
+    /** The API's ratio to a baseline, round by round (each pair measured seconds apart). */
+    const ratio = (api: Result[], base: Result[] | undefined, label: string, of: (r: Result) => number = (r) => r.tps) => {
+      if (!base) return "";
+      const each = api.map((r, i) => of(r) / of(base[i]));
+      if (each.some(Number.isNaN)) return "";
+      const range = each.length > 1 ? ` (${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)})` : "";
+      return `${median(each).toFixed(2)} ${label}${range}`;
+    };
     for (const spread of ["spread", "hot"]) {
-      const get = (prefix: string) => results.find((r) => r.name.startsWith(prefix) && r.name.endsWith(spread))!;
-      const tx = get("baseline-tx");
-      const cte = get("baseline-cte");
-      for (const r of [tx, cte]) console.log(`${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${cores(r)}`);
-      for (const api of results.filter((r) => r.name.startsWith("api ") && r.name.endsWith(spread))) {
-        // Per core: purchases per second of CPU used by everyone (server, PostgreSQL, load generator).
-        // Steadier than throughput on a noisy machine, and it says how much of a gap is CPU.
-        const perCore = (r: Result) => (r.cpu ? r.tps / (r.cpu.server + r.cpu.postgres + r.cpu.generator) : NaN);
-        const cpuRatio = Number.isNaN(perCore(api) / perCore(cte)) ? "" : `; per core ${(perCore(api) / perCore(cte)).toFixed(2)}`;
-        const ratios = `   ${(api.tps / tx.tps).toFixed(2)} of baseline-tx, ${(api.tps / cte.tps).toFixed(2)} of baseline-cte${cpuRatio}`;
-        console.log(`${api.name.padEnd(20)}${fmt(api.tps)}${fmt(api.p50, 2)}${fmt(api.p99, 2)}${fmt(api.errors)}${cores(api)}${ratios}`);
+      const of = (prefix: string) => [...rounds.entries()].find(([name]) => name.startsWith(prefix) && name.endsWith(spread))?.[1];
+      const tx = of("baseline-tx");
+      const cte = of("baseline-cte");
+      for (const r of [tx, cte]) if (r) console.log(line(pooled(r)));
+      for (const [name, api] of rounds) {
+        if (!name.startsWith("api ") || !name.endsWith(spread)) continue;
+        const ratios = [ratio(api, tx, "of baseline-tx"), ratio(api, cte, "of baseline-cte"), ratio(api, cte, "per core", perCore)].filter(Boolean).join("; ");
+        console.log(`${line(pooled(api))}   ${ratios}`);
       }
     }
-    const noop = results.find((r) => r.name.startsWith("api-noop"))!;
-    if (!Number.isNaN(noop.tps)) console.log(`${"api-noop (floor)".padEnd(20)}${fmt(noop.tps)}${fmt(noop.p50, 2)}${fmt(noop.p99, 2)}${fmt(noop.errors)}${cores(noop)}   { __typename } over HTTP: the stack alone`);
+    const noop = rounds.get("api-noop      -");
+    if (noop) console.log(`${line({ ...pooled(noop), name: "api-noop (floor)" })}   { __typename } over HTTP: the stack alone`);
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
     server?.child.kill("SIGTERM");

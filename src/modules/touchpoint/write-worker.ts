@@ -20,19 +20,24 @@ if (parentPort) {
   const port = parentPort;
   const { databaseUrl, poolSize } = workerData as WriteWorkerData;
   const log = (message: string) => port.postMessage({ kind: "log", message });
-  const pool = new Pool({ connectionString: databaseUrl, max: poolSize, application_name: "loyalty-ladder-writer" });
-  // pg-pool listens for errors only on idle clients: a connection lost mid-batch (a restart, a
-  // failover) would otherwise be an uncaught error that ends the thread.
-  pool.on("error", (err) => log(`pool: ${err.message}`));
-  pool.on("connect", (client) => {
-    client.on("error", (err) => log(`connection: ${err.message}`));
+  const pool = new Pool({
+    connectionString: databaseUrl,
+    max: poolSize,
+    application_name: "loyalty-ladder-writer",
     // Generic plans for every statement of a batch: they look customers, keys and lots up by
     // program and arrays of ids, so one plan fits every batch, and the read (whose window bound is
     // a parameter) was otherwise planned again at each execution (bind 0.55 ms, generic 0.15 ms).
-    // A SET rather than a startup option, which connection poolers may refuse. Sent before any
-    // query of the connection (a client runs its queries in order).
-    client.query("SET plan_cache_mode = force_generic_plan").catch((err) => log(`plan_cache_mode: ${err.message}`));
+    // A SET rather than a startup option, which connection poolers may refuse; in the pool's
+    // onConnect, which it awaits before handing the connection out (a query sent from the
+    // "connect" event would overlap the first batch's, which pg 9 will refuse).
+    onConnect: async (client) => {
+      client.on("error", (err) => log(`connection: ${err.message}`));
+      await client.query("SET plan_cache_mode = force_generic_plan").catch((err) => log(`plan_cache_mode: ${err.message}`));
+    },
   });
+  // pg-pool listens for errors only on idle clients: a connection lost mid-batch (a restart, a
+  // failover) would otherwise be an uncaught error that ends the thread.
+  pool.on("error", (err) => log(`pool: ${err.message}`));
   process.on("unhandledRejection", (err) => log(`unhandled: ${String(err)}`));
   const db = new Db(pool, (err) => log(String(err)));
   const writer = new BatchWriter(new ExternalIdCache(100_000));
