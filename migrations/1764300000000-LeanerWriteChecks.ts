@@ -11,13 +11,15 @@ const APPENDED = ["touchpoints", "point_lots", "ledger_entries", "stage_transiti
  * programs), so the first only cost a trigger per row: four per purchase, 0.37 ms of a write batch
  * of 15 in PostgreSQL's own accounting (auto_explain), about 8% of its execution. The one thing it
  * did besides was to cascade a program's deletion to these rows, which the append-only ledger
- * already refuses as soon as the program posted a point; nothing in the API deletes programs. A
- * program is now deleted once its customers' history is (its customers still cascade).
+ * already refuses as soon as the program posted a point; nothing in the API deletes programs.
+ * Deleting a program whose customers have touchpoints, lots or stage moves now fails (SQLSTATE
+ * 23503, from their customer foreign key) even when no point was posted, where it cascaded.
  *
  * Customers get free room on each page (fillfactor 85): most purchases move no stage, so their
  * update changes no indexed column and PostgreSQL can write the new row version on the same page
  * without touching the customer's five index entries (a heap-only tuple). With full pages, every
- * update went to another page and into every index.
+ * update went to another page and into every index. Existing pages are not rewritten: on a loaded
+ * database the room comes as pages are pruned and vacuumed (at once with VACUUM FULL or pg_repack).
  */
 export class LeanerWriteChecks1764300000000 implements MigrationInterface {
   name = "LeanerWriteChecks1764300000000";

@@ -8,6 +8,8 @@
  * is measured on cold customers (first purchases: each also moves a stage), on warm ones (clients
  * already: no move), since the baselines do no stage work at all, and on warm ones of a program with
  * tiers (its batches take the locked path and upgrade tiers).
+ * Every scenario runs once per round (BENCH_ROUNDS), and the API's ratios are the median of the
+ * rounds' ratios: a ratio of two scenarios measured seconds apart, not minutes.
  * Not a test: figures depend on the machine; the ratios are what to compare between runs.
  */
 import { spawn, ChildProcess } from "node:child_process";
@@ -28,7 +30,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
  * scenarios measured minutes apart says little; a round measures them seconds apart, and the median
  * of the rounds' ratios leaves out a round that drift spoiled.
  */
-const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)) || 1);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 /**
  * Unmeasured load on the API before its first scenario. A fresh server process runs its first
@@ -107,11 +109,15 @@ function percentile(sorted: number[], p: number): number {
 /** Scenario name prefixes, comma-separated (e.g. "api" to profile one scenario, "baseline-cte,api " for the ratios). */
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
 
+const selected = (name: string) => !ONLY || ONLY.some((prefix) => name.startsWith(prefix));
+
+/** The API scenarios, by name (each printed with its ratios to the baselines). */
+const API_SCENARIOS = { cold: "api           spread", warm: "api warm      spread", tiers: "api tiers     spread", hot: "api           hot" };
+
 /**
  * Runs `op` from CONCURRENCY loops for `seconds` (after a 1 s ramp-up), measuring each call;
  * skipped unless BENCH_ONLY selects `name`, or `always`.
  */
-const selected = (name: string) => !ONLY || ONLY.some((prefix) => name.startsWith(prefix));
 
 async function drive(name: string, op: (worker: number, i: number) => Promise<void>, seconds = SECONDS / ROUNDS, always = false): Promise<Result | null> {
   if (!always && !selected(name)) return null;
@@ -292,6 +298,11 @@ async function main(): Promise<void> {
     // A program of its own for the warm-up, so the measured customers stay as described above.
     const warmupProgramId = await createProgram("Bench warm-up");
     const warmupCustomers = await seedCold(warmupProgramId, "warmup-", 1000);
+    // Cold customers of their own for each round's cold scenario, so its first purchases are first
+    // purchases; all seeded now, not between scenarios.
+    const colds = selected(API_SCENARIOS.cold)
+      ? await Promise.all(Array.from({ length: ROUNDS }, (_, round) => seedCold(programId, `cold${round}-`, CUSTOMERS)))
+      : [];
     await pool.query(`ANALYZE`);
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
@@ -303,7 +314,7 @@ async function main(): Promise<void> {
       if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
     };
     // First purchases (stage moves) and later ones: both paths get compiled before any measuring.
-    if (WARMUP_SECONDS > 0 && (!ONLY || ONLY.some((prefix) => prefix.startsWith("api"))))
+    if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected))
       await drive("warm-up", recordOn(() => warmupCustomers[Math.floor(Math.random() * warmupCustomers.length)], warmupProgramId), WARMUP_SECONDS, true);
 
     /** Each scenario's result per round, by name. */
@@ -313,8 +324,7 @@ async function main(): Promise<void> {
       if (result) rounds.set(name, [...(rounds.get(name) ?? []), result]);
     };
     for (let round = 0; round < ROUNDS; round++) {
-      // Cold customers of their own each round, so each round's first purchases are first purchases.
-      const cold = selected("api           spread") ? await seedCold(programId, `cold${round}-`, CUSTOMERS) : [];
+      const cold = colds[round] ?? [];
       for (const spread of [true, false]) {
         const label = spread ? "spread" : "hot";
         await run(`baseline-tx   ${label}`, async () => {
@@ -340,11 +350,11 @@ async function main(): Promise<void> {
           const c = pick(spread);
           await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
         });
-        await run(`api           ${label}`, recordOn(() => (spread ? cold[Math.floor(Math.random() * cold.length)] : hot)));
         if (spread) {
-          await run(`api warm      ${label}`, recordOn(() => warm[Math.floor(Math.random() * warm.length)]));
-          await run(`api tiers     ${label}`, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId));
-        }
+          await run(API_SCENARIOS.cold, recordOn(() => cold[Math.floor(Math.random() * cold.length)]));
+          await run(API_SCENARIOS.warm, recordOn(() => warm[Math.floor(Math.random() * warm.length)]));
+          await run(API_SCENARIOS.tiers, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId));
+        } else await run(API_SCENARIOS.hot, recordOn(() => hot));
       }
       // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
       // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
@@ -354,7 +364,7 @@ async function main(): Promise<void> {
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
       await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
-        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId]])
+        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId, warmupProgramId]])
     ).rows;
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
@@ -371,7 +381,7 @@ async function main(): Promise<void> {
     const ratio = (api: Result[], base: Result[] | undefined, label: string, of: (r: Result) => number = (r) => r.tps) => {
       if (!base) return "";
       const each = api.map((r, i) => of(r) / of(base[i]));
-      if (each.some(Number.isNaN)) return "";
+      if (!each.every(Number.isFinite)) return "";
       const range = each.length > 1 ? ` (${Math.min(...each).toFixed(2)}-${Math.max(...each).toFixed(2)})` : "";
       return `${median(each).toFixed(2)} ${label}${range}`;
     };

@@ -32,7 +32,11 @@ if (parentPort) {
     // "connect" event would overlap the first batch's, which pg 9 will refuse).
     onConnect: async (client) => {
       client.on("error", (err) => log(`connection: ${err.message}`));
-      await client.query("SET plan_cache_mode = force_generic_plan").catch((err) => log(`plan_cache_mode: ${err.message}`));
+      await client.query("SET plan_cache_mode = force_generic_plan").catch((err) => {
+        // A connection that broke meanwhile (no SQLSTATE): the pool ends it and reports the error.
+        if (!err.code) throw err;
+        log(`plan_cache_mode: ${err.message}`);
+      });
     },
   });
   // pg-pool listens for errors only on idle clients: a connection lost mid-batch (a restart, a
