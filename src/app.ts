@@ -8,6 +8,7 @@ import { Config } from "./config";
 import { Db } from "./db/db";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
 import { OutboxPublisher } from "./events/outbox";
+import { Metrics } from "./observability/metrics";
 import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
 import { ProgramConfigCache } from "./modules/program/program.config";
@@ -34,6 +35,8 @@ export class App {
   readonly log: Logger;
   readonly clock: () => Date;
   readonly bus: EventBus;
+  /** Prometheus metrics of this App (served at /metrics). */
+  readonly metrics = new Metrics();
   readonly outbox: OutboxPublisher;
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
@@ -53,7 +56,7 @@ export class App {
     this.log = deps.log;
     this.clock = deps.clock ?? (() => new Date());
     this.bus = deps.bus ?? createEventBus(this.config.redisUrl, (err) => this.log.warn({ err }, "redis"));
-    this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"));
+    this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"), this.metrics);
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
     this.stages = new StageService(this);

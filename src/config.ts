@@ -37,6 +37,8 @@ export interface Config {
   pointsLifecycleCron: string;
   /** Cron of the stage recompute job (lapse and windows move customers as time passes). */
   recomputeCron: string;
+  /** Bearer token a scraper of /metrics sends; unset: /metrics answers this machine (loopback) only. */
+  metricsToken?: string;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
 }
@@ -68,6 +70,12 @@ function cron(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
 function redisUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   if (!/^rediss?:\/\//.test(raw)) throw new Error(`REDIS_URL must be a redis:// URL, got "${raw}"`);
+  return raw;
+}
+
+function metricsToken(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (raw.length < 16) throw new Error("METRICS_TOKEN must be at least 16 characters");
   return raw;
 }
 
@@ -103,6 +111,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1),
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "API_PROCESSES", 1, 1),
+    metricsToken: metricsToken(env.METRICS_TOKEN),
     writeWorker: bool(env, "WRITE_WORKER", true),
     runJobs: bool(env, "RUN_JOBS", true),
     writeBatchesInFlight: int(env, "WRITE_BATCHES_IN_FLIGHT", 1, 1),

@@ -7,6 +7,7 @@ import { openDatabase } from "./db/open";
 import { App } from "./app";
 import { createServer } from "./server";
 import { seedDemo } from "./demo";
+import { aggregateForWorkers } from "./observability/metrics-endpoint";
 
 /**
  * With API_PROCESSES > 1 this process migrates and seeds, then forks the API processes, which
@@ -21,6 +22,7 @@ async function supervise(config: Config): Promise<void> {
   await seeder.stop();
   await database.close();
   let stopping = false;
+  aggregateForWorkers();
   const fork = () => cluster.fork({ LOYALTY_WORKER: "1" });
   for (let i = 0; i < config.workers; i++) fork();
   // A process that dies is replaced after a second; one that keeps dying (the database or Redis

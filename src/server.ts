@@ -20,6 +20,7 @@ import { nulField } from "./api/nul";
 import { Actor } from "./modules/auth/actor";
 import { MIGRATIONS } from "./db/data-source";
 import { CountingQueryable } from "./db/db";
+import { METRICS_CONTENT_TYPE, metricsAccess, metricsText, operationMetricsPlugin, shareWithSupervisor } from "./observability/metrics-endpoint";
 
 const MAX_BODY_BYTES = 1_000_000;
 /** What `new URL("/graphql", …)` gives: only its pathname and search are read. */
@@ -102,6 +103,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
     plugins: [
       // HTTP caching of loyalty data is never right; the default plugin would cost a hook per field.
       ApolloServerPluginCacheControlDisabled(),
+      operationMetricsPlugin(app.metrics),
       {
         async requestDidStart() {
           return {
@@ -121,6 +123,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
     ],
   });
   await apollo.start();
+  shareWithSupervisor(app.metrics);
 
   const wsCleanup = useServer<Record<string, unknown>, { actor?: Actor }>(
     {
@@ -132,8 +135,11 @@ export async function createServer(app: App, options: { port?: number; host?: st
         } catch {
           return false; // closes with 4403 Forbidden
         }
+        app.metrics.subscriptions.inc();
         return true;
       },
+      // Called only for connections onConnect accepted.
+      onDisconnect: () => app.metrics.subscriptions.dec(),
       onSubscribe: (_ctx, _id, payload) => {
         const nul = nulField(payload);
         if (nul) return [new GraphQLError(`${nul}: text may not contain the NUL character`, { extensions: { code: "BAD_USER_INPUT", field: nul } })];
@@ -178,6 +184,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       );
     }
     if (url.pathname === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
+    if (url.pathname === "/metrics") return serveMetrics(req, res);
     if (url.pathname === "/readyz") {
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
@@ -229,6 +236,17 @@ export async function createServer(app: App, options: { port?: number; host?: st
     } else {
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
+    }
+  }
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const access = metricsAccess(req.socket.remoteAddress, req.headers.authorization, app.config.metricsToken);
+    if (!access.ok) return send(res, access.status, "application/json", JSON.stringify({ error: access.message }));
+    try {
+      send(res, 200, METRICS_CONTENT_TYPE, await metricsText(app.metrics));
+    } catch (err) {
+      app.log.error({ err }, "metrics could not be collected");
+      send(res, 503, "application/json", JSON.stringify({ error: "metrics could not be collected" }));
     }
   }
 

@@ -7,6 +7,7 @@
 import { Db } from "../db/db";
 import { EventBus } from "./event-bus";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
+import type { Metrics } from "../observability/metrics";
 
 export class OutboxPublisher {
   private pendingMarks: string[] = [];
@@ -18,11 +19,13 @@ export class OutboxPublisher {
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly onError: (err: unknown) => void,
+    private readonly metrics?: Metrics,
   ) {}
 
   publishCommitted(messages: LoyaltyEventMessage[]): void {
     for (const message of messages) {
       this.bus.publish(message);
+      this.metrics?.events.inc({ topic: message.topic, via: "commit" });
       this.pendingMarks.push(message.sequence);
     }
     if (!this.flushTimer && this.pendingMarks.length > 0) {
@@ -59,7 +62,10 @@ export class OutboxPublisher {
       [graceMs, limit],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
-    for (const row of rows) this.bus.publish(messageFromOutboxRow(row));
+    for (const row of rows) {
+      this.bus.publish(messageFromOutboxRow(row));
+      this.metrics?.events.inc({ topic: row.topic, via: "relay" });
+    }
     return rows.length;
   }
 

@@ -5,6 +5,7 @@
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase } from "../../src/db/scratch-database";
@@ -113,6 +114,18 @@ it("fails fast on a bad configuration, naming the variable", () => {
   expect(cluster.stderr).toContain("API_PROCESSES > 1 needs DATABASE_URL and REDIS_URL");
 }, 60_000);
 
+/** GET /metrics on a connection of its own. */
+function scrapeOnNewConnection(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve(text));
+    });
+    req.on("error", reject);
+  });
+}
+
 const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
 
 clusterable("runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)", async () => {
@@ -141,6 +154,13 @@ clusterable("runs several API processes on one port with API_PROCESSES (PostgreS
     }
     const list = await gql(port, ADMIN_KEY, `{ customers(programId: "${programId}", first: 50) { nodes { id } } }`);
     expect(list.data.customers.nodes).toHaveLength(10);
+    // Whichever process answers a scrape (a new connection each: the cluster deals connections
+    // round robin, so both answer some), it reports the sum over both, which the supervisor adds up.
+    const recorded = 'loyalty_graphql_operations_total{operation="recordPurchase",type="mutation",outcome="ok"}';
+    for (let i = 0; i < 6; i++) {
+      const text = await scrapeOnNewConnection(port);
+      expect(text.split("\n").find((line) => line.startsWith(recorded + " "))).toBe(`${recorded} 10`);
+    }
     expect(await stop(child)).toBe(0);
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");

@@ -32,7 +32,7 @@ export interface GqlResult<T> {
 }
 
 export async function startTestApp(
-  options: { poolSize?: number; redisUrl?: string; writeBatchesInFlight?: number; writeWorker?: boolean } = {},
+  options: { poolSize?: number; redisUrl?: string; writeBatchesInFlight?: number; writeWorker?: boolean; metricsToken?: string } = {},
 ): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
   const fresh = baseUrl ? await createScratchDatabase(baseUrl, "loyalty_test") : undefined;
@@ -46,6 +46,7 @@ export async function startTestApp(
     REDIS_URL: options.redisUrl ?? "",
     WRITE_BATCHES_IN_FLIGHT: String(options.writeBatchesInFlight ?? 1),
     WRITE_WORKER: String(options.writeWorker ?? true),
+    METRICS_TOKEN: options.metricsToken ?? "",
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

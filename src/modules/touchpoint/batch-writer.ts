@@ -39,6 +39,18 @@ export interface BatchResult {
   events: LoyaltyEventMessage[];
   /** Grants the batch owes (referral bonuses, triggered rewards): to give right after commit. */
   grants: number;
+  stats: BatchStats;
+}
+
+/** How a batch went, for the metrics: its path, and its read and write statements' round trips. */
+export interface BatchStats {
+  /** Written in a transaction with its customers locked (else: the optimistic path). */
+  locked: boolean;
+  /** An optimistic attempt met a concurrent writer first (and was written again, locked). */
+  contended: boolean;
+  readMs: number;
+  /** Null when there was nothing to write (every record a replay). */
+  writeMs: number | null;
 }
 
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
@@ -103,16 +115,21 @@ export class BatchWriter {
    * a customer that does not exist).
    */
   async write(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
+    let contended = false;
     if (!needsTransaction(config) && !this.isContended(config.program.id, items, now)) {
       try {
         return await this.writeOnce(db, null, config, items, now);
       } catch (err) {
-        if (err instanceof Contended) this.markContended(err.customerIds, now);
-        else if (!(err instanceof NeedsTransaction)) throw err;
+        if (err instanceof Contended) {
+          this.markContended(err.customerIds, now);
+          contended = true;
+        } else if (!(err instanceof NeedsTransaction)) throw err;
       }
       // A customer to create, or one another writer changed meanwhile: lock them this time.
     }
-    return db.transaction((tx) => this.writeOnce(tx, tx, config, items, now));
+    const result = await db.transaction((tx) => this.writeOnce(tx, tx, config, items, now));
+    result.stats.contended = contended;
+    return result;
   }
 
   /** Customers whose batch met a concurrent writer in the last CONTENDED_MS, by id. */
@@ -193,7 +210,9 @@ export class BatchWriter {
     if (config.windows.length > 0) params.push(now);
     // The locked path locks first, so the read's snapshot comes after every writer it waited for.
     if (tx) await tx.query(LOCK_BATCH, [programId, customerIds], { prepare: true });
+    const readStarted = performance.now();
     const read = await db.query(readSqlOf(config), params, { prepare: true });
+    const stats: BatchStats = { locked: tx !== null, contended: false, readMs: performance.now() - readStarted, writeMs: null };
     const states = new Map<string, CustomerState>();
     const recorded = new Set<string>();
     const byExternalId = new Map<string, string>();
@@ -213,7 +232,7 @@ export class BatchWriter {
     // are answered from what is stored (a replay), or NOT_FOUND when nothing is.
     if (this.afterRead) await this.afterRead({ locked: tx !== null, customerIds: [...states.keys()] });
     const fresh = primaries.filter((item) => states.has(customerOf.get(item)!) && !recorded.has(keyOf(item.record.type, item.record.externalId)));
-    if (fresh.length === 0) return { outcomes: items.map(() => ({ kind: "replay" })), events: [], grants: 0 };
+    if (fresh.length === 0) return { outcomes: items.map(() => ({ kind: "replay" })), events: [], grants: 0, stats };
 
     // Evaluate, customer by customer, each customer's records in arrival order.
     const ordOf = new Map(fresh.map((item, ord) => [item, ord]));
@@ -229,6 +248,7 @@ export class BatchWriter {
 
     // Write: everything, or nothing when a customer or the configuration changed since the read.
     let written: any[];
+    const writeStarted = performance.now();
     try {
       written = await db.query(
         WRITE_BATCH,
@@ -254,6 +274,7 @@ export class BatchWriter {
       if (!tx && isRetryable(err)) throw new Contended([...byCustomer.keys()]);
       throw err;
     }
+    stats.writeMs = performance.now() - writeStarted;
     const stored = new Map<number, { id: string; recorded_at: string }>();
     const transitions = new Map<string, { id: string; at: string }>();
     const events: LoyaltyEventMessage[] = [];
@@ -308,6 +329,6 @@ export class BatchWriter {
       };
       outcomes.set(item, { kind: "written", result });
     }
-    return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events, grants };
+    return { outcomes: items.map((item) => outcomes.get(item) ?? { kind: "replay" }), events, grants, stats };
   }
 }

@@ -10,7 +10,7 @@ import { NotFound } from "../../api/errors";
 import { sqlState } from "../../db/db";
 import { LoyaltyEventMessage } from "../../events/event.types";
 import { ProgramConfig } from "../program/program.config";
-import { BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
+import { BatchStats, BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
 import { deltasFor } from "./touchpoint.deltas";
 import { RecordResult, TouchpointRecord } from "./touchpoint.model";
@@ -20,6 +20,8 @@ import { WriteWorkerClient } from "./write-worker.client";
 
 interface BatchItem extends WriteItem {
   programId: string;
+  /** performance.now() at submit: how long the record waited for its batch (metrics). */
+  submittedAt: number;
   resolve(result: RecordResult): void;
   reject(error: unknown): void;
 }
@@ -56,7 +58,7 @@ export class WriteBatcher {
   submit(config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     return new Promise((resolve, reject) => {
       const programId = config.program.id;
-      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record), resolve, reject };
+      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record), resolve, reject, submittedAt: performance.now() };
       const queue = this.queues.get(programId) ?? [];
       queue.push(item);
       this.queues.set(programId, queue);
@@ -102,6 +104,7 @@ export class WriteBatcher {
       if (items.length === 0) break;
       const customers = items.map(customerOf);
       for (const c of customers) busy.set(c, (busy.get(c) ?? 0) + 1);
+      this.observeTaken(items);
       const running = this.run(items);
       answer?.();
       answer = undefined;
@@ -139,13 +142,15 @@ export class WriteBatcher {
     let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
     let grants: number;
+    let stats: BatchStats;
     let config: ProgramConfig;
+    const started = performance.now();
     try {
       // The configuration as it is now: a ladder or rule edited while records waited applies to them.
       config = await this.app.programs.config(items[0].programId);
       const now = this.app.clock();
       const worker = this.worker?.alive ? this.worker : undefined;
-      ({ outcomes, events, grants } = worker
+      ({ outcomes, events, grants, stats } = worker
         ? await worker.write(config, items, now)
         : await this.writer.write(this.app.db, config, items, now));
     } catch (err) {
@@ -162,6 +167,7 @@ export class WriteBatcher {
       }
       return () => undefined;
     }
+    this.observeWritten(started, stats, outcomes);
     // Events leave in commit order: now, before any later batch can commit.
     if (events.length > 0) this.app.outbox.publishCommitted(events);
     // What the batch owes (referral bonuses, triggered rewards) is given before its requests are
@@ -173,6 +179,32 @@ export class WriteBatcher {
         if (outcome.kind === "written") item.resolve(outcome.result);
         else this.replay(config, item).then(item.resolve, item.reject);
       });
+  }
+
+  private observeTaken(items: BatchItem[]): void {
+    const { metrics } = this.app;
+    const now = performance.now();
+    metrics.batchRecords.observe(items.length);
+    for (const item of items) metrics.queueSeconds.observe((now - item.submittedAt) / 1000);
+  }
+
+  private observeWritten(started: number, stats: BatchStats, outcomes: Outcome[]): void {
+    const { metrics } = this.app;
+    metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    metrics.writeBatches.inc({ path: stats.locked ? "locked" : "optimistic" });
+    if (stats.contended) metrics.writeContended.inc();
+    metrics.statementSeconds.observe({ statement: "read" }, stats.readMs / 1000);
+    if (stats.writeMs !== null) metrics.statementSeconds.observe({ statement: "write" }, stats.writeMs / 1000);
+    let written = 0;
+    let points = 0;
+    for (const outcome of outcomes) {
+      if (outcome.kind !== "written") continue;
+      written++;
+      points += outcome.result.pointsEarned;
+    }
+    if (written > 0) metrics.touchpoints.inc({ outcome: "written" }, written);
+    if (outcomes.length > written) metrics.touchpoints.inc({ outcome: "replayed" }, outcomes.length - written);
+    if (points > 0) metrics.pointsEarned.inc(points);
   }
 
   /** The stored result of a key seen before (or earlier in the same batch), with replayed: true. */
