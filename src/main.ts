@@ -19,6 +19,8 @@ async function supervise(config: Config): Promise<void> {
   const database = await openDatabase(config, log);
   const seeder = new App({ config, db: database.db, log });
   await seedAndPrint(seeder, config, log);
+  // The job queues and schedules once, here, rather than by every forked process at once.
+  await seeder.jobs.start({ work: false });
   await seeder.stop();
   await database.close();
   let stopping = false;

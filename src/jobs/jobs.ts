@@ -6,11 +6,29 @@
  */
 import PgBoss from "pg-boss";
 import type { App } from "../app";
+import { sqlState } from "../db/db";
 import { runPointsLifecycleForAll } from "../modules/points/lifecycle";
 import { reviewTiers } from "../modules/tiers/tier.service";
 
 export const POINTS_LIFECYCLE_QUEUE = "points-lifecycle";
 export const RECOMPUTE_QUEUE = "stages-recompute";
+
+/**
+ * Creates a queue unless it exists. pg-boss's create_queue, run by two processes at once on a
+ * fresh database (API processes starting together), can deadlock one of them (40P01): the loser
+ * looks again, and finds the queue the winner made.
+ */
+async function createQueueOnce(boss: PgBoss, queue: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await boss.getQueue(queue)) return;
+    try {
+      await boss.createQueue(queue);
+      return;
+    } catch (err) {
+      if (sqlState(err) !== "40P01" || attempt >= 5) throw err;
+    }
+  }
+}
 
 export class Jobs {
   private boss?: PgBoss;
@@ -32,7 +50,7 @@ export class Jobs {
     boss.on("error", (err) => app.log.error({ err }, "jobs"));
     await boss.start();
     this.boss = boss;
-    for (const queue of [POINTS_LIFECYCLE_QUEUE, RECOMPUTE_QUEUE]) await boss.createQueue(queue);
+    for (const queue of [POINTS_LIFECYCLE_QUEUE, RECOMPUTE_QUEUE]) await createQueueOnce(boss, queue);
     await boss.schedule(POINTS_LIFECYCLE_QUEUE, app.config.pointsLifecycleCron, {}, { tz: "UTC" });
     await boss.schedule(RECOMPUTE_QUEUE, app.config.recomputeCron, {}, { tz: "UTC" });
     if (!options.work) return;
