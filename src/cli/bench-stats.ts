@@ -3,6 +3,7 @@
  * rounds pooled into one result. Kept apart from bench.ts, which drives the load.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import type { WritePath } from "./bench-write-path";
 
 export interface Result {
   name: string;
@@ -16,6 +17,8 @@ export interface Result {
   errors: number;
   /** Cores used while measuring, by who (Linux /proc; empty elsewhere). */
   cpu: { server: number; postgres: number; generator: number } | null;
+  /** The API's write path while measuring (from its /metrics); absent for the baselines. */
+  writePath?: WritePath | null;
 }
 
 /** CPU seconds used so far by a process (Linux), or by every PostgreSQL process together. */

@@ -19,6 +19,7 @@ import pg from "pg";
 import { Pool } from "undici";
 import { createScratchDatabase } from "../db/scratch-database";
 import { cpuBetween, cpuSnapshot, median, percentile, pooled, Result } from "./bench-stats";
+import { describeWritePath, scrapeWritePath, writePathBetween, writePathTotal } from "./bench-write-path";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -44,8 +45,9 @@ const SERVER_WORKERS = Number(process.env.BENCH_SERVER_WORKERS ?? 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADMIN_KEY = `bench-${randomUUID()}`;
 
-/** The server process, whose CPU the scenarios report. */
+/** The server process, whose CPU the scenarios report, and its /metrics (the write path's figures). */
 let serverPid = 0;
+let metricsUrl: string | undefined;
 
 /** Scenario name prefixes, comma-separated (e.g. "api" to profile one scenario, "baseline-cte,api " for the ratios). */
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
@@ -80,6 +82,8 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
     }
   });
   await new Promise((r) => setTimeout(r, 1000));
+  const api = name.startsWith("api ") && metricsUrl;
+  const writeBefore = api ? await scrapeWritePath(metricsUrl!) : null;
   measuring = true;
   const start = performance.now();
   const cpuBefore = cpuSnapshot(serverPid);
@@ -87,12 +91,14 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   measuring = false;
   const elapsed = (performance.now() - start) / 1000;
   const cpuAfter = cpuSnapshot(serverPid);
+  const writeAfter = api ? await scrapeWritePath(metricsUrl!) : null;
+  const writePath = writeBefore && writeAfter ? writePathBetween(writeBefore, writeAfter) : null;
   const cpu = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter, elapsed) : null;
   stop = true;
   await Promise.all(loops);
   if (firstError) console.error(`  ${name}: ${errors} errors, first:`, firstError);
   latencies.sort((a, b) => a - b);
-  return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu };
+  return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu, writePath };
 }
 
 async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
@@ -108,6 +114,7 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
     try {
       if ((await fetch(url.replace("/graphql", "/readyz"))).ok) {
         serverPid = child.pid ?? 0;
+        metricsUrl = url.replace("/graphql", "/metrics");
         return { url, child };
       }
     } catch {
@@ -317,6 +324,8 @@ async function main(): Promise<void> {
         if (!name.startsWith("api ") || !name.endsWith(spread)) continue;
         const ratios = [ratio(api, tx, "of baseline-tx"), ratio(api, cte, "of baseline-cte"), ratio(api, cte, "per core", perCore)].filter(Boolean).join("; ");
         console.log(`${line(pooled(api))}   ${ratios}`);
+        const writePaths = api.map((r) => r.writePath);
+        if (writePaths.every((w) => w)) console.log(`${"".padEnd(20)}write path: ${describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[]))}`);
       }
     }
     const noop = rounds.get("api-noop      -");

@@ -1,0 +1,17 @@
+/** The bench's write-path line: differences of two scrapes, rounds added up, one line of averages. */
+import { describeWritePath, WritePath, writePathBetween, writePathTotal } from "../../src/cli/bench-write-path";
+
+const at = (batches: number, records: number, extra: Partial<WritePath> = {}): WritePath => ({
+  batches, records, waitSeconds: 0, batchSeconds: 0, reads: batches, readSeconds: 0, writes: batches, writeSeconds: 0, locked: 0, contended: 0, ...extra,
+});
+
+it("averages per batch and per record over what happened between the scrapes, all rounds together", () => {
+  const round1 = writePathBetween(at(10, 100, { waitSeconds: 1, batchSeconds: 1 }), at(20, 250, { waitSeconds: 1.6, batchSeconds: 1.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1 }));
+  const round2 = writePathBetween(at(0, 0), at(10, 150, { waitSeconds: 0.6, batchSeconds: 0.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1, contended: 1 }));
+  const total = writePathTotal([round1, round2]);
+  expect(total).toMatchObject({ batches: 20, records: 300, locked: 2, contended: 1 });
+  expect(describeWritePath(total)).toBe(
+    "15.0 records/batch; a record waits 4.0 ms for its batch; a batch takes 10.0 ms (read 2.0, write 5.0); locked 10%, 1 contended",
+  );
+  expect(describeWritePath(at(0, 0))).toBe("no write batches");
+});
