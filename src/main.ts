@@ -7,7 +7,7 @@ import { openDatabase } from "./db/open";
 import { App } from "./app";
 import { createServer } from "./server";
 import { seedDemo } from "./demo";
-import { aggregateForWorkers } from "./observability/metrics-endpoint";
+import { aggregateForWorkers, joinClusterMetrics } from "./observability/metrics-endpoint";
 
 /**
  * With API_PROCESSES > 1 this process migrates and seeds, then forks the API processes, which
@@ -24,9 +24,11 @@ async function supervise(config: Config): Promise<void> {
   await seeder.stop();
   await database.close();
   let stopping = false;
-  aggregateForWorkers();
-  const fork = () => cluster.fork({ LOYALTY_WORKER: "1" });
-  for (let i = 0; i < config.workers; i++) fork();
+  aggregateForWorkers((err) => log.warn({ err }, "metrics reply"));
+  // Each process has a slot (0..n-1) that its replacement takes over: it labels its metrics.
+  const slots = new Map<number, number>();
+  const fork = (slot: number) => slots.set(cluster.fork({ LOYALTY_WORKER: "1", LOYALTY_PROCESS_SLOT: String(slot) }).id, slot);
+  for (let i = 0; i < config.workers; i++) fork(i);
   // A process that dies is replaced after a second; one that keeps dying (the database or Redis
   // unreachable) ends the supervisor instead of a fork storm.
   const deaths: number[] = [];
@@ -43,7 +45,9 @@ async function supervise(config: Config): Promise<void> {
       return;
     }
     log.error({ pid: worker.process.pid, code }, "API process died: starting another");
-    setTimeout(fork, 1000).unref();
+    const slot = slots.get(worker.id) ?? 0;
+    slots.delete(worker.id);
+    setTimeout(() => fork(slot), 1000).unref();
   });
   const stop = () => {
     stopping = true;
@@ -72,6 +76,8 @@ async function seedAndPrint(app: App, config: Config, log: ReturnType<typeof cre
 async function main(): Promise<void> {
   const config = loadConfig();
   const isWorker = process.env.LOYALTY_WORKER === "1";
+  // Answer the supervisor's metrics requests from the start, not once everything is up.
+  if (isWorker) joinClusterMetrics();
   if (config.workers > 1 && !isWorker) return supervise(config);
   const log = createLogger(config.logLevel);
   // Forked API processes leave migrations and the demo seed to the process that forked them.

@@ -135,6 +135,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
         } catch {
           return false; // closes with 4403 Forbidden
         }
+        // Gone while we authenticated: graphql-ws will not call onDisconnect for it.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
         app.metrics.subscriptions.inc();
         return true;
       },
@@ -240,7 +242,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
   }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const access = metricsAccess(req.socket.remoteAddress, req.headers.authorization, app.config.metricsToken);
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "application/json", JSON.stringify({ error: "GET /metrics" }));
+    const access = metricsAccess(req.socket.remoteAddress, req.headers, app.config.metricsToken);
     if (!access.ok) return send(res, access.status, "application/json", JSON.stringify({ error: access.message }));
     try {
       send(res, 200, METRICS_CONTENT_TYPE, await metricsText(app.metrics));

@@ -35,18 +35,23 @@ export async function scrapeWritePath(metricsUrl: string): Promise<WritePath | n
   try {
     const token = process.env.METRICS_TOKEN;
     const res = await fetch(metricsUrl, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    if (!res.ok) return null;
-    const values = new Map<string, number>();
-    for (const line of (await res.text()).split("\n")) {
-      if (line.startsWith("loyalty_write_")) {
-        const space = line.lastIndexOf(" ");
-        values.set(line.slice(0, space), Number(line.slice(space + 1)));
-      }
-    }
-    return Object.fromEntries(Object.entries(SERIES).map(([key, series]) => [key, values.get(series) ?? 0])) as unknown as WritePath;
+    return res.ok ? writePathFrom(await res.text()) : null;
   } catch {
     return null;
   }
+}
+
+/** The write path's counters in an exposition text, summed over API processes. */
+export function writePathFrom(text: string): WritePath {
+  const values = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("loyalty_write_")) continue;
+    const space = line.lastIndexOf(" ");
+    // With several API processes each series carries its process's slot: add them up.
+    const series = line.slice(0, space).replace(/,?process="\d+"/, "").replace("{}", "").replace("{,", "{");
+    values.set(series, (values.get(series) ?? 0) + Number(line.slice(space + 1)));
+  }
+  return Object.fromEntries(Object.entries(SERIES).map(([key, series]) => [key, values.get(series) ?? 0])) as unknown as WritePath;
 }
 
 const combine = (a: WritePath, b: WritePath, sign: 1 | -1): WritePath =>

@@ -325,7 +325,8 @@ async function main(): Promise<void> {
         const ratios = [ratio(api, tx, "of baseline-tx"), ratio(api, cte, "of baseline-cte"), ratio(api, cte, "per core", perCore)].filter(Boolean).join("; ");
         console.log(`${line(pooled(api))}   ${ratios}`);
         const writePaths = api.map((r) => r.writePath);
-        if (writePaths.every((w) => w)) console.log(`${"".padEnd(20)}write path: ${describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[]))}`);
+        const writePath = writePaths.every((w) => w) ? describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[])) : "not available (the server's /metrics did not answer)";
+        console.log(`${"".padEnd(20)}write path: ${writePath}`);
       }
     }
     const noop = rounds.get("api-noop      -");

@@ -6,6 +6,7 @@
  * sums every process's metrics (prom-client's AggregatorRegistry).
  */
 import cluster from "node:cluster";
+import type { IncomingHttpHeaders } from "node:http";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { AggregatorRegistry, Registry } from "prom-client";
@@ -16,15 +17,18 @@ export type MetricsAccess = { ok: true } | { ok: false; status: 401 | 403; messa
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
-/** Whether a scrape from `remoteAddress` with this Authorization header may read the metrics. */
-export function metricsAccess(remoteAddress: string | undefined, authorization: string | undefined, token: string | undefined): MetricsAccess {
+/** Whether a scrape from `remoteAddress` with these headers may read the metrics. */
+export function metricsAccess(remoteAddress: string | undefined, headers: IncomingHttpHeaders, token: string | undefined): MetricsAccess {
   if (token) {
-    const given = /^Bearer (.+)$/i.exec(authorization ?? "")?.[1] ?? "";
+    const given = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? "")?.[1] ?? "";
     // Compared as digests, in constant time: the token's length leaks nothing either.
     if (timingSafeEqual(digest(given), digest(token))) return { ok: true };
     return { ok: false, status: 401, message: "metrics need the METRICS_TOKEN as a bearer token" };
   }
-  if (remoteAddress && LOOPBACK.test(remoteAddress)) return { ok: true };
+  // A proxy on this machine (nginx, a mesh sidecar) connects from loopback on behalf of anyone:
+  // a request it forwarded says so in these headers, and is not this machine's own.
+  const forwarded = headers.forwarded ?? headers["x-forwarded-for"] ?? headers["x-real-ip"];
+  if (remoteAddress && LOOPBACK.test(remoteAddress) && !forwarded) return { ok: true };
   return { ok: false, status: 403, message: "metrics are served to this machine only unless METRICS_TOKEN is set" };
 }
 
@@ -73,12 +77,47 @@ export function operationMetricsPlugin(metrics: Metrics): ApolloServerPlugin<any
 const REQUEST = "loyalty:metrics";
 const REPLY = "loyalty:metrics-reply";
 
-/** In an API process forked by the supervisor: what the supervisor's aggregation collects from it. */
+/**
+ * In an API process forked by the supervisor, first thing: answer the supervisor's aggregation
+ * (prom-client does once an AggregatorRegistry exists) with the process's own metrics, then with
+ * the App's too once it exists (shareWithSupervisor). A process still starting would otherwise
+ * leave every scrape waiting 5 s for it, just when a restart is what one wants to watch. Its slot
+ * (0..API_PROCESSES-1, kept by a replacement) labels its series: summed across processes, a
+ * process's counters would vanish from the sum when it dies, which Prometheus reads as a reset.
+ */
+export function joinClusterMetrics(): void {
+  if (!cluster.isWorker) return;
+  const slot = process.env.LOYALTY_PROCESS_SLOT;
+  if (slot) processMetrics().setDefaultLabels({ process: slot });
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([processMetrics()]);
+}
+
+/** In an API process forked by the supervisor: its App's metrics join what the supervisor collects. */
 export function shareWithSupervisor(metrics: Metrics): void {
   if (!cluster.isWorker) return;
-  // Constructing one is what makes prom-client answer the supervisor's requests in this process.
-  new AggregatorRegistry();
+  joinClusterMetrics();
+  const slot = process.env.LOYALTY_PROCESS_SLOT;
+  if (slot) metrics.registry.setDefaultLabels({ process: slot });
   AggregatorRegistry.setRegistries([processMetrics(), metrics.registry]);
+}
+
+/** Scrapes waiting for the supervisor's answer, by request id (one listener for all of them). */
+const waiting = new Map<string, { resolve(text: string): void; reject(err: Error): void }>();
+
+function listenForReplies(): void {
+  if (waiting.size > 0) return; // listening already
+  process.on("message", onReply);
+}
+
+function onReply(message: any): void {
+  if (message?.kind !== REPLY) return;
+  const scrape = waiting.get(message.id);
+  if (!scrape) return;
+  waiting.delete(message.id);
+  if (waiting.size === 0) process.off("message", onReply);
+  if (message.error) scrape.reject(new Error(message.error));
+  else scrape.resolve(message.text);
 }
 
 /** The exposition text: this process's, or every API process's when this one was forked. */
@@ -86,31 +125,40 @@ export async function metricsText(metrics: Metrics): Promise<string> {
   if (!cluster.isWorker || !process.send) return metrics.text();
   const id = randomUUID();
   return new Promise<string>((resolve, reject) => {
+    const fail = (err: Error) => {
+      if (!waiting.delete(id)) return;
+      if (waiting.size === 0) process.off("message", onReply);
+      reject(err);
+    };
     // The supervisor gives up on a silent process after 5 s (and says so): this is the backstop.
-    const timer = setTimeout(() => done(new Error("the supervisor did not answer with the metrics in 6 s")), 6000);
-    const onMessage = (message: any) => {
-      if (message?.kind !== REPLY || message.id !== id) return;
-      done(message.error ? new Error(message.error) : undefined, message.text);
-    };
-    const done = (err?: Error, text?: string) => {
-      clearTimeout(timer);
-      process.off("message", onMessage);
-      if (err) reject(err);
-      else resolve(text!);
-    };
-    process.on("message", onMessage);
-    process.send!({ kind: REQUEST, id });
+    const timer = setTimeout(() => fail(new Error("the supervisor did not answer with the metrics in 6 s")), 6000);
+    listenForReplies();
+    waiting.set(id, {
+      resolve: (text) => (clearTimeout(timer), resolve(text)),
+      reject: (err) => (clearTimeout(timer), reject(err)),
+    });
+    process.send!({ kind: REQUEST, id }, undefined, undefined, (err) => {
+      if (err) {
+        clearTimeout(timer);
+        fail(err);
+      }
+    });
   });
 }
 
-/** In the supervisor: answers its API processes' requests with the sum of all their metrics. */
-export function aggregateForWorkers(): void {
+/** In the supervisor: answers its API processes' requests with every process's metrics. */
+export function aggregateForWorkers(onError: (err: unknown) => void): void {
   const aggregator = new AggregatorRegistry();
   cluster.on("message", (worker, message: any) => {
     if (message?.kind !== REQUEST) return;
+    const reply = (body: { text?: string; error?: string }) => {
+      // The asker may have exited meanwhile (a shutdown, a crash): a send to it must not throw here.
+      if (!worker.isConnected()) return;
+      worker.send({ kind: REPLY, id: message.id, ...body }, undefined, (err) => err && onError(err));
+    };
     aggregator.clusterMetrics().then(
-      (text) => worker.send({ kind: REPLY, id: message.id, text }),
-      (err) => worker.send({ kind: REPLY, id: message.id, error: String(err?.message ?? err) }),
+      (text) => reply({ text }),
+      (err) => reply({ error: String(err?.message ?? err) }),
     );
   });
 }

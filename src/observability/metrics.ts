@@ -40,7 +40,7 @@ export class Metrics {
 
   readonly operationSeconds = new Histogram({
     name: "loyalty_graphql_operation_duration_seconds",
-    help: "Time from receiving a GraphQL operation over HTTP to its response, by first root field and operation type",
+    help: "Time from Apollo receiving a GraphQL operation over HTTP (body read, credential checked) to its response, by first root field and operation type",
     labelNames: ["operation", "type"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -48,15 +48,21 @@ export class Metrics {
 
   readonly subscriptions = new Gauge({
     name: "loyalty_websocket_connections",
-    help: "GraphQL WebSocket connections open (authenticated)",
+    help: "GraphQL WebSocket connections open (accepted by onConnect)",
     registers: [this.registry],
   });
 
   /** Write batches by path: optimistic (two statements, no lock), locked (a transaction), after a lost race. */
   readonly writeBatches = new Counter({
     name: "loyalty_write_batches_total",
-    help: "Write batches committed, by path: optimistic (read, then a checked write), locked (a transaction with the customers locked)",
+    help: "Write batches committed, by path: optimistic (read, then a checked write), locked (a transaction with the customers locked); a batch retried after a configuration change counts once",
     labelNames: ["path"] as const,
+    registers: [this.registry],
+  });
+
+  readonly writeBatchesFailed = new Counter({
+    name: "loyalty_write_batches_failed_total",
+    help: "Write batches that failed as a whole (nothing written); a batch of several records is then written record by record, each its own batch",
     registers: [this.registry],
   });
 
@@ -68,7 +74,7 @@ export class Metrics {
 
   readonly batchRecords = new Histogram({
     name: "loyalty_write_batch_records",
-    help: "Records (touchpoints) per write batch",
+    help: "Records (touchpoints) per committed write batch",
     buckets: BATCH_SIZE_BUCKETS,
     registers: [this.registry],
   });
@@ -89,7 +95,7 @@ export class Metrics {
 
   readonly statementSeconds = new Histogram({
     name: "loyalty_write_statement_duration_seconds",
-    help: "Round trip of a write batch's read and write statements",
+    help: "Round trip of a committed write batch's read and write statements (of the attempt that committed)",
     labelNames: ["statement"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -97,7 +103,7 @@ export class Metrics {
 
   readonly touchpoints = new Counter({
     name: "loyalty_touchpoints_total",
-    help: "Touchpoints recorded through the write batches: written, or replayed (a key seen before)",
+    help: "Touchpoints recorded: written, replayed (a key seen before, answered with the first result), or rejected (no such customer, or a key reused for another request)",
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });

@@ -155,11 +155,13 @@ clusterable("runs several API processes on one port with API_PROCESSES (PostgreS
     const list = await gql(port, ADMIN_KEY, `{ customers(programId: "${programId}", first: 50) { nodes { id } } }`);
     expect(list.data.customers.nodes).toHaveLength(10);
     // Whichever process answers a scrape (a new connection each: the cluster deals connections
-    // round robin, so both answer some), it reports the sum over both, which the supervisor adds up.
-    const recorded = 'loyalty_graphql_operations_total{operation="recordPurchase",type="mutation",outcome="ok"}';
+    // round robin, so both answer some), it reports both processes' series, each labelled with its
+    // slot, which the supervisor gathers: together they count every purchase.
+    const recorded = /^loyalty_graphql_operations_total\{operation="recordPurchase",type="mutation",outcome="ok",process="([01])"\} (\d+)$/;
     for (let i = 0; i < 6; i++) {
-      const text = await scrapeOnNewConnection(port);
-      expect(text.split("\n").find((line) => line.startsWith(recorded + " "))).toBe(`${recorded} 10`);
+      const lines = (await scrapeOnNewConnection(port)).split("\n").map((line) => recorded.exec(line)).filter((m) => m !== null);
+      expect(lines.reduce((sum, m) => sum + Number(m![2]), 0)).toBe(10);
+      expect(new Set(lines.map((m) => m![1])).size).toBe(lines.length);
     }
     expect(await stop(child)).toBe(0);
   } finally {

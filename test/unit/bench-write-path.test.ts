@@ -1,5 +1,5 @@
 /** The bench's write-path line: differences of two scrapes, rounds added up, one line of averages. */
-import { describeWritePath, WritePath, writePathBetween, writePathTotal } from "../../src/cli/bench-write-path";
+import { describeWritePath, WritePath, writePathBetween, writePathFrom, writePathTotal } from "../../src/cli/bench-write-path";
 
 const at = (batches: number, records: number, extra: Partial<WritePath> = {}): WritePath => ({
   batches, records, waitSeconds: 0, batchSeconds: 0, reads: batches, readSeconds: 0, writes: batches, writeSeconds: 0, locked: 0, contended: 0, ...extra,
@@ -14,4 +14,19 @@ it("averages per batch and per record over what happened between the scrapes, al
     "15.0 records/batch; a record waits 4.0 ms for its batch; a batch takes 10.0 ms (read 2.0, write 5.0); locked 10%, 1 contended",
   );
   expect(describeWritePath(at(0, 0))).toBe("no write batches");
+});
+
+it("reads the counters from the exposition text, adding up the processes' series", () => {
+  const text = [
+    "# HELP loyalty_write_batch_records Records (touchpoints) per committed write batch",
+    'loyalty_write_batch_records_bucket{le="1",process="0"} 1',
+    'loyalty_write_batch_records_sum{process="0"} 30',
+    'loyalty_write_batch_records_count{process="0"} 2',
+    'loyalty_write_batch_records_sum{process="1"} 12',
+    'loyalty_write_batch_records_count{process="1"} 1',
+    'loyalty_write_batches_total{path="locked",process="1"} 1',
+    'loyalty_write_statement_duration_seconds_sum{statement="write",process="0"} 0.02',
+    "loyalty_write_batches_contended_total 2",
+  ].join("\n");
+  expect(writePathFrom(text)).toMatchObject({ batches: 3, records: 42, locked: 1, writeSeconds: 0.02, contended: 2, reads: 0 });
 });

@@ -85,6 +85,7 @@ export class TouchpointService {
           return this.refund(ctx, tx, config, record, events);
         });
         if (events.length > 0) ctx.app.outbox.publishCommitted(events);
+        ctx.app.metrics.touchpoints.inc({ outcome: result.replayed ? "replayed" : "written" });
         return result;
       } catch (err) {
         if ((err as { code?: string }).code !== CONFIG_CHANGED || attempt >= 3) throw err;

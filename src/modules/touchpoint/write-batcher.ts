@@ -138,13 +138,12 @@ export class WriteBatcher {
   }
 
   /** Writes a batch; resolves, once it committed, to what answers its records (called by drain). */
-  private async run(items: BatchItem[], attempt = 1): Promise<() => void> {
+  private async run(items: BatchItem[], attempt = 1, started = performance.now()): Promise<() => void> {
     let outcomes: Outcome[];
     let events: LoyaltyEventMessage[];
     let grants: number;
     let stats: BatchStats;
     let config: ProgramConfig;
-    const started = performance.now();
     try {
       // The configuration as it is now: a ladder or rule edited while records waited applies to them.
       config = await this.app.programs.config(items[0].programId);
@@ -157,12 +156,14 @@ export class WriteBatcher {
       if (sqlState(err) === CONFIG_CHANGED && attempt < 3) {
         // The ladder or rules changed under this batch: write it again with the new ones.
         this.app.programs.cache.invalidate(items[0].programId);
-        return this.run(items, attempt + 1);
+        return this.run(items, attempt + 1, started);
       }
       // One bad record must not fail its neighbours: write them one by one.
+      this.app.metrics.writeBatchesFailed.inc();
       if (items.length > 1) {
         for (const item of items) (await this.run([item]))();
       } else {
+        this.app.metrics.touchpoints.inc({ outcome: "rejected" });
         items[0].reject(sqlState(err) === "23503" ? new NotFound("Customer", "customerId") : err);
       }
       return () => undefined;
@@ -177,20 +178,32 @@ export class WriteBatcher {
       items.forEach((item, i) => {
         const outcome = outcomes[i];
         if (outcome.kind === "written") item.resolve(outcome.result);
-        else this.replay(config, item).then(item.resolve, item.reject);
+        else
+          this.replay(config, item).then(
+            (result) => {
+              this.app.metrics.touchpoints.inc({ outcome: "replayed" });
+              item.resolve(result);
+            },
+            (err) => {
+              this.app.metrics.touchpoints.inc({ outcome: "rejected" });
+              item.reject(err);
+            },
+          );
       });
   }
 
+  /** How long each record waited for the batch that took it. */
   private observeTaken(items: BatchItem[]): void {
     const { metrics } = this.app;
     const now = performance.now();
-    metrics.batchRecords.observe(items.length);
     for (const item of items) metrics.queueSeconds.observe((now - item.submittedAt) / 1000);
   }
 
+  /** A committed batch: its records, time, path and round trips, and what its records wrote. */
   private observeWritten(started: number, stats: BatchStats, outcomes: Outcome[]): void {
     const { metrics } = this.app;
     metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    metrics.batchRecords.observe(outcomes.length);
     metrics.writeBatches.inc({ path: stats.locked ? "locked" : "optimistic" });
     if (stats.contended) metrics.writeContended.inc();
     metrics.statementSeconds.observe({ statement: "read" }, stats.readMs / 1000);
@@ -202,8 +215,8 @@ export class WriteBatcher {
       written++;
       points += outcome.result.pointsEarned;
     }
+    // The others are counted once answered: a replay, or rejected (no such customer, a key reused).
     if (written > 0) metrics.touchpoints.inc({ outcome: "written" }, written);
-    if (outcomes.length > written) metrics.touchpoints.inc({ outcome: "replayed" }, outcomes.length - written);
     if (points > 0) metrics.pointsEarned.inc(points);
   }
 
