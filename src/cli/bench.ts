@@ -7,7 +7,7 @@
  * Each at 32 concurrent clients, spread over 10,000 customers and all on one hot customer. The API
  * is measured on cold customers (first purchases: each also moves a stage), on warm ones (clients
  * already: no move), since the baselines do no stage work at all, and on warm ones of a program with
- * tiers (its batches take the locked path and upgrade tiers).
+ * tiers (its batches also read tier windows and upgrade tiers).
  * Every scenario runs once per round (BENCH_ROUNDS), and the API's ratios are the median of the
  * rounds' ratios: a ratio of two scenarios measured seconds apart, not minutes.
  * Not a test: figures depend on the machine; the ratios are what to compare between runs.
@@ -219,8 +219,8 @@ async function main(): Promise<void> {
         )
         .then((r) => r.rows);
     const warm = await seedWarm(programId, "warm-");
-    // The same warm customers in a program with tiers: its batches take the locked path (one
-    // transaction, customers locked) and review tiers after writing, as the demo program does.
+    // The same warm customers in a program with tiers, as the demo program has: its batches also
+    // read each customer's tier window and write the upgrades they qualify for.
     const tieredProgramId = await createProgram("Bench tiers", {
       tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
     });

@@ -6,7 +6,7 @@
  * on the locked path for a while (a hot customer written from several processes queues on its lock).
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { createProgram, pointsDisagreements, purchase } from "../helpers/operations";
+import { createProgram, pointsDisagreements, purchase, refund } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -41,6 +41,42 @@ async function shopWithCustomer(name: string): Promise<{ programId: string; cust
 }
 
 describe("optimistic write batches", () => {
+  it("upgrade tiers in the batch's own write, and decide again, locked, when a refund came in between", async () => {
+    const programId = await createProgram(t, {
+      name: "tier race",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+      tiers: { basis: "AMOUNT_SPENT", levels: [{ key: "silver", name: "Silver", threshold: 50 }], windowDays: 365, graceDays: 30 },
+    });
+    const BUY = `mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { id tier { tier { key } reason } } } }`;
+    const buy = (customer: Record<string, string>, orderId: string, amount: number) => t.gql(BUY, { i: { programId, ...customer, orderId, amount, currency: "EUR" } });
+    const calm = (await buy({ customerExternalId: "calm" }, "calm-1", 30)).data.recordPurchase.customer.id;
+    const raced = (await buy({ customerExternalId: "raced" }, "raced-1", 30)).data.recordPurchase.customer.id;
+
+    // 30 + 25 spent reaches silver: one attempt, no lock, the upgrade written with the purchase.
+    const calmSeen = betweenFirstReadAndWrite(async () => undefined);
+    const upgraded = await buy({ customerId: calm }, "calm-2", 25);
+    expect(calmSeen).toEqual([false]);
+    expect(upgraded.data.recordPurchase.customer.tier).toMatchObject({ tier: { key: "silver" }, reason: { basis: "AMOUNT_SPENT", value: 55, threshold: 50 } });
+    const changes = await t.app.db.query(`SELECT customer_id, from_key, to_key, cause FROM tier_changes WHERE program_id = $1`, [programId]);
+    expect(changes).toEqual([{ customer_id: calm, from_key: null, to_key: "silver", cause: "QUALIFIED" }]);
+    const [event] = await t.app.db.query(`SELECT payload FROM outbox WHERE program_id = $1 AND topic = 'TIER_CHANGED'`, [programId]);
+    expect(event.payload).toMatchObject({ from: null, to: "silver", cause: "QUALIFIED" });
+
+    // A refund of 10 commits between the read and the write: 30 - 10 + 25 = 45, no silver. (Dated
+    // a minute back: the batch's window ends at the batch's clock, taken before the refund came.)
+    const racedSeen = betweenFirstReadAndWrite(async () => {
+      const occurredAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await refund(t, { programId, orderId: "raced-1", refundId: "raced-r", amount: 10, occurredAt })).errors).toBeUndefined();
+    });
+    const notYet = await buy({ customerId: raced }, "raced-2", 25);
+    expect(notYet.errors).toBeUndefined();
+    expect(racedSeen).toEqual([false, true]);
+    expect(notYet.data.recordPurchase.customer.tier).toEqual({ tier: null, reason: null });
+    expect(await t.app.db.query(`SELECT 1 FROM tier_changes WHERE customer_id = $1`, [raced])).toEqual([]);
+    expect(await pointsDisagreements(t, programId)).toEqual([]);
+  });
+
   it("start over, locked, when the customer changed between the read and the write, and count the change", async () => {
     const { programId, customerId } = await shopWithCustomer("race");
     // Another writer commits a change to the same customer right then.

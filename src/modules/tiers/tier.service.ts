@@ -1,6 +1,7 @@
 /**
- * Tiers over the database: upgrades right after the touchpoints that qualify (inside the write
- * batch's transaction), downgrades by the review job at window end + grace, and manual tiers.
+ * Tiers over the database: upgrades with the touchpoints that qualify (planned between a write
+ * batch's read and write, written by its write), downgrades by the review job at window end +
+ * grace, and manual tiers.
  * Depends only on a transaction and the program's configuration, so the write worker can call it.
  */
 import { Queryable, Tx } from "../../db/db";
@@ -49,33 +50,57 @@ export async function applyTierChanges(tx: Tx, config: ProgramConfig, changes: T
   return row.events.map(messageFromOutboxRow);
 }
 
+/** A record of a write batch, as far as tier values count it. */
+export interface TierContribution {
+  type: string;
+  occurredAt: Date;
+  points: number;
+  amount: number | null;
+}
+
 /**
- * Upgrades every customer whose current window now qualifies for a higher tier (never a
- * downgrade here: that waits for the review). A manual tier is no ceiling either.
+ * The upgrades a write batch makes: every customer whose current window, with the batch's own
+ * records added, qualifies for a higher tier (never a downgrade here: that waits for the review;
+ * a manual tier is no ceiling either). `db` reads what the window held before the batch; the
+ * batch writes the changes with its touchpoints (WRITE_BATCH), so a concurrent writer makes the
+ * whole batch start over, as for any other value it read.
  */
-export async function upgradeTiers(tx: Tx, config: ProgramConfig, customers: CustomerForTier[], now: Date): Promise<{ changes: TierChange[]; events: LoyaltyEventMessage[] }> {
-  if (config.tiers.length === 0 || customers.length === 0) return { changes: [], events: [] };
+export async function planTierUpgrades(
+  db: Queryable,
+  config: ProgramConfig,
+  customers: Array<{ row: CustomerForTier; records: TierContribution[] }>,
+  now: Date,
+): Promise<TierChange[]> {
+  if (config.tiers.length === 0 || customers.length === 0) return [];
   const tz = config.program.timeZone;
-  const windows = customers.map((c) => ({ id: c.id, ...windowAt(config.tierPolicy, now, new Date(c.created_at), tz) }));
-  const values = await windowValues(tx, config, windows);
+  const policy = config.tierPolicy;
+  const windows = customers.map(({ row }) => ({ id: row.id, ...windowAt(policy, now, new Date(row.created_at), tz) }));
+  const before = await windowValues(db, config, windows);
   const changes: TierChange[] = [];
-  customers.forEach((c, i) => {
-    const value = values.get(c.id) ?? 0;
+  customers.forEach(({ row, records }, i) => {
+    const { start, end } = windows[i];
+    let value = before.get(row.id) ?? 0;
+    // What TIER_VALUES would sum once the batch's touchpoints are stored.
+    for (const r of records) {
+      if (r.occurredAt < start || r.occurredAt >= end) continue;
+      if (policy.basis === "POINTS_EARNED") value += r.points;
+      else if (r.type === "PURCHASE") value += r.amount ?? 0;
+    }
     const qualified = qualifiedTier(config.tiers, value);
-    const current = config.tiers.find((t) => t.key === c.tier_key) ?? null;
+    const current = config.tiers.find((t) => t.key === row.tier_key) ?? null;
     if (!qualified || (current && qualified.rank <= current.rank)) return;
     changes.push({
-      customer_id: c.id,
-      from_key: c.tier_key,
+      customer_id: row.id,
+      from_key: row.tier_key,
       to_key: qualified.key,
-      review_at: nextReview(config.tierPolicy, now, new Date(c.created_at), tz).toISOString(),
+      review_at: nextReview(policy, now, new Date(row.created_at), tz).toISOString(),
       manual_until: null,
       changed: true,
       cause: "QUALIFIED",
-      reason: reason(config, value, qualified, windows[i], `${config.tierPolicy.basis} ${value} >= ${qualified.threshold}`),
+      reason: reason(config, value, qualified, windows[i], `${policy.basis} ${value} >= ${qualified.threshold}`),
     });
   });
-  return { changes, events: await applyTierChanges(tx, config, changes, now) };
+  return changes;
 }
 
 /** Reviews tiers due (window end + grace passed): keep, one tier down, or to the tier the window's value supports. */

@@ -3,8 +3,9 @@
  * the customers, their windowed metrics and which keys exist (one statement), evaluate rules and
  * the ladder for each record in arrival order (pure, in memory), then write everything (one
  * statement). The write checks that no customer changed since the read (row versions), so the two
- * need no transaction between them: a batch is two round trips. Programs whose batches read more
- * (caps, tiers, referral and trigger grants) run in a transaction with the customers locked.
+ * need no transaction between them: a batch is two round trips (three with tiers: the tier windows
+ * are read between). Programs whose batches read or write more (caps, referral and trigger grants)
+ * run in a transaction with the customers locked.
  * Depends on nothing but the database and the external-id cache, so a worker thread can run it.
  */
 import { Db, isRetryable, Queryable, sqlState, Tx } from "../../db/db";
@@ -17,7 +18,7 @@ import { ExternalIdCache } from "./external-id.cache";
 import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
-import { TierChange, upgradeTiers } from "../tiers/tier.service";
+import { planTierUpgrades } from "../tiers/tier.service";
 import { owedByBatch, owesGrantsOnWrite } from "../grants/grant.service";
 import { BatchCaps } from "./batch-points";
 import { CustomerState, planBatch, stateOf } from "./batch-plan";
@@ -74,12 +75,13 @@ function parseCustomerJson(row: any): any {
 const keyOf = (type: string, externalId: string) => `${type}\u0000${externalId}`;
 
 /**
- * Whether a program's batches read more than their customers before writing (what capped rules
- * gave, tier values, referral and trigger windows) or write after (tiers, grants): those run in a
- * transaction, with the customers locked from the first statement.
+ * Whether a program's batches read what other customers' batches change too (what capped rules
+ * gave in total) or write after the batch (grants): those run in a transaction, with the customers
+ * locked from the first statement. Tier values are the customers' own touchpoints: a concurrent
+ * writer of one changes its row as well, so the optimistic path's version check covers them.
  */
 function needsTransaction(config: ProgramConfig): boolean {
-  return config.tiers.length > 0 || owesGrantsOnWrite(config) || config.rules.some((r) => r.capPoints != null || r.totalCap != null);
+  return owesGrantsOnWrite(config) || config.rules.some((r) => r.capPoints != null || r.totalCap != null);
 }
 
 /** The read statement's text per configuration (it embeds the ladder's windows): built once. */
@@ -245,6 +247,21 @@ export class BatchWriter {
     }
     const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
     const { touchpoints, customerUpdates, lots, moves, eventRows, evaluated } = planBatch(config, byCustomer, ordOf, states, caps, now);
+    // Tiers: whoever these touchpoints qualified goes up with them (downgrades wait for the review).
+    const tierChanges = await planTierUpgrades(
+      db,
+      config,
+      [...byCustomer].map(([id, mine]) => ({
+        row: states.get(id)!.row,
+        records: mine.map((item) => ({ type: item.record.type, occurredAt: item.record.occurredAt, points: evaluated.get(item)!.points, amount: item.record.amount })),
+      })),
+      now,
+    );
+    const upgraded = new Map(tierChanges.map((c) => [c.customer_id, c]));
+    for (const update of customerUpdates) {
+      const change = upgraded.get(update.id);
+      if (change) Object.assign(update, { tier_key: change.to_key, tier_since: now, tier_review_at: change.review_at, tier_reason: change.reason });
+    }
 
     // Write: everything, or nothing when a customer or the configuration changed since the read.
     let written: any[];
@@ -264,6 +281,7 @@ export class BatchWriter {
           fresh.length,
           customerUpdates.length,
           customerUpdates.map((u) => u.id),
+          JSON.stringify(tierChanges.map((c) => ({ customer_id: c.customer_id, from_key: c.from_key, to_key: c.to_key, at: now, cause: c.cause, reason: c.reason }))),
         ],
         { prepare: true },
       );
@@ -284,13 +302,8 @@ export class BatchWriter {
       else if (kind === "ev") events.push(messageFromOutboxRow(row));
     }
 
-    let upgraded = new Map<string, TierChange>();
     let grants = 0;
     if (tx) {
-      // Tiers: upgrade whoever these touchpoints qualified (downgrades wait for the review).
-      const tiers = await upgradeTiers(tx, config, [...byCustomer.keys()].map((id) => states.get(id)!.row), now);
-      events.push(...tiers.events);
-      upgraded = new Map(tiers.changes.map((c) => [c.customer_id, c]));
       grants = await owedByBatch(
         tx,
         config,

@@ -59,6 +59,9 @@ SELECT 'k', jsonb_build_object('type', t.type, 'external_id', t.external_id), NU
  * then lots, ledger entries, what capped rules gave, transitions and events, in causal order.
  * Records refer to their touchpoint by their position in $2 (tp), the id being known only here.
  *
+ * Tier upgrades the batch qualified for ($12) go with it: the customer's tier columns in its update,
+ * the change and its TIER_CHANGED event after the batch's own events.
+ *
  * Nothing is written unless (write_batch_check):
  *   - the program's configuration is still version $3 (else SQLSTATE LY001: evaluate again with
  *     the new one). The share lock makes a ladder change wait for the batch;
@@ -105,12 +108,19 @@ WITH prog AS (
     nps = coalesce(x.nps, c.nps),
     stage_key = coalesce(x.stage_key, c.stage_key),
     stage_entered_at = CASE WHEN x.stage_key IS NOT NULL THEN now() ELSE c.stage_entered_at END,
+    -- An upgrade the batch's touchpoints qualified for (tier_since: the batch's clock).
+    tier_key = CASE WHEN x.tier_since IS NOT NULL THEN x.tier_key ELSE c.tier_key END,
+    tier_since = coalesce(x.tier_since, c.tier_since),
+    tier_review_at = CASE WHEN x.tier_since IS NOT NULL THEN x.tier_review_at ELSE c.tier_review_at END,
+    tier_manual_until = CASE WHEN x.tier_since IS NOT NULL THEN NULL ELSE c.tier_manual_until END,
+    tier_reason = CASE WHEN x.tier_since IS NOT NULL THEN x.tier_reason ELSE c.tier_reason END,
     updated_at = now()
   FROM jsonb_to_recordset($4::jsonb) AS x(
     id uuid, row_version text, touchpoint_count int, purchase_count int, purchase_amount numeric, review_count int, rating_sum int,
     referral_count int, social_share_count int, visit_count int, product_view_count int, support_contact_count int,
     event_attendance_count int, balance bigint, pending bigint, lifetime bigint,
-    last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text)
+    last_purchase_at timestamptz, first_purchase_at timestamptz, nps smallint, stage_key text,
+    tier_key text, tier_since timestamptz, tier_review_at timestamptz, tier_reason jsonb)
   WHERE c.program_id = $1 AND c.id IN (SELECT id FROM locked) AND c.id = x.id AND c.xmin::text = x.row_version
   RETURNING c.id
 ), lots AS (
@@ -145,6 +155,18 @@ WITH prog AS (
     LEFT JOIN tr ON e.topic = 'STAGE_CHANGED' AND tr.touchpoint_id = p.id
    ORDER BY e.ord
   RETURNING id, program_id, topic, customer_id, payload, created_at
+), tiered AS (
+  -- Tier upgrades ($12), each with its reason, after the batch's other events.
+  INSERT INTO tier_changes (program_id, customer_id, from_key, to_key, at, cause, reason)
+  SELECT $1, t.customer_id, t.from_key, t.to_key, t.at, t.cause, t.reason
+    FROM jsonb_to_recordset($12::jsonb) AS t(customer_id uuid, from_key text, to_key text, at timestamptz, cause text, reason jsonb)
+   ORDER BY t.customer_id
+  RETURNING customer_id, from_key, to_key, cause, reason
+), tier_ev AS (
+  INSERT INTO outbox (program_id, topic, customer_id, payload)
+  SELECT $1, 'TIER_CHANGED', customer_id, jsonb_build_object('from', from_key, 'to', to_key, 'cause', cause, 'reason', reason)
+    FROM tiered ORDER BY customer_id
+  RETURNING id, program_id, topic, customer_id, payload, created_at
 ), checked AS (
   -- The program's version first: its share lock is taken before any customer's (see LOCK_BATCH).
   SELECT write_batch_check((SELECT version FROM prog) = $3, (SELECT count(*) FROM claimed) = $9, (SELECT count(*) FROM cust) = $10) AS ok
@@ -155,7 +177,9 @@ SELECT 't', jsonb_build_object('ord', ord, 'id', id::text, 'recorded_at', record
 UNION ALL
 SELECT 'tr', jsonb_build_object('id', id::text, 'touchpoint_id', touchpoint_id::text, 'at', at) FROM tr
 UNION ALL
-SELECT 'ev', to_jsonb(ev.*) FROM ev`;
+SELECT 'ev', to_jsonb(ev.*) FROM ev
+UNION ALL
+SELECT 'ev', to_jsonb(tier_ev.*) FROM tier_ev`;
 
 /**
  * What capped rules gave the batch's customers since $4 (the earliest period start the batch
