@@ -95,7 +95,7 @@ export class Metrics {
 
   readonly statementSeconds = new Histogram({
     name: "loyalty_write_statement_duration_seconds",
-    help: "Round trip of a committed write batch's read and write statements (of the attempt that committed)",
+    help: "Round trip of a committed write batch's read, tiers (the tier windows, for programs with tiers) and write statements, of the attempt that committed",
     labelNames: ["statement"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],

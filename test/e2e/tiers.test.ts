@@ -110,6 +110,14 @@ describe("tiers", () => {
     expect((await tierOf(id)).tier).toBeNull();
   });
 
+  it("counts money spent to the cent: 42 + 8.02 reaches 50.02, not 50.019999999999996", async () => {
+    const programId = await tiered({ basis: "AMOUNT_SPENT", levels: [{ key: "silver", name: "Silver", threshold: 50.02 }] });
+    const id = (await buy(programId, { customerExternalId: "cents" }, "c1", 42)).data.recordPurchase.customer.id;
+    const second = await buy(programId, { customerId: id }, "c2", 8.02);
+    expect(second.data.recordPurchase.customer.tier.tier.key).toBe("silver");
+    expect(second.data.recordPurchase.customer.tier.reason).toMatchObject({ basis: "AMOUNT_SPENT", value: 50.02, summary: "AMOUNT_SPENT 50.02 >= 50.02" });
+  });
+
   it("a manual tier is no ceiling: qualifying higher upgrades at once", async () => {
     const programId = await tiered({});
     const id = (await buy(programId, { customerExternalId: "c1" }, "c1", 10)).data.recordPurchase.customer.id;

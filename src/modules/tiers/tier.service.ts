@@ -79,13 +79,16 @@ export async function planTierUpgrades(
   const changes: TierChange[] = [];
   customers.forEach(({ row, records }, i) => {
     const { start, end } = windows[i];
-    let value = before.get(row.id) ?? 0;
-    // What TIER_VALUES would sum once the batch's touchpoints are stored.
+    // What TIER_VALUES would sum once the batch's touchpoints are stored, in whole cents (amounts
+    // have two decimals): adding floats, 42 + 8.02 would be 50.019999999999996.
+    let cents = Math.round((before.get(row.id) ?? 0) * 100);
     for (const r of records) {
       if (r.occurredAt < start || r.occurredAt >= end) continue;
-      if (policy.basis === "POINTS_EARNED") value += r.points;
-      else if (r.type === "PURCHASE") value += r.amount ?? 0;
+      if (policy.basis === "POINTS_EARNED") cents += r.points * 100;
+      else if (r.type === "PURCHASE") cents += Math.round((r.amount ?? 0) * 100);
+      else if (r.type === "REFUND") cents -= Math.round((r.amount ?? 0) * 100);
     }
+    const value = cents / 100;
     const qualified = qualifiedTier(config.tiers, value);
     const current = config.tiers.find((t) => t.key === row.tier_key) ?? null;
     if (!qualified || (current && qualified.rank <= current.rank)) return;

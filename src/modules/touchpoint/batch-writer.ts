@@ -50,6 +50,8 @@ export interface BatchStats {
   /** An optimistic attempt met a concurrent writer first (and was written again, locked). */
   contended: boolean;
   readMs: number;
+  /** The tier windows' read, for programs with tiers (else null). */
+  tiersMs: number | null;
   /** Null when there was nothing to write (every record a replay). */
   writeMs: number | null;
 }
@@ -214,7 +216,7 @@ export class BatchWriter {
     if (tx) await tx.query(LOCK_BATCH, [programId, customerIds], { prepare: true });
     const readStarted = performance.now();
     const read = await db.query(readSqlOf(config), params, { prepare: true });
-    const stats: BatchStats = { locked: tx !== null, contended: false, readMs: performance.now() - readStarted, writeMs: null };
+    const stats: BatchStats = { locked: tx !== null, contended: false, readMs: performance.now() - readStarted, tiersMs: null, writeMs: null };
     const states = new Map<string, CustomerState>();
     const recorded = new Set<string>();
     const byExternalId = new Map<string, string>();
@@ -248,6 +250,7 @@ export class BatchWriter {
     const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
     const { touchpoints, customerUpdates, lots, moves, eventRows, evaluated } = planBatch(config, byCustomer, ordOf, states, caps, now);
     // Tiers: whoever these touchpoints qualified goes up with them (downgrades wait for the review).
+    const tiersStarted = performance.now();
     const tierChanges = await planTierUpgrades(
       db,
       config,
@@ -257,6 +260,7 @@ export class BatchWriter {
       })),
       now,
     );
+    if (config.tiers.length > 0) stats.tiersMs = performance.now() - tiersStarted;
     const upgraded = new Map(tierChanges.map((c) => [c.customer_id, c]));
     for (const update of customerUpdates) {
       const change = upgraded.get(update.id);

@@ -1,6 +1,7 @@
 /**
  * The statements of a write batch (group commit): the touchpoints of concurrent requests read,
- * then claimed, posted and counted together, in two statements whatever the number of requests.
+ * then claimed, posted and counted together, in two statements whatever the number of requests
+ * (three with tiers: their windows are read between, see tier.sql.ts).
  */
 import { Metric } from "../../domain/ladder/ladder.types";
 import { windowSubquery } from "../customer/customer.metrics";
@@ -60,7 +61,8 @@ SELECT 'k', jsonb_build_object('type', t.type, 'external_id', t.external_id), NU
  * Records refer to their touchpoint by their position in $2 (tp), the id being known only here.
  *
  * Tier upgrades the batch qualified for ($12) go with it: the customer's tier columns in its update,
- * the change and its TIER_CHANGED event after the batch's own events.
+ * the change and its TIER_CHANGED event after the batch's own events (the final UNION reads
+ * tier_ev last; events are sorted by sequence after the write in any case).
  *
  * Nothing is written unless (write_batch_check):
  *   - the program's configuration is still version $3 (else SQLSTATE LY001: evaluate again with

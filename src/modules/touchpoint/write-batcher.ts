@@ -207,6 +207,7 @@ export class WriteBatcher {
     metrics.writeBatches.inc({ path: stats.locked ? "locked" : "optimistic" });
     if (stats.contended) metrics.writeContended.inc();
     metrics.statementSeconds.observe({ statement: "read" }, stats.readMs / 1000);
+    if (stats.tiersMs !== null) metrics.statementSeconds.observe({ statement: "tiers" }, stats.tiersMs / 1000);
     if (stats.writeMs !== null) metrics.statementSeconds.observe({ statement: "write" }, stats.writeMs / 1000);
     let written = 0;
     let points = 0;
