@@ -11,6 +11,8 @@ export interface WritePath {
   batchSeconds: number;
   reads: number;
   readSeconds: number;
+  tierReads: number;
+  tierSeconds: number;
   writes: number;
   writeSeconds: number;
   locked: number;
@@ -24,6 +26,8 @@ const SERIES: Record<keyof WritePath, string> = {
   batchSeconds: "loyalty_write_batch_duration_seconds_sum",
   reads: 'loyalty_write_statement_duration_seconds_count{statement="read"}',
   readSeconds: 'loyalty_write_statement_duration_seconds_sum{statement="read"}',
+  tierReads: 'loyalty_write_statement_duration_seconds_count{statement="tiers"}',
+  tierSeconds: 'loyalty_write_statement_duration_seconds_sum{statement="tiers"}',
   writes: 'loyalty_write_statement_duration_seconds_count{statement="write"}',
   writeSeconds: 'loyalty_write_statement_duration_seconds_sum{statement="write"}',
   locked: 'loyalty_write_batches_total{path="locked"}',
@@ -69,7 +73,9 @@ export function describeWritePath(w: WritePath): string {
   const ms = (seconds: number, count: number) => (count > 0 ? ((seconds / count) * 1000).toFixed(1) : "-");
   return (
     `${(w.records / w.batches).toFixed(1)} records/batch; a record waits ${ms(w.waitSeconds, w.records)} ms for its batch; ` +
-    `a batch takes ${ms(w.batchSeconds, w.batches)} ms (read ${ms(w.readSeconds, w.reads)}, write ${ms(w.writeSeconds, w.writes)}); ` +
+    `a batch takes ${ms(w.batchSeconds, w.batches)} ms (read ${ms(w.readSeconds, w.reads)}, ` +
+    (w.tierReads > 0 ? `tiers ${ms(w.tierSeconds, w.tierReads)}, ` : "") +
+    `write ${ms(w.writeSeconds, w.writes)}); ` +
     `locked ${Math.round((100 * w.locked) / w.batches)}%` +
     (w.contended > 0 ? `, ${w.contended} contended` : "")
   );

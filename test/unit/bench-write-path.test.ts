@@ -2,7 +2,7 @@
 import { describeWritePath, WritePath, writePathBetween, writePathFrom, writePathTotal } from "../../src/cli/bench-write-path";
 
 const at = (batches: number, records: number, extra: Partial<WritePath> = {}): WritePath => ({
-  batches, records, waitSeconds: 0, batchSeconds: 0, reads: batches, readSeconds: 0, writes: batches, writeSeconds: 0, locked: 0, contended: 0, ...extra,
+  batches, records, waitSeconds: 0, batchSeconds: 0, reads: batches, readSeconds: 0, tierReads: 0, tierSeconds: 0, writes: batches, writeSeconds: 0, locked: 0, contended: 0, ...extra,
 });
 
 it("averages per batch and per record over what happened between the scrapes, all rounds together", () => {
@@ -14,6 +14,9 @@ it("averages per batch and per record over what happened between the scrapes, al
     "15.0 records/batch; a record waits 4.0 ms for its batch; a batch takes 10.0 ms (read 2.0, write 5.0); locked 10%, 1 contended",
   );
   expect(describeWritePath(at(0, 0))).toBe("no write batches");
+  expect(describeWritePath(at(2, 30, { batchSeconds: 0.02, readSeconds: 0.004, tierReads: 2, tierSeconds: 0.002, writeSeconds: 0.01 }))).toBe(
+    "15.0 records/batch; a record waits 0.0 ms for its batch; a batch takes 10.0 ms (read 2.0, tiers 1.0, write 5.0); locked 0%",
+  );
 });
 
 it("reads the counters from the exposition text, adding up the processes' series", () => {
