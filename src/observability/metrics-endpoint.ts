@@ -86,20 +86,20 @@ const REPLY = "loyalty:metrics-reply";
  * process's counters would vanish from the sum when it dies, which Prometheus reads as a reset.
  */
 export function joinClusterMetrics(): void {
-  if (!cluster.isWorker) return;
-  const slot = process.env.LOYALTY_PROCESS_SLOT;
-  if (slot) processMetrics().setDefaultLabels({ process: slot });
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([processMetrics()]);
+  shareInCluster([processMetrics()]);
 }
 
 /** In an API process forked by the supervisor: its App's metrics join what the supervisor collects. */
 export function shareWithSupervisor(metrics: Metrics): void {
+  shareInCluster([processMetrics(), metrics.registry]);
+}
+
+function shareInCluster(registries: Registry[]): void {
   if (!cluster.isWorker) return;
-  joinClusterMetrics();
   const slot = process.env.LOYALTY_PROCESS_SLOT;
-  if (slot) metrics.registry.setDefaultLabels({ process: slot });
-  AggregatorRegistry.setRegistries([processMetrics(), metrics.registry]);
+  if (slot) for (const registry of registries) registry.setDefaultLabels({ process: slot });
+  new AggregatorRegistry(); // idempotent: its listeners are added once
+  AggregatorRegistry.setRegistries(registries);
 }
 
 /** Scrapes waiting for the supervisor's answer, by request id (one listener for all of them). */

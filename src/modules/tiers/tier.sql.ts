@@ -15,6 +15,12 @@ SELECT c.id, coalesce(v.value, 0)::float8 AS value
      WHERE t.program_id = $1 AND t.customer_id = c.id AND t.occurred_at >= c.ws AND t.occurred_at < c.we
   ) v ON true`;
 
+/**
+ * A TIER_CHANGED event's payload from a change's columns: one definition for every statement that
+ * writes the event (APPLY_TIERS, and a write batch's upgrades in WRITE_BATCH).
+ */
+export const TIER_CHANGED_PAYLOAD = "jsonb_build_object('from', from_key, 'to', to_key, 'cause', cause, 'reason', reason)";
+
 /** Sets tiers (and review dates), stores each change with its reason, and writes TIER_CHANGED events. $3: now. */
 export const APPLY_TIERS = `
 WITH x AS (
@@ -31,7 +37,7 @@ WITH x AS (
   SELECT $1, customer_id, from_key, to_key, $3, cause, reason FROM x WHERE changed ORDER BY customer_id
 ), ev AS (
   INSERT INTO outbox (program_id, topic, customer_id, payload)
-  SELECT $1, 'TIER_CHANGED', customer_id, jsonb_build_object('from', from_key, 'to', to_key, 'cause', cause, 'reason', reason)
+  SELECT $1, 'TIER_CHANGED', customer_id, ${TIER_CHANGED_PAYLOAD}
     FROM x WHERE changed ORDER BY customer_id
   RETURNING id, program_id, topic, customer_id, payload, created_at
 )

@@ -18,7 +18,7 @@ import { ExternalIdCache } from "./external-id.cache";
 import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
-import { planTierUpgrades } from "../tiers/tier.service";
+import { planTierUpgrades, TierChange } from "../tiers/tier.service";
 import { owedByBatch, owesGrantsOnWrite } from "../grants/grant.service";
 import { BatchCaps } from "./batch-points";
 import { CustomerState, planBatch, stateOf } from "./batch-plan";
@@ -192,6 +192,41 @@ export class BatchWriter {
     return ids;
   }
 
+  /**
+   * Tiers: whoever the batch's touchpoints qualified goes up with them (downgrades wait for the
+   * review). The upgrades ride on the customers' updates; returned by customer for the write and
+   * the answers. Nothing to do, and no statement, for a program without tiers.
+   */
+  private async planTiers(
+    db: Queryable,
+    config: ProgramConfig,
+    byCustomer: Map<string, WriteItem[]>,
+    states: Map<string, CustomerState>,
+    evaluated: Map<WriteItem, { points: number }>,
+    customerUpdates: Array<{ id: string } & Record<string, unknown>>,
+    stats: BatchStats,
+    now: Date,
+  ): Promise<Map<string, TierChange>> {
+    if (config.tiers.length === 0) return new Map();
+    const started = performance.now();
+    const changes = await planTierUpgrades(
+      db,
+      config,
+      [...byCustomer].map(([id, mine]) => ({
+        row: states.get(id)!.row,
+        records: mine.map((item) => ({ type: item.record.type, occurredAt: item.record.occurredAt, points: evaluated.get(item)!.points, amount: item.record.amount })),
+      })),
+      now,
+    );
+    stats.tiersMs = performance.now() - started;
+    const upgraded = new Map(changes.map((c) => [c.customer_id, c]));
+    for (const update of customerUpdates) {
+      const change = upgraded.get(update.id);
+      if (change) Object.assign(update, { tier_key: change.to_key, tier_since: now, tier_review_at: change.review_at, tier_reason: change.reason });
+    }
+    return upgraded;
+  }
+
   /** One attempt: `tx` when in a transaction (customers locked by the read), null for two autocommit statements. */
   private async writeOnce(db: Queryable, tx: Tx | null, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     const programId = config.program.id;
@@ -249,23 +284,7 @@ export class BatchWriter {
     }
     const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
     const { touchpoints, customerUpdates, lots, moves, eventRows, evaluated } = planBatch(config, byCustomer, ordOf, states, caps, now);
-    // Tiers: whoever these touchpoints qualified goes up with them (downgrades wait for the review).
-    const tiersStarted = performance.now();
-    const tierChanges = await planTierUpgrades(
-      db,
-      config,
-      [...byCustomer].map(([id, mine]) => ({
-        row: states.get(id)!.row,
-        records: mine.map((item) => ({ type: item.record.type, occurredAt: item.record.occurredAt, points: evaluated.get(item)!.points, amount: item.record.amount })),
-      })),
-      now,
-    );
-    if (config.tiers.length > 0) stats.tiersMs = performance.now() - tiersStarted;
-    const upgraded = new Map(tierChanges.map((c) => [c.customer_id, c]));
-    for (const update of customerUpdates) {
-      const change = upgraded.get(update.id);
-      if (change) Object.assign(update, { tier_key: change.to_key, tier_since: now, tier_review_at: change.review_at, tier_reason: change.reason });
-    }
+    const upgraded = await this.planTiers(db, config, byCustomer, states, evaluated, customerUpdates, stats, now);
 
     // Write: everything, or nothing when a customer or the configuration changed since the read.
     let written: any[];
@@ -285,7 +304,7 @@ export class BatchWriter {
           fresh.length,
           customerUpdates.length,
           customerUpdates.map((u) => u.id),
-          JSON.stringify(tierChanges.map((c) => ({ customer_id: c.customer_id, from_key: c.from_key, to_key: c.to_key, at: now, cause: c.cause, reason: c.reason }))),
+          JSON.stringify([...upgraded.values()].map((c) => ({ customer_id: c.customer_id, from_key: c.from_key, to_key: c.to_key, at: now, cause: c.cause, reason: c.reason }))),
         ],
         { prepare: true },
       );

@@ -5,6 +5,7 @@
  */
 import { Metric } from "../../domain/ladder/ladder.types";
 import { windowSubquery } from "../customer/customer.metrics";
+import { TIER_CHANGED_PAYLOAD } from "../tiers/tier.sql";
 
 /** Finds or creates customers by the partner's ids ($2 sorted, so concurrent batches insert in one order). */
 export const RESOLVE_EXTERNAL_CUSTOMERS = `
@@ -166,7 +167,7 @@ WITH prog AS (
   RETURNING customer_id, from_key, to_key, cause, reason
 ), tier_ev AS (
   INSERT INTO outbox (program_id, topic, customer_id, payload)
-  SELECT $1, 'TIER_CHANGED', customer_id, jsonb_build_object('from', from_key, 'to', to_key, 'cause', cause, 'reason', reason)
+  SELECT $1, 'TIER_CHANGED', customer_id, ${TIER_CHANGED_PAYLOAD}
     FROM tiered ORDER BY customer_id
   RETURNING id, program_id, topic, customer_id, payload, created_at
 ), checked AS (
