@@ -12,6 +12,7 @@ import { Metrics } from "./observability/metrics";
 import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
 import { ProgramConfigCache } from "./modules/program/program.config";
+import { ValueBreakpointsCache } from "./modules/customer/value.breakpoints";
 import { ProgramService } from "./modules/program/program.service";
 import { Jobs } from "./jobs/jobs";
 import { GrantService } from "./modules/grants/grant.service";
@@ -40,6 +41,8 @@ export class App {
   readonly outbox: OutboxPublisher;
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
+  /** RFM quintile breakpoints per program (scores of the customers' value fields). */
+  readonly valueBreakpoints: ValueBreakpointsCache;
   readonly customers = new CustomerService();
   readonly rewards = new RewardService();
   readonly points = new PointsService();
@@ -59,6 +62,7 @@ export class App {
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"), this.metrics);
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
+    this.valueBreakpoints = new ValueBreakpointsCache(this.db);
     this.stages = new StageService(this);
     this.touchpoints = new TouchpointService(this);
     this.jobs = new Jobs(this);

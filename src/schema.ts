@@ -8,6 +8,7 @@ import { validateArgument } from "./api/validation";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
+import { CustomerValueResolver } from "./modules/customer/value.resolver";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
@@ -23,6 +24,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers: [
       ProgramResolver,
       CustomerResolver,
+      CustomerValueResolver,
       TouchpointResolver,
       AuthResolver,
       FunnelResolver,

@@ -17,6 +17,9 @@ const NESTED = `query($p: ID!) {
       ledger(first: 3) { nodes { amount } }
       nextStage { stage { key } requirements { have need } }
       points { balance }
+      rfm { score }
+      clv
+      loyalty { quadrant }
     }
   }
 }`;

@@ -1,0 +1,148 @@
+/**
+ * Who the best customers are and how loyal they are (domain.md §2-3), as pure functions of a
+ * customer's counters and of where the program's buyers stand (quintile breakpoints):
+ *   - RFM: recency, frequency and monetary value, each scored 1-5 by quintile among the program's
+ *     buyers (5: the most recent, most frequent, highest spending fifth);
+ *   - CLV: net spend so far plus what the customer is expected to spend over the next years;
+ *   - two-dimensional loyalty: a behavioural score (from R and F) against an attitudinal one (NPS,
+ *     ratings), and the quadrant that places the customer in.
+ * Every rule is here, in one place, and written out in the schema's descriptions.
+ */
+
+const DAY_MS = 86_400_000;
+const YEAR_DAYS = 365;
+
+/**
+ * Where the program's buyers stand: for each measure, the values at the 20th, 40th, 60th and 80th
+ * percentiles (ascending). A value above k of them scores k + 1.
+ */
+export interface ValueBreakpoints {
+  /** Customers with at least one purchase, over whom the quintiles were taken. */
+  buyers: number;
+  /** Last purchase times, as epoch milliseconds. */
+  recency: number[];
+  frequency: number[];
+  monetary: number[];
+}
+
+/** The counters the scores read (snake_case, as the customer row has them). */
+export interface ValueRow {
+  purchase_count: number;
+  purchase_amount: string | number;
+  first_purchase_at?: Date | null;
+  last_purchase_at: Date | null;
+  review_count: number;
+  rating_sum: number;
+  referral_count: number;
+  social_share_count: number;
+  nps: number | null;
+}
+
+export interface RfmScores {
+  /** 1-5: 5 is the fifth of buyers who bought most recently. */
+  recency: number;
+  /** 1-5: 5 is the fifth of buyers who bought most often. */
+  frequency: number;
+  /** 1-5: 5 is the fifth of buyers who spent most (net of refunds). */
+  monetary: number;
+  /** The three scores as one code, recency first ("545"). */
+  score: string;
+  daysSinceLastPurchase: number;
+  purchaseCount: number;
+  purchaseAmount: number;
+}
+
+export enum LoyaltyQuadrant {
+  /** Low behaviour, low attitude. */
+  NONE = "NONE",
+  /** Habit: buys often, feels little. */
+  INERTIA = "INERTIA",
+  /** Bought with rewards: buys often, feels little, and redeems rewards. */
+  MERCENARY = "MERCENARY",
+  /** Likes the brand, does not buy (much). */
+  LATENT = "LATENT",
+  /** Buys often and likes it. */
+  COMMITTED = "COMMITTED",
+  /** Committed, and brings others (referrals, shares). */
+  FANATICAL = "FANATICAL",
+}
+
+export interface LoyaltyScores {
+  /** 0-100, from the recency and frequency scores; 0 for a customer who never bought. */
+  behavioral: number;
+  /** 0-100, from the latest NPS answer and the average review rating; null without either. */
+  attitudinal: number | null;
+  quadrant: LoyaltyQuadrant;
+}
+
+/** Behaviour counts as high from this score (recency + frequency of at least 7 out of 10). */
+export const BEHAVIORAL_HIGH = 62.5;
+/** Attitude counts as high from this score: an NPS of 7 (passive) or more, a rating of 3.8 or more. */
+export const ATTITUDINAL_HIGH = 70;
+/** CLV: the years of future spending counted for a customer still active. */
+export const CLV_HORIZON_YEARS = 3;
+/** CLV: a customer who has not bought for longer is counted as gone (no future spending). */
+export const CLV_ACTIVE_DAYS = YEAR_DAYS;
+
+/** 1 + the number of breakpoints the value is above. */
+export function quintile(value: number, breakpoints: number[]): number {
+  let score = 1;
+  for (const b of breakpoints) if (value > b) score++;
+  return score;
+}
+
+/** Null until the customer's first purchase. */
+export function rfmOf(row: ValueRow, breakpoints: ValueBreakpoints, now: Date): RfmScores | null {
+  if (row.purchase_count <= 0 || !row.last_purchase_at) return null;
+  const last = new Date(row.last_purchase_at).getTime();
+  const amount = Number(row.purchase_amount);
+  const recency = quintile(last, breakpoints.recency);
+  const frequency = quintile(row.purchase_count, breakpoints.frequency);
+  const monetary = quintile(amount, breakpoints.monetary);
+  return {
+    recency,
+    frequency,
+    monetary,
+    score: `${recency}${frequency}${monetary}`,
+    daysSinceLastPurchase: Math.max(0, Math.floor((now.getTime() - last) / DAY_MS)),
+    purchaseCount: row.purchase_count,
+    purchaseAmount: amount,
+  };
+}
+
+/**
+ * Net spend so far, plus, for a customer who bought in the last CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS
+ * more years at their average annual spend (net spend over the years since their first purchase,
+ * counting at least one). Rounded to cents.
+ */
+export function clvOf(row: ValueRow, now: Date): number {
+  const spent = Number(row.purchase_amount);
+  if (row.purchase_count <= 0 || !row.first_purchase_at || !row.last_purchase_at || spent <= 0) return Math.max(0, Math.round(spent * 100) / 100);
+  const daysSinceLast = (now.getTime() - new Date(row.last_purchase_at).getTime()) / DAY_MS;
+  const years = Math.max(1, (now.getTime() - new Date(row.first_purchase_at).getTime()) / DAY_MS / YEAR_DAYS);
+  const future = daysSinceLast <= CLV_ACTIVE_DAYS ? (spent / years) * CLV_HORIZON_YEARS : 0;
+  return Math.round((spent + future) * 100) / 100;
+}
+
+/**
+ * The two dimensions and the quadrant. Behaviour: the mean of the recency and frequency scores on
+ * 0-100 (1 → 0, 5 → 100). Attitude: the mean of what the customer said: the latest NPS answer
+ * (0-10 → 0-100) and the average review rating (1-5 → 0-100). Without either, attitude counts as
+ * low. High behaviour with low attitude is MERCENARY when the customer redeems rewards
+ * (`redemptions` in the last year), INERTIA otherwise; high and high is FANATICAL when the customer
+ * also refers or shares, COMMITTED otherwise.
+ */
+export function loyaltyOf(row: ValueRow, rfm: RfmScores | null, redemptions: number): LoyaltyScores {
+  const behavioral = rfm ? ((rfm.recency + rfm.frequency) / 2 - 1) * 25 : 0;
+  const said: number[] = [];
+  if (row.nps !== null && row.nps !== undefined) said.push(row.nps * 10);
+  if (row.review_count > 0) said.push((row.rating_sum / row.review_count - 1) * 25);
+  const attitudinal = said.length > 0 ? Math.round((said.reduce((a, b) => a + b, 0) / said.length) * 10) / 10 : null;
+  const buys = behavioral >= BEHAVIORAL_HIGH;
+  const likes = attitudinal !== null && attitudinal >= ATTITUDINAL_HIGH;
+  let quadrant: LoyaltyQuadrant;
+  if (buys && likes) quadrant = row.referral_count > 0 || row.social_share_count > 0 ? LoyaltyQuadrant.FANATICAL : LoyaltyQuadrant.COMMITTED;
+  else if (buys) quadrant = redemptions > 0 ? LoyaltyQuadrant.MERCENARY : LoyaltyQuadrant.INERTIA;
+  else quadrant = likes ? LoyaltyQuadrant.LATENT : LoyaltyQuadrant.NONE;
+  return { behavioral, attitudinal, quadrant };
+}

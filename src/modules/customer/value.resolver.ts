@@ -1,0 +1,49 @@
+/**
+ * A customer's value and loyalty scores: RFM, CLV and two-dimensional loyalty. Internal figures
+ * (a member should not read that they are "MERCENARY"): ADMIN and PARTNER keys only, not customer tokens.
+ * A page of customers costs no statement for them beyond the program's cached breakpoints (and the
+ * redemptions loader, only for those whose quadrant depends on it).
+ */
+import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
+import { RequestContext } from "../../context";
+import { customerKey } from "../../api/loaders";
+import { clvOf, LoyaltyQuadrant, loyaltyOf, RfmScores, rfmOf } from "../../domain/value/customer-value";
+import { Role, requireRole } from "../auth/actor";
+import { Customer } from "./customer.types";
+import { CLV_DESCRIPTION, Loyalty, Rfm } from "./value.types";
+
+const YEAR_MS = 365 * 86_400_000;
+
+@Resolver(() => Customer)
+export class CustomerValueResolver {
+  @FieldResolver(() => Rfm, { nullable: true, description: "Recency, frequency and monetary scores among the program's buyers; null before the first purchase. ADMIN and PARTNER only." })
+  async rfm(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Rfm | null> {
+    requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
+    return this.rfmOf(customer, ctx);
+  }
+
+  @FieldResolver(() => Float, { description: `${CLV_DESCRIPTION} ADMIN and PARTNER only.` })
+  clv(@Root() customer: Customer, @Ctx() ctx: RequestContext): number {
+    requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
+    return clvOf(customer.row, ctx.now);
+  }
+
+  @FieldResolver(() => Loyalty, { description: "Behavioural and attitudinal loyalty, and the quadrant they place the customer in. ADMIN and PARTNER only." })
+  async loyalty(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Loyalty> {
+    requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
+    const rfm = await this.rfmOf(customer, ctx);
+    const scores = loyaltyOf(customer.row, rfm, 0);
+    // Only a customer who buys much and says little needs their redemptions (MERCENARY or INERTIA).
+    if (scores.quadrant !== LoyaltyQuadrant.INERTIA) return scores;
+    const since = ctx.now.getTime() - YEAR_MS;
+    const redemptions = (await ctx.loaders.redemptions.load(customerKey(customer.programId, customer.id))).filter(
+      (r) => r.status !== "CANCELLED" && new Date(r.created_at).getTime() >= since,
+    ).length;
+    return loyaltyOf(customer.row, rfm, redemptions);
+  }
+
+  private async rfmOf(customer: Customer, ctx: RequestContext): Promise<RfmScores | null> {
+    if (customer.row.purchase_count <= 0) return null;
+    return rfmOf(customer.row, await ctx.app.valueBreakpoints.get(customer.programId), ctx.now);
+  }
+}

@@ -1,0 +1,59 @@
+/** The GraphQL types of a customer's value and loyalty scores (rules in domain/value/customer-value.ts). */
+import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
+import { ATTITUDINAL_HIGH, BEHAVIORAL_HIGH, CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, LoyaltyQuadrant } from "../../domain/value/customer-value";
+
+registerEnumType(LoyaltyQuadrant, {
+  name: "LoyaltyQuadrant",
+  description: `Where behaviour (how recently and often the customer buys) meets attitude (what they say). Behaviour is high from ${BEHAVIORAL_HIGH}, attitude from ${ATTITUDINAL_HIGH}.`,
+  valuesConfig: {
+    NONE: { description: "Low behaviour, low attitude: no loyalty yet." },
+    INERTIA: { description: "High behaviour, low attitude: buys out of habit." },
+    MERCENARY: { description: "High behaviour, low attitude, and redeemed a reward in the last year: bought with rewards, and a better offer elsewhere takes them." },
+    LATENT: { description: "Low behaviour, high attitude: likes the brand but does not buy (much)." },
+    COMMITTED: { description: "High behaviour, high attitude." },
+    FANATICAL: { description: "High behaviour, high attitude, and brings others: has referred someone or shared." },
+  },
+});
+
+@ObjectType({ description: "Recency, frequency and monetary value, each scored 1-5 by quintile among the program's buyers (5: the best fifth). Quintiles are taken over every customer of the program with a purchase, at most 5 minutes old." })
+export class Rfm {
+  @Field(() => Int, { description: "1-5: 5 is the fifth of buyers who bought most recently." })
+  recency: number;
+
+  @Field(() => Int, { description: "1-5: 5 is the fifth of buyers with the most purchases." })
+  frequency: number;
+
+  @Field(() => Int, { description: "1-5: 5 is the fifth of buyers who spent most, net of refunds." })
+  monetary: number;
+
+  @Field({ description: 'The three scores as one code, recency first: "555" is a best customer, "155" a big spender who stopped buying.' })
+  score: string;
+
+  @Field(() => Int)
+  daysSinceLastPurchase: number;
+
+  @Field(() => Int)
+  purchaseCount: number;
+
+  @Field(() => Float, { description: "Net of refunds." })
+  purchaseAmount: number;
+}
+
+@ObjectType({ description: "Two-dimensional loyalty: behaviour against attitude, and the quadrant they place the customer in." })
+export class Loyalty {
+  @Field(() => Float, { description: "0-100: the mean of the RFM recency and frequency scores (1 → 0, 5 → 100); 0 before the first purchase." })
+  behavioral: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: "0-100: the mean of what the customer said: the latest NPS answer (0-10 → 0-100) and the average review rating (1-5 → 0-100). Null when they said neither (attitude then counts as low).",
+  })
+  attitudinal: number | null;
+
+  @Field(() => LoyaltyQuadrant)
+  quadrant: LoyaltyQuadrant;
+}
+
+export const CLV_DESCRIPTION =
+  `Estimated customer lifetime value, in the program's currency: net spend so far, plus, for a customer who bought in the last ${CLV_ACTIVE_DAYS} days, ` +
+  `${CLV_HORIZON_YEARS} more years at their average annual spend (net spend over the years since their first purchase, at least one).`;

@@ -1,0 +1,97 @@
+/**
+ * A customer's value and loyalty through the API: RFM quintiles among the program's buyers, CLV,
+ * the two loyalty dimensions and their quadrant, and who may read them.
+ */
+import { startTestApp, TestApp } from "../helpers/test-app";
+import { createKey, DAY, griffinProgram, purchase, review, touchpoint, withClock } from "../helpers/operations";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.stop());
+
+const VALUE = `rfm { recency frequency monetary score daysSinceLastPurchase purchaseCount purchaseAmount } clv loyalty { behavioral attitudinal quadrant }`;
+
+async function valueOf(programId: string, externalId: string, token?: string) {
+  const res = await t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { ${VALUE} } }`, { p: programId, e: externalId }, token);
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data.customer;
+}
+
+function ok<T extends { errors?: unknown }>(res: T): T {
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res;
+}
+
+/**
+ * Ten buyers: c1 … c10, where ck bought k times for 10k each, last (10 - k) * 10 days ago. Quintile
+ * breakpoints are then the 2nd, 4th, 6th and 8th buyer on each measure, so ck scores ceil(k / 2) on all three.
+ */
+async function tenBuyers(): Promise<string> {
+  const programId = await griffinProgram(t);
+  const now = t.app.clock().getTime();
+  for (let k = 1; k <= 10; k++) {
+    const at = new Date(now - (10 - k) * 10 * DAY - k * 60_000).toISOString();
+    for (let n = 1; n <= k; n++) ok(await purchase(t, { programId, customerExternalId: `c${k}`, orderId: `c${k}-${n}`, amount: 10 * k, currency: "EUR", occurredAt: at }));
+  }
+  return programId;
+}
+
+describe("customer value", () => {
+  it("scores RFM by quintile among the program's buyers, with CLV, and none before a first purchase", async () => {
+    const programId = await tenBuyers();
+    ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
+    const scores = await Promise.all([1, 2, 5, 9, 10].map((k) => valueOf(programId, `c${k}`)));
+    expect(scores.map((s) => s.rfm.score)).toEqual(["111", "111", "333", "555", "555"]);
+    expect(scores[4].rfm).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", daysSinceLastPurchase: 0, purchaseCount: 10, purchaseAmount: 1000 });
+    expect(scores[0].rfm).toMatchObject({ daysSinceLastPurchase: 90, purchaseCount: 1, purchaseAmount: 10 });
+    // c10: 1000 in less than a year, three more years of 1000. c1: 10, and 30 more.
+    expect(scores[4].clv).toBe(4000);
+    expect(scores[0].clv).toBe(40);
+    const visitor = await valueOf(programId, "visitor");
+    expect(visitor).toEqual({ rfm: null, clv: 0, loyalty: { behavioral: 0, attitudinal: null, quadrant: "NONE" } });
+    // A year later, c1 (last bought 90 days before) has lapsed: no future spending, and the oldest fifth still.
+    const later = await withClock(t, 300 * DAY, () => valueOf(programId, "c1"));
+    expect(later.clv).toBe(10);
+    expect(later.rfm).toMatchObject({ score: "111", daysSinceLastPurchase: 390 });
+  });
+
+  it("places customers in the quadrant of their behaviour and what they said", async () => {
+    const programId = await tenBuyers();
+    // c10 is a promoter who shares: fanatical. c9 a detractor: inertia. c8 buys and redeems: mercenary.
+    ok(await touchpoint(t, { programId, customerExternalId: "c10", type: "SURVEY_RESPONSE", externalId: "s10", data: { nps: 9 } }));
+    ok(await touchpoint(t, { programId, customerExternalId: "c10", type: "SOCIAL_SHARE", externalId: "sh10" }));
+    ok(await touchpoint(t, { programId, customerExternalId: "c7", type: "SURVEY_RESPONSE", externalId: "s7", data: { nps: 10 } }));
+    ok(await touchpoint(t, { programId, customerExternalId: "c9", type: "SURVEY_RESPONSE", externalId: "s9", data: { nps: 3 } }));
+    // c2 rarely buys but loves it: latent.
+    ok(await review(t, { programId, customerExternalId: "c2", reviewId: "r2", rating: 5, productId: "sku-1" }));
+    const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 100 } }));
+    const c8 = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "c8") { id } }`, { p: programId })).data.customer.id;
+    const redeemed = ok(await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: c8, rewardId: reward.data.createReward.id, idempotencyKey: "m1" } }));
+    expect(redeemed.data.redeemReward.__typename).toBe("Redemption");
+
+    const loyalty = async (k: number) => (await valueOf(programId, `c${k}`)).loyalty;
+    expect(await loyalty(10)).toEqual({ behavioral: 100, attitudinal: 90, quadrant: "FANATICAL" });
+    // c7: recency and frequency 4 (62.5, high), NPS 10.
+    expect(await loyalty(7)).toEqual({ behavioral: 75, attitudinal: 100, quadrant: "COMMITTED" });
+    expect(await loyalty(9)).toEqual({ behavioral: 100, attitudinal: 30, quadrant: "INERTIA" });
+    expect(await loyalty(8)).toEqual({ behavioral: 75, attitudinal: null, quadrant: "MERCENARY" });
+    expect(await loyalty(2)).toEqual({ behavioral: 0, attitudinal: 100, quadrant: "LATENT" });
+    expect(await loyalty(1)).toEqual({ behavioral: 0, attitudinal: null, quadrant: "NONE" });
+  });
+
+  it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {
+    const programId = await tenBuyers();
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await valueOf(programId, "c5", partner)).rfm.score).toBe("333");
+    const id = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "c5") { id } }`, { p: programId })).data.customer.id;
+    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: id })).data.issueCustomerToken.token;
+    const own = await t.gql(`{ me { points { balance } } }`, {}, token);
+    expect(own.errors).toBeUndefined();
+    for (const field of ["rfm { score }", "clv", "loyalty { quadrant }"]) {
+      const res = await t.gql(`{ me { points { balance } ${field} } }`, {}, token);
+      expect(res.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    }
+  });
+});

@@ -1,0 +1,83 @@
+/** The value and loyalty rules as pure functions: quintiles, RFM codes, CLV and the quadrants. */
+import { clvOf, LoyaltyQuadrant, loyaltyOf, quintile, rfmOf, ValueBreakpoints, ValueRow } from "../../src/domain/value/customer-value";
+
+const DAY = 86_400_000;
+const now = new Date("2026-06-01T00:00:00Z");
+const daysAgo = (d: number) => new Date(now.getTime() - d * DAY);
+
+const row = (over: Partial<ValueRow> = {}): ValueRow => ({
+  purchase_count: 0, purchase_amount: "0", first_purchase_at: null, last_purchase_at: null,
+  review_count: 0, rating_sum: 0, referral_count: 0, social_share_count: 0, nps: null, ...over,
+});
+
+// Ten buyers: the k-th bought k times, spent 10k, last k*10 days ago (so recency runs the other way).
+const breakpoints: ValueBreakpoints = {
+  buyers: 10,
+  recency: [80, 60, 40, 20].map((d) => daysAgo(d).getTime()),
+  frequency: [2, 4, 6, 8],
+  monetary: [20, 40, 60, 80],
+};
+
+describe("quintile", () => {
+  it("scores 1 + the breakpoints a value is above (ties with a breakpoint stay below it)", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((v) => quintile(v, [2, 4, 6, 8]))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    expect(quintile(7, [])).toBe(1);
+    // Many customers with one purchase: every breakpoint is 1, and a second purchase is the top fifth.
+    expect(quintile(1, [1, 1, 1, 1])).toBe(1);
+    expect(quintile(2, [1, 1, 1, 1])).toBe(5);
+  });
+});
+
+describe("rfmOf", () => {
+  it("is null before the first purchase", () => {
+    expect(rfmOf(row(), breakpoints, now)).toBeNull();
+  });
+
+  it("codes recency, frequency and money, recency first", () => {
+    const best = rfmOf(row({ purchase_count: 10, purchase_amount: "100", last_purchase_at: daysAgo(1) }), breakpoints, now)!;
+    expect(best).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", daysSinceLastPurchase: 1, purchaseCount: 10, purchaseAmount: 100 });
+    const gone = rfmOf(row({ purchase_count: 9, purchase_amount: "90.5", last_purchase_at: daysAgo(100) }), breakpoints, now)!;
+    expect(gone.score).toBe("155");
+    expect(rfmOf(row({ purchase_count: 3, purchase_amount: "30", last_purchase_at: daysAgo(50) }), breakpoints, now)!.score).toBe("322");
+  });
+});
+
+describe("clvOf", () => {
+  it("adds three years at the annual spend for an active customer", () => {
+    // 600 over two years: 300 a year, three more years.
+    expect(clvOf(row({ purchase_count: 6, purchase_amount: "600", first_purchase_at: daysAgo(730), last_purchase_at: daysAgo(10) }), now)).toBe(1500);
+    // Less than a year of history counts as one year.
+    expect(clvOf(row({ purchase_count: 1, purchase_amount: "25.10", first_purchase_at: daysAgo(3), last_purchase_at: daysAgo(3) }), now)).toBe(100.4);
+  });
+
+  it("counts no future for a customer who has not bought for a year, and nothing for one who never bought", () => {
+    expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: daysAgo(366) }), now)).toBe(80);
+    expect(clvOf(row(), now)).toBe(0);
+  });
+});
+
+describe("loyaltyOf", () => {
+  const buyer = row({ purchase_count: 10, purchase_amount: "100", last_purchase_at: daysAgo(1) });
+  const rfm = (r: ValueRow) => rfmOf(r, breakpoints, now);
+
+  it("places each combination of behaviour and attitude in its quadrant", () => {
+    expect(loyaltyOf(buyer, rfm(buyer), 0)).toEqual({ behavioral: 100, attitudinal: null, quadrant: LoyaltyQuadrant.INERTIA });
+    expect(loyaltyOf(buyer, rfm(buyer), 1).quadrant).toBe(LoyaltyQuadrant.MERCENARY);
+    const fan = { ...buyer, nps: 9 };
+    expect(loyaltyOf(fan, rfm(fan), 0)).toEqual({ behavioral: 100, attitudinal: 90, quadrant: LoyaltyQuadrant.COMMITTED });
+    expect(loyaltyOf({ ...fan, referral_count: 1 }, rfm(fan), 3).quadrant).toBe(LoyaltyQuadrant.FANATICAL);
+    const admirer = row({ review_count: 2, rating_sum: 9 });
+    expect(loyaltyOf(admirer, null, 0)).toEqual({ behavioral: 0, attitudinal: 87.5, quadrant: LoyaltyQuadrant.LATENT });
+    expect(loyaltyOf(row({ nps: 3 }), null, 0)).toEqual({ behavioral: 0, attitudinal: 30, quadrant: LoyaltyQuadrant.NONE });
+  });
+
+  it("averages what the customer said, and draws the lines at 62.5 and 70", () => {
+    // NPS 6 (60) and a 4.6 average rating (90): 75, high.
+    expect(loyaltyOf(row({ nps: 6, review_count: 5, rating_sum: 23 }), null, 0).attitudinal).toBe(75);
+    // Recency 4 and frequency 3: 62.5, high; 3 and 3: 50, low.
+    const r43 = row({ purchase_count: 5, purchase_amount: "10", last_purchase_at: daysAgo(30), nps: 7 });
+    expect(loyaltyOf(r43, rfm(r43), 0)).toMatchObject({ behavioral: 62.5, quadrant: LoyaltyQuadrant.COMMITTED });
+    const r33 = { ...r43, last_purchase_at: daysAgo(50) };
+    expect(loyaltyOf(r33, rfm(r33), 0)).toMatchObject({ behavioral: 50, quadrant: LoyaltyQuadrant.LATENT });
+  });
+});
