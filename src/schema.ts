@@ -9,6 +9,7 @@ import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { CustomerValueResolver } from "./modules/customer/value.resolver";
+import { ProgramSurveysResolver, SurveyResolver } from "./modules/surveys/survey.resolver";
 import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
@@ -25,6 +26,8 @@ export function getSchema(): Promise<GraphQLSchema> {
       ProgramResolver,
       CustomerResolver,
       CustomerValueResolver,
+      SurveyResolver,
+      ProgramSurveysResolver,
       TouchpointResolver,
       AuthResolver,
       FunnelResolver,

@@ -73,7 +73,7 @@ describe("customer value", () => {
 
     const loyalty = async (k: number) => (await valueOf(programId, `c${k}`)).loyalty;
     expect(await loyalty(10)).toEqual({ behavioral: 100, attitudinal: 90, quadrant: "FANATICAL" });
-    // c7: recency and frequency 4 (62.5, high), NPS 10.
+    // c7: recency and frequency 4 (75, high), NPS 10.
     expect(await loyalty(7)).toEqual({ behavioral: 75, attitudinal: 100, quadrant: "COMMITTED" });
     expect(await loyalty(9)).toEqual({ behavioral: 100, attitudinal: 30, quadrant: "INERTIA" });
     expect(await loyalty(8)).toEqual({ behavioral: 75, attitudinal: null, quadrant: "MERCENARY" });

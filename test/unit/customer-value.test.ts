@@ -10,21 +10,36 @@ const row = (over: Partial<ValueRow> = {}): ValueRow => ({
   review_count: 0, rating_sum: 0, referral_count: 0, social_share_count: 0, nps: null, ...over,
 });
 
+/** What percentile_disc(0.01 … 0.99) gives over these values (the breakpoints' SQL). */
+const percentiles = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Array.from({ length: 99 }, (_, i) => sorted[Math.ceil(((i + 1) / 100) * sorted.length) - 1]);
+};
+
 // Ten buyers: the k-th bought k times, spent 10k, last k*10 days ago (so recency runs the other way).
+const ten = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const breakpoints: ValueBreakpoints = {
   buyers: 10,
-  recency: [80, 60, 40, 20].map((d) => daysAgo(d).getTime()),
-  frequency: [2, 4, 6, 8],
-  monetary: [20, 40, 60, 80],
+  recency: percentiles(ten.map((k) => daysAgo(k * 10).getTime())),
+  frequency: percentiles(ten),
+  monetary: percentiles(ten.map((k) => 10 * k)),
 };
 
 describe("quintile", () => {
-  it("scores 1 + the breakpoints a value is above (ties with a breakpoint stay below it)", () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((v) => quintile(v, [2, 4, 6, 8]))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
-    expect(quintile(7, [])).toBe(1);
-    // Many customers with one purchase: every breakpoint is 1, and a second purchase is the top fifth.
-    expect(quintile(1, [1, 1, 1, 1])).toBe(1);
-    expect(quintile(2, [1, 1, 1, 1])).toBe(5);
+  it("puts ten distinct values two to a fifth", () => {
+    expect(ten.map((v) => quintile(v, percentiles(ten)))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    expect([0, 11].map((v) => quintile(v, percentiles(ten)))).toEqual([1, 5]);
+  });
+
+  it("gives ties one score, by their mid-rank, and a lone buyer the middle", () => {
+    expect(quintile(7, percentiles([7]))).toBe(3);
+    expect(quintile(7, [])).toBe(3);
+    // Half the buyers bought once, half twice: neither half is put at the very bottom or top.
+    const halves = percentiles([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    expect([quintile(1, halves), quintile(2, halves)]).toEqual([2, 4]);
+    // Nine buyers tied at the top and one below: the nine share 3, not 1 or 5.
+    const nine = percentiles([5, 9, 9, 9, 9, 9, 9, 9, 9, 9]);
+    expect([quintile(5, nine), quintile(9, nine)]).toEqual([1, 3]);
   });
 });
 

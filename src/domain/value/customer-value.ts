@@ -13,11 +13,11 @@ const DAY_MS = 86_400_000;
 const YEAR_DAYS = 365;
 
 /**
- * Where the program's buyers stand: for each measure, the values at the 20th, 40th, 60th and 80th
- * percentiles (ascending). A value above k of them scores k + 1.
+ * Where the program's buyers stand: for each measure, its values at the 1st, 2nd, … 99th
+ * percentiles (ascending), enough to place any value among the buyers to the percent.
  */
 export interface ValueBreakpoints {
-  /** Customers with at least one purchase, over whom the quintiles were taken. */
+  /** Customers with at least one purchase, over whom the percentiles were taken. */
   buyers: number;
   /** Last purchase times, as epoch milliseconds. */
   recency: number[];
@@ -84,11 +84,23 @@ export const CLV_HORIZON_YEARS = 3;
 /** CLV: a customer who has not bought for longer is counted as gone (no future spending). */
 export const CLV_ACTIVE_DAYS = YEAR_DAYS;
 
-/** 1 + the number of breakpoints the value is above. */
-export function quintile(value: number, breakpoints: number[]): number {
-  let score = 1;
-  for (const b of breakpoints) if (value > b) score++;
-  return score;
+/**
+ * The fifth of the buyers a value falls in, 1-5 (5: the highest fifth), by its mid-rank: the share
+ * of buyers below it plus half the share equal to it, read off the percentiles. So ties share a
+ * score (half of them are not put below the other half), and a program's only buyer, like any
+ * buyer tied with everyone, stands in the middle (3), not at the bottom.
+ */
+export function quintile(value: number, percentiles: number[]): number {
+  if (percentiles.length === 0) return 3;
+  let below = 0;
+  let equal = 0;
+  for (const p of percentiles) {
+    if (p < value) below++;
+    else if (p === value) equal++;
+  }
+  // A value above every percentile is in the top percent: as if it were the last one.
+  const midRank = below === percentiles.length ? 1 : (below + equal / 2 + 0.5) / (percentiles.length + 1);
+  return Math.min(5, 1 + Math.floor(midRank * 5));
 }
 
 /** Null until the customer's first purchase. */

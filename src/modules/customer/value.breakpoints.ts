@@ -1,8 +1,8 @@
 /**
  * Where a program's buyers stand (the RFM quintile breakpoints), cached per process. One aggregate
  * over the program's buyers: for a program of a million customers that is a sort of a second or so,
- * hence the cache: scores read at most VALUE_BREAKPOINTS_TTL_MS old breakpoints, and a page of any
- * number of customers costs no statement while they are cached.
+ * hence the cache: scores read breakpoints about VALUE_BREAKPOINTS_TTL_MS old at most (older only
+ * while a refresh runs), and a page of any number of customers costs no statement for them.
  */
 import { Queryable } from "../../db/db";
 import { ValueBreakpoints } from "../../domain/value/customer-value";
@@ -10,37 +10,63 @@ import { ValueBreakpoints } from "../../domain/value/customer-value";
 /** How long a program's breakpoints are reused before they are taken again. */
 export const VALUE_BREAKPOINTS_TTL_MS = 5 * 60_000;
 
+/** The 1st to 99th percentiles of each measure over the program's buyers ($2: 0.01 … 0.99). */
 const BREAKPOINTS = `
 SELECT count(*)::int AS buyers,
-       percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY extract(epoch FROM last_purchase_at) * 1000) AS recency,
-       percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY purchase_count) AS frequency,
-       percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY purchase_amount) AS monetary
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY extract(epoch FROM last_purchase_at) * 1000) AS recency,
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY purchase_count) AS frequency,
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY purchase_amount) AS monetary
   FROM customers
  WHERE program_id = $1 AND purchase_count > 0 AND last_purchase_at IS NOT NULL`;
+
+const FRACTIONS = Array.from({ length: 99 }, (_, i) => (i + 1) / 100);
 
 const numbers = (values: unknown[] | null): number[] => (values ?? []).map(Number);
 
 export class ValueBreakpointsCache {
-  private readonly entries = new Map<string, { value: Promise<ValueBreakpoints>; until: number }>();
+  private readonly entries = new Map<string, { value: Promise<ValueBreakpoints>; until: number; settled?: boolean; refreshing?: boolean }>();
 
   constructor(
     private readonly db: Queryable,
     private readonly ttlMs = VALUE_BREAKPOINTS_TTL_MS,
   ) {}
 
-  /** The program's breakpoints; concurrent callers share one statement. */
+  /**
+   * The program's breakpoints; concurrent callers share one statement. Once they are older than the
+   * TTL, callers get them as they are while one statement takes them again (only the very first
+   * read of a program waits for the aggregate).
+   */
   get(programId: string): Promise<ValueBreakpoints> {
     const entry = this.entries.get(programId);
-    if (entry && entry.until > Date.now()) return entry.value;
-    const value = this.db.query(BREAKPOINTS, [programId], { prepare: true }).then(([row]) => ({
+    if (entry && (entry.until > Date.now() || entry.refreshing)) return entry.value;
+    const value = this.load(programId);
+    if (!entry?.settled) {
+      this.entries.set(programId, { value, until: Date.now() + this.ttlMs });
+      return value;
+    }
+    entry.refreshing = true;
+    value.then(
+      (fresh) => this.entries.set(programId, { value: Promise.resolve(fresh), until: Date.now() + this.ttlMs, settled: true }),
+      () => (entry.refreshing = false),
+    );
+    return entry.value;
+  }
+
+  private load(programId: string): Promise<ValueBreakpoints> {
+    const value = this.db.query(BREAKPOINTS, [programId, FRACTIONS], { prepare: true }).then(([row]) => ({
       buyers: row.buyers,
       recency: numbers(row.recency),
       frequency: numbers(row.frequency),
       monetary: numbers(row.monetary),
     }));
-    this.entries.set(programId, { value, until: Date.now() + this.ttlMs });
-    // A failure is not kept: the next read tries again.
-    value.catch(() => this.entries.get(programId)?.value === value && this.entries.delete(programId));
+    value.then(
+      () => {
+        const entry = this.entries.get(programId);
+        if (entry?.value === value) entry.settled = true;
+      },
+      // A failure is not kept: the next read tries again.
+      () => this.entries.get(programId)?.value === value && this.entries.delete(programId),
+    );
     return value;
   }
 

@@ -16,12 +16,9 @@ import { TouchpointType } from "../program/earning";
 
 const MAX_AMOUNT = 1e12;
 
-/** Fields every record mutation shares: the program, the customer (by our id or the partner's), when and where. */
+/** Who (the customer, by our id or the partner's), when and where: every record of a customer's touchpoint has them. */
 @InputType()
-abstract class CustomerTouchpointInput {
-  @Field(() => ID)
-  programId: string;
-
+export abstract class CustomerEventInput {
   @Field(() => ID, { nullable: true, description: "Our id of the customer; or give customerExternalId." })
   @IsOptional()
   customerId?: string | null;
@@ -39,6 +36,13 @@ abstract class CustomerTouchpointInput {
   @IsOptional()
   @Length(1, 50)
   channel?: string | null;
+}
+
+/** Fields every record mutation shares: the program, and the customer, when and where. */
+@InputType()
+abstract class CustomerTouchpointInput extends CustomerEventInput {
+  @Field(() => ID)
+  programId: string;
 }
 
 @InputType({ description: "Units of one SKU of the order given back." })

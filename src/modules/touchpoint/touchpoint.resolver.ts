@@ -21,7 +21,7 @@ import { TouchpointRecord } from "./touchpoint.model";
 const WRITERS = [Role.ADMIN, Role.PARTNER];
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
-function when(ctx: RequestContext, occurredAt: Date | null | undefined, field = "occurredAt"): Date {
+export function when(ctx: RequestContext, occurredAt: Date | null | undefined, field = "occurredAt"): Date {
   if (!occurredAt) return ctx.now;
   if (Number.isNaN(occurredAt.getTime())) throw new BadInput(field, "not a valid date-time");
   if (occurredAt.getTime() > ctx.now.getTime() + FUTURE_TOLERANCE_MS) throw new BadInput(field, "must not be in the future");
@@ -36,7 +36,7 @@ function money(value: number, field: string): number {
   return Math.round(value * 100) / 100;
 }
 
-function customerRef(input: { customerId?: string | null; customerExternalId?: string | null }) {
+export function customerRef(input: { customerId?: string | null; customerExternalId?: string | null }) {
   const hasId = !!input.customerId;
   const hasExternal = !!input.customerExternalId;
   if (hasId === hasExternal) throw new BadInput("customerId", "give exactly one of customerId and customerExternalId");

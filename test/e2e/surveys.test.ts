@@ -1,0 +1,138 @@
+/**
+ * Surveys through the API: ADMIN creates them, storefronts read them, partner apps and customer
+ * tokens answer them; a response is an idempotent SURVEY_RESPONSE touchpoint that earns points and
+ * sets the customer's NPS; bad answers are BAD_USER_INPUT with the field and write nothing.
+ */
+import { startTestApp, TestApp } from "../helpers/test-app";
+import { createKey, createProgram, tableCounts } from "../helpers/operations";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.stop());
+
+const QUESTIONS = [
+  { key: "recommend", kind: "NPS", text: "How likely are you to recommend us to a friend?" },
+  { key: "buy_again", kind: "AGREEMENT", text: "I will buy here again." },
+  { key: "comment", kind: "TEXT", text: "Anything else?", required: false },
+];
+
+const SUBMIT = `mutation($i: SubmitSurveyResponseInput!) { submitSurveyResponse(input: $i) {
+  replayed pointsEarned touchpoint { type externalId data } customer { id metrics { nps } loyalty { attitudinal } }
+} }`;
+
+async function setup() {
+  const programId = await createProgram(t, {
+    name: "Surveyed",
+    ladder: { preset: "griffin-7" },
+    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "SURVEY_RESPONSE", fixedPoints: 20 }],
+  });
+  const res = await t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id active questions { key kind required min max } } }`, {
+    i: { programId, name: "After purchase", questions: QUESTIONS },
+  });
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return { programId, survey: res.data.createSurvey };
+}
+
+// A customer token may not read loyalty scores (value.resolver.ts): its own answers ask for less.
+const SUBMIT_OWN = SUBMIT.replace(" loyalty { attitudinal }", "");
+const submit = (input: Record<string, unknown>, token?: string) => t.gql(token ? SUBMIT_OWN : SUBMIT, { i: input }, token);
+
+describe("surveys", () => {
+  it("are created by ADMIN with their scales, and listed on the program for a storefront", async () => {
+    const { programId, survey } = await setup();
+    expect(survey).toMatchObject({
+      active: true,
+      questions: [
+        { key: "recommend", kind: "NPS", required: true, min: 0, max: 10 },
+        { key: "buy_again", kind: "AGREEMENT", required: true, min: 1, max: 5 },
+        { key: "comment", kind: "TEXT", required: false, min: null, max: null },
+      ],
+    });
+    const storefront = await createKey(t, programId, "STOREFRONT");
+    const listed = await t.gql(`query($p: ID!) { program(id: $p) { surveys { id name } } }`, { p: programId }, storefront);
+    expect(listed.data.program.surveys).toEqual([{ id: survey.id, name: "After purchase" }]);
+    const partner = await createKey(t, programId, "PARTNER");
+    const denied = await t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, { i: { programId, name: "x", questions: QUESTIONS } }, partner);
+    expect(denied.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+  });
+
+  it("rejects malformed questions with the field", async () => {
+    const { programId } = await setup();
+    const create = (questions: unknown[]) => t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, { i: { programId, name: "Bad", questions } });
+    const twice = await create([QUESTIONS[0], { ...QUESTIONS[1], key: "recommend" }]);
+    expect(twice.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "questions[1].key" });
+    const twoNps = await create([QUESTIONS[0], { ...QUESTIONS[0], key: "again" }]);
+    expect(twoNps.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "questions" });
+    const badKey = await create([{ ...QUESTIONS[0], key: "Recommend!" }]);
+    expect(badKey.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "questions[0].key" });
+  });
+
+  it("records a response once: points, the answers, and the customer's NPS; a retry replays it", async () => {
+    const { survey } = await setup();
+    const input = { surveyId: survey.id, customerExternalId: "ann", responseId: "r-1", answers: [{ questionKey: "recommend", value: 9 }, { questionKey: "buy_again", value: 4 }, { questionKey: "comment", text: " Great shop " }] };
+    const first = await submit(input);
+    expect(first.errors).toBeUndefined();
+    expect(first.data.submitSurveyResponse).toMatchObject({
+      replayed: false,
+      pointsEarned: 20,
+      touchpoint: { type: "SURVEY_RESPONSE", externalId: "r-1", data: { surveyId: survey.id, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } } },
+      customer: { metrics: { nps: 9 }, loyalty: { attitudinal: 90 } },
+    });
+    const before = await tableCounts(t);
+    const again = await submit(input);
+    expect(again.data.submitSurveyResponse).toMatchObject({ replayed: true, pointsEarned: 20 });
+    const changed = await submit({ ...input, answers: [{ questionKey: "recommend", value: 2 }, { questionKey: "buy_again", value: 1 }] });
+    expect(changed.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it("rejects answers that do not fit the survey, with the field, writing nothing", async () => {
+    const { survey } = await setup();
+    const before = await tableCounts(t);
+    const base = { surveyId: survey.id, customerExternalId: "bob", responseId: "r-bad" };
+    const cases: Array<[unknown[], string]> = [
+      [[{ questionKey: "recommend", value: 11 }, { questionKey: "buy_again", value: 3 }], "answers[0].value"],
+      [[{ questionKey: "recommend", value: 5 }, { questionKey: "buy_again", value: 0 }], "answers[1].value"],
+      [[{ questionKey: "recommend", value: 5 }, { questionKey: "nope", value: 3 }], "answers[1].questionKey"],
+      [[{ questionKey: "recommend", value: 5 }], "answers"],
+      [[{ questionKey: "recommend", value: 5 }, { questionKey: "recommend", value: 6 }], "answers[1].questionKey"],
+      [[{ questionKey: "recommend", text: "ten" }, { questionKey: "buy_again", value: 3 }], "answers[0].text"],
+      [[{ questionKey: "recommend", value: 5 }, { questionKey: "buy_again", value: 3 }, { questionKey: "comment", value: 3 }], "answers[2].value"],
+    ];
+    for (const [answers, field] of cases) {
+      const res = await submit({ ...base, answers });
+      expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
+    }
+    const noSuch = await submit({ ...base, surveyId: "00000000-0000-4000-8000-000000000000", answers: [] });
+    expect(noSuch.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it("takes a customer token's answers for its own customer only, and none once closed", async () => {
+    const { programId, survey } = await setup();
+    const answers = [{ questionKey: "recommend", value: 10 }, { questionKey: "buy_again", value: 5 }];
+    const cara = (await submit({ surveyId: survey.id, customerExternalId: "cara", responseId: "c-1", answers })).data.submitSurveyResponse.customer.id;
+    const dan = (await submit({ surveyId: survey.id, customerExternalId: "dan", responseId: "d-1", answers })).data.submitSurveyResponse.customer.id;
+    const token = (await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: cara })).data.issueCustomerToken.token;
+    const own = await submit({ surveyId: survey.id, responseId: "c-2", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, token);
+    expect(own.errors).toBeUndefined();
+    expect(own.data.submitSurveyResponse.customer).toMatchObject({ id: cara, metrics: { nps: 3 } });
+    const forOther = await submit({ surveyId: survey.id, customerId: dan, responseId: "c-3", answers }, token);
+    expect(forOther.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const storefront = await createKey(t, programId, "STOREFRONT");
+    const byKey = await submit({ surveyId: survey.id, customerId: dan, responseId: "d-2", answers }, storefront);
+    expect(byKey.errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    // Another program's key cannot tell the survey exists.
+    const other = await setup();
+    const stranger = await createKey(t, other.programId, "PARTNER");
+    const foreign = await submit({ surveyId: survey.id, customerId: dan, responseId: "d-3", answers }, stranger);
+    expect(foreign.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+
+    const closed = await t.gql(`mutation($s: ID!) { setSurveyActive(surveyId: $s, active: false) { active } }`, { s: survey.id });
+    expect(closed.data.setSurveyActive.active).toBe(false);
+    const late = await submit({ surveyId: survey.id, customerId: dan, responseId: "d-4", answers });
+    expect(late.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "surveyId" });
+  });
+});
