@@ -100,12 +100,13 @@ describe("surveys", () => {
       [[{ questionKey: "recommend", value: 5 }, { questionKey: "recommend", value: 6 }], "answers[1].questionKey"],
       [[{ questionKey: "recommend", text: "ten" }, { questionKey: "buy_again", value: 3 }], "answers[0].text"],
       [[{ questionKey: "recommend", value: 5 }, { questionKey: "buy_again", value: 3 }, { questionKey: "comment", value: 3 }], "answers[2].value"],
+      [[], "answers"],
     ];
     for (const [answers, field] of cases) {
       const res = await submit({ ...base, answers });
       expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
     }
-    const noSuch = await submit({ ...base, surveyId: "00000000-0000-4000-8000-000000000000", answers: [] });
+    const noSuch = await submit({ ...base, surveyId: "00000000-0000-4000-8000-000000000000", answers: [{ questionKey: "recommend", value: 5 }] });
     expect(noSuch.errors?.[0].extensions?.code).toBe("NOT_FOUND");
     expect(await tableCounts(t)).toEqual(before);
   });
@@ -119,6 +120,18 @@ describe("surveys", () => {
     const own = await submit({ surveyId: survey.id, responseId: "c-2", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, token);
     expect(own.errors).toBeUndefined();
     expect(own.data.submitSurveyResponse.customer).toMatchObject({ id: cara, metrics: { nps: 3 } });
+    // A member answers a survey once: another responseId does not earn the survey's points again.
+    const balance = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { points { balance } } }`, { id })).data.customer.points.balance;
+    const afterOne = await balance(cara);
+    const again = await submit({ surveyId: survey.id, responseId: "c-9", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, token);
+    expect(again.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    expect(await balance(cara)).toBe(afterOne);
+    const backdated = await submit({ surveyId: survey.id, responseId: "c-8", occurredAt: "2020-01-01T00:00:00Z", answers }, token);
+    expect(backdated.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "occurredAt" });
+    // Dan's token sending Cara's very request gets Dan's own response, never Cara's replayed.
+    const danToken = (await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: dan })).data.issueCustomerToken.token;
+    const same = await submit({ surveyId: survey.id, responseId: "c-2", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, danToken);
+    expect(same.data.submitSurveyResponse).toMatchObject({ replayed: false, customer: { id: dan } });
     const forOther = await submit({ surveyId: survey.id, customerId: dan, responseId: "c-3", answers }, token);
     expect(forOther.errors?.[0].extensions?.code).toBe("FORBIDDEN");
     const storefront = await createKey(t, programId, "STOREFRONT");
@@ -134,5 +147,8 @@ describe("surveys", () => {
     expect(closed.data.setSurveyActive.active).toBe(false);
     const late = await submit({ surveyId: survey.id, customerId: dan, responseId: "d-4", answers });
     expect(late.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "surveyId" });
+    // A retry of a response given while it was open still gets its first result.
+    const retry = await submit({ surveyId: survey.id, customerExternalId: "dan", responseId: "d-1", answers });
+    expect(retry.data.submitSurveyResponse).toMatchObject({ replayed: true, customer: { id: dan } });
   });
 });

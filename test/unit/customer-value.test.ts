@@ -29,6 +29,9 @@ describe("quintile", () => {
   it("puts ten distinct values two to a fifth", () => {
     expect(ten.map((v) => quintile(v, percentiles(ten)))).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
     expect([0, 11].map((v) => quintile(v, percentiles(ten)))).toEqual([1, 5]);
+    // A value exactly on a fifth's edge stays in the lower fifth: of 100 buyers, the 20th scores 1.
+    const hundred = percentiles(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect([1, 20, 21, 40, 41, 80, 81, 100].map((v) => quintile(v, hundred))).toEqual([1, 1, 2, 2, 3, 4, 5, 5]);
   });
 
   it("gives ties one score, by their mid-rank, and a lone buyer the middle", () => {

@@ -98,9 +98,11 @@ export function quintile(value: number, percentiles: number[]): number {
     if (p < value) below++;
     else if (p === value) equal++;
   }
-  // A value above every percentile is in the top percent: as if it were the last one.
-  const midRank = below === percentiles.length ? 1 : (below + equal / 2 + 0.5) / (percentiles.length + 1);
-  return Math.min(5, 1 + Math.floor(midRank * 5));
+  // The value spans the percentile slots below+1 … below+equal (or sits between two): its
+  // mid-rank is (2·below + equal + 1) / (2·(n + 1)). Whole numbers, so a value exactly on a fifth's
+  // edge stays in the lower fifth (with 100 buyers, the 20th scores 1, the 21st 2).
+  const twiceMid = 2 * below + equal + 1;
+  return Math.min(5, Math.max(1, Math.ceil((twiceMid * 5) / (2 * (percentiles.length + 1)))));
 }
 
 /** Null until the customer's first purchase. */

@@ -46,7 +46,8 @@ export class ValueBreakpointsCache {
     }
     entry.refreshing = true;
     value.then(
-      (fresh) => this.entries.set(programId, { value: Promise.resolve(fresh), until: Date.now() + this.ttlMs, settled: true }),
+      // Unless cleared meanwhile: a refresh begun before clear() must not bring old figures back.
+      (fresh) => this.entries.get(programId) === entry && this.entries.set(programId, { value: Promise.resolve(fresh), until: Date.now() + this.ttlMs, settled: true }),
       () => (entry.refreshing = false),
     );
     return entry.value;

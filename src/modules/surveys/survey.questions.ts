@@ -62,7 +62,8 @@ export function checkQuestions(questions: SurveyQuestionData[]): void {
  */
 export function checkAnswers(questions: SurveyQuestionData[], answers: AnswerData[]): { byKey: Record<string, number | string>; nps: number | null } {
   const byQuestion = new Map(questions.map((q) => [q.key, q]));
-  const byKey: Record<string, number | string> = {};
+  // No prototype: a question keyed "constructor" is not answered already.
+  const byKey: Record<string, number | string> = Object.create(null);
   let nps: number | null = null;
   answers.forEach((a, i) => {
     const field = `answers[${i}]`;

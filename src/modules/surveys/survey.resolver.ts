@@ -13,6 +13,9 @@ import { Role, requireCredential, requireRole, roleIn } from "../auth/actor";
 import { TouchpointType } from "../program/earning";
 import { Program } from "../program/program.types";
 import { customerRef, when } from "../touchpoint/touchpoint.resolver";
+import { TouchpointRecord } from "../touchpoint/touchpoint.model";
+import { loadReplay } from "../touchpoint/replay";
+import { requestHash } from "../touchpoint/request-hash";
 import { RecordTouchpointPayload } from "../touchpoint/touchpoint.payloads";
 import { checkAnswers, checkQuestions, SurveyQuestionData } from "./survey.questions";
 import { CreateSurveyInput, SubmitSurveyResponseInput, Survey, surveyFromRow } from "./survey.types";
@@ -59,32 +62,53 @@ export class SurveyResolver {
     const row = await this.find(ctx, surveyId);
     if (!row) throw new NotFound("Survey", "surveyId");
     const { actor } = ctx;
-    let customer: { customerId: string } | { customerExternalId: string };
+    const config = await ctx.app.programs.config(row.program_id);
+    let record: TouchpointRecord;
     if (actor.kind === "customer") {
       if (input.customerExternalId || (input.customerId && input.customerId !== actor.customerId)) {
         throw new Forbidden("A customer token answers only for its own customer");
       }
-      customer = { customerId: actor.customerId };
+      // Backdated answers would move the customer's windows and NPS history: the server's clock.
+      if (input.occurredAt) throw new BadInput("occurredAt", "a customer token's answers are dated by the server");
+      // A member answers each survey once: the key is the survey and the customer, not the
+      // client's responseId (a new responseId per call would earn the survey's points every time),
+      // and the hash names the customer (another member's identical answers must not replay these).
+      record = this.record(row, input, ctx, { customerId: actor.customerId }, `${row.id}:${actor.customerId}`, { ...input, customerId: actor.customerId });
     } else {
       requireRole(actor, row.program_id, [Role.ADMIN, Role.PARTNER]);
-      customer = customerRef(input);
+      record = this.record(row, input, ctx, customerRef(input), input.responseId, input);
     }
-    if (!row.active) throw new BadInput("surveyId", "the survey is closed to responses");
+    if (!row.active) {
+      // A retry of a response given while the survey was open still gets its first result.
+      const replay = await loadReplay(ctx.sql, config, record, requestHash(record.hashed));
+      if (replay) return replay;
+      throw new BadInput("surveyId", "the survey is closed to responses");
+    }
+    return ctx.app.touchpoints.record(ctx, config, record);
+  }
+
+  private record(
+    row: any,
+    input: SubmitSurveyResponseInput,
+    ctx: RequestContext,
+    customer: { customerId: string } | { customerExternalId: string },
+    key: string,
+    hashed: unknown,
+  ): TouchpointRecord {
     const { byKey, nps } = checkAnswers(row.questions, input.answers);
-    const config = await ctx.app.programs.config(row.program_id);
-    return ctx.app.touchpoints.record(ctx, config, {
+    return {
       programId: row.program_id,
       ...customer,
       type: TouchpointType.SURVEY_RESPONSE,
-      externalId: input.responseId,
+      externalId: key,
       keyField: "responseId",
       occurredAt: when(ctx, input.occurredAt),
       channel: input.channel,
       amount: null,
-      data: { surveyId, answers: byKey },
+      data: { surveyId: row.id, responseId: input.responseId, answers: byKey },
       nps,
-      hashed: input,
-    });
+      hashed,
+    };
   }
 
   /** The survey by id, for a credential of its program (else null: another program's ids are not told apart from missing ones). */

@@ -128,7 +128,7 @@ export class SurveyAnswerInput {
   text?: string | null;
 }
 
-@InputType({ description: "A customer's answers to a survey. responseId makes a retry safe (it is unique among the program's survey responses). With a customer token, the customer is the token's (give no customer, or that one)." })
+@InputType({ description: "A customer's answers to a survey. responseId makes a retry safe (it is unique among the program's survey responses). With a customer token, the customer is the token's (give no customer, or that one), the survey is answered once (its key is the survey and the customer) and dated by the server." })
 export class SubmitSurveyResponseInput extends CustomerEventInput {
   @Field(() => ID)
   surveyId: string;
@@ -138,6 +138,7 @@ export class SubmitSurveyResponseInput extends CustomerEventInput {
   responseId: string;
 
   @Field(() => [SurveyAnswerInput])
+  @ArrayMinSize(1)
   @ArrayMaxSize(50)
   @ValidateNested({ each: true })
   answers: SurveyAnswerInput[];
