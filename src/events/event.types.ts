@@ -7,7 +7,8 @@ export type EventTopic =
   | "POINTS_ADJUSTED"
   | "POINTS_EXPIRED"
   | "POINTS_ACTIVATED"
-  | "TIER_CHANGED";
+  | "TIER_CHANGED"
+  | "DETRACTOR_ALERT";
 
 /** The topics of rewardEvents: a reward issued (a triggered reward), redeemed for points, its coupon used, cancelled, expired. */
 export const REWARD_TOPICS = ["REWARD_ISSUED", "REWARD_REDEEMED", "COUPON_USED", "REDEMPTION_CANCELLED", "REDEMPTION_EXPIRED"] as const;

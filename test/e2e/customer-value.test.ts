@@ -3,7 +3,7 @@
  * the two loyalty dimensions and their quadrant, and who may read them.
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { createKey, DAY, griffinProgram, purchase, review, touchpoint, withClock } from "../helpers/operations";
+import { createKey, DAY, griffinProgram, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -79,6 +79,31 @@ describe("customer value", () => {
     expect(await loyalty(8)).toEqual({ behavioral: 75, attitudinal: null, quadrant: "MERCENARY" });
     expect(await loyalty(2)).toEqual({ behavioral: 0, attitudinal: 100, quadrant: "LATENT" });
     expect(await loyalty(1)).toEqual({ behavioral: 0, attitudinal: null, quadrant: "NONE" });
+  });
+
+  it("no longer counts a fully refunded order as the first or last purchase (recency, CLV, and the ladder's DAYS_SINCE_LAST_PURCHASE)", async () => {
+    const programId = await griffinProgram(t);
+    const now = t.app.clock().getTime();
+    const at = (days: number) => new Date(now - days * DAY).toISOString();
+    ok(await purchase(t, { programId, customerExternalId: "eve", orderId: "e-old", amount: 30, currency: "EUR", occurredAt: at(100) }));
+    ok(await purchase(t, { programId, customerExternalId: "eve", orderId: "e-mid", amount: 20, currency: "EUR", occurredAt: at(40) }));
+    ok(await purchase(t, { programId, customerExternalId: "eve", orderId: "e-new", amount: 50, currency: "EUR", occurredAt: at(5) }));
+    const dates = async () => {
+      const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "eve") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount } rfm { daysSinceLastPurchase } clv } }`, { p: programId })).data.customer;
+      return { first: c.metrics.firstPurchaseAt, last: c.metrics.lastPurchaseAt, count: c.metrics.purchaseCount, days: c.rfm?.daysSinceLastPurchase ?? null, clv: c.clv };
+    };
+    // A partial refund leaves the dates alone.
+    ok(await refund(t, { programId, orderId: "e-new", refundId: "r1", amount: 10 }));
+    expect(await dates()).toMatchObject({ first: at(100), last: at(5), count: 3, days: 5 });
+    // The rest of that order back: the last purchase is the one 40 days ago.
+    ok(await refund(t, { programId, orderId: "e-new", refundId: "r2", amount: 40 }));
+    expect(await dates()).toMatchObject({ first: at(100), last: at(40), count: 2, days: 40 });
+    // The oldest order back: the first purchase moves too.
+    ok(await refund(t, { programId, orderId: "e-old", refundId: "r3", amount: 30 }));
+    expect(await dates()).toMatchObject({ first: at(40), last: at(40), count: 1, days: 40, clv: 80 });
+    // Nothing left: no purchase dates, no RFM, no value.
+    ok(await refund(t, { programId, orderId: "e-mid", refundId: "r4", amount: 20 }));
+    expect(await dates()).toEqual({ first: null, last: null, count: 0, days: null, clv: 0 });
   });
 
   it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {

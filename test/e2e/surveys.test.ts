@@ -3,8 +3,8 @@
  * tokens answer them; a response is an idempotent SURVEY_RESPONSE touchpoint that earns points and
  * sets the customer's NPS; bad answers are BAD_USER_INPUT with the field and write nothing.
  */
-import { startTestApp, TestApp } from "../helpers/test-app";
-import { createKey, createProgram, tableCounts } from "../helpers/operations";
+import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { createKey, createProgram, tableCounts, touchpoint } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ const QUESTIONS = [
 ];
 
 const SUBMIT = `mutation($i: SubmitSurveyResponseInput!) { submitSurveyResponse(input: $i) {
-  replayed pointsEarned touchpoint { type externalId data } customer { id metrics { nps } loyalty { attitudinal } }
+  replayed pointsEarned touchpoint { id type externalId data } customer { id metrics { nps } loyalty { attitudinal } }
 } }`;
 
 async function setup() {
@@ -37,6 +37,11 @@ async function setup() {
 
 // A customer token may not read loyalty scores (value.resolver.ts): its own answers ask for less.
 const SUBMIT_OWN = SUBMIT.replace(" loyalty { attitudinal }", "");
+function ok<T extends { errors?: unknown }>(res: T): T {
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res;
+}
+
 const submit = (input: Record<string, unknown>, token?: string) => t.gql(token ? SUBMIT_OWN : SUBMIT, { i: input }, token);
 
 describe("surveys", () => {
@@ -150,5 +155,28 @@ describe("surveys", () => {
     // A retry of a response given while it was open still gets its first result.
     const retry = await submit({ surveyId: survey.id, customerExternalId: "dan", responseId: "d-1", answers });
     expect(retry.data.submitSurveyResponse).toMatchObject({ replayed: true, customer: { id: dan } });
+  });
+
+  it("alerts on detractors (NPS 0-6) after commit, from a survey or a SURVEY_RESPONSE touchpoint, once", async () => {
+    const { programId, survey } = await setup();
+    const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) {
+      __typename ... on DetractorAlertEvent { customerId nps previousNps surveyId externalId touchpointId }
+    } }`, { p: programId });
+    await settle();
+    const answers = (nps: number) => [{ questionKey: "recommend", value: nps }, { questionKey: "buy_again", value: 3 }];
+    const promoter = ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-1", answers: answers(9) }));
+    const detractor = ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-2", answers: answers(6) }));
+    ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-2", answers: answers(6) })); // a retry: no second alert
+    const direct = ok(await touchpoint(t, { programId, customerExternalId: "gus", type: "SURVEY_RESPONSE", externalId: "g-1", data: { nps: 0 } }));
+    ok(await touchpoint(t, { programId, customerExternalId: "gus", type: "SURVEY_RESPONSE", externalId: "g-2", data: { nps: 7 } }));
+    await feed.next(6); // four touchpoints recorded (the retry records nothing) and two alerts
+    await settle(300);
+    const alerts = feed.items.map((i: any) => i.loyaltyEvents).filter((e: any) => e.__typename === "DetractorAlertEvent");
+    const fay = promoter.data.submitSurveyResponse.customer.id;
+    expect(alerts).toEqual([
+      { __typename: "DetractorAlertEvent", customerId: fay, nps: 6, previousNps: 9, surveyId: survey.id, externalId: "f-2", touchpointId: detractor.data.submitSurveyResponse.touchpoint.id },
+      { __typename: "DetractorAlertEvent", customerId: direct.data.recordTouchpoint.customer.id, nps: 0, previousNps: null, surveyId: null, externalId: "g-1", touchpointId: direct.data.recordTouchpoint.touchpoint.id },
+    ]);
+    feed.unsubscribe();
   });
 });

@@ -15,7 +15,7 @@ registerEnumType(LoyaltyQuadrant, {
   },
 });
 
-@ObjectType({ description: "Recency, frequency and monetary value, each scored 1-5 by the fifth of the program's buyers (every customer with a purchase) the customer falls in, by mid-rank: 5 is the best fifth, customers tied on a value share a score, and a lone buyer scores 3. The buyers' percentiles are cached for about 5 minutes. Recency counts the last purchase even when it was refunded later; monetary is net of refunds." })
+@ObjectType({ description: "Recency, frequency and monetary value, each scored 1-5 by the fifth of the program's buyers (every customer with a purchase) the customer falls in, by mid-rank: 5 is the best fifth, customers tied on a value share a score, and a lone buyer scores 3. The buyers' percentiles are cached for about 5 minutes. A fully refunded order does not count; monetary is net of refunds." })
 export class Rfm {
   @Field(() => Int, { description: "1-5: 5 is the fifth of buyers who bought most recently." })
   recency: number;

@@ -5,7 +5,7 @@
  */
 import { filter, pipe } from "@graphql-yoga/subscription";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Args, ArgsType, Field, Float, ID, createUnionType, InterfaceType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
+import { Arg, Args, ArgsType, Field, Float, ID, Int, createUnionType, InterfaceType, ObjectType, Resolver, Root, Subscription, Ctx } from "type-graphql";
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
@@ -130,10 +130,34 @@ export class TierChangedEvent extends CustomerEvent {
   at: Date;
 }
 
+@ObjectType({
+  description: "A customer answered NPS 0-6 (a detractor), in a survey response or a SURVEY_RESPONSE touchpoint: a cue for service recovery.",
+  implements: CustomerEvent,
+})
+export class DetractorAlertEvent extends CustomerEvent {
+  @Field(() => Int, { description: "The answer, 0-6." })
+  nps: number;
+
+  @Field(() => Int, { nullable: true, description: "The customer's NPS answer before this one (null: none)." })
+  previousNps: number | null;
+
+  @Field(() => ID)
+  touchpointId: string;
+
+  @Field(() => ID, { nullable: true, description: "The survey answered (null for a SURVEY_RESPONSE touchpoint recorded directly)." })
+  surveyId: string | null;
+
+  @Field({ description: "The response's key: its responseId or externalId." })
+  externalId: string;
+
+  @Field()
+  occurredAt: Date;
+}
+
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent] as const,
+  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent] as const,
 });
 
 function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
@@ -153,7 +177,7 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED"]);
+const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT"]);
 
 @ArgsType()
 class StageChangedArgs {
@@ -182,6 +206,19 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
       cause: p.cause,
       reason: p.reason ?? {},
       at: new Date(message.createdAt),
+    });
+  }
+  if (message.topic === "DETRACTOR_ALERT") {
+    return Object.assign(new DetractorAlertEvent(), {
+      sequence: message.sequence,
+      programId: message.programId,
+      customerId: message.customerId!,
+      nps: p.nps,
+      previousNps: p.previousNps ?? null,
+      touchpointId: p.touchpointId,
+      surveyId: p.surveyId ?? null,
+      externalId: p.externalId,
+      occurredAt: new Date(p.occurredAt),
     });
   }
   if (message.topic.startsWith("POINTS_")) {

@@ -14,6 +14,9 @@ import type { WriteItem } from "./batch-writer";
 import { BatchCaps, earnFor, LotPlan, lotsFor, storedEarning } from "./batch-points";
 import { COUNTERS, zeroCounters } from "./touchpoint.deltas";
 
+/** NPS answers from 0 to this are detractors (the NPS convention: 9-10 promoters, 7-8 passives). */
+export const DETRACTOR_MAX_NPS = 6;
+
 const DAY_MS = 86_400_000;
 const cents = (n: number) => Math.round(n * 100) / 100;
 const earliest = (a: Date | null, b: Date): Date => (a && a <= b ? a : b);
@@ -116,6 +119,7 @@ export function planBatch(
         // Stored whenever there is something to explain or to refund by line later (lines that earned 0 too).
         earning: earned.total !== 0 || earned.applied.length > 0 || earning.lines.length > 0 ? earning : null,
       });
+      const npsBefore = state.row.nps;
       apply(state, item, config, now, earned.total, planned.pending);
       for (const c of COUNTERS) counters[c] += deltas.counters[c];
       if (deltas.purchaseAt) {
@@ -135,6 +139,13 @@ export function planBatch(
       // The touchpoint's id (and a move's transition) are added by the write statement, which assigns them.
       const recorded = { type: record.type, externalId: record.externalId, points: earned.total, pending: planned.pending, balance: String(state.row.balance), occurredAt: record.occurredAt.toISOString() };
       plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: recorded });
+      // Service recovery (domain.md §5): a detractor's answer is an alert of its own, so a tool can
+      // act on it without reading every touchpoint.
+      if (deltas.nps !== null && deltas.nps <= DETRACTOR_MAX_NPS) {
+        const surveyId = typeof record.data?.surveyId === "string" ? record.data.surveyId : null;
+        const alert = { nps: deltas.nps, previousNps: npsBefore ?? null, surveyId, externalId: record.externalId, occurredAt: record.occurredAt.toISOString() };
+        plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "DETRACTOR_ALERT", customer_id: customerId, payload: alert });
+      }
       if (move) {
         const ref = (s: { key: string; name: string; rank: number } | null) => (s ? { key: s.key, name: s.name, rank: s.rank } : null);
         const payload = { customerId, from: ref(stageOf(config, move.from_key)), to: ref(config.stageByKey.get(move.to_key)!), reason, cause: "TOUCHPOINT" };

@@ -5,7 +5,8 @@
 
 /**
  * Claims a refund's key, stores it, takes its amount (and, when it completes the order, the
- * purchase) off the customer's counters, and records on the purchase what was refunded.
+ * purchase, and its date from the first and last purchase dates) off the customer's counters, and
+ * records on the purchase what was refunded.
  * Points are taken back after it (REVERSE_PENDING, then debit_points), with the customer locked here.
  * $1 program, $2 customer, $3 refundId, $4 occurredAt, $5 amount, $6 currency, $7 orderId, $8 data,
  * $9 points taken back (negative), $10 request hash, $11 purchase id, $12 purchase count delta,
@@ -18,9 +19,18 @@ WITH tp AS (
   VALUES ($1, $2, 'REFUND', $3, $4::timestamptz, $5, $6, $7, $8, $9::int, $10)
   ON CONFLICT (program_id, type, external_id) DO NOTHING
   RETURNING id, occurred_at, recorded_at
+), still AS (
+  -- When the refund completes the order ($12 = -1): the customer's purchases that still count (not
+  -- fully refunded, as the windowed metrics count them), without this one, for the purchase dates.
+  SELECT min(t.occurred_at) AS first_at, max(t.occurred_at) AS last_at FROM touchpoints t
+   WHERE $12::int < 0 AND t.program_id = $1 AND t.customer_id = $2 AND t.type = 'PURCHASE' AND t.id <> $11
+     AND NOT (t.amount > 0 AND t.refunded_amount >= t.amount)
 ), c AS (
   UPDATE customers SET touchpoint_count = touchpoint_count + 1, purchase_count = purchase_count + $12,
-         purchase_amount = purchase_amount - $5, lifetime_points = lifetime_points - $14::bigint, updated_at = now()
+         purchase_amount = purchase_amount - $5, lifetime_points = lifetime_points - $14::bigint, updated_at = now(),
+         -- A fully refunded order is no longer the customer's first or last purchase (recency, lapse, CLV).
+         first_purchase_at = CASE WHEN $12::int < 0 THEN (SELECT first_at FROM still) ELSE first_purchase_at END,
+         last_purchase_at = CASE WHEN $12::int < 0 THEN (SELECT last_at FROM still) ELSE last_purchase_at END
   WHERE program_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM tp)
   RETURNING id
 ), p AS (
