@@ -108,6 +108,22 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
       }),
     ),
 
+    /** Redemptions in the year before the request that were not cancelled, counted per customer (loyalty's MERCENARY test). */
+    redemptionsLastYear: new DataLoader<string, number>(async (keys) => {
+      const found = new Map<string, number>();
+      for (const [programId, ids] of byProgram(keys)) {
+        const rows = await db.query(
+          `SELECT customer_id, count(*)::int AS n FROM redemptions
+            WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND status <> 'CANCELLED' AND created_at >= $3::timestamptz - interval '365 days'
+            GROUP BY customer_id`,
+          [programId, ids, asOf],
+          { prepare: true },
+        );
+        for (const row of rows) found.set(customerKey(programId, row.customer_id), row.n);
+      }
+      return keys.map((k) => found.get(k) ?? 0);
+    }),
+
     /** Tier qualification value in each customer's current window; keys "programId:customerId:createdAtISO". */
     tierValue: new DataLoader<string, number>(async (keys) => {
       const found = new Map<string, number>();

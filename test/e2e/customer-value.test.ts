@@ -77,6 +77,8 @@ describe("customer value", () => {
     expect(await loyalty(7)).toEqual({ behavioral: 75, attitudinal: 100, quadrant: "COMMITTED" });
     expect(await loyalty(9)).toEqual({ behavioral: 100, attitudinal: 30, quadrant: "INERTIA" });
     expect(await loyalty(8)).toEqual({ behavioral: 75, attitudinal: null, quadrant: "MERCENARY" });
+    // A redemption more than a year old no longer makes a mercenary.
+    expect(await withClock(t, 400 * DAY, () => loyalty(8))).toEqual({ behavioral: 75, attitudinal: null, quadrant: "INERTIA" });
     expect(await loyalty(2)).toEqual({ behavioral: 0, attitudinal: 100, quadrant: "LATENT" });
     expect(await loyalty(1)).toEqual({ behavioral: 0, attitudinal: null, quadrant: "NONE" });
   });
@@ -104,6 +106,20 @@ describe("customer value", () => {
     // Nothing left: no purchase dates, no RFM, no value.
     ok(await refund(t, { programId, orderId: "e-mid", refundId: "r4", amount: 20 }));
     expect(await dates()).toEqual({ first: null, last: null, count: 0, days: null, clv: 0 });
+  });
+
+  it("keeps the purchase dates right when full refunds race new purchases", async () => {
+    const programId = await griffinProgram(t);
+    const now = t.app.clock().getTime();
+    const at = (days: number) => new Date(now - days * DAY).toISOString();
+    for (let d = 60; d > 40; d--) ok(await purchase(t, { programId, customerExternalId: "hal", orderId: `old-${d}`, amount: 10, currency: "EUR", occurredAt: at(d) }));
+    // Refund the ten newest old orders while ten newer purchases come in, all at once.
+    await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => refund(t, { programId, orderId: `old-${41 + i}`, refundId: `rf-${i}`, amount: 10 }).then(ok)),
+      ...Array.from({ length: 10 }, (_, i) => purchase(t, { programId, customerExternalId: "hal", orderId: `new-${i}`, amount: 10, currency: "EUR", occurredAt: at(20 - i) }).then(ok)),
+    ]);
+    const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "hal") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount purchaseAmount } } }`, { p: programId })).data.customer;
+    expect(c.metrics).toEqual({ firstPurchaseAt: at(60), lastPurchaseAt: at(11), purchaseCount: 20, purchaseAmount: 200 });
   });
 
   it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {

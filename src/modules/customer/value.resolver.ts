@@ -1,8 +1,8 @@
 /**
  * A customer's value and loyalty scores: RFM, CLV and two-dimensional loyalty. Internal figures
  * (a member should not read that they are "MERCENARY"): ADMIN and PARTNER keys only, not customer tokens.
- * A page of customers costs no statement for them beyond the program's cached breakpoints (and the
- * redemptions loader, only for those whose quadrant depends on it).
+ * A page of customers costs no statement for them beyond the program's cached breakpoints (and one
+ * count of recent redemptions, only for those whose quadrant depends on it).
  */
 import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
@@ -11,8 +11,6 @@ import { clvOf, LoyaltyQuadrant, loyaltyOf, RfmScores, rfmOf } from "../../domai
 import { Role, requireRole } from "../auth/actor";
 import { Customer } from "./customer.types";
 import { CLV_DESCRIPTION, Loyalty, Rfm } from "./value.types";
-
-const YEAR_MS = 365 * 86_400_000;
 
 @Resolver(() => Customer)
 export class CustomerValueResolver {
@@ -35,10 +33,7 @@ export class CustomerValueResolver {
     const scores = loyaltyOf(customer.row, rfm, 0);
     // Only a customer who buys much and says little needs their redemptions (MERCENARY or INERTIA).
     if (scores.quadrant !== LoyaltyQuadrant.INERTIA) return scores;
-    const since = ctx.now.getTime() - YEAR_MS;
-    const redemptions = (await ctx.loaders.redemptions.load(customerKey(customer.programId, customer.id))).filter(
-      (r) => r.status !== "CANCELLED" && new Date(r.created_at).getTime() >= since,
-    ).length;
+    const redemptions = await ctx.loaders.redemptionsLastYear.load(customerKey(customer.programId, customer.id));
     return loyaltyOf(customer.row, rfm, redemptions);
   }
 

@@ -125,6 +125,10 @@ export class TouchpointService {
     }
     const customerId: string = purchase.customer_id;
     const reverse = plan.points;
+    // A refund that completes the order recomputes the purchase dates from the customer's other
+    // purchases: lock the customer first, so that statement's snapshot holds every purchase
+    // committed before it (a batch committing in between would otherwise have its date overwritten).
+    if (plan.completes) await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, customerId]);
     const [claimed] = await tx.query(
       POST_REFUND,
       [
