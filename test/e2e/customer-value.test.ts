@@ -122,6 +122,32 @@ describe("customer value", () => {
     expect(c.metrics).toEqual({ firstPurchaseAt: at(60), lastPurchaseAt: at(11), purchaseCount: 20, purchaseAmount: 200 });
   });
 
+  it("sums CLV per stage in the ladder funnel, as each customer's CLV adds up (now, and with customers lapsed)", async () => {
+    const programId = await tenBuyers();
+    // Some history beyond a year, some refunds: every branch of the rule.
+    ok(await purchase(t, { programId, customerExternalId: "c3", orderId: "c3-old", amount: 77.77, currency: "EUR", occurredAt: new Date(t.app.clock().getTime() - 700 * DAY).toISOString() }));
+    ok(await refund(t, { programId, orderId: "c6-1", refundId: "c6-r", amount: 60 }));
+    ok(await touchpoint(t, { programId, customerExternalId: "window-shopper", type: "VISIT", externalId: "w1" }));
+    const compare = async () => {
+      const [list, funnel] = await Promise.all([
+        t.gql(`query($p: ID!) { customers(programId: $p, first: 50) { nodes { stage { key } clv } } }`, { p: programId }),
+        t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers clv averageClv } } }`, { p: programId }),
+      ]);
+      const byStage = new Map<string, number>();
+      for (const n of list.data.customers.nodes) byStage.set(n.stage.key, (byStage.get(n.stage.key) ?? 0) + n.clv);
+      const stages = funnel.data.ladderFunnel.stages.filter((s: any) => s.customers > 0);
+      expect(stages.length).toBeGreaterThan(1);
+      for (const s of stages) {
+        expect(s.clv).toBeCloseTo(byStage.get(s.stage.key)!, 2);
+        expect(s.averageClv).toBeCloseTo(s.clv / s.customers, 2);
+      }
+      return stages.reduce((sum: number, s: any) => sum + s.clv, 0);
+    };
+    const now = await compare();
+    const later = await withClock(t, 300 * DAY, compare);
+    expect(later).toBeLessThan(now);
+  });
+
   it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {
     const programId = await tenBuyers();
     const partner = await createKey(t, programId, "PARTNER");

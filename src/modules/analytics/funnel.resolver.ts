@@ -1,11 +1,12 @@
 /** The ladder as a funnel: how many customers stand on each rung and how many moved in a period. */
-import { Arg, Ctx, Field, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
+import { Arg, Ctx, Field, Float, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
 import { RequestContext } from "../../context";
 import { BadInput } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { Role, requireRole } from "../auth/actor";
 import { Stage } from "../program/program.types";
 import { stageOf } from "../program/program.config";
+import { clvSql } from "../customer/value.sql";
 
 @ObjectType()
 export class FunnelStage {
@@ -20,6 +21,12 @@ export class FunnelStage {
 
   @Field(() => Int, { description: "Moves out of the stage in the period." })
   left: number;
+
+  @Field(() => Float, { description: "The sum of the CLV (Customer.clv) of the customers on the stage now: what the rung is worth." })
+  clv: number;
+
+  @Field(() => Float, { nullable: true, description: "Their average CLV; null when the stage is empty." })
+  averageClv: number | null;
 }
 
 @ObjectType()
@@ -68,21 +75,23 @@ export class FunnelResolver {
     const start = from ?? new Date(end.getTime() - 30 * 86_400_000);
     if (start >= end) throw new BadInput("from", "from must be before to");
     const [counts, moves] = await Promise.all([
-      ctx.sql.query(`SELECT stage_key, count(*)::int AS n FROM customers WHERE program_id = $1 GROUP BY stage_key`, [id]),
+      ctx.sql.query(`SELECT stage_key, count(*)::int AS n, sum(${clvSql("$2::timestamptz")}) AS clv FROM customers c WHERE program_id = $1 GROUP BY stage_key`, [id, ctx.now]),
       ctx.sql.query(
         `SELECT from_key, to_key, count(*)::int AS n FROM stage_transitions
           WHERE program_id = $1 AND at >= $2 AND at < $3 GROUP BY from_key, to_key`,
         [id, start, end],
       ),
     ]);
-    const now = new Map(counts.map((r) => [r.stage_key, r.n]));
+    const now = new Map(counts.map((r) => [r.stage_key, r]));
     return {
       programId: id,
       from: start,
       to: end,
       stages: config.stages.map((stage) => ({
         stage,
-        customers: now.get(stage.key) ?? 0,
+        customers: now.get(stage.key)?.n ?? 0,
+        clv: Number(now.get(stage.key)?.clv ?? 0),
+        averageClv: now.has(stage.key) ? Math.round((Number(now.get(stage.key).clv) / now.get(stage.key).n) * 100) / 100 : null,
         entered: moves.filter((m) => m.to_key === stage.key).reduce((s, m) => s + m.n, 0),
         left: moves.filter((m) => m.from_key === stage.key).reduce((s, m) => s + m.n, 0),
       })),
