@@ -124,6 +124,28 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
       return keys.map((k) => found.get(k) ?? 0);
     }),
 
+    /**
+     * What the customer's latest SURVEY_RESPONSE said of their attitude (0-100), when it was a survey
+     * response (submitSurveyResponse stores it); null when the latest has none.
+     */
+    surveyAttitude: new DataLoader<string, number | null>(async (keys) => {
+      const found = new Map<string, number | null>();
+      for (const [programId, ids] of byProgram(keys)) {
+        const rows = await db.query(
+          `SELECT DISTINCT ON (customer_id) customer_id,
+                  CASE WHEN t.data ? 'surveyId' AND jsonb_typeof(t.data->'attitude') = 'number'
+                       THEN least(greatest((t.data->>'attitude')::float8, 0), 100) END AS attitude
+             FROM touchpoints t
+            WHERE t.program_id = $1 AND t.customer_id = ANY($2::uuid[]) AND t.type = 'SURVEY_RESPONSE'
+            ORDER BY customer_id, t.occurred_at DESC, t.id DESC`,
+          [programId, ids],
+          { prepare: true },
+        );
+        for (const row of rows) found.set(customerKey(programId, row.customer_id), row.attitude === null ? null : Number(row.attitude));
+      }
+      return keys.map((k) => found.get(k) ?? null);
+    }),
+
     /** Tier qualification value in each customer's current window; keys "programId:customerId:createdAtISO". */
     tierValue: new DataLoader<string, number>(async (keys) => {
       const found = new Map<string, number>();

@@ -59,9 +59,9 @@ it("does not grow with the number of customers", async () => {
     expect(node.ledger.nodes).toEqual([{ amount: 5 }, { amount: 5 }]);
     expect(node.nextStage).toEqual({ stage: { key: "client" }, requirements: [{ have: 2, need: 4 }] });
   }
-  // The page, stage history, touchpoints, ledger, the windowed metrics of nextStage, and the
-  // redemptions of the customers whose loyalty quadrant depends on them (they all buy alike, and
-  // buy recently: INERTIA or MERCENARY): one each. RFM's percentiles are cached per program.
+  // The page, stage history, touchpoints, ledger, the windowed metrics of nextStage, the latest
+  // survey responses and the redemptions of the customers whose loyalty quadrant depends on them
+  // (they all buy alike, and recently: INERTIA or MERCENARY): one each. RFM's percentiles are cached.
   expect(large.count).toBe(small.count);
-  expect(large.count).toBe(6);
+  expect(large.count).toBe(7);
 });

@@ -42,6 +42,8 @@ function ok<T extends { errors?: unknown }>(res: T): T {
   return res;
 }
 
+const programOf = async (surveyId: string): Promise<string> => (await t.gql(`query($s: ID!) { survey(id: $s) { programId } }`, { s: surveyId })).data.survey.programId;
+
 const submit = (input: Record<string, unknown>, token?: string) => t.gql(token ? SUBMIT_OWN : SUBMIT, { i: input }, token);
 
 describe("surveys", () => {
@@ -75,7 +77,8 @@ describe("surveys", () => {
   });
 
   it("records a response once: points, the answers, and the customer's NPS; a retry replays it", async () => {
-    const { survey } = await setup();
+    const { programId, survey } = await setup();
+    expect(await programOf(survey.id)).toBe(programId);
     const input = { surveyId: survey.id, customerExternalId: "ann", responseId: "r-1", answers: [{ questionKey: "recommend", value: 9 }, { questionKey: "buy_again", value: 4 }, { questionKey: "comment", text: " Great shop " }] };
     const first = await submit(input);
     expect(first.errors).toBeUndefined();
@@ -83,8 +86,15 @@ describe("surveys", () => {
       replayed: false,
       pointsEarned: 20,
       touchpoint: { type: "SURVEY_RESPONSE", externalId: "r-1", data: { surveyId: survey.id, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } } },
-      customer: { metrics: { nps: 9 }, loyalty: { attitudinal: 90 } },
+      // Attitude: the response's answers on 0-100, NPS 9 → 90 and agreement 4 → 75.
+      customer: { metrics: { nps: 9 }, loyalty: { attitudinal: 82.5 } },
     });
+    expect(first.data.submitSurveyResponse.touchpoint.data.attitude).toBe(82.5);
+    // A later NPS answer recorded as a plain touchpoint is the customer's latest word.
+    const direct = await touchpoint(t, { programId, customerExternalId: "ann", type: "SURVEY_RESPONSE", externalId: "nps-later", data: { nps: 4 } });
+    expect(direct.errors).toBeUndefined();
+    const ann = await t.gql(`query($id: ID!) { customer(id: $id) { loyalty { attitudinal } } }`, { id: first.data.submitSurveyResponse.customer.id });
+    expect(ann.data.customer.loyalty.attitudinal).toBe(40);
     const before = await tableCounts(t);
     const again = await submit(input);
     expect(again.data.submitSurveyResponse).toMatchObject({ replayed: true, pointsEarned: 20 });

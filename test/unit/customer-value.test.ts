@@ -89,6 +89,13 @@ describe("loyaltyOf", () => {
     expect(loyaltyOf(row({ nps: 3 }), null, 0)).toEqual({ behavioral: 0, attitudinal: 30, quadrant: LoyaltyQuadrant.NONE });
   });
 
+  it("takes the latest survey response's attitude over the NPS answer, with the ratings", () => {
+    const said = row({ nps: 2, review_count: 1, rating_sum: 5 });
+    expect(loyaltyOf(said, null, 0).attitudinal).toBe(60);
+    expect(loyaltyOf(said, null, 0, 80).attitudinal).toBe(90);
+    expect(loyaltyOf(row(), null, 0, 30)).toEqual({ behavioral: 0, attitudinal: 30, quadrant: LoyaltyQuadrant.NONE });
+  });
+
   it("averages what the customer said, and draws the lines at 62.5 and 70", () => {
     // NPS 6 (60) and a 4.6 average rating (90): 75, high.
     expect(loyaltyOf(row({ nps: 6, review_count: 5, rating_sum: 23 }), null, 0).attitudinal).toBe(75);

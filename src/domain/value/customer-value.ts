@@ -140,16 +140,18 @@ export function clvOf(row: ValueRow, now: Date): number {
 
 /**
  * The two dimensions and the quadrant. Behaviour: the mean of the recency and frequency scores on
- * 0-100 (1 → 0, 5 → 100). Attitude: the mean of what the customer said: the latest NPS answer
- * (0-10 → 0-100) and the average review rating (1-5 → 0-100). Without either, attitude counts as
- * low. High behaviour with low attitude is MERCENARY when the customer redeems rewards
+ * 0-100 (1 → 0, 5 → 100). Attitude: the mean of what the customer said: their latest survey
+ * response (`surveyAttitude`: the mean of its answers on a scale, 0-100), or without one the latest
+ * NPS answer (0-10 → 0-100); and the average review rating (1-5 → 0-100). Without any, attitude
+ * counts as low. High behaviour with low attitude is MERCENARY when the customer redeems rewards
  * (`redemptions` in the last year), INERTIA otherwise; high and high is FANATICAL when the customer
  * also refers or shares, COMMITTED otherwise.
  */
-export function loyaltyOf(row: ValueRow, rfm: RfmScores | null, redemptions: number): LoyaltyScores {
+export function loyaltyOf(row: ValueRow, rfm: RfmScores | null, redemptions: number, surveyAttitude: number | null = null): LoyaltyScores {
   const behavioral = rfm ? ((rfm.recency + rfm.frequency) / 2 - 1) * 25 : 0;
   const said: number[] = [];
-  if (row.nps !== null && row.nps !== undefined) said.push(row.nps * 10);
+  if (surveyAttitude !== null) said.push(surveyAttitude);
+  else if (row.nps !== null && row.nps !== undefined) said.push(row.nps * 10);
   if (row.review_count > 0) said.push((row.rating_sum / row.review_count - 1) * 25);
   const attitudinal = said.length > 0 ? Math.round((said.reduce((a, b) => a + b, 0) / said.length) * 10) / 10 : null;
   const buys = behavioral >= BEHAVIORAL_HIGH;

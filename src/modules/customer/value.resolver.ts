@@ -1,8 +1,8 @@
 /**
  * A customer's value and loyalty scores: RFM, CLV and two-dimensional loyalty. Internal figures
  * (a member should not read that they are "MERCENARY"): ADMIN and PARTNER keys only, not customer tokens.
- * A page of customers costs no statement for them beyond the program's cached breakpoints (and one
- * count of recent redemptions, only for those whose quadrant depends on it).
+ * A page of customers costs, for them, the program's cached breakpoints, one read of the latest
+ * survey responses, and one count of recent redemptions (only for those whose quadrant depends on it).
  */
 import { Ctx, FieldResolver, Float, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
@@ -29,12 +29,12 @@ export class CustomerValueResolver {
   @FieldResolver(() => Loyalty, { description: "Behavioural and attitudinal loyalty, and the quadrant they place the customer in. ADMIN and PARTNER only." })
   async loyalty(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Loyalty> {
     requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
-    const rfm = await this.rfmOf(customer, ctx);
-    const scores = loyaltyOf(customer.row, rfm, 0);
+    const key = customerKey(customer.programId, customer.id);
+    const [rfm, surveyAttitude] = await Promise.all([this.rfmOf(customer, ctx), ctx.loaders.surveyAttitude.load(key)]);
+    const scores = loyaltyOf(customer.row, rfm, 0, surveyAttitude);
     // Only a customer who buys much and says little needs their redemptions (MERCENARY or INERTIA).
     if (scores.quadrant !== LoyaltyQuadrant.INERTIA) return scores;
-    const redemptions = await ctx.loaders.redemptionsLastYear.load(customerKey(customer.programId, customer.id));
-    return loyaltyOf(customer.row, rfm, redemptions);
+    return loyaltyOf(customer.row, rfm, await ctx.loaders.redemptionsLastYear.load(key), surveyAttitude);
   }
 
   private async rfmOf(customer: Customer, ctx: RequestContext): Promise<RfmScores | null> {

@@ -46,7 +46,8 @@ export class Loyalty {
 
   @Field(() => Float, {
     nullable: true,
-    description: "0-100: the mean of what the customer said: the latest NPS answer (0-10 → 0-100) and the average review rating (1-5 → 0-100). Null when they said neither (attitude then counts as low).",
+    description:
+      "0-100: the mean of what the customer said: their latest survey response (the mean of its NPS, CSAT, EFFORT and AGREEMENT answers, each on 0-100), or without one their latest NPS answer (0-10 → 0-100); and the average review rating (1-5 → 0-100). Null when they said nothing (attitude then counts as low).",
   })
   attitudinal: number | null;
 

@@ -28,6 +28,15 @@ export const SCALES: Partial<Record<SurveyQuestionKind, { min: number; max: numb
 
 export const MAX_TEXT_ANSWER = 2000;
 
+/**
+ * An answer on its kind's scale as 0-100, higher the better: NPS 0-10, CSAT and AGREEMENT 1-5,
+ * EFFORT 1-7 (7: very easy, as in CES 2.0's "the company made it easy for me").
+ */
+export function scaled(kind: SurveyQuestionKind, value: number): number | null {
+  const scale = SCALES[kind];
+  return scale ? ((value - scale.min) / (scale.max - scale.min)) * 100 : null;
+}
+
 export interface SurveyQuestionData {
   key: string;
   kind: SurveyQuestionKind;
@@ -60,7 +69,10 @@ export function checkQuestions(questions: SurveyQuestionData[]): void {
  * The answers by question key, checked against the survey; and the NPS answer, if the survey has
  * an NPS question and it was answered.
  */
-export function checkAnswers(questions: SurveyQuestionData[], answers: AnswerData[]): { byKey: Record<string, number | string>; nps: number | null } {
+export function checkAnswers(
+  questions: SurveyQuestionData[],
+  answers: AnswerData[],
+): { byKey: Record<string, number | string>; nps: number | null; attitude: number | null } {
   const byQuestion = new Map(questions.map((q) => [q.key, q]));
   // No prototype: a question keyed "constructor" is not answered already.
   const byKey: Record<string, number | string> = Object.create(null);
@@ -88,5 +100,8 @@ export function checkAnswers(questions: SurveyQuestionData[], answers: AnswerDat
   });
   const missing = questions.find((q) => q.required && !(q.key in byKey));
   if (missing) throw new BadInput("answers", `the required question "${missing.key}" is not answered`);
-  return { byKey, nps };
+  // What the response says of the customer's attitude: the mean of its answers on a scale, 0-100.
+  const said = questions.filter((q) => typeof byKey[q.key] === "number").map((q) => scaled(q.kind, byKey[q.key] as number)!);
+  const attitude = said.length > 0 ? Math.round((said.reduce((a, b) => a + b, 0) / said.length) * 10) / 10 : null;
+  return { byKey, nps, attitude };
 }

@@ -95,7 +95,7 @@ export class SurveyResolver {
     key: string,
     hashed: unknown,
   ): TouchpointRecord {
-    const { byKey, nps } = checkAnswers(row.questions, input.answers);
+    const { byKey, nps, attitude } = checkAnswers(row.questions, input.answers);
     return {
       programId: row.program_id,
       ...customer,
@@ -105,7 +105,7 @@ export class SurveyResolver {
       occurredAt: when(ctx, input.occurredAt),
       channel: input.channel,
       amount: null,
-      data: { surveyId: row.id, responseId: input.responseId, answers: byKey },
+      data: { surveyId: row.id, responseId: input.responseId, answers: byKey, attitude },
       nps,
       hashed,
     };
