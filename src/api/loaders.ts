@@ -114,7 +114,7 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
       for (const [programId, ids] of byProgram(keys)) {
         const rows = await db.query(
           `SELECT customer_id, count(*)::int AS n FROM redemptions
-            WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND status <> 'CANCELLED' AND created_at >= $3::timestamptz - interval '365 days'
+            WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND status <> 'CANCELLED' AND created_at >= $3::timestamptz - interval '8760 hours'
             GROUP BY customer_id`,
           [programId, ids, asOf],
           { prepare: true },

@@ -3,6 +3,7 @@
  * the two loyalty dimensions and their quadrant, and who may read them.
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
+import { REFUND_COMPLETION_BACKFILL } from "../../migrations/1764500000000-RefundCompletion";
 import { createKey, DAY, griffinProgram, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
@@ -106,6 +107,34 @@ describe("customer value", () => {
     // Nothing left: no purchase dates, no RFM, no value.
     ok(await refund(t, { programId, orderId: "e-mid", refundId: "r4", amount: 20 }));
     expect(await dates()).toEqual({ first: null, last: null, count: 0, days: null, clv: 0 });
+  });
+
+  it("stops counting an order refunded line by line everywhere, once, even a free one", async () => {
+    const programId = await griffinProgram(t);
+    const now = t.app.clock().getTime();
+    const at = (days: number) => new Date(now - days * DAY).toISOString();
+    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "paid-1", amount: 30, currency: "EUR", occurredAt: at(30) }));
+    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "paid-2", amount: 30, currency: "EUR", occurredAt: at(20) }));
+    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "free", amount: 0, currency: "EUR", occurredAt: at(2), lines: [{ sku: "gift", quantity: 2, unitPrice: 0 }] }));
+    // The windowed count is what nextStage (client: 4 purchases in 365 days) says the customer has.
+    const state = async () => {
+      const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "ivy") {
+        metrics { purchaseCount lastPurchaseAt } nextStage { requirements { criterion { metric windowDays } have } } } }`, { p: programId })).data.customer;
+      const windowed = c.nextStage.requirements.find((r: any) => r.criterion.metric === "PURCHASE_COUNT" && r.criterion.windowDays);
+      return { count: c.metrics.purchaseCount, last: c.metrics.lastPurchaseAt, windowed: windowed?.have ?? null };
+    };
+    expect(await state()).toEqual({ count: 3, last: at(2), windowed: 3 });
+    ok(await refund(t, { programId, orderId: "free", refundId: "f1", lines: [{ sku: "gift", quantity: 1 }] }));
+    expect(await state()).toEqual({ count: 3, last: at(2), windowed: 3 });
+    // Every line back: the free order no longer counts, in the counters, the dates and the windows alike.
+    ok(await refund(t, { programId, orderId: "free", refundId: "f2", lines: [{ sku: "gift", quantity: 1 }] }));
+    expect(await state()).toEqual({ count: 2, last: at(20), windowed: 2 });
+    // The migration's backfill finds the same over what the API stored: forget it, and run it again.
+    await t.app.db.query(`UPDATE touchpoints SET refund_completed_at = NULL WHERE program_id = $1`, [programId]);
+    await t.app.db.query(`UPDATE customers SET last_purchase_at = $2 WHERE program_id = $1`, [programId, at(2)]);
+    expect(await state()).toEqual({ count: 2, last: at(2), windowed: 3 });
+    for (const statement of REFUND_COMPLETION_BACKFILL) await t.app.db.query(statement);
+    expect(await state()).toEqual({ count: 2, last: at(20), windowed: 2 });
   });
 
   it("keeps the purchase dates right when full refunds race new purchases", async () => {

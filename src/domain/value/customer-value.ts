@@ -10,7 +10,7 @@
  */
 
 const DAY_MS = 86_400_000;
-const YEAR_DAYS = 365;
+export const YEAR_DAYS = 365;
 
 /**
  * Where the program's buyers stand: for each measure, its values at the 1st, 2nd, … 99th

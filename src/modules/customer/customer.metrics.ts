@@ -108,7 +108,7 @@ function aggregate(metric: Metric, start: string): string {
   const of = `t.type = '${windowType(metric)}' AND t.occurred_at > ${start}`;
   switch (metric) {
     case Metric.PURCHASE_COUNT:
-      return `count(*) FILTER (WHERE ${of} AND NOT (t.amount > 0 AND t.refunded_amount >= t.amount))`;
+      return `count(*) FILTER (WHERE ${of} AND t.refund_completed_at IS NULL)`;
     case Metric.PURCHASE_AMOUNT:
       return `coalesce(sum(t.amount - t.refunded_amount) FILTER (WHERE ${of}), 0)`;
     case Metric.AVERAGE_RATING:

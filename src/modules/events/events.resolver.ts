@@ -147,7 +147,7 @@ export class DetractorAlertEvent extends CustomerEvent {
   @Field(() => ID, { nullable: true, description: "The survey answered (null for a SURVEY_RESPONSE touchpoint recorded directly)." })
   surveyId: string | null;
 
-  @Field({ description: "The response's key: its responseId or externalId." })
+  @Field({ description: "The response as the client named it: the survey response's responseId, or the touchpoint's externalId." })
   externalId: string;
 
   @Field()

@@ -142,8 +142,16 @@ export function planBatch(
       // Service recovery (domain.md §5): a detractor's answer is an alert of its own, so a tool can
       // act on it without reading every touchpoint.
       if (deltas.nps !== null && deltas.nps <= DETRACTOR_MAX_NPS) {
-        const surveyId = typeof record.data?.surveyId === "string" ? record.data.surveyId : null;
-        const alert = { nps: deltas.nps, previousNps: npsBefore ?? null, surveyId, externalId: record.externalId, occurredAt: record.occurredAt.toISOString() };
+        // A survey response (submitSurveyResponse) names its survey and the client's responseId; a
+        // SURVEY_RESPONSE recorded directly has neither (its data is the client's, not ours).
+        const fromSurvey = record.keyField === "responseId";
+        const alert = {
+          nps: deltas.nps,
+          previousNps: npsBefore ?? null,
+          surveyId: fromSurvey ? record.data?.surveyId : null,
+          externalId: fromSurvey ? record.data?.responseId : record.externalId,
+          occurredAt: record.occurredAt.toISOString(),
+        };
         plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "DETRACTOR_ALERT", customer_id: customerId, payload: alert });
       }
       if (move) {

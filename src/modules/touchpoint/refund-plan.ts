@@ -24,6 +24,8 @@ interface PurchaseRow {
   points_reversed: number;
   earning: StoredEarning | null;
   refunded_lines: Record<string, number>;
+  /** Set once a refund completed the order. */
+  refund_completed_at: Date | null;
 }
 
 const cents = (n: number) => Math.round(n * 100);
@@ -69,8 +71,9 @@ export function planRefund(purchase: PurchaseRow, record: TouchpointRecord, expi
   if (cents(refund) > cents(amount) - cents(refunded)) {
     throw new BadInput(requested?.length ? "lines" : "amount", `refund of ${refund.toFixed(2)} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
   }
-  // An order completes once: a later refund of a 0.00 line does not take the purchase away again.
-  const alreadyComplete = amount > 0 && cents(refunded) >= cents(amount);
+  // An order completes once: a later refund (of a 0.00 line, or of what lines did not add up to)
+  // does not take the purchase away again.
+  const alreadyComplete = purchase.refund_completed_at !== null && purchase.refund_completed_at !== undefined;
   const completes = !alreadyComplete && (allLinesBack || (amount > 0 && cents(refunded + refund) >= cents(amount)));
   // The whole order back: everything it still holds, its order-level points too.
   if (completes) points = pointsLeft;

@@ -106,11 +106,15 @@ export class TouchpointService {
     const hash = requestHash(record.hashed);
     // Lock the purchase: refunds of one order are serialized, so together they never reverse more than it earned.
     const [purchase] = await tx.query(
-      `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency, earning, refunded_lines FROM touchpoints
+      `SELECT id, customer_id, amount, points, refunded_amount, points_reversed, currency, earning, refunded_lines, refund_completed_at FROM touchpoints
         WHERE program_id = $1 AND type = 'PURCHASE' AND external_id = $2 FOR UPDATE`,
       [programId, record.relatedExternalId],
     );
     if (!purchase) throw new NotFound(`Purchase with orderId "${record.relatedExternalId}"`, "orderId");
+    // Then the customer (every writer of a customer locks it; none locks a purchase after it): what
+    // is read from here on (expired points, the purchases behind the first and last purchase dates)
+    // cannot change until commit.
+    await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, purchase.customer_id]);
     const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
     const [{ expired }] = await tx.query(
@@ -125,10 +129,6 @@ export class TouchpointService {
     }
     const customerId: string = purchase.customer_id;
     const reverse = plan.points;
-    // A refund that completes the order recomputes the purchase dates from the customer's other
-    // purchases: lock the customer first, so that statement's snapshot holds every purchase
-    // committed before it (a batch committing in between would otherwise have its date overwritten).
-    if (plan.completes) await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, customerId]);
     const [claimed] = await tx.query(
       POST_REFUND,
       [

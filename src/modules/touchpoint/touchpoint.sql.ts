@@ -20,11 +20,11 @@ WITH tp AS (
   ON CONFLICT (program_id, type, external_id) DO NOTHING
   RETURNING id, occurred_at, recorded_at
 ), still AS (
-  -- When the refund completes the order ($12 = -1): the customer's purchases that still count (not
-  -- fully refunded, as the windowed metrics count them), without this one, for the purchase dates.
+  -- When the refund completes the order ($12 = -1): the customer's purchases that still count (no
+  -- refund completed them), without this one, for the purchase dates.
   SELECT min(t.occurred_at) AS first_at, max(t.occurred_at) AS last_at FROM touchpoints t
    WHERE $12::int < 0 AND t.program_id = $1 AND t.customer_id = $2 AND t.type = 'PURCHASE' AND t.id <> $11
-     AND NOT (t.amount > 0 AND t.refunded_amount >= t.amount)
+     AND t.refund_completed_at IS NULL
 ), c AS (
   UPDATE customers SET touchpoint_count = touchpoint_count + 1, purchase_count = purchase_count + $12,
          purchase_amount = purchase_amount - $5, lifetime_points = lifetime_points - $14::bigint, updated_at = now(),
@@ -35,6 +35,7 @@ WITH tp AS (
   RETURNING id
 ), p AS (
   UPDATE touchpoints SET refunded_amount = refunded_amount + $5, points_reversed = points_reversed + $14::int,
+         refund_completed_at = CASE WHEN $12::int < 0 THEN $4::timestamptz ELSE refund_completed_at END,
          refunded_lines = (SELECT coalesce(jsonb_object_agg(k, coalesce((refunded_lines->>k)::int, 0) + coalesce(($13::jsonb->>k)::int, 0)), '{}')
                              FROM jsonb_object_keys(refunded_lines || $13::jsonb) AS k)
    WHERE program_id = $1 AND id = $11 AND EXISTS (SELECT 1 FROM tp)
