@@ -7,25 +7,29 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * the customer's purchase count by its refund, then counted again by the windowed metrics, and a
  * later refund by amount could drop it a second time. The one flag now answers all three.
  *
- * Existing purchases: complete when the amounts say so, or when every line came back. Then each
- * customer's first and last purchase dates are those of the purchases still counting (a fully
- * refunded order used to keep its date).
+ * Existing purchases: complete when the amounts say so, or when every paid line came back (the
+ * time: the order's last refund). Then each customer's first and last purchase dates are those of
+ * the purchases still counting (a fully refunded order used to keep its date). purchase_count is
+ * left as the refunds kept it.
  */
 /** The backfill, two statements, exported for the test that runs them again over refunds the API recorded. */
 export const REFUND_COMPLETION_BACKFILL = [
   `
-      UPDATE touchpoints t SET refund_completed_at = coalesce(
-               (SELECT max(r.occurred_at) FROM touchpoints r
-                 WHERE r.program_id = t.program_id AND r.type = 'REFUND' AND r.related_external_id = t.external_id), t.recorded_at)
-       WHERE t.type = 'PURCHASE'
+      UPDATE touchpoints t SET refund_completed_at = coalesce(r.at, t.recorded_at)
+        FROM touchpoints p
+        -- The last refund of each order, in one aggregate (related_external_id has no index of its own).
+        LEFT JOIN (SELECT DISTINCT ON (program_id, related_external_id) program_id, related_external_id, occurred_at AS at
+                     FROM touchpoints WHERE type = 'REFUND' ORDER BY program_id, related_external_id, id DESC) r
+               ON r.program_id = p.program_id AND r.related_external_id = p.external_id
+       WHERE p.program_id = t.program_id AND p.id = t.id AND t.type = 'PURCHASE'
          AND ((t.amount > 0 AND t.refunded_amount >= t.amount)
-              OR (jsonb_typeof(t.earning->'lines') = 'array' AND jsonb_array_length(t.earning->'lines') > 0 AND NOT EXISTS (
-                    SELECT 1 FROM (
+              -- Every paid (not voided) line back, per SKU; an order with no paid line was never refunded by lines.
+              OR (jsonb_typeof(t.earning->'lines') = 'array' AND coalesce((
+                    SELECT bool_and(coalesce((t.refunded_lines->>line.sku)::int, 0) >= line.quantity) FROM (
                       SELECT l->>'sku' AS sku, sum((l->>'quantity')::int) AS quantity
                         FROM jsonb_array_elements(t.earning->'lines') l
                        WHERE NOT coalesce((l->>'voided')::boolean, false)
-                       GROUP BY l->>'sku') line
-                     WHERE coalesce((t.refunded_lines->>line.sku)::int, 0) < line.quantity)))`,
+                       GROUP BY l->>'sku') line), false)))`,
   `
       UPDATE customers c SET first_purchase_at = s.first_at, last_purchase_at = s.last_at
         FROM (SELECT c2.program_id, c2.id,

@@ -125,19 +125,20 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
     }),
 
     /**
-     * What the customer's latest SURVEY_RESPONSE said of their attitude (0-100), when it was a survey
-     * response (submitSurveyResponse stores it); null when the latest has none.
+     * What the customer's latest SURVEY_RESPONSE (in arrival order, as their NPS) said of their
+     * attitude (0-100), when it was a survey response (submitSurveyResponse stores data.survey, which
+     * recordTouchpoint refuses from clients); null when the latest has none.
      */
     surveyAttitude: new DataLoader<string, number | null>(async (keys) => {
       const found = new Map<string, number | null>();
       for (const [programId, ids] of byProgram(keys)) {
         const rows = await db.query(
           `SELECT DISTINCT ON (customer_id) customer_id,
-                  CASE WHEN t.data ? 'surveyId' AND jsonb_typeof(t.data->'attitude') = 'number'
-                       THEN least(greatest((t.data->>'attitude')::float8, 0), 100) END AS attitude
+                  CASE WHEN jsonb_typeof(t.data->'survey'->'attitude') = 'number'
+                       THEN least(greatest((t.data->'survey'->>'attitude')::float8, 0), 100) END AS attitude
              FROM touchpoints t
             WHERE t.program_id = $1 AND t.customer_id = ANY($2::uuid[]) AND t.type = 'SURVEY_RESPONSE'
-            ORDER BY customer_id, t.occurred_at DESC, t.id DESC`,
+            ORDER BY customer_id, t.id DESC`,
           [programId, ids],
           { prepare: true },
         );

@@ -4,7 +4,7 @@
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
 import { REFUND_COMPLETION_BACKFILL } from "../../migrations/1764500000000-RefundCompletion";
-import { createKey, DAY, griffinProgram, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
+import { createKey, createProgram, DAY, griffinProgram, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -109,32 +109,44 @@ describe("customer value", () => {
     expect(await dates()).toEqual({ first: null, last: null, count: 0, days: null, clv: 0 });
   });
 
-  it("stops counting an order refunded line by line everywhere, once, even a free one", async () => {
-    const programId = await griffinProgram(t);
+  it("stops counting an order refunded line by line everywhere, once, even a free one; the migration's backfill agrees", async () => {
+    // A ladder whose next rung needs 10 purchases in 365 days: nextStage shows the windowed count.
+    const programId = await createProgram(t, {
+      name: "Windowed",
+      ladder: { stages: [{ key: "member", name: "Member" }, { key: "regular", name: "Regular", paths: [[{ metric: "PURCHASE_COUNT", op: "GTE", value: 10, windowDays: 365 }]] }] },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    });
     const now = t.app.clock().getTime();
     const at = (days: number) => new Date(now - days * DAY).toISOString();
-    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "paid-1", amount: 30, currency: "EUR", occurredAt: at(30) }));
-    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "paid-2", amount: 30, currency: "EUR", occurredAt: at(20) }));
-    ok(await purchase(t, { programId, customerExternalId: "ivy", orderId: "free", amount: 0, currency: "EUR", occurredAt: at(2), lines: [{ sku: "gift", quantity: 2, unitPrice: 0 }] }));
-    // The windowed count is what nextStage (client: 4 purchases in 365 days) says the customer has.
+    const buy = (orderId: string, days: number, amount: number, lines?: unknown[]) =>
+      purchase(t, { programId, customerExternalId: "ivy", orderId, amount, currency: "EUR", occurredAt: at(days), ...(lines ? { lines } : {}) }).then(ok);
+    await buy("paid", 30, 30);
+    await buy("partly", 20, 30); // refunded in part: still a purchase
+    await buy("voided", 25, 0, [{ sku: "x", quantity: 1, unitPrice: 5, voided: true }]); // nothing paid, never refunded
+    await buy("twin", 15, 20, [{ sku: "a", quantity: 1, unitPrice: 10 }, { sku: "a", quantity: 1, unitPrice: 10 }]); // one of two units back
+    await buy("free", 2, 0, [{ sku: "gift", quantity: 2, unitPrice: 0 }]); // every line back, in two refunds
+    ok(await refund(t, { programId, orderId: "partly", refundId: "p1", amount: 10 }));
+    ok(await refund(t, { programId, orderId: "twin", refundId: "t1", lines: [{ sku: "a", quantity: 1 }] }));
     const state = async () => {
       const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "ivy") {
-        metrics { purchaseCount lastPurchaseAt } nextStage { requirements { criterion { metric windowDays } have } } } }`, { p: programId })).data.customer;
-      const windowed = c.nextStage.requirements.find((r: any) => r.criterion.metric === "PURCHASE_COUNT" && r.criterion.windowDays);
-      return { count: c.metrics.purchaseCount, last: c.metrics.lastPurchaseAt, windowed: windowed?.have ?? null };
+        metrics { purchaseCount lastPurchaseAt } nextStage { requirements { have } } } }`, { p: programId })).data.customer;
+      return { count: c.metrics.purchaseCount, last: c.metrics.lastPurchaseAt, windowed: c.nextStage.requirements[0].have };
     };
-    expect(await state()).toEqual({ count: 3, last: at(2), windowed: 3 });
+    expect(await state()).toEqual({ count: 5, last: at(2), windowed: 5 });
     ok(await refund(t, { programId, orderId: "free", refundId: "f1", lines: [{ sku: "gift", quantity: 1 }] }));
-    expect(await state()).toEqual({ count: 3, last: at(2), windowed: 3 });
+    expect(await state()).toEqual({ count: 5, last: at(2), windowed: 5 });
     // Every line back: the free order no longer counts, in the counters, the dates and the windows alike.
     ok(await refund(t, { programId, orderId: "free", refundId: "f2", lines: [{ sku: "gift", quantity: 1 }] }));
-    expect(await state()).toEqual({ count: 2, last: at(20), windowed: 2 });
+    expect(await state()).toEqual({ count: 4, last: at(15), windowed: 4 });
     // The migration's backfill finds the same over what the API stored: forget it, and run it again.
     await t.app.db.query(`UPDATE touchpoints SET refund_completed_at = NULL WHERE program_id = $1`, [programId]);
     await t.app.db.query(`UPDATE customers SET last_purchase_at = $2 WHERE program_id = $1`, [programId, at(2)]);
-    expect(await state()).toEqual({ count: 2, last: at(2), windowed: 3 });
+    expect(await state()).toEqual({ count: 4, last: at(2), windowed: 5 });
     for (const statement of REFUND_COMPLETION_BACKFILL) await t.app.db.query(statement);
-    expect(await state()).toEqual({ count: 2, last: at(20), windowed: 2 });
+    expect(await state()).toEqual({ count: 4, last: at(15), windowed: 4 });
+    const [free] = await t.app.db.query(`SELECT refund_completed_at FROM touchpoints WHERE program_id = $1 AND external_id = 'free'`, [programId]);
+    const [f2] = await t.app.db.query(`SELECT occurred_at FROM touchpoints WHERE program_id = $1 AND external_id = 'f2'`, [programId]);
+    expect(free.refund_completed_at).toEqual(f2.occurred_at);
   });
 
   it("keeps the purchase dates right when full refunds race new purchases", async () => {

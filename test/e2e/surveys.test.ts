@@ -85,11 +85,13 @@ describe("surveys", () => {
     expect(first.data.submitSurveyResponse).toMatchObject({
       replayed: false,
       pointsEarned: 20,
-      touchpoint: { type: "SURVEY_RESPONSE", externalId: "r-1", data: { surveyId: survey.id, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } } },
+      touchpoint: { type: "SURVEY_RESPONSE", externalId: "r-1", data: { survey: { id: survey.id, responseId: "r-1", attitude: 82.5 }, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } } },
       // Attitude: the response's answers on 0-100, NPS 9 → 90 and agreement 4 → 75.
       customer: { metrics: { nps: 9 }, loyalty: { attitudinal: 82.5 } },
     });
-    expect(first.data.submitSurveyResponse.touchpoint.data.attitude).toBe(82.5);
+    // A client cannot pass its own data off as a survey response.
+    const forged = await touchpoint(t, { programId, customerExternalId: "ann", type: "SURVEY_RESPONSE", externalId: "forged", data: { survey: { attitude: 100 } } });
+    expect(forged.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "data.survey" });
     // A later NPS answer recorded as a plain touchpoint is the customer's latest word.
     const direct = await touchpoint(t, { programId, customerExternalId: "ann", type: "SURVEY_RESPONSE", externalId: "nps-later", data: { nps: 4 } });
     expect(direct.errors).toBeUndefined();

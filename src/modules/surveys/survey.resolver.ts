@@ -105,7 +105,8 @@ export class SurveyResolver {
       occurredAt: when(ctx, input.occurredAt),
       channel: input.channel,
       amount: null,
-      data: { surveyId: row.id, responseId: input.responseId, answers: byKey, attitude },
+      // `survey` is ours (recordTouchpoint refuses it in a client's data): what the loyalty scores trust.
+      data: { survey: { id: row.id, responseId: input.responseId, attitude }, answers: byKey },
       nps,
       hashed,
     };

@@ -142,14 +142,14 @@ export function planBatch(
       // Service recovery (domain.md §5): a detractor's answer is an alert of its own, so a tool can
       // act on it without reading every touchpoint.
       if (deltas.nps !== null && deltas.nps <= DETRACTOR_MAX_NPS) {
-        // A survey response (submitSurveyResponse) names its survey and the client's responseId; a
-        // SURVEY_RESPONSE recorded directly has neither (its data is the client's, not ours).
+        // A survey response (submitSurveyResponse) names its survey and the client's responseId in
+        // data.survey; a SURVEY_RESPONSE recorded directly has neither.
         const fromSurvey = record.keyField === "responseId";
         const alert = {
           nps: deltas.nps,
           previousNps: npsBefore ?? null,
-          surveyId: fromSurvey ? record.data?.surveyId : null,
-          externalId: fromSurvey ? record.data?.responseId : record.externalId,
+          surveyId: fromSurvey ? (record.data?.survey as any)?.id : null,
+          externalId: fromSurvey ? (record.data?.survey as any)?.responseId : record.externalId,
           occurredAt: record.occurredAt.toISOString(),
         };
         plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "DETRACTOR_ALERT", customer_id: customerId, payload: alert });

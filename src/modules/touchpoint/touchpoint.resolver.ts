@@ -126,6 +126,7 @@ export class TouchpointResolver {
     };
     if (dedicated[input.type]) throw new BadInput("type", `record a ${input.type} with ${dedicated[input.type]}`);
     if (input.data && JSON.stringify(input.data).length > 16_384) throw new BadInput("data", "data is at most 16 KB");
+    if (input.data && "survey" in input.data) throw new BadInput("data.survey", "data.survey is set by submitSurveyResponse only");
     let nps: number | null = null;
     if (input.type === TouchpointType.SURVEY_RESPONSE && input.data && "nps" in input.data) {
       const value = input.data.nps;
