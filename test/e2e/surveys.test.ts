@@ -98,7 +98,7 @@ describe("surveys", () => {
     const ann = await t.gql(`query($id: ID!) { customer(id: $id) { loyalty { attitudinal } } }`, { id: first.data.submitSurveyResponse.customer.id });
     expect(ann.data.customer.loyalty.attitudinal).toBe(40);
     const before = await tableCounts(t);
-    const again = await submit(input);
+    const again = await submit({ ...input, answers: [...input.answers].reverse() });
     expect(again.data.submitSurveyResponse).toMatchObject({ replayed: true, pointsEarned: 20 });
     const changed = await submit({ ...input, answers: [{ questionKey: "recommend", value: 2 }, { questionKey: "buy_again", value: 1 }] });
     expect(changed.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");

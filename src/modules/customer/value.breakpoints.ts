@@ -36,10 +36,10 @@ export class ValueBreakpointsCache {
    * TTL, callers get them as they are while one statement takes them again (only the very first
    * read of a program waits for the aggregate).
    */
-  get(programId: string): Promise<ValueBreakpoints> {
+  get(programId: string, via: Queryable = this.db): Promise<ValueBreakpoints> {
     const entry = this.entries.get(programId);
     if (entry && (entry.until > Date.now() || entry.refreshing)) return entry.value;
-    const value = this.load(programId);
+    const value = this.load(programId, via);
     if (!entry?.settled) {
       this.entries.set(programId, { value, until: Date.now() + this.ttlMs });
       return value;
@@ -53,8 +53,9 @@ export class ValueBreakpointsCache {
     return entry.value;
   }
 
-  private load(programId: string): Promise<ValueBreakpoints> {
-    const value = this.db.query(BREAKPOINTS, [programId, FRACTIONS], { prepare: true }).then(([row]) => ({
+  /** `via`: the request's queryable, so the request that takes the breakpoints counts the statement. */
+  private load(programId: string, via: Queryable): Promise<ValueBreakpoints> {
+    const value = via.query(BREAKPOINTS, [programId, FRACTIONS], { prepare: true }).then(([row]) => ({
       buyers: row.buyers,
       recency: numbers(row.recency),
       frequency: numbers(row.frequency),

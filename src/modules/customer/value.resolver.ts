@@ -39,6 +39,6 @@ export class CustomerValueResolver {
 
   private async rfmOf(customer: Customer, ctx: RequestContext): Promise<RfmScores | null> {
     if (customer.row.purchase_count <= 0) return null;
-    return rfmOf(customer.row, await ctx.app.valueBreakpoints.get(customer.programId), ctx.now);
+    return rfmOf(customer.row, await ctx.app.valueBreakpoints.get(customer.programId, ctx.sql), ctx.now);
   }
 }

@@ -108,7 +108,8 @@ export class SurveyResolver {
       // `survey` is ours (recordTouchpoint refuses it in a client's data): what the loyalty scores trust.
       data: { survey: { id: row.id, responseId: input.responseId, attitude }, answers: byKey },
       nps,
-      hashed,
+      // The answers by question, so a retry that lists them in another order is the same request.
+      hashed: { ...(hashed as object), answers: byKey },
     };
   }
 
