@@ -73,7 +73,8 @@ describe("customer value", () => {
     expect(redeemed.data.redeemReward.__typename).toBe("Redemption");
 
     const loyalty = async (k: number) => (await valueOf(programId, `c${k}`)).loyalty;
-    expect(await loyalty(10)).toEqual({ behavioral: 100, attitudinal: 90, quadrant: "FANATICAL" });
+    // NPS 9 (90) and a share (advocacy: 100).
+    expect(await loyalty(10)).toEqual({ behavioral: 100, attitudinal: 95, quadrant: "FANATICAL" });
     // c7: recency and frequency 4 (75, high), NPS 10.
     expect(await loyalty(7)).toEqual({ behavioral: 75, attitudinal: 100, quadrant: "COMMITTED" });
     expect(await loyalty(9)).toEqual({ behavioral: 100, attitudinal: 30, quadrant: "INERTIA" });

@@ -83,7 +83,11 @@ describe("loyaltyOf", () => {
     expect(loyaltyOf(buyer, rfm(buyer), 1).quadrant).toBe(LoyaltyQuadrant.MERCENARY);
     const fan = { ...buyer, nps: 9 };
     expect(loyaltyOf(fan, rfm(fan), 0)).toEqual({ behavioral: 100, attitudinal: 90, quadrant: LoyaltyQuadrant.COMMITTED });
-    expect(loyaltyOf({ ...fan, referral_count: 1 }, rfm(fan), 3).quadrant).toBe(LoyaltyQuadrant.FANATICAL);
+    expect(loyaltyOf({ ...fan, referral_count: 1 }, rfm(fan), 3)).toEqual({ behavioral: 100, attitudinal: 95, quadrant: LoyaltyQuadrant.FANATICAL });
+    // A referrer who never answered a survey shows attitude by referring: a habitual buyer who refers is fanatical.
+    expect(loyaltyOf({ ...buyer, referral_count: 2 }, rfm(buyer), 0)).toEqual({ behavioral: 100, attitudinal: 100, quadrant: LoyaltyQuadrant.FANATICAL });
+    // A detractor who shared once stays low (20 and 100: 60).
+    expect(loyaltyOf({ ...buyer, nps: 2, social_share_count: 1 }, rfm(buyer), 0)).toMatchObject({ attitudinal: 60, quadrant: LoyaltyQuadrant.INERTIA });
     const admirer = row({ review_count: 2, rating_sum: 9 });
     expect(loyaltyOf(admirer, null, 0)).toEqual({ behavioral: 0, attitudinal: 87.5, quadrant: LoyaltyQuadrant.LATENT });
     expect(loyaltyOf(row({ nps: 3 }), null, 0)).toEqual({ behavioral: 0, attitudinal: 30, quadrant: LoyaltyQuadrant.NONE });

@@ -70,7 +70,7 @@ export enum LoyaltyQuadrant {
 export interface LoyaltyScores {
   /** 0-100, from the recency and frequency scores; 0 for a customer who never bought. */
   behavioral: number;
-  /** 0-100, from the latest NPS answer and the average review rating; null without either. */
+  /** 0-100, from survey answers, review ratings and advocacy; null without any. */
   attitudinal: number | null;
   quadrant: LoyaltyQuadrant;
 }
@@ -142,8 +142,8 @@ export function clvOf(row: ValueRow, now: Date): number {
  * The two dimensions and the quadrant. Behaviour: the mean of the recency and frequency scores on
  * 0-100 (1 → 0, 5 → 100). Attitude: the mean of what the customer said: their latest survey
  * response (`surveyAttitude`: the mean of its answers on a scale, 0-100), or without one the latest
- * NPS answer (0-10 → 0-100); and the average review rating (1-5 → 0-100). Without any, attitude
- * counts as low. High behaviour with low attitude is MERCENARY when the customer redeems rewards
+ * NPS answer (0-10 → 0-100); the average review rating (1-5 → 0-100); and advocacy (100 once the
+ * customer has referred someone or shared). Without any, attitude counts as low. High behaviour with low attitude is MERCENARY when the customer redeems rewards
  * (`redemptions` in the last year), INERTIA otherwise; high and high is FANATICAL when the customer
  * also refers or shares, COMMITTED otherwise.
  */
@@ -153,6 +153,8 @@ export function loyaltyOf(row: ValueRow, rfm: RfmScores | null, redemptions: num
   if (surveyAttitude !== null) said.push(surveyAttitude);
   else if (row.nps !== null && row.nps !== undefined) said.push(row.nps * 10);
   if (row.review_count > 0) said.push((row.rating_sum / row.review_count - 1) * 25);
+  // Recommending us to others is attitude shown, not just said (domain.md §2: advocacy).
+  if (row.referral_count > 0 || row.social_share_count > 0) said.push(100);
   const attitudinal = said.length > 0 ? Math.round((said.reduce((a, b) => a + b, 0) / said.length) * 10) / 10 : null;
   const buys = behavioral >= BEHAVIORAL_HIGH;
   const likes = attitudinal !== null && attitudinal >= ATTITUDINAL_HIGH;

@@ -47,7 +47,7 @@ export class Loyalty {
   @Field(() => Float, {
     nullable: true,
     description:
-      "0-100: the mean of what the customer said: their latest survey response (the mean of its NPS, CSAT, EFFORT and AGREEMENT answers, each on 0-100), or without one their latest NPS answer (0-10 → 0-100); and the average review rating (1-5 → 0-100). Null when they said nothing (attitude then counts as low).",
+      "0-100: the mean of what the customer said: their latest survey response (the mean of its NPS, CSAT, EFFORT and AGREEMENT answers, each on 0-100), or without one their latest NPS answer (0-10 → 0-100); the average review rating (1-5 → 0-100); and advocacy (100 once they have referred someone or shared). Null without any of these (attitude then counts as low).",
   })
   attitudinal: number | null;
 
