@@ -39,6 +39,17 @@ function perCustomerList(run: (programId: string, customerIds: string[]) => Prom
   });
 }
 
+/** A loader of one value per customer (rows of customer_id and value), one query per program; `absent` for customers without a row. */
+function perCustomerValue<T>(run: (programId: string, customerIds: string[]) => Promise<Array<{ customer_id: string; value: T }>>, absent: T) {
+  return new DataLoader<string, T>(async (keys) => {
+    const found = new Map<string, T>();
+    for (const [programId, ids] of byProgram(keys)) {
+      for (const row of await run(programId, ids)) found.set(customerKey(programId, row.customer_id), row.value);
+    }
+    return keys.map((k) => (found.has(k) ? found.get(k)! : absent));
+  });
+}
+
 export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf: Date) {
   const pages = new Map<string, DataLoader<string, any[]>>();
   /** Newest first, `first + 1` rows per customer (the extra one tells hasNextPage), via the (program, customer, id) index. */
@@ -109,43 +120,37 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
     ),
 
     /** Redemptions in the year before the request that were not cancelled, counted per customer (loyalty's MERCENARY test). */
-    redemptionsLastYear: new DataLoader<string, number>(async (keys) => {
-      const found = new Map<string, number>();
-      for (const [programId, ids] of byProgram(keys)) {
-        const rows = await db.query(
-          `SELECT customer_id, count(*)::int AS n FROM redemptions
+    redemptionsLastYear: perCustomerValue(
+      (programId, ids) =>
+        db.query(
+          `SELECT customer_id, count(*)::int AS value FROM redemptions
             WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) AND status <> 'CANCELLED' AND created_at >= $3::timestamptz - interval '8760 hours'
             GROUP BY customer_id`,
           [programId, ids, asOf],
           { prepare: true },
-        );
-        for (const row of rows) found.set(customerKey(programId, row.customer_id), row.n);
-      }
-      return keys.map((k) => found.get(k) ?? 0);
-    }),
+        ),
+      0,
+    ),
 
     /**
      * What the customer's latest SURVEY_RESPONSE (in arrival order, as their NPS) said of their
      * attitude (0-100), when it was a survey response (submitSurveyResponse stores data.survey, which
      * recordTouchpoint refuses from clients); null when the latest has none.
      */
-    surveyAttitude: new DataLoader<string, number | null>(async (keys) => {
-      const found = new Map<string, number | null>();
-      for (const [programId, ids] of byProgram(keys)) {
-        const rows = await db.query(
+    surveyAttitude: perCustomerValue<number | null>(
+      (programId, ids) =>
+        db.query(
           `SELECT DISTINCT ON (customer_id) customer_id,
                   CASE WHEN jsonb_typeof(t.data->'survey'->'attitude') = 'number'
-                       THEN least(greatest((t.data->'survey'->>'attitude')::float8, 0), 100) END AS attitude
+                       THEN least(greatest((t.data->'survey'->>'attitude')::float8, 0), 100) END AS value
              FROM touchpoints t
             WHERE t.program_id = $1 AND t.customer_id = ANY($2::uuid[]) AND t.type = 'SURVEY_RESPONSE'
             ORDER BY customer_id, t.id DESC`,
           [programId, ids],
           { prepare: true },
-        );
-        for (const row of rows) found.set(customerKey(programId, row.customer_id), row.attitude === null ? null : Number(row.attitude));
-      }
-      return keys.map((k) => found.get(k) ?? null);
-    }),
+        ),
+      null,
+    ),
 
     /** Tier qualification value in each customer's current window; keys "programId:customerId:createdAtISO". */
     tierValue: new DataLoader<string, number>(async (keys) => {

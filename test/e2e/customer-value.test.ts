@@ -4,7 +4,7 @@
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
 import { REFUND_COMPLETION_BACKFILL } from "../../migrations/1764500000000-RefundCompletion";
-import { createKey, createProgram, DAY, griffinProgram, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
+import { createKey, createProgram, DAY, griffinProgram, ok, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -20,10 +20,6 @@ async function valueOf(programId: string, externalId: string, token?: string) {
   return res.data.customer;
 }
 
-function ok<T extends { errors?: unknown }>(res: T): T {
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-  return res;
-}
 
 /**
  * Ten buyers: c1 … c10, where ck bought k times for 10k each, last (10 - k) * 10 days ago. Quintile

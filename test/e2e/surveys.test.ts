@@ -4,7 +4,7 @@
  * sets the customer's NPS; bad answers are BAD_USER_INPUT with the field and write nothing.
  */
 import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
-import { createKey, createProgram, tableCounts, touchpoint } from "../helpers/operations";
+import { createKey, createProgram, ok, tableCounts, touchpoint } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -37,10 +37,6 @@ async function setup() {
 
 // A customer token may not read loyalty scores (value.resolver.ts): its own answers ask for less.
 const SUBMIT_OWN = SUBMIT.replace(" loyalty { attitudinal }", "");
-function ok<T extends { errors?: unknown }>(res: T): T {
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-  return res;
-}
 
 const programOf = async (surveyId: string): Promise<string> => (await t.gql(`query($s: ID!) { survey(id: $s) { programId } }`, { s: surveyId })).data.survey.programId;
 

@@ -22,6 +22,12 @@ export async function createProgram(t: TestApp, input: Record<string, unknown>):
   return res.data.createProgram.id;
 }
 
+/** The result, or a thrown error naming the GraphQL errors it carried. */
+export function ok<T extends { errors?: unknown }>(res: T): T {
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res;
+}
+
 export const PURCHASE_RULE = { touchpointType: "PURCHASE", pointsPerUnit: 1 };
 
 export async function griffinProgram(t: TestApp, extraRules: Array<Record<string, unknown>> = []): Promise<string> {

@@ -13,6 +13,7 @@ import { CREDIT_POINTS } from "../touchpoint/touchpoint.sql";
 import { GRANT_KEY_PREFIX, issueUnit, redemptionPayload, Refusal, writeEvent } from "../rewards/reward.service";
 import { rewardFromRow } from "../rewards/reward.types";
 import { FIRST_PURCHASE_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
+import { LOCK_CUSTOMER } from "../customer/customer.sql";
 
 /** Whether a program's write batches can owe grants (owedByBatch then has something to look for). */
 export function owesGrantsOnWrite(config: ProgramConfig): boolean {
@@ -108,7 +109,7 @@ export class GrantService {
           result = { points: Number(grant.points), lotId: String(credit.lot_id) };
           events.push(await writeEvent(tx, programId, "POINTS_ADJUSTED", grant.customer_id, { points: String(grant.points), reason: grant.reason }));
         } else {
-          await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, grant.customer_id]);
+          await tx.query(LOCK_CUSTOMER, [programId, grant.customer_id]);
           const [rewardRow] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, grant.reward_id]);
           const reward = rewardFromRow(rewardRow);
           const closed = !reward.active ? "INACTIVE" : reward.validFrom && now < reward.validFrom ? "NOT_YET_VALID" : reward.validTo && now >= reward.validTo ? "ENDED" : null;

@@ -15,6 +15,7 @@ import { StageReason } from "../../domain/ladder/ladder.types";
 import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
+import { LOCK_CUSTOMER } from "../customer/customer.sql";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import { computePoints, EarningRule, TouchpointType } from "../program/earning";
 import { purchaseLines } from "./batch-points";
@@ -114,7 +115,7 @@ export class TouchpointService {
     // Then the customer (every writer of a customer locks it; none locks a purchase after it): what
     // is read from here on (expired points, the purchases behind the first and last purchase dates)
     // cannot change until commit.
-    await tx.query(`SELECT 1 FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, purchase.customer_id]);
+    await tx.query(LOCK_CUSTOMER, [programId, purchase.customer_id]);
     const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
     const [{ expired }] = await tx.query(
