@@ -10,6 +10,10 @@
  * tiers (its batches also read tier windows and upgrade tiers).
  * Every scenario runs once per round (BENCH_ROUNDS), and the API's ratios are the median of the
  * rounds' ratios: a ratio of two scenarios measured seconds apart, not minutes.
+ * BENCH_COMPARE names another build's dist/src/main.js (say, a worktree of main built with `npm
+ * run build`): each API scenario then also runs against it, in the same rounds on the same
+ * database, and the two builds' ratio is printed. On a machine whose speed drifts, that is how
+ * to tell whether a change helps.
  * Not a test: figures depend on the machine; the ratios are what to compare between runs.
  */
 import { spawn, ChildProcess } from "node:child_process";
@@ -45,9 +49,18 @@ const SERVER_WORKERS = Number(process.env.BENCH_SERVER_WORKERS ?? 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADMIN_KEY = `bench-${randomUUID()}`;
 
-/** The server process, whose CPU the scenarios report, and its /metrics (the write path's figures). */
-let serverPid = 0;
-let metricsUrl: string | undefined;
+/** An API server process: where to send requests, and the pid and /metrics its scenarios report. */
+interface Server {
+  url: string;
+  child: ChildProcess;
+  pid: number;
+  metricsUrl: string;
+}
+
+/** Another build to measure against this one, round by round (see the header). */
+const COMPARE = process.env.BENCH_COMPARE;
+/** The suffix of a scenario's name when it runs against the other build. */
+const OTHER = " (other build)";
 
 /** Scenario name prefixes, comma-separated (e.g. "api" to profile one scenario, "baseline-cte,api " for the ratios). */
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
@@ -62,8 +75,8 @@ const API_SCENARIOS = { cold: "api           spread", warm: "api warm      sprea
  * skipped unless BENCH_ONLY selects `name`, or `always`.
  */
 
-async function drive(name: string, op: (worker: number, i: number) => Promise<void>, seconds = SECONDS / ROUNDS, always = false): Promise<Result | null> {
-  if (!always && !selected(name)) return null;
+async function drive(name: string, op: (worker: number, i: number) => Promise<void>, server?: Server, seconds = SECONDS / ROUNDS, always = false): Promise<Result | null> {
+  if (!always && !selected(name.replace(OTHER, ""))) return null;
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
@@ -82,16 +95,16 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
     }
   });
   await new Promise((r) => setTimeout(r, 1000));
-  const api = name.startsWith("api ") && metricsUrl;
-  const writeBefore = api ? await scrapeWritePath(metricsUrl!) : null;
+  const metricsUrl = name.startsWith("api ") ? server?.metricsUrl : undefined;
+  const writeBefore = metricsUrl ? await scrapeWritePath(metricsUrl) : null;
   measuring = true;
   const start = performance.now();
-  const cpuBefore = cpuSnapshot(serverPid);
+  const cpuBefore = cpuSnapshot(server?.pid ?? 0);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - start) / 1000;
-  const cpuAfter = cpuSnapshot(serverPid);
-  const writeAfter = api ? await scrapeWritePath(metricsUrl!) : null;
+  const cpuAfter = cpuSnapshot(server?.pid ?? 0);
+  const writeAfter = metricsUrl ? await scrapeWritePath(metricsUrl) : null;
   const writePath = writeBefore && writeAfter ? writePathBetween(writeBefore, writeAfter) : null;
   const cpu = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter, elapsed) : null;
   stop = true;
@@ -101,10 +114,11 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu, writePath };
 }
 
-async function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+/** Starts an API process of `main` (this build's, unless another is compared) on the database. */
+async function startServer(databaseUrl: string, main = join(__dirname, "../main.js")): Promise<Server> {
   const port = 40000 + Math.floor(Math.random() * 10000);
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "../main.js")], {
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", NODE_ENV: "production", DB_POOL_SIZE: String(SERVER_POOL),
       ...(SERVER_WORKERS > 1 ? { API_PROCESSES: String(SERVER_WORKERS), REDIS_URL } : {}) },
     stdio: ["ignore", "ignore", "inherit"],
@@ -112,11 +126,7 @@ async function startServer(databaseUrl: string): Promise<{ url: string; child: C
   const url = `http://127.0.0.1:${port}/graphql`;
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(url.replace("/graphql", "/readyz"))).ok) {
-        serverPid = child.pid ?? 0;
-        metricsUrl = url.replace("/graphql", "/metrics");
-        return { url, child };
-      }
+      if ((await fetch(url.replace("/graphql", "/readyz"))).ok) return { url, child, pid: child.pid ?? 0, metricsUrl: url.replace("/graphql", "/metrics") };
     } catch {
       /* not up yet */
     }
@@ -173,10 +183,12 @@ SELECT balance FROM c`;
 
 async function main(): Promise<void> {
   const db = await createScratchDatabase(BASE_URL, "loyalty_bench");
-  let server: { url: string; child: ChildProcess } | undefined;
+  let server: Server | undefined;
+  let other: Server | undefined;
   const pool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
   try {
     server = await startServer(db.url);
+    if (COMPARE) other = await startServer(db.url, COMPARE);
     const url = server.url;
     /** A griffin-7 program earning a point per unit spent (and what `extra` adds), by the API. */
     const createProgram = async (name: string, extra: Record<string, unknown> = {}): Promise<string> => {
@@ -237,21 +249,38 @@ async function main(): Promise<void> {
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
     let seq = 0;
-    const recordOn = (customer: () => { external_id: string }, program = programId) => async () => {
-      const data = await gql(server!.url, RECORD_PURCHASE, {
+    const recordOn = (customer: () => { external_id: string }, program = programId, to = server!) => async () => {
+      const data = await gql(to.url, RECORD_PURCHASE, {
         input: { programId: program, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
       });
       if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
     };
     // First purchases (stage moves) and later ones: both paths get compiled before any measuring.
-    if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected))
-      await drive("warm-up", recordOn(() => warmupCustomers[Math.floor(Math.random() * warmupCustomers.length)], warmupProgramId), WARMUP_SECONDS, true);
+    if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected)) {
+      for (const to of [server, other]) {
+        if (to) await drive("warm-up", recordOn(() => warmupCustomers[Math.floor(Math.random() * warmupCustomers.length)], warmupProgramId, to), to, WARMUP_SECONDS, true);
+      }
+    }
 
     /** Each scenario's result per round, by name. */
     const rounds = new Map<string, Result[]>();
-    const run = async (name: string, op: (worker: number, i: number) => Promise<void>) => {
-      const result = await drive(name, op);
+    const run = async (name: string, op: (worker: number, i: number) => Promise<void>, to = server!) => {
+      const result = await drive(name, op, to);
       if (result) rounds.set(name, [...(rounds.get(name) ?? []), result]);
+    };
+    /**
+     * An API scenario, and right after it the same against the other build when one is compared.
+     * `pick(half)` chooses a customer; the other build gets the second half, so cold customers
+     * stay cold for both.
+     */
+    const runApi = async (name: string, pick: (half: number) => { external_id: string }, program = programId) => {
+      await run(name, recordOn(() => pick(0), program));
+      if (other) await run(name + OTHER, recordOn(() => pick(1), program, other), other);
+    };
+    /** A random customer of `list`, from its first or second half when another build takes the other. */
+    const among = (list: Array<{ external_id: string }>, half: number) => {
+      const size = other ? Math.floor(list.length / 2) : list.length;
+      return list[half * size + Math.floor(Math.random() * size)];
     };
     for (let round = 0; round < ROUNDS; round++) {
       const cold = colds[round] ?? [];
@@ -281,10 +310,10 @@ async function main(): Promise<void> {
           await pool.query({ name: "cte", text: BASELINE_CTE, values: [programId, c.id, `cte-${seq++}`, 25, 25] });
         });
         if (spread) {
-          await run(API_SCENARIOS.cold, recordOn(() => cold[Math.floor(Math.random() * cold.length)]));
-          await run(API_SCENARIOS.warm, recordOn(() => warm[Math.floor(Math.random() * warm.length)]));
-          await run(API_SCENARIOS.tiers, recordOn(() => tieredWarm[Math.floor(Math.random() * tieredWarm.length)], tieredProgramId));
-        } else await run(API_SCENARIOS.hot, recordOn(() => hot));
+          await runApi(API_SCENARIOS.cold, (half) => among(cold, half));
+          await runApi(API_SCENARIOS.warm, (half) => among(warm, half));
+          await runApi(API_SCENARIOS.tiers, (half) => among(tieredWarm, half), tieredProgramId);
+        } else await runApi(API_SCENARIOS.hot, () => hot);
       }
       // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
       // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
@@ -299,7 +328,7 @@ async function main(): Promise<void> {
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
     console.log(
-      `\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each in ${ROUNDS} round(s), ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)`,
+      `\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each in ${ROUNDS} round(s), ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)${COMPARE ? `, compared with ${COMPARE}` : ""}`,
     );
     console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios (median of the rounds, their range)`);
     const cores = (r: Result) => (r.cpu ? `${r.cpu.server.toFixed(2)}/${r.cpu.postgres.toFixed(2)}/${r.cpu.generator.toFixed(2)}` : "-").padStart(22);
@@ -327,13 +356,19 @@ async function main(): Promise<void> {
         const writePaths = api.map((r) => r.writePath);
         const writePath = writePaths.every((w) => w) ? describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[])) : "not available (the server's /metrics did not answer)";
         console.log(`${"".padEnd(20)}write path: ${writePath}`);
+        const theirs = rounds.get(name + OTHER);
+        if (theirs) {
+          const theirRatios = [ratio(theirs, tx, "of baseline-tx"), ratio(theirs, cte, "of baseline-cte"), ratio(theirs, cte, "per core", perCore)].filter(Boolean).join("; ");
+          console.log(`${line({ ...pooled(theirs), name: "  other build" })}   ${theirRatios}`);
+          console.log(`${"".padEnd(20)}this build / other build: ${ratio(api, theirs, "ops/s")}; ${ratio(api, theirs, "per core", perCore)}`);
+        }
       }
     }
     const noop = rounds.get("api-noop      -");
     if (noop) console.log(`${line({ ...pooled(noop), name: "api-noop (floor)" })}   { __typename } over HTTP: the stack alone`);
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
-    server?.child.kill("SIGTERM");
+    for (const s of [server, other]) s?.child.kill("SIGTERM");
     await Promise.all([...pools.values()].map((p) => p.close()));
     await pool.end();
     await new Promise((r) => setTimeout(r, 500));
