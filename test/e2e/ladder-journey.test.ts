@@ -1,6 +1,6 @@
 /** A customer's way up the griffin-7 ladder and down to lapsed, through the HTTP API. */
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { DAY, getCustomer, griffinProgram, purchase, recompute, refund, review, touchpoint, createProgram } from "../helpers/operations";
+import { DAY, getCustomer, griffinProgram, ok, purchase, recompute, refund, review, touchpoint, createProgram } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -182,5 +182,40 @@ describe("the ladder, end to end", () => {
     expect(byKey.first_time_customer).toEqual({ stage: { key: "first_time_customer" }, customers: 5, entered: 5, left: 0 });
     expect(byKey.prospect).toMatchObject({ customers: 3, entered: 3 });
     expect(funnel.data.ladderFunnel.transitions).toContainEqual({ from: { key: "suspect" }, to: { key: "first_time_customer" }, count: 5 });
+  });
+
+  it("tells in the funnel how long customers stay on each stage, and had stayed when they left", async () => {
+    const programId = await griffinProgram(t);
+    const ids: Record<string, string> = {};
+    for (const name of ["ann", "bob", "cy"]) {
+      ids[name] = ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-1`, amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+    }
+    ok(await purchase(t, { programId, customerExternalId: "ann", orderId: "ann-2", amount: 10, currency: "EUR" }));
+    // The history, dated: all three joined 20 days ago; ann bought first 10 days ago and again 4
+    // days ago; bob and cy bought 6 days ago.
+    const ago = (days: number) => new Date(Date.now() - days * DAY);
+    const date = async (name: string, joined: number, moves: number[]) => {
+      await t.app.db.query(`UPDATE customers SET created_at = $2, stage_entered_at = $3 WHERE id = $1`, [ids[name], ago(joined), ago(moves[moves.length - 1])]);
+      const rows = await t.app.db.query(`SELECT id FROM stage_transitions WHERE customer_id = $1 ORDER BY id`, [ids[name]]);
+      expect(rows).toHaveLength(moves.length);
+      for (const [i, row] of rows.entries()) await t.app.db.query(`UPDATE stage_transitions SET at = $2 WHERE id = $1`, [row.id, ago(moves[i])]);
+    };
+    await date("ann", 20, [10, 4]);
+    await date("bob", 20, [6]);
+    await date("cy", 20, [6]);
+    const funnel = ok(
+      await t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers left averageDaysOnStage averageDaysBeforeLeaving } } }`, { p: programId }),
+    );
+    const byKey = Object.fromEntries(funnel.data.ladderFunnel.stages.map((s: any) => [s.stage.key, s]));
+    // suspect: left by all three, after 10, 14 and 14 days in the program.
+    expect(byKey.suspect).toEqual({ stage: { key: "suspect" }, customers: 0, left: 3, averageDaysOnStage: null, averageDaysBeforeLeaving: 12.7 });
+    // first_time_customer: bob and cy on it for 6 days; ann left it after 6 days (10 - 4).
+    expect(byKey.first_time_customer).toMatchObject({ customers: 2, left: 1, averageDaysOnStage: 6, averageDaysBeforeLeaving: 6 });
+    expect(byKey.repeat_customer).toMatchObject({ customers: 1, left: 0, averageDaysOnStage: 4, averageDaysBeforeLeaving: null });
+    // A period that ends before ann left first_time_customer: nobody left it then.
+    const before = ok(
+      await t.gql(`query($p: ID!, $to: DateTime) { ladderFunnel(programId: $p, to: $to) { stages { stage { key } averageDaysBeforeLeaving } } }`, { p: programId, to: ago(5).toISOString() }),
+    );
+    expect(before.data.ladderFunnel.stages.find((s: any) => s.stage.key === "first_time_customer").averageDaysBeforeLeaving).toBeNull();
   });
 });
