@@ -6,6 +6,7 @@ import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { validateArgument } from "./api/validation";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
+import { SegmentsResolver } from "./modules/analytics/segments.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { CustomerValueResolver } from "./modules/customer/value.resolver";
@@ -31,6 +32,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       TouchpointResolver,
       AuthResolver,
       FunnelResolver,
+      SegmentsResolver,
       EventsResolver,
       RewardResolver,
       ProgramRewardsResolver,

@@ -2,7 +2,10 @@
  * A customer's value and loyalty through the API: RFM quintiles among the program's buyers, CLV,
  * the two loyalty dimensions and their quadrant, and who may read them.
  */
+import fc from "fast-check";
 import { startTestApp, TestApp } from "../helpers/test-app";
+import { quintile } from "../../src/domain/value/customer-value";
+import { quintileParams, quintileSql } from "../../src/modules/customer/value.sql";
 import { REFUND_COMPLETION_BACKFILL } from "../../migrations/1764500000000-RefundCompletion";
 import { createKey, createProgram, DAY, griffinProgram, ok, purchase, refund, review, touchpoint, withClock } from "../helpers/operations";
 
@@ -12,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const VALUE = `rfm { recency frequency monetary score daysSinceLastPurchase purchaseCount purchaseAmount } clv loyalty { behavioral attitudinal quadrant }`;
+const VALUE = `rfm { recency frequency monetary score segment daysSinceLastPurchase purchaseCount purchaseAmount } clv loyalty { behavioral attitudinal quadrant }`;
 
 async function valueOf(programId: string, externalId: string, token?: string) {
   const res = await t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { ${VALUE} } }`, { p: programId, e: externalId }, token);
@@ -41,7 +44,7 @@ describe("customer value", () => {
     ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
     const scores = await Promise.all([1, 2, 5, 9, 10].map((k) => valueOf(programId, `c${k}`)));
     expect(scores.map((s) => s.rfm.score)).toEqual(["111", "111", "333", "555", "555"]);
-    expect(scores[4].rfm).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", daysSinceLastPurchase: 0, purchaseCount: 10, purchaseAmount: 1000 });
+    expect(scores[4].rfm).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", segment: "CHAMPIONS", daysSinceLastPurchase: 0, purchaseCount: 10, purchaseAmount: 1000 });
     expect(scores[0].rfm).toMatchObject({ daysSinceLastPurchase: 90, purchaseCount: 1, purchaseAmount: 10 });
     // c10: 1000 in less than a year, three more years of 1000. c1: 10, and 30 more.
     expect(scores[4].clv).toBe(4000);
@@ -184,6 +187,78 @@ describe("customer value", () => {
     const now = await compare();
     const later = await withClock(t, 300 * DAY, compare);
     expect(later).toBeLessThan(now);
+  });
+
+  it("scores a quintile in SQL as quintile() does, ties and edges included", async () => {
+    // Percentiles as percentile_disc gives them (sorted, with repeats), and values among and around them.
+    const sample = fc.record({
+      percentiles: fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 99 }).map((p) => p.sort((a, b) => a - b)),
+      values: fc.array(fc.integer({ min: -2, max: 32 }), { minLength: 1, maxLength: 40 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(sample, async ({ percentiles, values }) => {
+        const rows = await t.app.db.query(`SELECT ${quintileSql("v", "$1::numeric[]", "$2::numeric[]")} AS q FROM unnest($3::numeric[]) WITH ORDINALITY AS x(v, i) ORDER BY i`, [
+          ...quintileParams(percentiles),
+          values,
+        ]);
+        expect(rows.map((r) => r.q)).toEqual(values.map((v) => quintile(v, percentiles)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("counts the buyers per RFM segment and names the best customers, as each customer's rfm and clv say (now, and later)", async () => {
+    const programId = await tenBuyers();
+    // Four buyers tied on every measure, a customer who never bought, and an old big spender.
+    const tied = new Date(t.app.clock().getTime() - 45 * DAY).toISOString();
+    for (const name of ["t1", "t2", "t3", "t4"]) {
+      for (const n of [1, 2]) ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-${n}`, amount: 15, currency: "EUR", occurredAt: tied }));
+    }
+    ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
+    for (const n of [1, 2, 3, 4, 5]) {
+      const at = new Date(t.app.clock().getTime() - (200 + n) * DAY).toISOString();
+      ok(await purchase(t, { programId, customerExternalId: "gone", orderId: `gone-${n}`, amount: 400, currency: "EUR", occurredAt: at }));
+    }
+    const compare = async () => {
+      const [list, value] = await Promise.all([
+        t.gql(`query($p: ID!) { customers(programId: $p, first: 50) { nodes { externalId clv rfm { segment } } } }`, { p: programId }),
+        t.gql(
+          `query($p: ID!) { valueSegments(programId: $p) { buyers nonBuyers segments { segment customers clv averageClv }
+             best { customers clvThreshold clv shareOfClv top(first: 3) { externalId clv } } } }`,
+          { p: programId },
+        ),
+      ]);
+      const nodes = ok(list).data.customers.nodes;
+      const v = ok(value).data.valueSegments;
+      const buyers = nodes.filter((n: any) => n.rfm);
+      expect([v.buyers, v.nonBuyers]).toEqual([buyers.length, nodes.length - buyers.length]);
+      // Each segment holds exactly the customers whose own rfm names it, and their CLV.
+      for (const segment of v.segments) {
+        const mine = buyers.filter((n: any) => n.rfm.segment === segment.segment);
+        expect([segment.segment, segment.customers]).toEqual([segment.segment, mine.length]);
+        expect(segment.clv).toBeCloseTo(mine.reduce((sum: number, n: any) => sum + n.clv, 0), 2);
+        if (mine.length === 0) expect(segment.averageClv).toBeNull();
+      }
+      expect(v.segments.filter((s: any) => s.customers > 0).length).toBeGreaterThanOrEqual(4);
+      // The best: every buyer at or above the 90th percentile of CLV, highest first.
+      const clvs = buyers.map((n: any) => n.clv).sort((a: number, b: number) => a - b);
+      const threshold = clvs[Math.ceil(0.9 * clvs.length) - 1];
+      const best = buyers.filter((n: any) => n.clv >= threshold).sort((a: any, b: any) => b.clv - a.clv);
+      expect(v.best.clvThreshold).toBeCloseTo(threshold, 2);
+      expect(v.best.customers).toBe(best.length);
+      expect(v.best.clv).toBeCloseTo(best.reduce((sum: number, n: any) => sum + n.clv, 0), 2);
+      expect(v.best.shareOfClv).toBeCloseTo(v.best.clv / clvs.reduce((a: number, b: number) => a + b, 0), 2);
+      expect(v.best.top.map((n: any) => n.clv)).toEqual(best.slice(0, 3).map((n: any) => n.clv));
+      return v;
+    };
+    const now = await compare();
+    expect(now.segments.find((s: any) => s.segment === "AT_RISK").customers).toBeGreaterThan(0);
+    const later = await withClock(t, 300 * DAY, compare);
+    expect(later.best.clv).not.toBeCloseTo(now.best.clv, 2);
+    // ADMIN only.
+    const partner = await createKey(t, programId, "PARTNER");
+    const denied = await t.gql(`query($p: ID!) { valueSegments(programId: $p) { buyers } }`, { p: programId }, partner);
+    expect(denied.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
   it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {

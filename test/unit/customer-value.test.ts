@@ -1,5 +1,5 @@
 /** The value and loyalty rules as pure functions: quintiles, RFM codes, CLV and the quadrants. */
-import { clvOf, LoyaltyQuadrant, loyaltyOf, quintile, rfmOf, ValueBreakpoints, ValueRow } from "../../src/domain/value/customer-value";
+import { clvOf, LoyaltyQuadrant, loyaltyOf, quintile, rfmOf, rfmSegmentOf, ValueBreakpoints, ValueRow } from "../../src/domain/value/customer-value";
 
 const DAY = 86_400_000;
 const now = new Date("2026-06-01T00:00:00Z");
@@ -53,10 +53,21 @@ describe("rfmOf", () => {
 
   it("codes recency, frequency and money, recency first", () => {
     const best = rfmOf(row({ purchase_count: 10, purchase_amount: "100", last_purchase_at: daysAgo(1) }), breakpoints, now)!;
-    expect(best).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", daysSinceLastPurchase: 1, purchaseCount: 10, purchaseAmount: 100 });
+    expect(best).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", segment: "CHAMPIONS", daysSinceLastPurchase: 1, purchaseCount: 10, purchaseAmount: 100 });
     const gone = rfmOf(row({ purchase_count: 9, purchase_amount: "90.5", last_purchase_at: daysAgo(100) }), breakpoints, now)!;
-    expect(gone.score).toBe("155");
+    expect(gone).toMatchObject({ score: "155", segment: "AT_RISK" });
     expect(rfmOf(row({ purchase_count: 3, purchase_amount: "30", last_purchase_at: daysAgo(50) }), breakpoints, now)!.score).toBe("322");
+  });
+});
+
+describe("rfmSegmentOf", () => {
+  it("places every recency and frequency in one segment of the grid", () => {
+    // Rows: recency 5 down to 1; columns: frequency 1 to 5.
+    const initials: Record<string, string> = {
+      CHAMPIONS: "C", LOYAL: "L", POTENTIAL_LOYALISTS: "P", NEW_CUSTOMERS: "N", NEEDS_ATTENTION: "A", AT_RISK: "R", HIBERNATING: "H",
+    };
+    const grid = [5, 4, 3, 2, 1].map((r) => [1, 2, 3, 4, 5].map((f) => initials[rfmSegmentOf(r, f)]).join(""));
+    expect(grid).toEqual(["NPPCC", "NPPCC", "AAALL", "HHRRR", "HHRRR"]);
   });
 });
 

@@ -19,7 +19,7 @@ export const YEAR_DAYS = 365;
 export interface ValueBreakpoints {
   /** Customers with at least one purchase, over whom the percentiles were taken. */
   buyers: number;
-  /** Last purchase times, as epoch milliseconds. */
+  /** Last purchase times, as whole epoch milliseconds (as Date.getTime() gives them). */
   recency: number[];
   frequency: number[];
   monetary: number[];
@@ -47,9 +47,39 @@ export interface RfmScores {
   monetary: number;
   /** The three scores as one code, recency first ("545"). */
   score: string;
+  /** The segment recency and frequency place the customer in. */
+  segment: RfmSegment;
   daysSinceLastPurchase: number;
   purchaseCount: number;
   purchaseAmount: number;
+}
+
+/**
+ * The RFM segments: who to keep, grow, win back (domain.md §3: know the best customers, set goals
+ * per segment). A grid over the recency (R) and frequency (F) scores; every cell has one segment.
+ */
+export enum RfmSegment {
+  /** R 4-5, F 4-5: bought recently and often. */
+  CHAMPIONS = "CHAMPIONS",
+  /** R 3, F 4-5: buy often, a little less recently. */
+  LOYAL = "LOYAL",
+  /** R 4-5, F 2-3: recent, on their way to buying often. */
+  POTENTIAL_LOYALISTS = "POTENTIAL_LOYALISTS",
+  /** R 4-5, F 1: a recent first purchase. */
+  NEW_CUSTOMERS = "NEW_CUSTOMERS",
+  /** R 3, F 1-3: neither recent nor frequent buyers yet. */
+  NEEDS_ATTENTION = "NEEDS_ATTENTION",
+  /** R 1-2, F 3-5: bought often, but not for a while. */
+  AT_RISK = "AT_RISK",
+  /** R 1-2, F 1-2: bought little, long ago. */
+  HIBERNATING = "HIBERNATING",
+}
+
+/** The segment of a recency and a frequency score (1-5 each). */
+export function rfmSegmentOf(recency: number, frequency: number): RfmSegment {
+  if (recency >= 4) return frequency >= 4 ? RfmSegment.CHAMPIONS : frequency >= 2 ? RfmSegment.POTENTIAL_LOYALISTS : RfmSegment.NEW_CUSTOMERS;
+  if (recency === 3) return frequency >= 4 ? RfmSegment.LOYAL : RfmSegment.NEEDS_ATTENTION;
+  return frequency >= 3 ? RfmSegment.AT_RISK : RfmSegment.HIBERNATING;
 }
 
 export enum LoyaltyQuadrant {
@@ -118,6 +148,7 @@ export function rfmOf(row: ValueRow, breakpoints: ValueBreakpoints, now: Date): 
     frequency,
     monetary,
     score: `${recency}${frequency}${monetary}`,
+    segment: rfmSegmentOf(recency, frequency),
     daysSinceLastPurchase: Math.max(0, Math.floor((now.getTime() - last) / DAY_MS)),
     purchaseCount: row.purchase_count,
     purchaseAmount: amount,

@@ -6,6 +6,7 @@
  */
 import { Queryable } from "../../db/db";
 import { ValueBreakpoints } from "../../domain/value/customer-value";
+import { IS_BUYER, LAST_PURCHASE_MS } from "./value.sql";
 
 /** How long a program's breakpoints are reused before they are taken again. */
 export const VALUE_BREAKPOINTS_TTL_MS = 5 * 60_000;
@@ -13,11 +14,11 @@ export const VALUE_BREAKPOINTS_TTL_MS = 5 * 60_000;
 /** The 1st to 99th percentiles of each measure over the program's buyers ($2: 0.01 … 0.99). */
 const BREAKPOINTS = `
 SELECT count(*)::int AS buyers,
-       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY extract(epoch FROM last_purchase_at) * 1000) AS recency,
-       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY purchase_count) AS frequency,
-       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY purchase_amount) AS monetary
-  FROM customers
- WHERE program_id = $1 AND purchase_count > 0 AND last_purchase_at IS NOT NULL`;
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY ${LAST_PURCHASE_MS}) AS recency,
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY c.purchase_count) AS frequency,
+       percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY c.purchase_amount) AS monetary
+  FROM customers c
+ WHERE ${IS_BUYER}`;
 
 const FRACTIONS = Array.from({ length: 99 }, (_, i) => (i + 1) / 100);
 

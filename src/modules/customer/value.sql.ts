@@ -2,7 +2,39 @@
  * The value rules that set-based queries need, in SQL: each the same rule as its function in
  * domain/value/customer-value.ts (a test compares the two over the API).
  */
-import { CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, YEAR_DAYS } from "../../domain/value/customer-value";
+import { CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, RfmSegment, rfmSegmentOf, YEAR_DAYS } from "../../domain/value/customer-value";
+
+/** The customers (row `c`) of program $1 the RFM scores are taken over: those with a purchase. */
+export const IS_BUYER = `c.program_id = $1 AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL`;
+
+/** A customer's last purchase as whole epoch milliseconds, as Date.getTime() gives it (rfmOf). */
+export const LAST_PURCHASE_MS = `floor(extract(epoch FROM c.last_purchase_at) * 1000)`;
+
+/**
+ * quintile(value, percentiles) in SQL. `percentiles` is a numeric[] parameter (ascending) and
+ * `negated` the same values negated, in reverse (ascending too): width_bucket counts the
+ * percentiles at or below a value by binary search, so `at or above` is the count of negated ones
+ * at or below the negated value.
+ */
+export function quintileSql(value: string, percentiles: string, negated: string): string {
+  const n = `cardinality(${percentiles})`;
+  const atOrBelow = `width_bucket((${value})::numeric, ${percentiles})`;
+  const below = `(${n} - width_bucket(-(${value})::numeric, ${negated}))`;
+  return `(CASE WHEN ${n} = 0 THEN 3 ELSE least(5, greatest(1, ceil(((${below} + ${atOrBelow} + 1) * 5)::numeric / (2 * (${n} + 1)))))::int END)`;
+}
+
+/** The arguments quintileSql reads for a measure's percentiles: them, and them negated in reverse. */
+export const quintileParams = (percentiles: number[]): [number[], number[]] => [percentiles, percentiles.map((p) => -p).reverse()];
+
+/** rfmSegmentOf(recency, frequency) in SQL, for two integer expressions: written from the function itself, cell by cell. */
+export function rfmSegmentSql(recency: string, frequency: string): string {
+  const cells: string[] = [];
+  for (let r = 1; r <= 5; r++) for (let f = 1; f <= 5; f++) cells.push(`WHEN ${r * 10 + f} THEN '${rfmSegmentOf(r, f)}'`);
+  return `(CASE ${recency} * 10 + ${frequency} ${cells.join(" ")} END)`;
+}
+
+/** Every segment, in the order the grid lists them (RfmSegment's). */
+export const RFM_SEGMENTS = Object.values(RfmSegment);
 
 /** clvOf(row, asOf) for the customers row aliased `c`; `asOf` is a timestamptz expression (a parameter). */
 export function clvSql(asOf: string): string {

@@ -1,6 +1,6 @@
 /** The GraphQL types of a customer's value and loyalty scores (rules in domain/value/customer-value.ts). */
 import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
-import { ATTITUDINAL_HIGH, BEHAVIORAL_HIGH, CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, LoyaltyQuadrant } from "../../domain/value/customer-value";
+import { ATTITUDINAL_HIGH, BEHAVIORAL_HIGH, CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, LoyaltyQuadrant, RfmSegment } from "../../domain/value/customer-value";
 
 registerEnumType(LoyaltyQuadrant, {
   name: "LoyaltyQuadrant",
@@ -12,6 +12,20 @@ registerEnumType(LoyaltyQuadrant, {
     LATENT: { description: "Low behaviour, high attitude: likes the brand but does not buy (much)." },
     COMMITTED: { description: "High behaviour, high attitude." },
     FANATICAL: { description: "High behaviour, high attitude, and brings others: has referred someone or shared." },
+  },
+});
+
+registerEnumType(RfmSegment, {
+  name: "RfmSegment",
+  description: "Where a buyer's RFM recency (R) and frequency (F) scores place them.",
+  valuesConfig: {
+    CHAMPIONS: { description: "R 4-5, F 4-5: bought recently and often. Reward them; they are who advocates come from." },
+    LOYAL: { description: "R 3, F 4-5: buy often, a little less recently." },
+    POTENTIAL_LOYALISTS: { description: "R 4-5, F 2-3: recent, on their way to buying often (retention)." },
+    NEW_CUSTOMERS: { description: "R 4-5, F 1: a recent first purchase (engagement)." },
+    NEEDS_ATTENTION: { description: "R 3, F 1-3: neither recent nor frequent yet." },
+    AT_RISK: { description: "R 1-2, F 3-5: bought often, but not for a while: win them back before they lapse." },
+    HIBERNATING: { description: "R 1-2, F 1-2: bought little, long ago (reactivation)." },
   },
 });
 
@@ -28,6 +42,9 @@ export class Rfm {
 
   @Field({ description: 'The three scores as one code, recency first: "555" is a best customer, "155" a big spender who stopped buying.' })
   score: string;
+
+  @Field(() => RfmSegment, { description: "The segment the recency and frequency scores place the customer in." })
+  segment: RfmSegment;
 
   @Field(() => Int)
   daysSinceLastPurchase: number;
