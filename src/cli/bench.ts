@@ -255,10 +255,16 @@ async function main(): Promise<void> {
       });
       if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
     };
+    /** A random customer of `list`, from its first or second half when another build takes the other. */
+    const among = (list: Array<{ external_id: string }>, half: number) => {
+      const size = other ? Math.floor(list.length / 2) : list.length;
+      return list[half * size + Math.floor(Math.random() * size)];
+    };
     // First purchases (stage moves) and later ones: both paths get compiled before any measuring.
     if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected)) {
-      for (const to of [server, other]) {
-        if (to) await drive("warm-up", recordOn(() => warmupCustomers[Math.floor(Math.random() * warmupCustomers.length)], warmupProgramId, to), to, WARMUP_SECONDS, true);
+      // Each build its own half of the warm-up customers, so both compile the first-purchase path.
+      for (const [half, to] of [server, other].entries()) {
+        if (to) await drive("warm-up", recordOn(() => among(warmupCustomers, half), warmupProgramId, to), to, WARMUP_SECONDS, true);
       }
     }
 
@@ -273,16 +279,15 @@ async function main(): Promise<void> {
      * `pick(half)` chooses a customer; the other build gets the second half, so cold customers
      * stay cold for both.
      */
+    let round = 0;
     const runApi = async (name: string, pick: (half: number) => { external_id: string }, program = programId) => {
-      await run(name, recordOn(() => pick(0), program));
-      if (other) await run(name + OTHER, recordOn(() => pick(1), program, other), other);
+      const mine = () => run(name, recordOn(() => pick(0), program));
+      if (!other) return mine();
+      const theirs = () => run(name + OTHER, recordOn(() => pick(1), program, other), other);
+      // Which goes first alternates: the second runs on the table and WAL the first just grew.
+      for (const go of round % 2 === 0 ? [mine, theirs] : [theirs, mine]) await go();
     };
-    /** A random customer of `list`, from its first or second half when another build takes the other. */
-    const among = (list: Array<{ external_id: string }>, half: number) => {
-      const size = other ? Math.floor(list.length / 2) : list.length;
-      return list[half * size + Math.floor(Math.random() * size)];
-    };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (round = 0; round < ROUNDS; round++) {
       const cold = colds[round] ?? [];
       for (const spread of [true, false]) {
         const label = spread ? "spread" : "hot";

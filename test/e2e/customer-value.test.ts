@@ -215,6 +215,7 @@ describe("customer value", () => {
       for (const n of [1, 2]) ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-${n}`, amount: 15, currency: "EUR", occurredAt: tied }));
     }
     ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
+    for (const n of [1, 2, 3, 4, 5]) ok(await purchase(t, { programId, customerExternalId: `small${n}`, orderId: `small${n}`, amount: n, currency: "EUR" }));
     for (const n of [1, 2, 3, 4, 5]) {
       const at = new Date(t.app.clock().getTime() - (200 + n) * DAY).toISOString();
       ok(await purchase(t, { programId, customerExternalId: "gone", orderId: `gone-${n}`, amount: 400, currency: "EUR", occurredAt: at }));
@@ -240,12 +241,13 @@ describe("customer value", () => {
         if (mine.length === 0) expect(segment.averageClv).toBeNull();
       }
       expect(v.segments.filter((s: any) => s.customers > 0).length).toBeGreaterThanOrEqual(4);
-      // The best: every buyer at or above the 90th percentile of CLV, highest first.
-      const clvs = buyers.map((n: any) => n.clv).sort((a: number, b: number) => a - b);
-      const threshold = clvs[Math.ceil(0.9 * clvs.length) - 1];
+      // The best: the first tenth of the buyers by CLV (rounded up) and whoever ties with the last.
+      const clvs = buyers.map((n: any) => n.clv).sort((a: number, b: number) => b - a);
+      const threshold = clvs[Math.ceil(clvs.length / 10) - 1];
       const best = buyers.filter((n: any) => n.clv >= threshold).sort((a: any, b: any) => b.clv - a.clv);
       expect(v.best.clvThreshold).toBeCloseTo(threshold, 2);
       expect(v.best.customers).toBe(best.length);
+      expect(best.length).toBeGreaterThanOrEqual(Math.ceil(buyers.length / 10));
       expect(v.best.clv).toBeCloseTo(best.reduce((sum: number, n: any) => sum + n.clv, 0), 2);
       expect(v.best.shareOfClv).toBeCloseTo(v.best.clv / clvs.reduce((a: number, b: number) => a + b, 0), 2);
       expect(v.best.top.map((n: any) => n.clv)).toEqual(best.slice(0, 3).map((n: any) => n.clv));
@@ -253,6 +255,8 @@ describe("customer value", () => {
     };
     const now = await compare();
     expect(now.segments.find((s: any) => s.segment === "AT_RISK").customers).toBeGreaterThan(0);
+    // 20 buyers, no ties at the top: the best are 2 (a tenth), not the 3 at or above the 90th percentile.
+    expect([now.buyers, now.best.customers]).toEqual([20, 2]);
     const later = await withClock(t, 300 * DAY, compare);
     expect(later.best.clv).not.toBeCloseTo(now.best.clv, 2);
     // ADMIN only.

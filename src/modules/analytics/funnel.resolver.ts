@@ -17,7 +17,7 @@ const tenths = (days: number) => Math.round(days * 10) / 10;
  * (they start on the bottom stage).
  */
 const STAYS_BEFORE_LEAVING = `
-SELECT t.from_key, avg(extract(epoch FROM t.at - coalesce(prev.at, c.created_at))) / 86400 AS days
+SELECT t.from_key, avg(greatest(0, extract(epoch FROM t.at - coalesce(prev.at, c.created_at)))) / 86400 AS days
   FROM stage_transitions t
   JOIN customers c ON c.program_id = t.program_id AND c.id = t.customer_id
   LEFT JOIN LATERAL (

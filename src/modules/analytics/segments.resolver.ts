@@ -28,15 +28,17 @@ export class ValueSegment {
   averageClv: number | null;
 }
 
-@ObjectType({ description: "The best customers: the top tenth of the program's buyers by CLV." })
+@ObjectType({ description: "The best customers: the top tenth of the program's buyers by CLV (domain.md §3: know them, describe them)." })
 export class BestCustomers {
   programId: string;
   asOf: Date;
+  /** clvThreshold as PostgreSQL gave it (numeric text), for `top` to compare exactly. */
+  threshold: string | null;
 
-  @Field(() => Int, { description: "How many: a tenth of the buyers, more when buyers tie at the edge." })
+  @Field(() => Int, { description: "How many: a tenth of the buyers (rounded up), and more when buyers tie with the last of them." })
   customers: number;
 
-  @Field(() => Float, { nullable: true, description: "The CLV a buyer needs to be among them (the buyers' 90th percentile); null without buyers." })
+  @Field(() => Float, { nullable: true, description: "The CLV a buyer needs to be among them: that of the last of the first tenth; null without buyers." })
   clvThreshold: number | null;
 
   @Field(() => Float, { description: "The sum of their CLV." })
@@ -66,23 +68,29 @@ export class ValueSegments {
 
 const cents = (n: unknown) => Math.round(Number(n ?? 0) * 100) / 100;
 
-/** Buyers per segment: $2 the time CLV is taken at, $3-$6 the recency and frequency percentiles (quintileParams). */
-const PER_SEGMENT = `
+/**
+ * In one statement (one snapshot): the buyers per segment, then one row of totals: the program's
+ * customers, its buyers and their CLV, and the best customers: the first tenth of the buyers by
+ * CLV (rounded up), and whoever ties with the last of them. $2: the time CLV is taken at; $3-$6:
+ * the recency and frequency percentiles (quintileParams).
+ */
+const SEGMENTS = `
 WITH b AS (
   SELECT ${clvSql("$2::timestamptz")} AS clv,
          ${quintileSql(LAST_PURCHASE_MS, "$3::numeric[]", "$4::numeric[]")} AS r,
          ${quintileSql("c.purchase_count", "$5::numeric[]", "$6::numeric[]")} AS f
     FROM customers c WHERE ${IS_BUYER}
+), ranked AS (
+  SELECT clv, row_number() OVER (ORDER BY clv DESC) AS place, count(*) OVER () AS buyers FROM b
+), edge AS (
+  SELECT clv AS threshold FROM ranked WHERE place = ceil(buyers / 10.0)
 )
-SELECT ${rfmSegmentSql("r", "f")} AS segment, count(*)::int AS n, sum(clv) AS clv FROM b GROUP BY 1`;
-
-/** The program's customers, buyers and the top tenth of buyers by CLV ($2: as of). */
-const TOTALS = `
-WITH b AS (SELECT ${clvSql("$2::timestamptz")} AS clv FROM customers c WHERE ${IS_BUYER}),
-edge AS (SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY clv) AS threshold, count(*)::int AS buyers, sum(clv) AS clv FROM b)
-SELECT (SELECT count(*)::int FROM customers c WHERE c.program_id = $1) AS customers, edge.buyers, edge.clv, edge.threshold,
-       (SELECT count(*)::int FROM b WHERE b.clv >= edge.threshold) AS best, (SELECT sum(b.clv) FROM b WHERE b.clv >= edge.threshold) AS best_clv
-  FROM edge`;
+SELECT ${rfmSegmentSql("r", "f")} AS segment, count(*)::int AS n, sum(clv) AS clv, NULL::numeric AS threshold, NULL::int AS best, NULL::numeric AS best_clv
+  FROM b GROUP BY 1
+UNION ALL
+SELECT NULL, (SELECT count(*)::int FROM customers c WHERE c.program_id = $1), (SELECT sum(clv) FROM b), edge.threshold,
+       (SELECT count(*)::int FROM b WHERE b.clv >= edge.threshold), (SELECT sum(b.clv) FROM b WHERE b.clv >= edge.threshold)
+  FROM (SELECT 1) one LEFT JOIN edge ON true`;
 
 /** The best customers, highest CLV first ($2: as of, $3: the threshold, $4: how many). */
 const TOP = `
@@ -99,17 +107,17 @@ export class SegmentsResolver {
     await ctx.app.programs.config(id);
     // The percentiles each customer's rfm reads, so the segments count what the customers show.
     const breakpoints = await ctx.app.valueBreakpoints.get(id, ctx.sql);
-    const [perSegment, [totals]] = await Promise.all([
-      ctx.sql.query(PER_SEGMENT, [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]),
-      ctx.sql.query(TOTALS, [id, ctx.now]),
-    ]);
+    const rows = await ctx.sql.query(SEGMENTS, [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]);
+    const perSegment = rows.filter((r) => r.segment !== null);
+    const totals = rows.find((r) => r.segment === null)!;
     const bySegment = new Map(perSegment.map((r) => [r.segment, r]));
+    const buyers = perSegment.reduce((sum, r) => sum + r.n, 0);
     const buyersClv = cents(totals.clv);
     const bestClv = cents(totals.best_clv);
     return {
       programId: id,
-      buyers: totals.buyers,
-      nonBuyers: totals.customers - totals.buyers,
+      buyers,
+      nonBuyers: totals.n - buyers,
       segments: RFM_SEGMENTS.map((segment) => {
         const row = bySegment.get(segment);
         return { segment, customers: row?.n ?? 0, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null };
@@ -117,19 +125,20 @@ export class SegmentsResolver {
       best: {
         programId: id,
         asOf: ctx.now,
-        customers: totals.best,
+        customers: totals.best ?? 0,
         clvThreshold: totals.threshold === null ? null : Number(totals.threshold),
+        threshold: totals.threshold,
         clv: bestClv,
         shareOfClv: buyersClv > 0 ? Math.round((bestClv / buyersClv) * 1000) / 1000 : null,
       },
     };
   }
 
-  @FieldResolver(() => [Customer], { description: "The best customers themselves, highest CLV first." })
+  @FieldResolver(() => [Customer], { description: "The best customers themselves, highest CLV first (read when asked: under concurrent writes, as of a moment after the counts)." })
   async top(@Root() best: BestCustomers, @Ctx() ctx: RequestContext, @Arg("first", () => Int, { defaultValue: 10 }) first: number): Promise<Customer[]> {
     if (first < 1 || first > 100) throw new BadInput("first", "first must be between 1 and 100");
-    if (best.clvThreshold === null) return [];
-    const rows = await ctx.sql.query(TOP, [best.programId, best.asOf, best.clvThreshold, first]);
+    if (best.threshold === null) return [];
+    const rows = await ctx.sql.query(TOP, [best.programId, best.asOf, best.threshold, first]);
     return rows.map(customerFromRow);
   }
 }
