@@ -87,6 +87,7 @@ export class App {
       const next = await this.controlFeed.next();
       if (next.done) return;
       if (next.value.kind === "PROGRAM_CHANGED") this.programConfigs.invalidate(next.value.programId);
+      else if (next.value.kind === "API_KEY_REVOKED") this.auth.forgetKey(next.value.keyId);
     }
   }
 
@@ -94,6 +95,12 @@ export class App {
   programChanged(programId: string): void {
     this.programConfigs.invalidate(programId);
     this.bus.publishControl({ kind: "PROGRAM_CHANGED", programId });
+  }
+
+  /** After a key's revocation committed: every process stops accepting it. */
+  apiKeyRevoked(programId: string, keyId: string): void {
+    this.auth.forgetKey(keyId);
+    this.bus.publishControl({ kind: "API_KEY_REVOKED", programId, keyId });
   }
 
   async stop(): Promise<void> {

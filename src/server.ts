@@ -10,7 +10,7 @@ import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { App } from "./app";
 import { createContext, RequestContext } from "./context";
 import { getSchema } from "./schema";
@@ -125,6 +125,15 @@ export async function createServer(app: App, options: { port?: number; host?: st
   await apollo.start();
   shareWithSupervisor(app.metrics);
 
+  // WebSockets opened with an API key, by key: a revoked key's connections close (its subscriptions
+  // would otherwise go on receiving events).
+  const socketsByKey = new Map<string, Set<WebSocket>>();
+  const closeRevoked = (keyId: string) => {
+    for (const socket of socketsByKey.get(keyId) ?? []) socket.close(4403, "Forbidden: API key revoked");
+    socketsByKey.delete(keyId);
+  };
+  app.auth.revokedListeners.add(closeRevoked);
+
   const wsCleanup = useServer<Record<string, unknown>, { actor?: Actor }>(
     {
       schema,
@@ -137,6 +146,16 @@ export async function createServer(app: App, options: { port?: number; host?: st
         }
         // Gone while we authenticated: graphql-ws will not call onDisconnect for it.
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
+        const actor = ctx.extra.actor;
+        if (actor.kind === "key") {
+          const { socket } = ctx.extra;
+          const sockets = socketsByKey.get(actor.keyId) ?? new Set();
+          socketsByKey.set(actor.keyId, sockets.add(socket));
+          socket.once("close", () => {
+            sockets.delete(socket);
+            if (sockets.size === 0 && socketsByKey.get(actor.keyId) === sockets) socketsByKey.delete(actor.keyId);
+          });
+        }
         app.metrics.subscriptions.inc();
         return true;
       },
@@ -262,6 +281,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
     port,
     http,
     async stop() {
+      app.auth.revokedListeners.delete(closeRevoked);
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections?.();

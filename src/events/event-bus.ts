@@ -8,11 +8,11 @@ import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
 import { Redis } from "ioredis";
 import { LoyaltyEventMessage } from "./event.types";
 
-/** A configuration change every process must hear (its caches drop the program). */
-export interface ControlMessage {
-  kind: "PROGRAM_CHANGED";
-  programId: string;
-}
+/**
+ * A change every process must hear: a program's configuration (its caches drop the program), or an
+ * API key revoked (its key cache drops the key, and its WebSockets opened with it close).
+ */
+export type ControlMessage = { kind: "PROGRAM_CHANGED"; programId: string } | { kind: "API_KEY_REVOKED"; programId: string; keyId: string };
 
 export interface EventBus {
   publish(message: LoyaltyEventMessage): void;

@@ -1,5 +1,5 @@
 /** Who may do what: each role, each program, over HTTP. */
-import { ADMIN_KEY, startTestApp, TestApp } from "../helpers/test-app";
+import { ADMIN_KEY, collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, getCustomer, griffinProgram, purchase, recompute, tableCounts } from "../helpers/operations";
 
 let t: TestApp;
@@ -52,6 +52,55 @@ describe("credentials", () => {
     const mutation = `mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`;
     expect(code(await t.gql(mutation, { i: input }, keys.adminA))).toBe("FORBIDDEN");
     expect((await t.gql(mutation, { i: input })).data.createProgram.id).toBeTruthy();
+  });
+});
+
+describe("revoking an API key", () => {
+  const LIST = `query($p: ID!) { apiKeys(programId: $p) { id name role createdAt revokedAt } }`;
+  const REVOKE = `mutation($p: ID!, $id: ID!) { revokeApiKey(programId: $p, id: $id) { id name revokedAt } }`;
+  const STAGE_CHANGED = `subscription($p: ID!) { stageChanged(programId: $p) { customerId to { key } } }`;
+
+  it("stops the key at once, over HTTP and on its open WebSockets, once, for the program's ADMIN only", async () => {
+    const created = await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }`, {
+      i: { programId: programA, role: "PARTNER", name: "POS to revoke" },
+    });
+    const { apiKey, secret } = created.data.createApiKey;
+    // In use: it reads, and a subscription opened with it is live.
+    expect(code(await getCustomer(t, customerA, secret))).toBeUndefined();
+    const live = collect(t.ws(secret), STAGE_CHANGED, { p: programA });
+    await settle(300);
+
+    // Listed (never with a secret or hash), working.
+    const listed = await t.gql(LIST, { p: programA }, keys.adminA);
+    const mine = listed.data.apiKeys.find((k: any) => k.id === apiKey.id);
+    expect(mine).toMatchObject({ name: "POS to revoke", role: "PARTNER", revokedAt: null });
+    expect(JSON.stringify(listed.data)).not.toContain(secret.slice(36));
+    // Not for another role, another program's ADMIN, or a key id of another program.
+    expect(code(await t.gql(LIST, { p: programA }, keys.partnerA))).toBe("FORBIDDEN");
+    expect(code(await t.gql(REVOKE, { p: programA, id: apiKey.id }, keys.partnerA))).toBe("FORBIDDEN");
+    expect(code(await t.gql(REVOKE, { p: programA, id: apiKey.id }, keys.adminB))).toBe("FORBIDDEN");
+    expect(code(await t.gql(REVOKE, { p: programB, id: apiKey.id }, keys.adminB))).toBe("NOT_FOUND");
+    expect(code(await getCustomer(t, customerA, secret))).toBeUndefined();
+
+    const revoked = await t.gql(REVOKE, { p: programA, id: apiKey.id }, keys.adminA);
+    expect(revoked.errors).toBeUndefined();
+    expect(revoked.data.revokeApiKey.revokedAt).toBeTruthy();
+    // At once, though the key was verified (and cached) a moment ago.
+    const after = await getCustomer(t, customerA, secret);
+    expect(after.status).toBe(401);
+    expect(code(after)).toBe("UNAUTHENTICATED");
+    await live.failed();
+    expect(JSON.stringify(live.errors)).toMatch(/4403/);
+    const again = collect(t.ws(secret), STAGE_CHANGED, { p: programA });
+    await again.failed();
+    expect(JSON.stringify(again.errors)).toMatch(/4403|Forbidden/);
+    // Once: revoking again keeps the first time; the list shows it; other keys still work.
+    const twice = await t.gql(REVOKE, { p: programA, id: apiKey.id }, keys.adminA);
+    expect(twice.data.revokeApiKey.revokedAt).toBe(revoked.data.revokeApiKey.revokedAt);
+    const relisted = await t.gql(LIST, { p: programA }, keys.adminA);
+    expect(relisted.data.apiKeys.find((k: any) => k.id === apiKey.id).revokedAt).toBe(revoked.data.revokeApiKey.revokedAt);
+    expect(code(await getCustomer(t, customerA, keys.partnerA))).toBeUndefined();
+    expect(code(await t.gql(REVOKE, { p: programA, id: "not-a-uuid" }, keys.adminA))).toBe("BAD_USER_INPUT");
   });
 });
 

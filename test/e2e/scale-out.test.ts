@@ -29,10 +29,10 @@ describeWithRedis("several API processes (Redis)", () => {
     await a.stop();
   });
 
-  const onB = async (query: string, variables: Record<string, unknown> = {}) => {
+  const onB = async (query: string, variables: Record<string, unknown> = {}, key = ADMIN_KEY) => {
     const res = await fetch(b.server.url, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
       body: JSON.stringify({ query, variables }),
     });
     return (await res.json()) as any;
@@ -65,5 +65,19 @@ describeWithRedis("several API processes (Redis)", () => {
       i: { programId, customerExternalId: "b-side", orderId: "b1", amount: 1, currency: "EUR" },
     });
     expect(viaB.data.recordPurchase.customer.stage.key).toBe("transaction");
+  });
+
+  it("stops a key revoked through one process in the other at once, though the other had it cached", async () => {
+    const programId = await griffinProgram(a);
+    const created = await a.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }`, {
+      i: { programId, role: "ADMIN", name: "leaked" },
+    });
+    const { apiKey, secret } = created.data.createApiKey;
+    const readOnB = () => onB(`query($p: ID!) { program(id: $p) { id } }`, { p: programId }, secret);
+    expect((await readOnB()).data.program.id).toBe(programId); // verified, and cached, on B
+    const revoked = await a.gql(`mutation($p: ID!, $id: ID!) { revokeApiKey(programId: $p, id: $id) { revokedAt } }`, { p: programId, id: apiKey.id });
+    expect(revoked.errors).toBeUndefined();
+    await settle(300);
+    expect((await readOnB()).errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
   });
 });

@@ -1,5 +1,5 @@
 import { IsIn, Length } from "class-validator";
-import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Resolver } from "type-graphql";
+import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Query, Resolver } from "type-graphql";
 import { RequestContext } from "../../context";
 import { NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
@@ -35,7 +35,12 @@ export class ApiKey {
 
   @Field()
   createdAt: Date;
+
+  @Field(() => Date, { nullable: true, description: "When it was revoked (it no longer works); null while it works." })
+  revokedAt: Date | null;
 }
+
+const apiKeyFromRow = (row: any): ApiKey => ({ id: row.id, programId: row.program_id, name: row.name, role: row.role, createdAt: row.created_at, revokedAt: row.revoked_at ?? null });
 
 @ObjectType()
 export class ApiKeyCreated {
@@ -67,10 +72,30 @@ export class AuthResolver {
     await ctx.app.programs.config(programId);
     const { row, secret } = await ctx.app.auth.createApiKey(programId, input.role, input.name);
     ctx.log.info({ programId, keyId: row.id, role: row.role }, "api key created");
-    return {
-      apiKey: { id: row.id, programId: row.program_id, name: row.name, role: row.role, createdAt: row.created_at },
-      secret,
-    };
+    return { apiKey: apiKeyFromRow(row), secret };
+  }
+
+  @Query(() => [ApiKey], { description: "The program's API keys, newest first, revoked ones included (ADMIN). Never their secrets." })
+  async apiKeys(@Arg("programId", () => ID) programId: string, @Ctx() ctx: RequestContext): Promise<ApiKey[]> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    await ctx.app.programs.config(id);
+    return (await ctx.app.auth.listApiKeys(id)).map(apiKeyFromRow);
+  }
+
+  @Mutation(() => ApiKey, {
+    description:
+      "Revokes an API key (ADMIN): it stops working at once, in every API process, and WebSockets opened with it close (4403). Revoking it again changes nothing. LOYALTY_ADMIN_KEY is configuration, not an API key.",
+  })
+  async revokeApiKey(@Arg("programId", () => ID) programId: string, @Arg("id", () => ID) keyId: string, @Ctx() ctx: RequestContext): Promise<ApiKey> {
+    const program = uuidArg(programId, "programId");
+    const id = uuidArg(keyId, "id");
+    requireRole(ctx.actor, program, [Role.ADMIN]);
+    const row = await ctx.app.auth.revokeApiKey(program, id);
+    if (!row) throw new NotFound("ApiKey", "id");
+    ctx.app.apiKeyRevoked(program, id);
+    ctx.log.info({ programId: program, keyId: id }, "api key revoked");
+    return apiKeyFromRow(row);
   }
 
   @Mutation(() => CustomerToken, { description: "Issues a customer token for a storefront session (ADMIN, PARTNER)." })

@@ -25,7 +25,11 @@ export interface IssuedToken {
 }
 
 export class AuthService {
-  /** Verified keys, for a short while, so a request does not cost a key lookup. Revocation takes effect within KEY_CACHE_MS. */
+  /**
+   * Verified keys, for a short while, so a request does not cost a key lookup. A revocation drops
+   * its key at once, in every process (forgetKey, through the event bus); a lost message is healed
+   * within KEY_CACHE_MS.
+   */
   private readonly keyCache = new Map<string, { actor: Actor | null; until: number }>();
 
   constructor(
@@ -64,6 +68,30 @@ export class AuthService {
     if (this.keyCache.size > 10_000) this.keyCache.clear();
     this.keyCache.set(hash, { actor, until: Date.now() + KEY_CACHE_MS });
     return actor;
+  }
+
+  /** Called with the id of each key revoked, here or in another process (the server closes its WebSockets). */
+  readonly revokedListeners = new Set<(keyId: string) => void>();
+
+  /** The program's keys, newest first (never their hashes). */
+  listApiKeys(programId: string): Promise<any[]> {
+    return this.db.query(`SELECT id, program_id, name, role, created_at, revoked_at FROM api_keys WHERE program_id = $1 ORDER BY created_at DESC, id`, [programId]);
+  }
+
+  /** Revokes a key (once: revoking it again changes nothing); null when the program has no such key. The caller then tells every process (App.apiKeyRevoked). */
+  async revokeApiKey(programId: string, keyId: string): Promise<any | null> {
+    const [row] = await this.db.query(
+      `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE program_id = $1 AND id = $2
+       RETURNING id, program_id, name, role, created_at, revoked_at`,
+      [programId, keyId],
+    );
+    return row ?? null;
+  }
+
+  /** A key was revoked: this process stops accepting it now (not KEY_CACHE_MS later), and says so. */
+  forgetKey(keyId: string): void {
+    for (const [hash, entry] of this.keyCache) if (entry.actor?.kind === "key" && entry.actor.keyId === keyId) this.keyCache.delete(hash);
+    for (const listener of this.revokedListeners) listener(keyId);
   }
 
   async createApiKey(programId: string, role: Role, name: string): Promise<{ row: any; secret: string }> {
