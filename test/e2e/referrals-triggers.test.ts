@@ -120,6 +120,16 @@ describe("triggered rewards", () => {
     expect(feed.items[0].rewardEvents).toMatchObject({ kind: "REWARD_ISSUED", rewardName: "10% off your first order", points: 0, code: issued[0].code });
     feed.unsubscribe();
 
+    // Switched off, the pattern issues nothing; switched on again, the next view that completes it does.
+    const SET = `mutation($id: ID!, $a: Boolean!) { setRewardTriggerActive(triggerId: $id, active: $a) { id active } }`;
+    expect((await t.gql(SET, { id: trig.data.createRewardTrigger.id, a: false })).data.setRewardTriggerActive.active).toBe(false);
+    const quietId = (await view("quiet", 0)).data.recordTouchpoint.customer.id;
+    for (let i = 1; i < 10; i++) await view("quiet", i);
+    expect(await redemptions(quietId)).toEqual([]);
+    expect((await t.gql(SET, { id: trig.data.createRewardTrigger.id, a: true })).data.setRewardTriggerActive.active).toBe(true);
+    await view("quiet", 10);
+    expect(await redemptions(quietId)).toHaveLength(1);
+
     // A buyer never gets it.
     const buyerId = (await purchase(t, { programId, customerExternalId: "buyer", orderId: "x1", amount: 5, currency: "EUR" })).data.recordPurchase.customer.id;
     for (let i = 0; i < 10; i++) await view("buyer", i);

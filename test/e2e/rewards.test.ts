@@ -103,6 +103,29 @@ describe("redeemReward", () => {
     expect(n).toBe(1);
   });
 
+  it("stops offering a reward that is set inactive, and offers it again once active (ADMIN only)", async () => {
+    const programId = await shop();
+    const dee = await member(programId, "dee", 40);
+    const gift = await createReward({ programId, name: "Tote bag", pointsCost: 5 });
+    const SET = `mutation($r: ID!, $a: Boolean!) { setRewardActive(rewardId: $r, active: $a) { id active } }`;
+    const issued = (await redeem(dee, gift, "before")).data.redeemReward;
+    expect(issued.__typename).toBe("Redemption");
+
+    expect((await t.gql(SET, { r: gift, a: false })).data.setRewardActive).toEqual({ id: gift, active: false });
+    expect((await redeem(dee, gift, "while-off")).data.redeemReward).toMatchObject({ __typename: "RewardUnavailable", reason: "INACTIVE" });
+    expect(await balanceOf(dee)).toBe(35);
+    // A coupon issued before stays valid.
+    const used = await t.gql(`mutation($p: ID!, $c: String!) { useCoupon(programId: $p, code: $c) { ${COUPON_FIELDS} } }`, { p: programId, c: issued.code });
+    expect(used.data.useCoupon).toMatchObject({ __typename: "Redemption", status: "USED" });
+
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await t.gql(SET, { r: gift, a: true }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const elsewhere = await createKey(t, await shop(), "ADMIN");
+    expect((await t.gql(SET, { r: gift, a: true }, elsewhere)).errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    expect((await t.gql(SET, { r: gift, a: true })).data.setRewardActive.active).toBe(true);
+    expect((await redeem(dee, gift, "back-on")).data.redeemReward.__typename).toBe("Redemption");
+  });
+
   it("never oversells: 50 customers race for 10 units", async () => {
     const programId = await shop();
     const rewardId = await createReward({ programId, name: "Limited mug", pointsCost: 20, stock: 10 });

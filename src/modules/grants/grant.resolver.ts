@@ -9,7 +9,7 @@ import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { customerKey } from "../../api/loaders";
-import { Role, requireRole } from "../auth/actor";
+import { Role, requireCredential, requireRole, requireRowRole } from "../auth/actor";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { TouchpointType } from "../program/earning";
@@ -205,6 +205,25 @@ export class GrantResolver {
         [programId, input.name, rewardId, input.touchpointType, input.minCount, input.windowHours, input.requireNoPurchase],
       );
       // A new configuration version: batches in flight are evaluated again with the trigger.
+      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
+      return rows;
+    });
+    ctx.app.programChanged(programId);
+    return triggerFromRow(row);
+  }
+
+  @Mutation(() => RewardTrigger, { description: "Turns a reward trigger on or off (ADMIN); records from now on see the change." })
+  async setRewardTriggerActive(@Arg("triggerId", () => ID) triggerId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<RewardTrigger> {
+    requireCredential(ctx.actor);
+    const id = uuidArg(triggerId, "triggerId");
+    const [found] = await ctx.app.db.query(`SELECT program_id FROM reward_triggers WHERE id = $1`, [id]);
+    // Unknown and not-yours look the same to a key of another program.
+    if (!found) throw new NotFound("RewardTrigger", "triggerId");
+    const programId: string = found.program_id;
+    requireRowRole(ctx.actor, programId, [Role.ADMIN], "RewardTrigger", "triggerId");
+    const [row] = await ctx.app.db.transaction(async (tx) => {
+      const rows = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [programId, id, active]);
+      // The active triggers are part of the program's configuration: a new version, as createRewardTrigger.
       await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
       return rows;
     });

@@ -8,7 +8,7 @@ import { Customer } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { CreateRewardInput, RedeemRewardInput } from "./reward.inputs";
 import { GRANT_KEY_PREFIX } from "./reward.service";
-import { CouponResult, RedeemRewardResult, Redemption, redemptionFromRow, Reward } from "./reward.types";
+import { CouponResult, RedeemRewardResult, Redemption, redemptionFromRow, Reward, rewardFromRow } from "./reward.types";
 
 const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];
 
@@ -34,6 +34,16 @@ export class RewardResolver {
     const programId = uuidArg(input.programId, "programId");
     requireRole(ctx.actor, programId, [Role.ADMIN]);
     return ctx.app.rewards.create(ctx, programId, input);
+  }
+
+  @Mutation(() => Reward, {
+    description:
+      "Offers a reward again, or stops offering it (ADMIN): an inactive reward is refused to redeemReward (RewardUnavailable INACTIVE) and triggers do not issue it; coupons already issued stay valid.",
+  })
+  async setRewardActive(@Arg("rewardId", () => ID) rewardId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<Reward> {
+    const reward = await this.rewardFor(ctx, rewardId, [Role.ADMIN]);
+    const [row] = await ctx.sql.query(`UPDATE rewards SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [reward.programId, reward.id, active]);
+    return rewardFromRow(row);
   }
 
   @Mutation(() => Int, { description: "Uploads coupon codes for a POOL reward (ADMIN). Returns how many were new; duplicates are skipped." })
