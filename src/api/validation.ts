@@ -2,7 +2,7 @@
  * Argument validation: class-validator on the input classes, as type-graphql's default does it,
  * minus work that default and class-validator repeat on every call for the same answer.
  */
-import { getMetadataStorage, validateOrReject, ValidationError, ValidatorOptions } from "class-validator";
+import { getMetadataStorage, Length, Matches, validateOrReject, ValidationError, ValidatorOptions } from "class-validator";
 import { getNullableType, isListType } from "graphql";
 import { ArgumentValidationError, ResolverData } from "type-graphql";
 
@@ -83,4 +83,20 @@ function listArgumentName(resolverData?: ResolverData<object>): string | null {
   const field = info.parentType.getFields()[info.fieldName];
   const lists = field?.args.filter((arg) => isListType(getNullableType(arg.type))) ?? [];
   return lists.length === 1 ? lists[0].name : null;
+}
+
+/** What an erased customer's partner id starts with (src/modules/customer/erasure.ts): no partner id may. */
+export const ERASED_ID_PREFIX = "erased:";
+
+/**
+ * A partner's id for a customer: 1-200 characters, and not one an erasure leaves behind, so no
+ * partner can name (and so write to, or re-identify) an erased customer.
+ */
+export function IsPartnerCustomerId(): PropertyDecorator {
+  const length = Length(1, 200);
+  const notErased = Matches(/^(?!erased:)/, { message: `$property may not start with "${ERASED_ID_PREFIX}": those name erased customers` });
+  return (target, property) => {
+    length(target, property as string);
+    notErased(target, property as string);
+  };
 }

@@ -103,6 +103,8 @@ export class AuthResolver {
     const customer = await ctx.app.customers.byId(ctx, uuidArg(customerId, "customerId"));
     if (!customer) throw new NotFound("Customer", "customerId");
     requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
+    // An erased customer has no sessions any more.
+    if (customer.erasedAt) throw new NotFound("Customer", "customerId");
     const { token, expiresAt } = await ctx.app.auth.issueCustomerToken(customer.programId, customer.id);
     return { token, expiresAt, customerId: customer.id };
   }

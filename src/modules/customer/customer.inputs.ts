@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { IsEmail, IsOptional, Length } from "class-validator";
 import { Field, ID, InputType } from "type-graphql";
+import { IsPartnerCustomerId } from "../../api/validation";
 
 @InputType({ description: "Creates the customer, or updates the given fields of an existing one (matched by externalId)." })
 export class UpsertCustomerInput {
@@ -8,7 +9,7 @@ export class UpsertCustomerInput {
   programId: string;
 
   @Field({ description: "The partner's id for the customer: unique in the program." })
-  @Length(1, 200)
+  @IsPartnerCustomerId()
   externalId: string;
 
   @Field(() => String, { nullable: true })

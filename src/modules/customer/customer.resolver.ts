@@ -5,7 +5,8 @@ import { checkFirst, ConnectionType, decodeCursor, toConnection } from "../../ap
 import { customerKey } from "../../api/loaders";
 import { uuidArg } from "../../api/ids";
 import { nextStage } from "../../domain/ladder/ladder.engine";
-import { Role, boundProgram, requireCustomerAccess, requireRole } from "../auth/actor";
+import { Role, boundProgram, requireCredential, requireCustomerAccess, requireRole, requireRowRole } from "../auth/actor";
+import { eraseCustomer } from "./erasure";
 import { Stage } from "../program/program.types";
 import { stageOf } from "../program/program.config";
 import { LedgerEntry, ledgerEntryFromRow, Touchpoint, touchpointFromRow } from "../touchpoint/touchpoint.types";
@@ -77,7 +78,24 @@ export class CustomerResolver {
     if (ctx.actor.kind !== "customer") throw new Unauthenticated("me needs a customer token");
     const customer = await ctx.app.customers.byId(ctx, ctx.actor.customerId);
     if (!customer) throw new NotFound("Customer", "token");
+    if (customer.erasedAt) throw new Unauthenticated("this customer was erased");
     return customer;
+  }
+
+  @Mutation(() => Customer, {
+    description:
+      "Erases a customer, the right to be forgotten (ADMIN): email, name, attributes and the partner's id (then erased:<id>) are cleared, and every touchpoint's data and request hash; the ledger, points, counters and stage history stay, anonymous. The customer takes no new record after (NOT_FOUND), its partner id sent again is a new customer, and a CUSTOMER_ERASED event tells subscribed systems. Erasing again changes nothing.",
+  })
+  async eraseCustomer(@Arg("customerId", () => ID) customerId: string, @Ctx() ctx: RequestContext): Promise<Customer> {
+    const id = uuidArg(customerId, "customerId");
+    requireCredential(ctx.actor);
+    const found = await ctx.app.customers.byId(ctx, id);
+    if (!found) throw new NotFound("Customer", "customerId");
+    requireRowRole(ctx.actor, found.programId, [Role.ADMIN], "Customer", "customerId");
+    const erased = await eraseCustomer(ctx, found.programId, id);
+    if (!erased) throw new NotFound("Customer", "customerId");
+    ctx.log.info({ programId: found.programId, customerId: id }, "customer erased");
+    return erased;
   }
 
   @Mutation(() => Customer, { description: "Creates a customer or updates one, matched by externalId." })

@@ -115,6 +115,9 @@ export class Customer {
   @Field()
   createdAt: Date;
 
+  @Field(() => Date, { nullable: true, description: "When the customer was erased (eraseCustomer): anonymous since, and taking no new record; null otherwise." })
+  erasedAt: Date | null;
+
   stageKey: string;
   /** The row as read: the source of points, metrics and stage evaluation. */
   row: CustomerMetricRow & Record<string, any>;
@@ -131,6 +134,7 @@ export function customerFromRow(row: any): Customer {
     stageKey: row.stage_key,
     stageEnteredAt: row.stage_entered_at,
     createdAt: row.created_at,
+    erasedAt: row.erased_at ?? null,
     row,
   });
 }

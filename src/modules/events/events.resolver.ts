@@ -154,10 +154,16 @@ export class DetractorAlertEvent extends CustomerEvent {
   occurredAt: Date;
 }
 
+@ObjectType({ description: "A customer was erased (eraseCustomer): systems that keep their own copy of the customer's data should forget it too.", implements: CustomerEvent })
+export class CustomerErasedEvent extends CustomerEvent {
+  @Field()
+  at: Date;
+}
+
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent] as const,
+  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent, CustomerErasedEvent] as const,
 });
 
 function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
@@ -177,7 +183,7 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT"]);
+const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED"]);
 
 @ArgsType()
 class StageChangedArgs {
@@ -207,6 +213,9 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
       reason: p.reason ?? {},
       at: new Date(message.createdAt),
     });
+  }
+  if (message.topic === "CUSTOMER_ERASED") {
+    return Object.assign(new CustomerErasedEvent(), { sequence: message.sequence, programId: message.programId, customerId: message.customerId!, at: new Date(p.at) });
   }
   if (message.topic === "DETRACTOR_ALERT") {
     return Object.assign(new DetractorAlertEvent(), {

@@ -4,6 +4,7 @@
  * REFERRAL touchpoint (its ladder counts it), and gives what is owed before answering.
  */
 import { IsIn, IsInt, IsOptional, Length, Max, Min } from "class-validator";
+import { IsPartnerCustomerId } from "../../api/validation";
 import { Arg, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
@@ -26,11 +27,11 @@ export class RecordReferralInput {
 
   @Field(() => String, { nullable: true })
   @IsOptional()
-  @Length(1, 200)
+  @IsPartnerCustomerId()
   referrerExternalId?: string | null;
 
   @Field({ description: "The new customer (the partner's id); created when unknown." })
-  @Length(1, 200)
+  @IsPartnerCustomerId()
   refereeExternalId: string;
 
   @Field({ description: "The referral's id: the idempotency key." })

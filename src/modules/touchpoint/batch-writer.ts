@@ -97,6 +97,9 @@ function readSqlOf(config: ProgramConfig): string {
 /** Thrown by an attempt without a transaction that finds a customer to create. */
 class NeedsTransaction extends Error {}
 
+/** Thrown by an attempt that finds a cached partner id no longer naming its customer (erased): evicted, the batch starts over. */
+class StaleExternalId extends Error {}
+
 /** Thrown by an attempt without a transaction whose write met a concurrent writer (nothing was written). */
 class Contended extends Error {
   constructor(readonly customerIds: string[]) {
@@ -119,6 +122,16 @@ export class BatchWriter {
    * a customer that does not exist).
    */
   async write(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
+    try {
+      return await this.attempt(db, config, items, now);
+    } catch (err) {
+      if (!(err instanceof StaleExternalId)) throw err;
+      // The stale partner ids are evicted: this time they are looked up.
+      return this.attempt(db, config, items, now);
+    }
+  }
+
+  private async attempt(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     let contended = false;
     if (!needsTransaction(config) && !this.isContended(config.program.id, items, now)) {
       try {
@@ -153,6 +166,24 @@ export class BatchWriter {
       for (const [id, until] of this.contended) if (until <= now.getTime()) this.contended.delete(id);
     }
     for (const id of customerIds) if (this.contended.size < CONTENDED_MAX) this.contended.set(id, now.getTime() + CONTENDED_MS);
+  }
+
+  /**
+   * A partner id taken from the cache must still name its customer: an erasure (in any process)
+   * replaces it. One that does not is evicted, and the batch starts over (StaleExternalId).
+   */
+  private checkCachedExternalIds(programId: string, items: WriteItem[], customerOf: Map<WriteItem, string>, externalIdOf: Map<string, string>): void {
+    let stale = false;
+    for (const item of items) {
+      const { customerId, customerExternalId } = item.record;
+      if (customerId || !customerExternalId) continue;
+      const id = customerOf.get(item);
+      if (id && externalIdOf.has(id) && externalIdOf.get(id) !== customerExternalId) {
+        this.externalIds.delete(programId, customerExternalId);
+        stale = true;
+      }
+    }
+    if (stale) throw new StaleExternalId();
   }
 
   /** The customers the batch's records name by id or by a cached partner id, and the partner ids not cached. */
@@ -255,12 +286,17 @@ export class BatchWriter {
     const states = new Map<string, CustomerState>();
     const recorded = new Set<string>();
     const byExternalId = new Map<string, string>();
+    const externalIdOf = new Map<string, string>();
     for (const { kind, row, windows } of read) {
       if (kind === "c") {
-        states.set(row.id, stateOf(parseCustomerJson(row), windowValuesFrom(windows, config.windows)));
         byExternalId.set(row.external_id, row.id);
+        externalIdOf.set(row.id, row.external_id);
+        // An erased customer takes no new record: as if it did not exist (NOT_FOUND).
+        if (row.erased_at) continue;
+        states.set(row.id, stateOf(parseCustomerJson(row), windowValuesFrom(windows, config.windows)));
       } else recorded.add(keyOf(row.type, row.external_id));
     }
+    this.checkCachedExternalIds(programId, items, customerOf, externalIdOf);
     for (const externalId of unknown) {
       const id = byExternalId.get(externalId);
       if (!id) throw new NeedsTransaction();

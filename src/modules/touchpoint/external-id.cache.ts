@@ -19,6 +19,11 @@ export class ExternalIdCache {
     this.map.set(key, id);
   }
 
+  /** Forgets one partner id (it no longer names the customer cached: an erasure). */
+  delete(programId: string, externalId: string): void {
+    this.map.delete(`${programId}\u0000${externalId}`);
+  }
+
   clear(): void {
     this.map.clear();
   }

@@ -13,6 +13,7 @@ import {
 } from "class-validator";
 import { Field, Float, ID, InputType, Int } from "type-graphql";
 import { TouchpointType } from "../program/earning";
+import { IsPartnerCustomerId } from "../../api/validation";
 
 const MAX_AMOUNT = 1e12;
 
@@ -25,7 +26,7 @@ export abstract class CustomerEventInput {
 
   @Field(() => String, { nullable: true, description: "The partner's id of the customer; an unknown one creates the customer." })
   @IsOptional()
-  @Length(1, 200)
+  @IsPartnerCustomerId()
   customerExternalId?: string | null;
 
   @Field(() => Date, { nullable: true, description: "When it happened; defaults to now. Not in the future." })
