@@ -139,6 +139,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       schema,
       onConnect: async (ctx) => {
         const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const revocationsBefore = app.auth.revocationCount;
         try {
           ctx.extra.actor = await app.auth.authenticate(typeof auth === "string" ? auth : undefined);
         } catch {
@@ -155,6 +156,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
             sockets.delete(socket);
             if (sockets.size === 0 && socketsByKey.get(actor.keyId) === sockets) socketsByKey.delete(actor.keyId);
           });
+          // A revocation heard while this key was checked may be its own, closing sockets before
+          // this one was listed: check the key again, from the database.
+          if (app.auth.revocationCount !== revocationsBefore && !(await app.auth.isKeyActive(actor.programId, actor.keyId))) return false;
         }
         app.metrics.subscriptions.inc();
         return true;

@@ -80,6 +80,19 @@ describe("eraseCustomer", () => {
     const back = ok(await purchase(t, { programId, customerExternalId: "eve@example.com", orderId: "e5", amount: 5, currency: "EUR" })).data.recordPurchase;
     expect(back.customer.id).not.toBe(eve);
     expect(back.customer.points.balance).toBe(5);
+    // Nor by her orders, or any other write that names her by id.
+    expect(code(await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "e1", refundId: "e1-r", amount: 10 } }))).toBe("NOT_FOUND");
+    expect(code(await t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points } }`, { i: { programId, customerId: eve, points: 5, reason: "goodwill", idempotencyKey: "adj" } }))).toBe(
+      "NOT_FOUND",
+    );
+    const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 5 } })).data.createReward.id;
+    const redeemed = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }, token);
+    expect(code(redeemed)).toBe("NOT_FOUND");
+    const referral = await t.gql(`mutation($i: RecordReferralInput!) { recordReferral(input: $i) { replayed } }`, { i: { programId, referrerId: eve, refereeExternalId: "friend", referralId: "ref1" } });
+    expect(code(referral)).toBe("NOT_FOUND");
+    expect(await t.app.db.query(`SELECT 1 FROM customers WHERE program_id = $1 AND external_id = 'friend'`, [programId])).toEqual([]);
+    expect(await pointsDisagreements(t, programId)).toEqual([]);
+    expect(ok(await t.gql(`query($c: ID!) { customer(id: $c) { points { balance } } }`, { c: eve })).data.customer.points.balance).toBe(47);
     // Her sessions end: the token she held, and no new one.
     expect(code(await t.gql(`{ me { id } }`, {}, token))).toBe("UNAUTHENTICATED");
     expect(code(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: eve }))).toBe("NOT_FOUND");

@@ -60,18 +60,33 @@ export class AuthService {
     const hash = sha256(key);
     const cached = this.keyCache.get(hash);
     if (cached && cached.until > Date.now()) return cached.actor;
+    const revocationsBefore = this.revocations;
     const [row] = await this.db.query(
       `SELECT id, program_id, role FROM api_keys WHERE program_id = $1 AND key_hash = $2 AND revoked_at IS NULL`,
       [uuidFromHex(match[1]), hash],
     );
     const actor: Actor | null = row ? { kind: "key", programId: row.program_id, role: row.role as Role, keyId: row.id } : null;
     if (this.keyCache.size > 10_000) this.keyCache.clear();
-    this.keyCache.set(hash, { actor, until: Date.now() + KEY_CACHE_MS });
+    // A key revoked while this lookup ran may be the one it read as valid: then it is not cached.
+    if (this.revocations === revocationsBefore) this.keyCache.set(hash, { actor, until: Date.now() + KEY_CACHE_MS });
     return actor;
   }
 
   /** Called with the id of each key revoked, here or in another process (the server closes its WebSockets). */
   readonly revokedListeners = new Set<(keyId: string) => void>();
+  /** Revocations heard so far: a key lookup that overlapped one does not cache what it read. */
+  private revocations = 0;
+
+  /** How many revocations this process has heard: compare before and after a use of a key that must not outlive its revocation. */
+  get revocationCount(): number {
+    return this.revocations;
+  }
+
+  /** Whether an API key still works, from the database (not the cache). */
+  async isKeyActive(programId: string, keyId: string): Promise<boolean> {
+    const [row] = await this.db.query(`SELECT 1 FROM api_keys WHERE program_id = $1 AND id = $2 AND revoked_at IS NULL`, [programId, keyId]);
+    return !!row;
+  }
 
   /** The program's keys, newest first (never their hashes). */
   listApiKeys(programId: string): Promise<any[]> {
@@ -90,6 +105,7 @@ export class AuthService {
 
   /** A key was revoked: this process stops accepting it now (not KEY_CACHE_MS later), and says so. */
   forgetKey(keyId: string): void {
+    this.revocations++;
     for (const [hash, entry] of this.keyCache) if (entry.actor?.kind === "key" && entry.actor.keyId === keyId) this.keyCache.delete(hash);
     for (const listener of this.revokedListeners) listener(keyId);
   }

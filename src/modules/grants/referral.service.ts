@@ -29,7 +29,7 @@ export async function recordReferral(
     const [referrer] = input.referrerId
       ? await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [programId, uuidArg(input.referrerId, "referrerId")])
       : await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2`, [programId, input.referrerExternalId]);
-    if (!referrer) throw new NotFound("Referrer", input.referrerId ? "referrerId" : "referrerExternalId");
+    if (!referrer || referrer.erased_at) throw new NotFound("Referrer", input.referrerId ? "referrerId" : "referrerExternalId");
     await tx.query(`INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
       programId,
       input.refereeExternalId,

@@ -61,8 +61,8 @@ export class PointsService {
     const events: LoyaltyEventMessage[] = [];
     const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;
-      const [customer] = await tx.query(`SELECT id FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, input.customerId]);
-      if (!customer) throw new NotFound("Customer", "customerId");
+      const [customer] = await tx.query(`SELECT id, erased_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, input.customerId]);
+      if (!customer || customer.erased_at) throw new NotFound("Customer", "customerId");
       const claim = await this.claim<AdjustmentResult>(tx, programId, input.idempotencyKey, "ADJUSTMENT", hash);
       if ("replay" in claim) return claim.replay;
       const now = ctx.app.clock();
@@ -108,7 +108,7 @@ export class PointsService {
     const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;
       // Both customers locked, in id order: two opposite transfers cannot deadlock.
-      const rows = await tx.query(`SELECT id, balance FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR NO KEY UPDATE`, [
+      const rows = await tx.query(`SELECT id, balance FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL ORDER BY id FOR NO KEY UPDATE`, [
         programId,
         [input.fromCustomerId, input.toCustomerId],
       ]);

@@ -164,11 +164,11 @@ export class RewardService {
       const result = await ctx.app.db.transaction(async (tx) => {
         events.length = 0;
         const now = ctx.app.clock();
-        const [customer] = await tx.query(`SELECT id, stage_key, tier_key, balance FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
+        const [customer] = await tx.query(`SELECT id, stage_key, tier_key, balance, erased_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
           programId,
           input.customerId,
         ]);
-        if (!customer) throw new NotFound("Customer", "customerId");
+        if (!customer || customer.erased_at) throw new NotFound("Customer", "customerId");
         // After the customer lock: a racing retry with the same key waits here, then sees the first one.
         const [existing] = await tx.query(`SELECT * FROM redemptions WHERE program_id = $1 AND idempotency_key = $2`, [programId, input.idempotencyKey]);
         if (existing) {

@@ -94,6 +94,7 @@ export class TierResolver {
     const graceMs = config.tierPolicy.graceDays * 86_400_000;
     const events = await ctx.app.db.transaction(async (tx) => {
       const [row] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [customer.programId, customer.id]);
+      if (row.erased_at) throw new NotFound("Customer", "customerId");
       return applyTierChanges(
         tx,
         config,

@@ -115,7 +115,9 @@ export class TouchpointService {
     // Then the customer (every writer of a customer locks it; none locks a purchase after it): what
     // is read from here on (expired points, the purchases behind the first and last purchase dates)
     // cannot change until commit.
-    await tx.query(LOCK_CUSTOMER, [programId, purchase.customer_id]);
+    const [customer] = await tx.query(LOCK_CUSTOMER, [programId, purchase.customer_id]);
+    // An erased customer takes no new record (erasure.ts), a refund neither.
+    if (customer.erased_at) throw new NotFound("Customer of the order", "orderId");
     const replay = await loadReplay(tx, config, record, hash);
     if (replay) return replay;
     const [{ expired }] = await tx.query(
