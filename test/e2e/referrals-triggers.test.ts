@@ -127,6 +127,11 @@ describe("triggered rewards", () => {
     for (let i = 1; i < 10; i++) await view("quiet", i);
     expect(await redemptions(quietId)).toEqual([]);
     expect((await t.gql(SET, { id: trig.data.createRewardTrigger.id, a: true })).data.setRewardTriggerActive.active).toBe(true);
+    // Set as it is: no new configuration version.
+    const version = async () => (await t.app.db.query(`SELECT updated_at::text AS v FROM programs WHERE id = $1`, [programId]))[0].v;
+    const before = await version();
+    expect((await t.gql(SET, { id: trig.data.createRewardTrigger.id, a: true })).data.setRewardTriggerActive.active).toBe(true);
+    expect(await version()).toBe(before);
     await view("quiet", 10);
     expect(await redemptions(quietId)).toHaveLength(1);
 

@@ -222,13 +222,15 @@ export class GrantResolver {
     if (!found) throw new NotFound("RewardTrigger", "triggerId");
     const programId: string = found.program_id;
     requireRowRole(ctx.actor, programId, [Role.ADMIN], "RewardTrigger", "triggerId");
-    const [row] = await ctx.app.db.transaction(async (tx) => {
-      const rows = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [programId, id, active]);
+    const { row, changed } = await ctx.app.db.transaction(async (tx) => {
+      const [updated] = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 AND active <> $3 RETURNING *`, [programId, id, active]);
+      if (!updated) return { row: (await tx.query(`SELECT * FROM reward_triggers WHERE program_id = $1 AND id = $2`, [programId, id]))[0], changed: false };
       // The active triggers are part of the program's configuration: a new version, as createRewardTrigger.
       await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
-      return rows;
+      return { row: updated, changed: true };
     });
-    ctx.app.programChanged(programId);
+    // Set as it was: no new configuration version, nothing for batches in flight to evaluate again.
+    if (changed) ctx.app.programChanged(programId);
     return triggerFromRow(row);
   }
 }
