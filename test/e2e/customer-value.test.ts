@@ -265,6 +265,41 @@ describe("customer value", () => {
     expect(denied.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
+  it("sets a goal per segment, from the count it holds now, and reads the progress towards it", async () => {
+    const programId = await tenBuyers();
+    const SET = `mutation($i: SegmentGoalInput!) { setSegmentGoal(input: $i) { segment customers goal { target baseline progress note dueAt } } }`;
+    const dueAt = new Date(t.app.clock().getTime() + 365 * DAY).toISOString();
+    const goals = async () =>
+      Object.fromEntries(
+        ok(await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment customers goal { target baseline progress } } } }`, { p: programId }))
+          .data.valueSegments.segments.map((s: any) => [s.segment, s]),
+      );
+    // Seed the cached percentiles first, so the newcomers below do not move them.
+    const start = await goals();
+    const baseline = start.NEW_CUSTOMERS.customers;
+    const set = ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 4, dueAt, note: "welcome drive" } })).data.setSegmentGoal;
+    expect(set).toMatchObject({ segment: "NEW_CUSTOMERS", customers: baseline, goal: { target: baseline + 4, baseline, progress: 0, note: "welcome drive", dueAt } });
+    // Two first purchases today: new customers (the most recent, the fewest purchases).
+    for (const name of ["n1", "n2"]) ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-1`, amount: 5, currency: "EUR" }));
+    const now = await goals();
+    expect(now.NEW_CUSTOMERS).toEqual({ segment: "NEW_CUSTOMERS", customers: baseline + 2, goal: { target: baseline + 4, baseline, progress: 0.5 } });
+    expect(now.CHAMPIONS.goal).toBeNull();
+    // Bad goals write nothing; only ADMIN sets them; clearing removes one.
+    const bad = async (i: Record<string, unknown>, field: string) => {
+      const res = await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt, ...i } });
+      expect([res.errors?.[0].extensions?.code, res.errors?.[0].extensions?.field]).toEqual(["BAD_USER_INPUT", field]);
+    };
+    await bad({ target: -1 }, "target");
+    await bad({ dueAt: new Date(t.app.clock().getTime() - DAY).toISOString() }, "dueAt");
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt } }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    expect((await goals()).CHAMPIONS.goal).toBeNull();
+    const clear = `mutation($p: ID!, $s: RfmSegment!) { clearSegmentGoal(programId: $p, segment: $s) }`;
+    expect(ok(await t.gql(clear, { p: programId, s: "NEW_CUSTOMERS" })).data.clearSegmentGoal).toBe(true);
+    expect(ok(await t.gql(clear, { p: programId, s: "NEW_CUSTOMERS" })).data.clearSegmentGoal).toBe(false);
+    expect((await goals()).NEW_CUSTOMERS.goal).toBeNull();
+  });
+
   it("is for ADMIN and PARTNER keys: not for a storefront's customer token", async () => {
     const programId = await tenBuyers();
     const partner = await createKey(t, programId, "PARTNER");

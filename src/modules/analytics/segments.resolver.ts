@@ -3,7 +3,8 @@
  * are worth, and the top tenth by CLV. Set-based over the program's customers, with the same rules
  * and the same cached percentiles as each customer's own `rfm` and `clv` (value.sql.ts).
  */
-import { Arg, Ctx, Field, Float, FieldResolver, ID, Int, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { IsOptional, Length, Max, Min } from "class-validator";
+import { Arg, Ctx, Field, Float, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { BadInput } from "../../api/errors";
@@ -12,6 +13,52 @@ import { Role, requireRole } from "../auth/actor";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { clvSql, IS_BUYER, LAST_PURCHASE_MS, quintileParams, quintileSql, RFM_SEGMENTS, rfmSegmentSql } from "../customer/value.sql";
 
+
+@ObjectType({ description: "A goal for a segment: how many customers it should hold by a date (setSegmentGoal)." })
+export class SegmentGoal {
+  @Field(() => Int)
+  target: number;
+
+  @Field()
+  dueAt: Date;
+
+  @Field(() => Int, { description: "How many customers the segment held when the goal was set." })
+  baseline: number;
+
+  @Field()
+  setAt: Date;
+
+  @Field(() => String, { nullable: true })
+  note: string | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: "How far the segment has come from the baseline towards the target: 0 at the start, 1 reached (above 1: beyond it; below 0: away from it). Null when the target is the baseline.",
+  })
+  progress: number | null;
+}
+
+@InputType({ description: "A goal for an RFM segment: `target` customers in it by `dueAt` (e.g. CHAMPIONS from 150 to 200 within a year)." })
+export class SegmentGoalInput {
+  @Field(() => ID)
+  programId: string;
+
+  @Field(() => RfmSegment)
+  segment: RfmSegment;
+
+  @Field(() => Int)
+  @Min(0)
+  @Max(1_000_000_000)
+  target: number;
+
+  @Field({ description: "In the future." })
+  dueAt: Date;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 500)
+  note?: string | null;
+}
 
 @ObjectType({ description: "The buyers of one RFM segment, and what they are worth." })
 export class ValueSegment {
@@ -26,6 +73,9 @@ export class ValueSegment {
 
   @Field(() => Float, { nullable: true, description: "Their average CLV; null when the segment is empty." })
   averageClv: number | null;
+
+  @Field(() => SegmentGoal, { nullable: true, description: "The segment's goal, if one is set." })
+  goal: SegmentGoal | null;
 }
 
 @ObjectType({ description: "The best customers: the top tenth of the program's buyers by CLV (domain.md §3: know them, describe them)." })
@@ -98,40 +148,90 @@ SELECT c.* FROM customers c
  WHERE ${IS_BUYER} AND ${clvSql("$2::timestamptz")} >= $3
  ORDER BY ${clvSql("$2::timestamptz")} DESC, c.id LIMIT $4`;
 
+/** Goal progress: the share of the way from the baseline to the target the count has come. */
+function goalFrom(row: any, count: number): SegmentGoal {
+  const span = row.target - row.baseline;
+  return {
+    target: row.target,
+    dueAt: row.due_at,
+    baseline: row.baseline,
+    setAt: row.set_at,
+    note: row.note,
+    progress: span === 0 ? null : Math.round(((count - row.baseline) / span) * 1000) / 1000,
+  };
+}
+
+/** The program's segments, goals and best customers, as of the request's clock. */
+async function valueSegmentsOf(ctx: RequestContext, id: string): Promise<ValueSegments> {
+  // The percentiles each customer's rfm reads, so the segments count what the customers show.
+  const breakpoints = await ctx.app.valueBreakpoints.get(id, ctx.sql);
+  const [rows, goals] = await Promise.all([
+    ctx.sql.query(SEGMENTS, [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]),
+    ctx.sql.query(`SELECT * FROM segment_goals WHERE program_id = $1`, [id]),
+  ]);
+  const perSegment = rows.filter((r) => r.segment !== null);
+  const totals = rows.find((r) => r.segment === null)!;
+  const bySegment = new Map(perSegment.map((r) => [r.segment, r]));
+  const goalOf = new Map(goals.map((g) => [g.segment, g]));
+  const buyers = perSegment.reduce((sum, r) => sum + r.n, 0);
+  const buyersClv = cents(totals.clv);
+  const bestClv = cents(totals.best_clv);
+  return {
+    programId: id,
+    buyers,
+    nonBuyers: totals.n - buyers,
+    segments: RFM_SEGMENTS.map((segment) => {
+      const row = bySegment.get(segment);
+      const customers = row?.n ?? 0;
+      const goal = goalOf.get(segment);
+      return { segment, customers, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null, goal: goal ? goalFrom(goal, customers) : null };
+    }),
+    best: {
+      programId: id,
+      asOf: ctx.now,
+      customers: totals.best ?? 0,
+      clvThreshold: totals.threshold === null ? null : Number(totals.threshold),
+      threshold: totals.threshold,
+      clv: bestClv,
+      shareOfClv: buyersClv > 0 ? Math.round((bestClv / buyersClv) * 1000) / 1000 : null,
+    },
+  };
+}
+
 @Resolver(() => BestCustomers)
 export class SegmentsResolver {
-  @Query(() => ValueSegments, { description: "The program's buyers per RFM segment with their CLV, and its best customers (ADMIN)." })
+  @Query(() => ValueSegments, { description: "The program's buyers per RFM segment with their CLV and goals, and its best customers (ADMIN)." })
   async valueSegments(@Ctx() ctx: RequestContext, @Arg("programId", () => ID) programId: string): Promise<ValueSegments> {
     const id = uuidArg(programId, "programId");
     requireRole(ctx.actor, id, [Role.ADMIN]);
     await ctx.app.programs.config(id);
-    // The percentiles each customer's rfm reads, so the segments count what the customers show.
-    const breakpoints = await ctx.app.valueBreakpoints.get(id, ctx.sql);
-    const rows = await ctx.sql.query(SEGMENTS, [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]);
-    const perSegment = rows.filter((r) => r.segment !== null);
-    const totals = rows.find((r) => r.segment === null)!;
-    const bySegment = new Map(perSegment.map((r) => [r.segment, r]));
-    const buyers = perSegment.reduce((sum, r) => sum + r.n, 0);
-    const buyersClv = cents(totals.clv);
-    const bestClv = cents(totals.best_clv);
-    return {
-      programId: id,
-      buyers,
-      nonBuyers: totals.n - buyers,
-      segments: RFM_SEGMENTS.map((segment) => {
-        const row = bySegment.get(segment);
-        return { segment, customers: row?.n ?? 0, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null };
-      }),
-      best: {
-        programId: id,
-        asOf: ctx.now,
-        customers: totals.best ?? 0,
-        clvThreshold: totals.threshold === null ? null : Number(totals.threshold),
-        threshold: totals.threshold,
-        clv: bestClv,
-        shareOfClv: buyersClv > 0 ? Math.round((bestClv / buyersClv) * 1000) / 1000 : null,
-      },
-    };
+    return valueSegmentsOf(ctx, id);
+  }
+
+  @Mutation(() => ValueSegment, { description: "Sets the goal of an RFM segment (ADMIN), replacing any: its baseline is the segment's count now." })
+  async setSegmentGoal(@Arg("input") input: SegmentGoalInput, @Ctx() ctx: RequestContext): Promise<ValueSegment> {
+    const id = uuidArg(input.programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    await ctx.app.programs.config(id);
+    if (!(input.dueAt > ctx.now)) throw new BadInput("dueAt", "dueAt must be in the future");
+    if (input.dueAt.getTime() > ctx.now.getTime() + 10 * 365 * 86_400_000) throw new BadInput("dueAt", "dueAt is at most 10 years ahead");
+    const before = await valueSegmentsOf(ctx, id);
+    const baseline = before.segments.find((s) => s.segment === input.segment)!.customers;
+    await ctx.sql.query(
+      `INSERT INTO segment_goals (program_id, segment, target, baseline, due_at, note, set_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (program_id, segment) DO UPDATE SET target = EXCLUDED.target, baseline = EXCLUDED.baseline, due_at = EXCLUDED.due_at,
+         note = EXCLUDED.note, set_at = EXCLUDED.set_at`,
+      [id, input.segment, input.target, baseline, input.dueAt, input.note ?? null, ctx.now],
+    );
+    return (await valueSegmentsOf(ctx, id)).segments.find((s) => s.segment === input.segment)!;
+  }
+
+  @Mutation(() => Boolean, { description: "Removes the goal of an RFM segment (ADMIN); false when it had none." })
+  async clearSegmentGoal(@Arg("programId", () => ID) programId: string, @Arg("segment", () => RfmSegment) segment: RfmSegment, @Ctx() ctx: RequestContext): Promise<boolean> {
+    const id = uuidArg(programId, "programId");
+    requireRole(ctx.actor, id, [Role.ADMIN]);
+    const rows = await ctx.sql.query(`DELETE FROM segment_goals WHERE program_id = $1 AND segment = $2 RETURNING segment`, [id, segment]);
+    return rows.length > 0;
   }
 
   @FieldResolver(() => [Customer], { description: "The best customers themselves, highest CLV first (read when asked: under concurrent writes, as of a moment after the counts)." })
