@@ -284,6 +284,9 @@ describe("customer value", () => {
     const now = await goals();
     expect(now.NEW_CUSTOMERS).toEqual({ segment: "NEW_CUSTOMERS", customers: baseline + 2, goal: { target: baseline + 4, baseline, progress: 0.5 } });
     expect(now.CHAMPIONS.goal).toBeNull();
+    // Set again (a later date, a higher target): the baseline stays, progress is still from it.
+    const again = ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 8, dueAt } })).data.setSegmentGoal;
+    expect(again.goal).toMatchObject({ target: baseline + 8, baseline, progress: 0.25, note: null });
     // Bad goals write nothing; only ADMIN sets them; clearing removes one.
     const bad = async (i: Record<string, unknown>, field: string) => {
       const res = await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt, ...i } });

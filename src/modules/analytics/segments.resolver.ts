@@ -208,22 +208,25 @@ export class SegmentsResolver {
     return valueSegmentsOf(ctx, id);
   }
 
-  @Mutation(() => ValueSegment, { description: "Sets the goal of an RFM segment (ADMIN), replacing any: its baseline is the segment's count now." })
+  @Mutation(() => ValueSegment, {
+    description:
+      "Sets the goal of an RFM segment (ADMIN): its baseline is the segment's count now. Set again, the target, date and note change and the baseline stays (clearSegmentGoal first to start over). Segments are quintiles among the buyers, read with percentiles up to 5 minutes old.",
+  })
   async setSegmentGoal(@Arg("input") input: SegmentGoalInput, @Ctx() ctx: RequestContext): Promise<ValueSegment> {
     const id = uuidArg(input.programId, "programId");
     requireRole(ctx.actor, id, [Role.ADMIN]);
     await ctx.app.programs.config(id);
     if (!(input.dueAt > ctx.now)) throw new BadInput("dueAt", "dueAt must be in the future");
     if (input.dueAt.getTime() > ctx.now.getTime() + 10 * 365 * 86_400_000) throw new BadInput("dueAt", "dueAt is at most 10 years ahead");
-    const before = await valueSegmentsOf(ctx, id);
-    const baseline = before.segments.find((s) => s.segment === input.segment)!.customers;
-    await ctx.sql.query(
+    const segment = (await valueSegmentsOf(ctx, id)).segments.find((s) => s.segment === input.segment)!;
+    // A goal set again keeps its baseline and start: progress is still measured from where it began.
+    const [row] = await ctx.sql.query(
       `INSERT INTO segment_goals (program_id, segment, target, baseline, due_at, note, set_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (program_id, segment) DO UPDATE SET target = EXCLUDED.target, baseline = EXCLUDED.baseline, due_at = EXCLUDED.due_at,
-         note = EXCLUDED.note, set_at = EXCLUDED.set_at`,
-      [id, input.segment, input.target, baseline, input.dueAt, input.note ?? null, ctx.now],
+       ON CONFLICT (program_id, segment) DO UPDATE SET target = EXCLUDED.target, due_at = EXCLUDED.due_at, note = EXCLUDED.note
+       RETURNING *`,
+      [id, input.segment, input.target, segment.customers, input.dueAt, input.note ?? null, ctx.now],
     );
-    return (await valueSegmentsOf(ctx, id)).segments.find((s) => s.segment === input.segment)!;
+    return { ...segment, goal: goalFrom(row, segment.customers) };
   }
 
   @Mutation(() => Boolean, { description: "Removes the goal of an RFM segment (ADMIN); false when it had none." })

@@ -223,8 +223,9 @@ export class GrantResolver {
     const programId: string = found.program_id;
     requireRowRole(ctx.actor, programId, [Role.ADMIN], "RewardTrigger", "triggerId");
     const { row, changed } = await ctx.app.db.transaction(async (tx) => {
-      const [updated] = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 AND active <> $3 RETURNING *`, [programId, id, active]);
-      if (!updated) return { row: (await tx.query(`SELECT * FROM reward_triggers WHERE program_id = $1 AND id = $2`, [programId, id]))[0], changed: false };
+      const [current] = await tx.query(`SELECT * FROM reward_triggers WHERE program_id = $1 AND id = $2 FOR UPDATE`, [programId, id]);
+      if (current.active === active) return { row: current, changed: false };
+      const [updated] = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [programId, id, active]);
       // The active triggers are part of the program's configuration: a new version, as createRewardTrigger.
       await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
       return { row: updated, changed: true };
