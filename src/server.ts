@@ -18,6 +18,7 @@ import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
 import { nulField } from "./api/nul";
 import { Actor } from "./modules/auth/actor";
+import { KEY_CACHE_MS } from "./modules/auth/auth.service";
 import { MIGRATIONS } from "./db/data-source";
 import { CountingQueryable } from "./db/db";
 import { METRICS_CONTENT_TYPE, metricsAccess, metricsText, operationMetricsPlugin, shareWithSupervisor } from "./observability/metrics-endpoint";
@@ -31,6 +32,8 @@ export interface RunningServer {
   wsUrl: string;
   port: number;
   http: Server;
+  /** Closes the WebSockets whose API key was revoked, checked in the database (done every KEY_CACHE_MS anyway). */
+  sweepRevokedSockets(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -128,11 +131,21 @@ export async function createServer(app: App, options: { port?: number; host?: st
   // WebSockets opened with an API key, by key: a revoked key's connections close (its subscriptions
   // would otherwise go on receiving events).
   const socketsByKey = new Map<string, Set<WebSocket>>();
+  const programOfKey = new Map<string, string>();
   const closeRevoked = (keyId: string) => {
     for (const socket of socketsByKey.get(keyId) ?? []) socket.close(4403, "Forbidden: API key revoked");
     socketsByKey.delete(keyId);
+    programOfKey.delete(keyId);
   };
   app.auth.revokedListeners.add(closeRevoked);
+  // A revocation this process did not hear (its message lost with Redis down) still closes the
+  // sockets: their keys are checked in the database as often as the key cache forgets.
+  const sweepRevokedSockets = async () => {
+    const keys = [...socketsByKey.keys()].map((keyId) => ({ programId: programOfKey.get(keyId)!, keyId }));
+    for (const keyId of await app.auth.revokedAmong(keys)) closeRevoked(keyId);
+  };
+  const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "revoked-key sweep failed")), KEY_CACHE_MS);
+  sweeper.unref();
 
   const wsCleanup = useServer<Record<string, unknown>, { actor?: Actor }>(
     {
@@ -152,9 +165,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
           const { socket } = ctx.extra;
           const sockets = socketsByKey.get(actor.keyId) ?? new Set();
           socketsByKey.set(actor.keyId, sockets.add(socket));
+          programOfKey.set(actor.keyId, actor.programId);
           socket.once("close", () => {
             sockets.delete(socket);
-            if (sockets.size === 0 && socketsByKey.get(actor.keyId) === sockets) socketsByKey.delete(actor.keyId);
+            if (sockets.size === 0 && socketsByKey.get(actor.keyId) === sockets) {
+              socketsByKey.delete(actor.keyId);
+              programOfKey.delete(actor.keyId);
+            }
           });
           // A revocation heard while this key was checked may be its own, closing sockets before
           // this one was listed: check the key again, from the database.
@@ -284,8 +301,10 @@ export async function createServer(app: App, options: { port?: number; host?: st
     wsUrl: `ws://${host}:${port}/graphql`,
     port,
     http,
+    sweepRevokedSockets,
     async stop() {
       app.auth.revokedListeners.delete(closeRevoked);
+      clearInterval(sweeper);
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections?.();

@@ -102,6 +102,20 @@ describe("revoking an API key", () => {
     expect(code(await getCustomer(t, customerA, keys.partnerA))).toBeUndefined();
     expect(code(await t.gql(REVOKE, { p: programA, id: "not-a-uuid" }, keys.adminA))).toBe("BAD_USER_INPUT");
   });
+
+  it("closes a revoked key's WebSockets even when this process did not hear the revocation (checked in the database)", async () => {
+    const created = await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }`, {
+      i: { programId: programA, role: "ADMIN", name: "revoked elsewhere" },
+    });
+    const { apiKey, secret } = created.data.createApiKey;
+    const live = collect(t.ws(secret), STAGE_CHANGED, { p: programA });
+    await settle(300);
+    // Revoked as another process would, with its message lost: nothing told this one.
+    await t.app.db.query(`UPDATE api_keys SET revoked_at = now() WHERE program_id = $1 AND id = $2`, [programA, apiKey.id]);
+    await t.server.sweepRevokedSockets();
+    await live.failed();
+    expect(JSON.stringify(live.errors)).toMatch(/4403/);
+  });
 });
 
 describe("roles in a program", () => {

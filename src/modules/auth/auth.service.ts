@@ -14,7 +14,7 @@ import { ProgramConfigCache } from "../program/program.config";
 
 const KEY_FORMAT = /^lk_([0-9a-f]{32})_([A-Za-z0-9_-]{20,100})$/;
 const TOKEN_FORMAT = /^ct_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
-const KEY_CACHE_MS = 30_000;
+export const KEY_CACHE_MS = 30_000;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const uuidFromHex = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -80,6 +80,17 @@ export class AuthService {
   /** How many revocations this process has heard: compare before and after a use of a key that must not outlive its revocation. */
   get revocationCount(): number {
     return this.revocations;
+  }
+
+  /** Of these keys, the ids of those revoked, from the database (not the cache). */
+  async revokedAmong(keys: Array<{ programId: string; keyId: string }>): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.query(
+      `SELECT k.id FROM api_keys k JOIN unnest($1::uuid[], $2::uuid[]) AS x(program_id, id) ON k.program_id = x.program_id AND k.id = x.id
+        WHERE k.revoked_at IS NOT NULL`,
+      [keys.map((k) => k.programId), keys.map((k) => k.keyId)],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** Whether an API key still works, from the database (not the cache). */
