@@ -14,6 +14,7 @@ import { windowValuesFrom } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import { LOCK_BATCH, readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
+import { ContendedCustomers } from "./contended-customers";
 import { ExternalIdCache } from "./external-id.cache";
 import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
@@ -59,14 +60,6 @@ export interface BatchStats {
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
-/**
- * How long a customer whose batch met a concurrent writer has its batches take the locked path.
- * Optimistic attempts that keep failing cost more than waiting for a lock: a customer written
- * from several processes at once (a hot one) is written under its lock, as a queue, while it is hot.
- */
-const CONTENDED_MS = 2_000;
-/** Contended customers remembered at most (expired ones are dropped when this is reached). */
-const CONTENDED_MAX = 10_000;
 
 /** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
 function parseCustomerJson(row: any): any {
@@ -138,7 +131,7 @@ export class BatchWriter {
         return await this.writeOnce(db, null, config, items, now);
       } catch (err) {
         if (err instanceof Contended) {
-          this.markContended(err.customerIds, now);
+          this.contended.mark(err.customerIds, now);
           contended = true;
         } else if (!(err instanceof NeedsTransaction)) throw err;
       }
@@ -149,23 +142,12 @@ export class BatchWriter {
     return result;
   }
 
-  /** Customers whose batch met a concurrent writer in the last CONTENDED_MS, by id. */
-  private readonly contended = new Map<string, number>();
+  /** Customers whose batch met a concurrent writer lately: their batches take the locked path. */
+  private readonly contended = new ContendedCustomers();
 
   private isContended(programId: string, items: WriteItem[], now: Date): boolean {
-    if (this.contended.size === 0) return false;
-    for (const { record } of items) {
-      const id = record.customerId ?? this.externalIds.get(programId, record.customerExternalId!);
-      if (id && (this.contended.get(id) ?? 0) > now.getTime()) return true;
-    }
-    return false;
-  }
-
-  private markContended(customerIds: string[], now: Date): void {
-    if (this.contended.size + customerIds.length > CONTENDED_MAX) {
-      for (const [id, until] of this.contended) if (until <= now.getTime()) this.contended.delete(id);
-    }
-    for (const id of customerIds) if (this.contended.size < CONTENDED_MAX) this.contended.set(id, now.getTime() + CONTENDED_MS);
+    if (this.contended.empty) return false;
+    return this.contended.any(items.map(({ record }) => record.customerId ?? this.externalIds.get(programId, record.customerExternalId!)), now);
   }
 
   /**
