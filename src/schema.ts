@@ -7,6 +7,7 @@ import { buildSchema } from "type-graphql";
 import { validateArgument } from "./api/validation";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { SegmentsResolver } from "./modules/analytics/segments.resolver";
+import { LifecycleResolver } from "./modules/analytics/lifecycle.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { CustomerValueResolver } from "./modules/customer/value.resolver";
@@ -33,6 +34,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       AuthResolver,
       FunnelResolver,
       SegmentsResolver,
+      LifecycleResolver,
       EventsResolver,
       RewardResolver,
       ProgramRewardsResolver,

@@ -13,6 +13,8 @@ import { LedgerEntry, ledgerEntryFromRow, Touchpoint, touchpointFromRow } from "
 import { metricReader } from "./customer.metrics";
 import { UpsertCustomerInput } from "./customer.inputs";
 import { Customer, CustomerMetrics, ExpiringPoints, NextStage, PointLot, pointLotFromRow, Points, StageTransition } from "./customer.types";
+import { LifecyclePhase } from "../../domain/value/lifecycle";
+import "./lifecycle.types"; // registers LifecyclePhase, the type of the customers(lifecycle:) argument
 
 export const CustomerConnection = ConnectionType(Customer, "Customer");
 export const TouchpointConnection = ConnectionType(Touchpoint, "Touchpoint");
@@ -56,11 +58,12 @@ export class CustomerResolver {
     return customer;
   }
 
-  @Query(() => CustomerConnection, { description: "A program's customers, optionally on one stage, as a Relay connection." })
+  @Query(() => CustomerConnection, { description: "A program's customers, optionally on one stage and in one lifecycle phase, as a Relay connection." })
   async customers(
     @Ctx() ctx: RequestContext,
     @Arg("programId", () => ID) programId: string,
     @Arg("stage", () => String, { nullable: true, description: "A stage key." }) stage?: string,
+    @Arg("lifecycle", () => LifecyclePhase, { nullable: true, description: "Only customers in this lifecycle phase now (Customer.lifecycle)." }) lifecycle?: LifecyclePhase,
     @Arg("first", () => Int, { defaultValue: 20, description: "At most 200." }) first = 20,
     @Arg("after", () => String, { nullable: true }) after?: string,
   ) {
@@ -70,7 +73,7 @@ export class CustomerResolver {
     if (stage && !config.stageByKey.has(stage)) throw new BadInput("stage", `no stage "${stage}" in this program's ladder`);
     const cursor = decodeCursor(after);
     if (cursor !== null) uuidArg(cursor, "after");
-    return ctx.app.customers.list(ctx, program, stage ?? null, checkFirst(first), cursor);
+    return ctx.app.customers.list(ctx, program, { stage: stage ?? null, lifecycle: lifecycle ?? null }, checkFirst(first), cursor);
   }
 
   @Query(() => Customer, { description: "The customer of the customer token in use." })

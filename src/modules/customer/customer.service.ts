@@ -5,6 +5,8 @@ import { Connection, toConnection } from "../../api/connection";
 import { Customer, customerFromRow } from "./customer.types";
 import { UpsertCustomerInput } from "./customer.inputs";
 import { ProgramConfig } from "../program/program.config";
+import { LifecyclePhase } from "../../domain/value/lifecycle";
+import { lifecyclePhaseSql } from "./value.sql";
 
 export class CustomerService {
   async upsert(ctx: RequestContext, config: ProgramConfig, input: UpsertCustomerInput): Promise<Customer> {
@@ -35,13 +37,18 @@ export class CustomerService {
     return customerFromRow(row);
   }
 
-  /** A page of a program's customers in id order (keyset on the (program_id[, stage_key], id) indexes). */
-  async list(ctx: RequestContext, programId: string, stage: string | null, first: number, after: string | null): Promise<Connection<Customer>> {
+  /**
+   * A page of a program's customers in id order (keyset on the (program_id[, stage_key], id)
+   * indexes); in one lifecycle phase as of the request's clock, if asked (a filter over the page's scan).
+   */
+  async list(ctx: RequestContext, programId: string, filter: { stage: string | null; lifecycle: LifecyclePhase | null }, first: number, after: string | null): Promise<Connection<Customer>> {
+    const params: unknown[] = [programId, filter.stage, after, first + 1];
+    const inPhase = filter.lifecycle ? `AND ${lifecyclePhaseSql(`$${params.push(ctx.now)}::timestamptz`)} = $${params.push(filter.lifecycle)}` : "";
     const rows = await ctx.sql.query(
-      `SELECT * FROM customers
-        WHERE program_id = $1 AND ($2::text IS NULL OR stage_key = $2) AND ($3::uuid IS NULL OR id > $3::uuid)
-        ORDER BY id LIMIT $4`,
-      [programId, stage, after, first + 1],
+      `SELECT c.* FROM customers c
+        WHERE c.program_id = $1 AND ($2::text IS NULL OR c.stage_key = $2) AND ($3::uuid IS NULL OR c.id > $3::uuid) ${inPhase}
+        ORDER BY c.id LIMIT $4`,
+      params,
     );
     for (const row of rows) ctx.loaders.customer.prime(row.id, row);
     return toConnection(rows.map(customerFromRow), first, (c) => c.id, after !== null);

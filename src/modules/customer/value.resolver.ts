@@ -1,5 +1,5 @@
 /**
- * A customer's value and loyalty scores: RFM, CLV and two-dimensional loyalty. Internal figures
+ * A customer's value and loyalty scores: RFM, CLV, lifecycle phase and two-dimensional loyalty. Internal figures
  * (a member should not read that they are "MERCENARY"): ADMIN and PARTNER keys only, not customer tokens.
  * A page of customers costs, for them, the program's cached breakpoints, one read of the latest
  * survey responses, and one count of recent redemptions (only for those whose quadrant depends on it).
@@ -11,6 +11,8 @@ import { clvOf, LoyaltyQuadrant, loyaltyOf, RfmScores, rfmOf } from "../../domai
 import { Role, requireRole } from "../auth/actor";
 import { Customer } from "./customer.types";
 import { CLV_DESCRIPTION, Loyalty, Rfm } from "./value.types";
+import { lifecycleOf } from "../../domain/value/lifecycle";
+import { CustomerLifecycle, customerLifecycleOf } from "./lifecycle.types";
 
 @Resolver(() => Customer)
 export class CustomerValueResolver {
@@ -24,6 +26,12 @@ export class CustomerValueResolver {
   clv(@Root() customer: Customer, @Ctx() ctx: RequestContext): number {
     requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
     return clvOf(customer.row, ctx.now);
+  }
+
+  @FieldResolver(() => CustomerLifecycle, { description: "Where the customer is in their lifecycle, from their purchases and the clock. ADMIN and PARTNER only." })
+  lifecycle(@Root() customer: Customer, @Ctx() ctx: RequestContext): CustomerLifecycle {
+    requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
+    return customerLifecycleOf(lifecycleOf(customer.row, ctx.now));
   }
 
   @FieldResolver(() => Loyalty, { description: "Behavioural and attitudinal loyalty, and the quadrant they place the customer in. ADMIN and PARTNER only." })

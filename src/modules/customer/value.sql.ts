@@ -3,6 +3,7 @@
  * domain/value/customer-value.ts (a test compares the two over the API).
  */
 import { CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, RfmSegment, rfmSegmentOf, YEAR_DAYS } from "../../domain/value/customer-value";
+import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR } from "../../domain/value/lifecycle";
 
 /** The customers (row `c`) of program $1 the RFM scores are taken over: those with a purchase. */
 export const IS_BUYER = `c.program_id = $1 AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL`;
@@ -44,4 +45,25 @@ export function clvSql(asOf: string): string {
      THEN greatest(c.purchase_amount, 0)
      ELSE round(c.purchase_amount + CASE WHEN ${days("last_purchase_at")} <= ${CLV_ACTIVE_DAYS}
        THEN c.purchase_amount / greatest(1, ${days("first_purchase_at")} / ${YEAR_DAYS}) * ${CLV_HORIZON_YEARS} ELSE 0 END, 2) END)`;
+}
+
+/**
+ * lifecycleOf(row, asOf).phase in SQL, for the customers row aliased `c`; `asOf` is a timestamptz
+ * expression (a parameter). Whole milliseconds throughout, as the function takes them.
+ */
+export function lifecyclePhaseSql(asOf: string): string {
+  const day = 86_400_000;
+  const now = `floor(extract(epoch FROM ${asOf}) * 1000)`;
+  const first = `coalesce(floor(extract(epoch FROM c.first_purchase_at) * 1000), ${LAST_PURCHASE_MS})`;
+  const since = `(${now} - ${LAST_PURCHASE_MS})`;
+  const churn = CHURN_AFTER_DAYS * day;
+  const overdue = `(CASE WHEN c.purchase_count >= 2
+     THEN greatest(${MIN_OVERDUE_DAYS * day}, ${OVERDUE_FACTOR} * div(greatest(0, ${LAST_PURCHASE_MS} - ${first}), c.purchase_count - 1))
+     ELSE ${FIRST_REPEAT_DAYS * day} END)`;
+  return `(CASE WHEN c.purchase_count <= 0 OR c.last_purchase_at IS NULL THEN 'CONTACT'
+     WHEN ${since} >= ${churn} THEN 'CHURNED'
+     WHEN ${overdue} < ${churn} AND ${since} >= ${overdue} THEN 'DECLINE'
+     WHEN c.purchase_count = 1 THEN 'ACQUISITION'
+     WHEN ${now} - ${first} < ${MATURITY_AFTER_DAYS * day} THEN 'GROWTH'
+     ELSE 'MATURITY' END)`;
 }

@@ -1,0 +1,44 @@
+/** The GraphQL types of a customer's lifecycle phase (rules in domain/value/lifecycle.ts). */
+import { Field, Float, ObjectType, registerEnumType } from "type-graphql";
+import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, Lifecycle, LifecyclePhase, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR } from "../../domain/value/lifecycle";
+
+registerEnumType(LifecyclePhase, {
+  name: "LifecyclePhase",
+  description: "Where a customer is in their lifecycle, from their purchases and the clock; the first phase that applies, in this order: CONTACT, CHURNED, DECLINE, ACQUISITION, GROWTH, MATURITY.",
+  valuesConfig: {
+    CONTACT: { description: "No purchase yet: known (a visit, a review, a signup), not acquired (engagement)." },
+    ACQUISITION: { description: `One purchase, in the last ${FIRST_REPEAT_DAYS} days: the next step is the second one.` },
+    GROWTH: { description: `Buys again, on schedule, within ${MATURITY_AFTER_DAYS} days of the first purchase (retention).` },
+    MATURITY: { description: `Buys again, on schedule, for more than ${MATURITY_AFTER_DAYS} days (delight, advocacy).` },
+    DECLINE: {
+      description: `Overdue: one purchase and none for ${FIRST_REPEAT_DAYS} days, or no purchase for ${OVERDUE_FACTOR} times the customer's own average gap between purchases (at least ${MIN_OVERDUE_DAYS} days). Win them back now.`,
+    },
+    CHURNED: { description: `No purchase for ${CHURN_AFTER_DAYS} days: gone, as CLV counts them (reactivation).` },
+  },
+});
+
+@ObjectType({ description: "Where the customer is in their lifecycle (contact → acquisition → growth → maturity → decline → churned), and when they move on without another purchase." })
+export class CustomerLifecycle {
+  @Field(() => LifecyclePhase)
+  phase: LifecyclePhase;
+
+  @Field({ description: 'Why, with the figures the rule read (e.g. "3 purchases, one every 30 days on average; none for 75 days (overdue from 60)").' })
+  reason: string;
+
+  @Field(() => Float, { nullable: true, description: "Repeat buyers: the average gap between their purchases, in days (first to last purchase, over the purchases less one)." })
+  averageDaysBetweenPurchases: number | null;
+
+  @Field(() => Date, { nullable: true, description: "Repeat buyers: their last purchase plus their average gap: when a reminder is due." })
+  expectedNextPurchaseAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When the customer is in DECLINE if they buy nothing before; null before a first purchase, or when they would churn first." })
+  declineAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When the customer is CHURNED if they buy nothing before; null before a first purchase." })
+  churnAt: Date | null;
+}
+
+export function customerLifecycleOf(lifecycle: Lifecycle): CustomerLifecycle {
+  const { averageGapMs, ...rest } = lifecycle;
+  return { ...rest, averageDaysBetweenPurchases: averageGapMs === null ? null : Math.round((averageGapMs / 86_400_000) * 10) / 10 };
+}
