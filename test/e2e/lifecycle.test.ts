@@ -71,8 +71,8 @@ describe("customer lifecycle", () => {
       churnAt: at(355),
     });
     expect(await lifecycleOfCustomer(programId, "overdue")).toMatchObject({ reason: "3 purchases, one every 30 days on average; none for 90 days (overdue from 60)", declineAt: at(-30) });
-    // Every 240 days: twice that is past churn, so no decline on the way.
-    expect(await lifecycleOfCustomer(programId, "veteran")).toMatchObject({ averageDaysBetweenPurchases: 240, declineAt: null, churnAt: at(345) });
+    // Every 240 days: twice that is past churn, so the last call, 90 days before it, comes first.
+    expect(await lifecycleOfCustomer(programId, "veteran")).toMatchObject({ averageDaysBetweenPurchases: 240, declineAt: at(255), churnAt: at(345) });
     expect(await lifecycleOfCustomer(programId, "visitor")).toEqual({ phase: "CONTACT", reason: "no purchase yet", averageDaysBetweenPurchases: null, expectedNextPurchaseAt: null, declineAt: null, churnAt: null });
 
     // A purchase today brings the overdue customer back on schedule.
@@ -98,6 +98,12 @@ describe("customer lifecycle", () => {
     expect(bad.errors?.[0].message).toMatch(/SLEEPING/);
     // 300 days on, the list follows the clock.
     expect(await withClock(t, 300 * DAY, () => listed(programId, "lifecycle: CHURNED"))).toEqual(["lost", "overdue", "quiet"]);
+    // An erased customer is nobody to win back: out of the phase's list and the counts.
+    const quiet = ok(await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "quiet") { id } }`, { p: programId })).data.customer.id;
+    ok(await t.gql(`mutation($c: ID!) { eraseCustomer(customerId: $c) { id } }`, { c: quiet }));
+    expect(await listed(programId, "lifecycle: DECLINE")).toEqual(["overdue"]);
+    const report = ok(await t.gql(`query($p: ID!) { customerLifecycle(programId: $p) { customers phases { phase customers } } }`, { p: programId })).data.customerLifecycle;
+    expect([report.customers, report.phases.find((p: any) => p.phase === "DECLINE").customers]).toEqual([7, 1]);
   });
 
   it("counts the customers per phase and per stage as each customer's lifecycle and CLV say (now, and later)", async () => {
@@ -125,29 +131,49 @@ describe("customer lifecycle", () => {
       return Object.fromEntries(phases.map((p: any) => [p.phase, p.customers]));
     };
     expect(await compare()).toEqual({ CONTACT: 2, ACQUISITION: 1, GROWTH: 1, MATURITY: 1, DECLINE: 2, CHURNED: 1 });
-    // 300 days on: the veteran's rhythm still holds; the fresh and monthly buyers are overdue; the rest gone.
-    expect(await withClock(t, 300 * DAY, compare)).toEqual({ CONTACT: 2, ACQUISITION: 0, GROWTH: 0, MATURITY: 1, DECLINE: 2, CHURNED: 3 });
+    // 300 days on: the fresh, monthly and veteran buyers are overdue (the veteran on its last call); the rest gone.
+    expect(await withClock(t, 300 * DAY, compare)).toEqual({ CONTACT: 2, ACQUISITION: 0, GROWTH: 0, MATURITY: 0, DECLINE: 3, CHURNED: 3 });
   });
 
-  it("decides the phase in SQL as lifecycleOf() does, edges included", async () => {
+  it("decides the phase in SQL as lifecycleOf() does on the rows the driver reads, edges included", async () => {
     const now = Date.parse("2026-06-01T12:00:00.000Z");
-    // Edges: a day's worth of milliseconds either side of each threshold, and exact multiples.
-    const ms = fc.oneof(fc.integer({ min: 0, max: 800 * DAY }), fc.constantFrom(...[30, 60, 90, 180, 365, 400, 730].flatMap((d) => [d * DAY - 1, d * DAY, d * DAY + 1])));
-    const row = fc.record({ count: fc.integer({ min: 0, max: 6 }), since: ms, span: ms });
-    await fc.assert(
-      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), async (rows) => {
-        const last = rows.map((r) => (r.count > 0 ? new Date(now - r.since) : null));
-        const first = rows.map((r, i) => (r.count > 0 ? new Date(last[i]!.getTime() - (r.count > 1 ? r.span : 0)) : null));
-        const got = await t.app.db.query(
-          `SELECT ${lifecyclePhaseSql("$4::timestamptz")} AS phase
-             FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS c(purchase_count, first_purchase_at, last_purchase_at, i) ORDER BY i`,
-          [rows.map((r) => r.count), first, last, new Date(now)],
-        );
-        const expected = rows.map((r, i) => lifecycleOf({ purchase_count: r.count, first_purchase_at: first[i], last_purchase_at: last[i] }, new Date(now)).phase);
-        expect(got.map((g) => g.phase)).toEqual(expected);
-      }),
-      { numRuns: 60 },
-    );
+    // Offsets in microseconds: around each threshold (a millisecond, part of one and a microsecond either side) and anywhere.
+    const edges = [30, 60, 90, 180, 275, 365, 400, 730].flatMap((d) => [-1000, -600, -1, 0, 1, 400, 1000].map((us) => d * DAY * 1000 + us));
+    const us = fc.oneof(fc.integer({ min: 0, max: 800 * DAY * 1000 }), fc.constantFrom(...edges));
+    const row = fc.record({
+      count: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 7, max: 2_000_000 })),
+      since: us,
+      span: fc.oneof(us, fc.integer({ min: -5 * DAY * 1000, max: 0 })),
+      noFirst: fc.boolean(),
+    });
+    /** The time `offsetUs` microseconds before `now`, as text PostgreSQL reads to the microsecond. */
+    const before = (offsetUs: number) => {
+      const micros = now * 1000 - offsetUs;
+      const ms = Math.floor(micros / 1000);
+      return `${new Date(ms).toISOString().slice(0, 23)}${String(micros - ms * 1000).padStart(3, "0")}Z`;
+    };
+    await t.app.db.query(`CREATE TABLE IF NOT EXISTS lifecycle_rows (i int, purchase_count int, first_purchase_at timestamptz, last_purchase_at timestamptz)`);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), async (rows) => {
+          await t.app.db.query(`DELETE FROM lifecycle_rows`);
+          await t.app.db.query(
+            `INSERT INTO lifecycle_rows SELECT * FROM unnest($1::int[], $2::int[], $3::timestamptz[], $4::timestamptz[])`,
+            [
+              rows.map((_, i) => i),
+              rows.map((r) => r.count),
+              rows.map((r) => (r.count > 0 && !r.noFirst ? before(r.since + r.span) : null)),
+              rows.map((r) => (r.count > 0 ? before(r.since) : null)),
+            ],
+          );
+          const read = await t.app.db.query(`SELECT c.*, ${lifecyclePhaseSql("$1::timestamptz")} AS phase FROM lifecycle_rows c ORDER BY i`, [new Date(now)]);
+          expect(read.map((r) => r.phase)).toEqual(read.map((r) => lifecycleOf(r, new Date(now)).phase));
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      await t.app.db.query(`DROP TABLE lifecycle_rows`);
+    }
   });
 
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {

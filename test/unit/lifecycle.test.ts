@@ -40,8 +40,8 @@ describe("lifecycleOf", () => {
     expect(phase(buyer(3, 119, 59))).toBe(LifecyclePhase.GROWTH);
     expect(phase(buyer(3, 120, 60))).toBe(LifecyclePhase.DECLINE);
     // Weekly: twice the gap is 14 days, but a month is the least.
-    expect(lifecycleOf(buyer(5, 28 + 20, 20), NOW)).toMatchObject({ phase: LifecyclePhase.GROWTH, declineAt: ago(-10) });
-    expect(phase(buyer(5, 28 + 30, 30))).toBe(LifecyclePhase.DECLINE);
+    expect(lifecycleOf(buyer(6, 35 + 20, 20), NOW)).toMatchObject({ phase: LifecyclePhase.GROWTH, declineAt: ago(-10) });
+    expect(phase(buyer(6, 35 + 30, 30))).toBe(LifecyclePhase.DECLINE);
   });
 
   it("is MATURITY for a repeat buyer on schedule after a year", () => {
@@ -49,16 +49,26 @@ describe("lifecycleOf", () => {
     expect(lifecycleOf(buyer(10, 400, 5), NOW)).toMatchObject({ phase: LifecyclePhase.MATURITY, reason: "10 purchases, one every 43.9 days on average, buying for 400 days" });
   });
 
-  it("lets a customer whose rhythm is longer than churn go straight to CHURNED", () => {
-    // Every 200 days: overdue at 400, churned at 365 first.
-    const slow = lifecycleOf(buyer(2, 500, 300), NOW);
-    expect(slow).toMatchObject({ phase: LifecyclePhase.MATURITY, declineAt: null, churnAt: ago(-65) });
+  it("puts every buyer in DECLINE at least 90 days before churning, however slow their rhythm", () => {
+    // Every 200 days: twice that is past churn (365), so the last call comes at 275.
+    const slow = lifecycleOf(buyer(2, 474, 274), NOW);
+    expect(slow).toMatchObject({ phase: LifecyclePhase.MATURITY, declineAt: ago(-1), churnAt: ago(-91) });
+    expect(lifecycleOf(buyer(2, 500, 300), NOW)).toMatchObject({ phase: LifecyclePhase.DECLINE, reason: "2 purchases, one every 200 days on average; none for 300 days (overdue from 275)" });
     expect(phase(buyer(2, 565, 365))).toBe(LifecyclePhase.CHURNED);
   });
 
+  it("trusts a customer's own rhythm only once their purchases span 30 days", () => {
+    // Two orders the same day say nothing about a rhythm: 90 days, as for one purchase.
+    expect(lifecycleOf(buyer(2, 40, 40), NOW)).toMatchObject({ phase: LifecyclePhase.GROWTH, averageGapMs: 0, declineAt: ago(-50) });
+    expect(phase(buyer(2, 90, 90))).toBe(LifecyclePhase.DECLINE);
+    // Four orders in 29 days, then quiet: still 90 days. Over 30 days: their pace (twice 10, at least 30).
+    expect(lifecycleOf(buyer(4, 29 + 60, 60), NOW).phase).toBe(LifecyclePhase.GROWTH);
+    expect(lifecycleOf(buyer(4, 30 + 30, 30), NOW).phase).toBe(LifecyclePhase.DECLINE);
+  });
+
   it("takes the average gap in whole milliseconds, rounded down", () => {
-    const row = { purchase_count: 4, first_purchase_at: new Date(NOW.getTime() - 10 * DAY - 1), last_purchase_at: new Date(NOW.getTime() - DAY) };
-    // (9 days + 1 ms) / 3.
+    const row = { purchase_count: 4, first_purchase_at: new Date(NOW.getTime() - 10 * DAY - 2), last_purchase_at: new Date(NOW.getTime() - DAY) };
+    // (9 days + 2 ms) / 3: 3 days and 2/3 of a millisecond.
     expect(lifecycleOf(row, NOW).averageGapMs).toBe(3 * DAY);
     expect(lifecycleOf({ ...row, first_purchase_at: new Date(NOW.getTime() - 10 * DAY - 3) }, NOW).averageGapMs).toBe(3 * DAY + 1);
   });

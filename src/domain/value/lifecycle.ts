@@ -7,9 +7,10 @@
  * The rules, first match wins:
  *   CONTACT      no purchase yet: known (a visit, a review, a signup) but not acquired;
  *   CHURNED      no purchase for CHURN_AFTER_DAYS: gone (the horizon CLV stops counting them within);
- *   DECLINE      overdue: a first-time buyer who has not come back within FIRST_REPEAT_DAYS, or a
- *                repeat buyer whose time since the last purchase is OVERDUE_FACTOR times their own
- *                usual gap (and at least MIN_OVERDUE_DAYS);
+ *   DECLINE      overdue: no purchase for OVERDUE_FACTOR times the customer's own usual gap (at
+ *                least MIN_OVERDUE_DAYS), or, until their purchases span RHYTHM_DAYS (one purchase,
+ *                or a few close together), for FIRST_REPEAT_DAYS; and in any case LAST_CALL_DAYS
+ *                before churning, so every buyer passes through DECLINE on the way out;
  *   ACQUISITION  one purchase, recent: the next step is the second one;
  *   GROWTH       repeat buyer, on schedule, in their first MATURITY_AFTER_DAYS since the first purchase;
  *   MATURITY     repeat buyer, on schedule, for longer.
@@ -37,6 +38,10 @@ export const FIRST_REPEAT_DAYS = 90;
 export const OVERDUE_FACTOR = 2;
 /** …and at least this many days: a customer who buys daily is not declining after a long weekend. */
 export const MIN_OVERDUE_DAYS = 30;
+/** A customer's own rhythm counts once their purchases span this many days (two orders a day apart say nothing yet). */
+export const RHYTHM_DAYS = 30;
+/** Every buyer is in DECLINE for at least this many days before churning: the win-back window. */
+export const LAST_CALL_DAYS = 90;
 /** A repeat buyer grows in their first year since the first purchase, and is mature after it. */
 export const MATURITY_AFTER_DAYS = YEAR_DAYS;
 
@@ -55,18 +60,10 @@ export interface Lifecycle {
   averageGapMs: number | null;
   /** Repeat buyers: the last purchase plus the usual gap. */
   expectedNextPurchaseAt: Date | null;
-  /** When the customer declines without another purchase; null before a purchase, or when they would churn first. */
+  /** When the customer declines without another purchase; null before a purchase. */
   declineAt: Date | null;
   /** When the customer churns without another purchase; null before a purchase. */
   churnAt: Date | null;
-}
-
-/** a / b rounded down, exactly (a float division can round up across a whole number). */
-function floorDiv(a: number, b: number): number {
-  let q = Math.floor(a / b);
-  if (q * b > a) q--;
-  else if ((q + 1) * b <= a) q++;
-  return q;
 }
 
 const days = (ms: number) => Math.round((ms / DAY_MS) * 10) / 10;
@@ -80,20 +77,22 @@ export function lifecycleOf(row: LifecycleRow, now: Date): Lifecycle {
   const last = new Date(row.last_purchase_at).getTime();
   const first = row.first_purchase_at ? new Date(row.first_purchase_at).getTime() : last;
   const repeat = row.purchase_count >= 2;
-  const gap = repeat ? floorDiv(Math.max(0, last - first), row.purchase_count - 1) : null;
-  const overdueMs = gap === null ? FIRST_REPEAT_DAYS * DAY_MS : Math.max(MIN_OVERDUE_DAYS * DAY_MS, OVERDUE_FACTOR * gap);
+  const span = Math.max(0, last - first);
+  // Exact: a quotient of integers below 2^53 rounds to a whole number only when it is one.
+  const gap = repeat ? Math.floor(span / (row.purchase_count - 1)) : null;
   const churnMs = CHURN_AFTER_DAYS * DAY_MS;
+  const ownPace = gap !== null && span >= RHYTHM_DAYS * DAY_MS ? Math.max(MIN_OVERDUE_DAYS * DAY_MS, OVERDUE_FACTOR * gap) : FIRST_REPEAT_DAYS * DAY_MS;
+  const overdueMs = Math.min(ownPace, churnMs - LAST_CALL_DAYS * DAY_MS);
   const since = nowMs - last;
-  const declines = overdueMs < churnMs;
   const base = {
     averageGapMs: gap,
     expectedNextPurchaseAt: gap === null ? null : new Date(last + gap),
-    declineAt: declines ? new Date(last + overdueMs) : null,
+    declineAt: new Date(last + overdueMs),
     churnAt: new Date(last + churnMs),
   };
   const rhythm = gap === null ? "one purchase" : `${row.purchase_count} purchases, one every ${days(gap)} days on average`;
   if (since >= churnMs) return { phase: LifecyclePhase.CHURNED, reason: `no purchase for ${days(since)} days (churned from ${CHURN_AFTER_DAYS})`, ...base };
-  if (declines && since >= overdueMs)
+  if (since >= overdueMs)
     return { phase: LifecyclePhase.DECLINE, reason: `${rhythm}; none for ${days(since)} days (overdue from ${days(overdueMs)})`, ...base };
   if (!repeat) return { phase: LifecyclePhase.ACQUISITION, reason: `first purchase ${days(since)} days ago`, ...base };
   const tenure = nowMs - first;

@@ -40,7 +40,7 @@ export class StageLifecycle {
   phases: LifecyclePhaseCount[];
 }
 
-@ObjectType({ description: "The program's customers by lifecycle phase, as of now: in total and per ladder stage." })
+@ObjectType({ description: "The program's customers by lifecycle phase, as of now: in total and per ladder stage. Erased customers are left out." })
 export class LifecycleReport {
   @Field(() => ID)
   programId: string;
@@ -65,7 +65,7 @@ const cents = (n: number) => Math.round(n * 100) / 100;
 /** Per stage and phase ($2: the time the phases and CLV are taken at). */
 const BY_STAGE_AND_PHASE = `
 SELECT c.stage_key, ${lifecyclePhaseSql("$2::timestamptz")} AS phase, count(*)::int AS n, sum(${clvSql("$2::timestamptz")}) AS clv
-  FROM customers c WHERE c.program_id = $1
+  FROM customers c WHERE c.program_id = $1 AND c.erased_at IS NULL
  GROUP BY 1, 2`;
 
 type Cell = { n: number; clv: number };

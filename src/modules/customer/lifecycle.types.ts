@@ -1,6 +1,6 @@
 /** The GraphQL types of a customer's lifecycle phase (rules in domain/value/lifecycle.ts). */
 import { Field, Float, ObjectType, registerEnumType } from "type-graphql";
-import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, Lifecycle, LifecyclePhase, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR } from "../../domain/value/lifecycle";
+import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, LAST_CALL_DAYS, Lifecycle, LifecyclePhase, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
 
 registerEnumType(LifecyclePhase, {
   name: "LifecyclePhase",
@@ -11,7 +11,7 @@ registerEnumType(LifecyclePhase, {
     GROWTH: { description: `Buys again, on schedule, within ${MATURITY_AFTER_DAYS} days of the first purchase (retention).` },
     MATURITY: { description: `Buys again, on schedule, for more than ${MATURITY_AFTER_DAYS} days (delight, advocacy).` },
     DECLINE: {
-      description: `Overdue: one purchase and none for ${FIRST_REPEAT_DAYS} days, or no purchase for ${OVERDUE_FACTOR} times the customer's own average gap between purchases (at least ${MIN_OVERDUE_DAYS} days). Win them back now.`,
+      description: `Overdue: no purchase for ${OVERDUE_FACTOR} times the customer's own average gap between purchases (at least ${MIN_OVERDUE_DAYS} days), or for ${FIRST_REPEAT_DAYS} days while their purchases span less than ${RHYTHM_DAYS} days (one purchase, or a few close together); and in any case from ${LAST_CALL_DAYS} days before churning. Win them back now.`,
     },
     CHURNED: { description: `No purchase for ${CHURN_AFTER_DAYS} days: gone, as CLV counts them (reactivation).` },
   },
@@ -31,7 +31,7 @@ export class CustomerLifecycle {
   @Field(() => Date, { nullable: true, description: "Repeat buyers: their last purchase plus their average gap: when a reminder is due." })
   expectedNextPurchaseAt: Date | null;
 
-  @Field(() => Date, { nullable: true, description: "When the customer is in DECLINE if they buy nothing before; null before a first purchase, or when they would churn first." })
+  @Field(() => Date, { nullable: true, description: "When the customer is in DECLINE if they buy nothing before; null before a first purchase." })
   declineAt: Date | null;
 
   @Field(() => Date, { nullable: true, description: "When the customer is CHURNED if they buy nothing before; null before a first purchase." })

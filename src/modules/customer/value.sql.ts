@@ -3,7 +3,7 @@
  * domain/value/customer-value.ts (a test compares the two over the API).
  */
 import { CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, RfmSegment, rfmSegmentOf, YEAR_DAYS } from "../../domain/value/customer-value";
-import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR } from "../../domain/value/lifecycle";
+import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, LAST_CALL_DAYS, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
 
 /** The customers (row `c`) of program $1 the RFM scores are taken over: those with a purchase. */
 export const IS_BUYER = `c.program_id = $1 AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL`;
@@ -49,21 +49,25 @@ export function clvSql(asOf: string): string {
 
 /**
  * lifecycleOf(row, asOf).phase in SQL, for the customers row aliased `c`; `asOf` is a timestamptz
- * expression (a parameter). Whole milliseconds throughout, as the function takes them.
+ * expression (a parameter). Whole milliseconds in numeric throughout, as the function takes them
+ * (extract gives a float before PostgreSQL 14: cast first).
  */
 export function lifecyclePhaseSql(asOf: string): string {
   const day = 86_400_000;
-  const now = `floor(extract(epoch FROM ${asOf}) * 1000)`;
-  const first = `coalesce(floor(extract(epoch FROM c.first_purchase_at) * 1000), ${LAST_PURCHASE_MS})`;
-  const since = `(${now} - ${LAST_PURCHASE_MS})`;
+  const ms = (ts: string) => `floor(extract(epoch FROM ${ts})::numeric * 1000)`;
+  const last = ms("c.last_purchase_at");
+  const first = `coalesce(${ms("c.first_purchase_at")}, ${last})`;
+  const span = `greatest(0, ${last} - ${first})`;
+  const since = `(${ms(asOf)} - ${last})`;
   const churn = CHURN_AFTER_DAYS * day;
-  const overdue = `(CASE WHEN c.purchase_count >= 2
-     THEN greatest(${MIN_OVERDUE_DAYS * day}, ${OVERDUE_FACTOR} * div(greatest(0, ${LAST_PURCHASE_MS} - ${first}), c.purchase_count - 1))
+  const ownPace = `(CASE WHEN c.purchase_count >= 2 AND ${span} >= ${RHYTHM_DAYS * day}
+     THEN greatest(${MIN_OVERDUE_DAYS * day}, ${OVERDUE_FACTOR} * div(${span}, c.purchase_count - 1))
      ELSE ${FIRST_REPEAT_DAYS * day} END)`;
+  const overdue = `least(${ownPace}, ${churn - LAST_CALL_DAYS * day})`;
   return `(CASE WHEN c.purchase_count <= 0 OR c.last_purchase_at IS NULL THEN 'CONTACT'
      WHEN ${since} >= ${churn} THEN 'CHURNED'
-     WHEN ${overdue} < ${churn} AND ${since} >= ${overdue} THEN 'DECLINE'
+     WHEN ${since} >= ${overdue} THEN 'DECLINE'
      WHEN c.purchase_count = 1 THEN 'ACQUISITION'
-     WHEN ${now} - ${first} < ${MATURITY_AFTER_DAYS * day} THEN 'GROWTH'
+     WHEN ${ms(asOf)} - ${first} < ${MATURITY_AFTER_DAYS * day} THEN 'GROWTH'
      ELSE 'MATURITY' END)`;
 }
