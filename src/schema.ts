@@ -16,6 +16,7 @@ import { EventsResolver } from "./modules/events/events.resolver";
 import { ProgramResolver } from "./modules/program/program.resolver";
 import { TouchpointResolver } from "./modules/touchpoint/touchpoint.resolver";
 import { CustomerGrantsResolver, GrantResolver, ProgramTriggersResolver } from "./modules/grants/grant.resolver";
+import { ProgramStageRewardsResolver, StageRewardResolver } from "./modules/grants/stage-reward.resolver";
 import { CustomerTierResolver, ProgramTiersResolver, TierResolver } from "./modules/tiers/tier.resolver";
 import { PointsResolver } from "./modules/points/points.resolver";
 import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
@@ -46,6 +47,8 @@ export function getSchema(): Promise<GraphQLSchema> {
       GrantResolver,
       ProgramTriggersResolver,
       CustomerGrantsResolver,
+      StageRewardResolver,
+      ProgramStageRewardsResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one

@@ -10,11 +10,12 @@ import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { customerKey } from "../../api/loaders";
-import { Role, requireCredential, requireRole, requireRowRole } from "../auth/actor";
+import { Role, requireRole } from "../auth/actor";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { Program } from "../program/program.types";
 import { TouchpointType } from "../program/earning";
 import { recordReferral } from "./referral.service";
+import { setConfigRowActive } from "../program/config-switch";
 
 @InputType()
 export class RecordReferralInput {
@@ -59,6 +60,9 @@ export class Grant {
   @Field()
   reason: string;
 
+  @Field(() => ID, { nullable: true, description: "The stage reward that owed it, for a reward given on entering a stage." })
+  stageRewardId: string | null;
+
   @Field()
   createdAt: Date;
 
@@ -77,6 +81,7 @@ function grantFromRow(row: any): Grant {
     points: row.points === null ? null : Number(row.points),
     rewardId: row.reward_id,
     reason: row.reason,
+    stageRewardId: row.stage_reward_id ?? null,
     createdAt: new Date(row.created_at),
     grantedAt: row.granted_at ? new Date(row.granted_at) : null,
     code: row.result?.code ?? null,
@@ -215,24 +220,7 @@ export class GrantResolver {
 
   @Mutation(() => RewardTrigger, { description: "Turns a reward trigger on or off (ADMIN); records from now on see the change." })
   async setRewardTriggerActive(@Arg("triggerId", () => ID) triggerId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<RewardTrigger> {
-    requireCredential(ctx.actor);
-    const id = uuidArg(triggerId, "triggerId");
-    const [found] = await ctx.app.db.query(`SELECT program_id FROM reward_triggers WHERE id = $1`, [id]);
-    // Unknown and not-yours look the same to a key of another program.
-    if (!found) throw new NotFound("RewardTrigger", "triggerId");
-    const programId: string = found.program_id;
-    requireRowRole(ctx.actor, programId, [Role.ADMIN], "RewardTrigger", "triggerId");
-    const { row, changed } = await ctx.app.db.transaction(async (tx) => {
-      const [current] = await tx.query(`SELECT * FROM reward_triggers WHERE program_id = $1 AND id = $2 FOR UPDATE`, [programId, id]);
-      if (current.active === active) return { row: current, changed: false };
-      const [updated] = await tx.query(`UPDATE reward_triggers SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [programId, id, active]);
-      // The active triggers are part of the program's configuration: a new version, as createRewardTrigger.
-      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
-      return { row: updated, changed: true };
-    });
-    // Set as it was: no new configuration version, nothing for batches in flight to evaluate again.
-    if (changed) ctx.app.programChanged(programId);
-    return triggerFromRow(row);
+    return triggerFromRow(await setConfigRowActive(ctx, "reward_triggers", triggerId, active));
   }
 }
 

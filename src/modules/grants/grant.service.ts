@@ -12,22 +12,45 @@ import { expiryOf } from "../points/points.policy";
 import { CREDIT_POINTS } from "../touchpoint/touchpoint.sql";
 import { GRANT_KEY_PREFIX, issueUnit, redemptionPayload, Refusal, writeEvent } from "../rewards/reward.service";
 import { rewardFromRow } from "../rewards/reward.types";
-import { FIRST_PURCHASE_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
+import { FIRST_PURCHASE_GRANTS, STAGE_ENTRY_GRANTS, TRIGGER_GRANTS } from "./grant.sql";
 import { LOCK_CUSTOMER } from "../customer/customer.sql";
 
 /** Whether a program's write batches can owe grants (owedByBatch then has something to look for). */
 export function owesGrantsOnWrite(config: ProgramConfig): boolean {
-  return config.triggers.length > 0 || config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE");
+  return config.triggers.length > 0 || config.stageRewards.length > 0 || config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE");
 }
 
-/** Inside a write batch: what its touchpoints owe (referral first purchases, triggered rewards). Returns how many grants were written. */
+/** A stage move a transaction wrote: who, into which stage, and the transition's id. */
+export interface StageEntry {
+  customerId: string;
+  toKey: string;
+  transitionId: string;
+}
+
+/**
+ * Inside the transaction of stage moves: the stage rewards they owe (STAGE_ENTRY_GRANTS). Costs
+ * nothing unless a move enters a stage with an active stage reward. Returns how many grants were written.
+ */
+export async function owedForStageEntries(tx: Tx, config: ProgramConfig, entries: StageEntry[], now: Date): Promise<number> {
+  const rewarded = new Set(config.stageRewards.map((r) => r.stageKey));
+  const due = entries.filter((e) => rewarded.has(e.toKey));
+  if (due.length === 0) return 0;
+  const rows = await tx.query(STAGE_ENTRY_GRANTS, [config.program.id, due.map((e) => e.customerId), now, due.map((e) => e.toKey), due.map((e) => e.transitionId)]);
+  return rows.length;
+}
+
+/**
+ * Inside a write batch: what its touchpoints owe (referral first purchases, triggered rewards) and
+ * what its stage moves owe (stage rewards). Returns how many grants were written.
+ */
 export async function owedByBatch(
   tx: Tx,
   config: ProgramConfig,
   written: Array<{ customerId: string; type: string; touchpointId: string; occurredAt: Date }>,
+  entries: StageEntry[],
   now: Date,
 ): Promise<number> {
-  let owed = 0;
+  let owed = await owedForStageEntries(tx, config, entries, now);
   // Each buyer's first purchase in the batch (arrival order).
   const firsts = new Map<string, { touchpointId: string; occurredAt: Date }>();
   for (const w of written) if (w.type === "PURCHASE" && !firsts.has(w.customerId)) firsts.set(w.customerId, w);

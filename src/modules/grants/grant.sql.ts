@@ -65,3 +65,24 @@ SELECT $1, 'trigger:' || tr.id || ':' || c.id || ':' || floor(extract(epoch FROM
            AND g.created_at > $3::timestamptz - tr.window_hours * interval '1 hour')
 ON CONFLICT DO NOTHING
 RETURNING key`;
+
+/**
+ * Stage rewards: the moves of a transaction ($2 customers, $4 stages entered, $5 their transitions;
+ * $3: now) into a stage with an active stage reward owe its reward. Once per customer (the key names
+ * the customer), or with repeat_after_days, on every entry unless the customer got it in the last
+ * repeat_after_days (the key names the transition). One per customer and reward per statement.
+ */
+export const STAGE_ENTRY_GRANTS = `
+INSERT INTO grants (program_id, key, customer_id, kind, reward_id, stage_reward_id, reason, created_at)
+SELECT DISTINCT ON (sr.id, m.customer_id) $1,
+       'stage:' || sr.id || ':' || m.customer_id || CASE WHEN sr.repeat_after_days IS NULL THEN '' ELSE ':' || m.transition_id END,
+       m.customer_id, 'REWARD', sr.reward_id, sr.id, sr.name, $3
+  FROM unnest($2::uuid[], $4::text[], $5::bigint[]) AS m(customer_id, to_key, transition_id)
+  JOIN stage_rewards sr ON sr.program_id = $1 AND sr.active AND sr.stage_key = m.to_key
+ WHERE sr.repeat_after_days IS NULL
+    OR NOT EXISTS (SELECT 1 FROM grants g
+         WHERE g.program_id = $1 AND g.customer_id = m.customer_id AND g.stage_reward_id = sr.id
+           AND g.created_at > $3::timestamptz - sr.repeat_after_days * interval '1 day')
+ ORDER BY sr.id, m.customer_id, m.transition_id
+ON CONFLICT DO NOTHING
+RETURNING key`;

@@ -28,6 +28,8 @@ export interface ProgramConfig {
   tierPolicy: TierPolicy;
   /** Active triggered rewards (a touchpoint pattern in a window issues a reward). */
   triggers: Array<{ id: string; touchpointType: string }>;
+  /** Active stage rewards (entering the stage issues a reward). */
+  stageRewards: Array<{ id: string; stageKey: string }>;
   /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
   windows: ReturnType<typeof windowsUsed>;
 }
@@ -111,7 +113,9 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
        (SELECT coalesce(jsonb_agg(r), '[]') FROM earning_rules r WHERE r.program_id = p.id) AS rules,
        (SELECT coalesce(jsonb_agg(t ORDER BY t.rank), '[]') FROM tiers t WHERE t.program_id = p.id) AS tiers,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'touchpointType', g.touchpoint_type)), '[]')
-          FROM reward_triggers g WHERE g.program_id = p.id AND g.active) AS triggers
+          FROM reward_triggers g WHERE g.program_id = p.id AND g.active) AS triggers,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'stageKey', r.stage_key)), '[]')
+          FROM stage_rewards r WHERE r.program_id = p.id AND r.active) AS stage_rewards
      FROM programs p WHERE p.id = $1`,
     [programId],
   );
@@ -133,6 +137,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     points: pointsPolicyFromRow(row),
     tiers: row.tiers.map((t: any) => ({ key: t.key, name: t.name, rank: t.rank, threshold: Number(t.threshold) })),
     triggers: row.triggers,
+    stageRewards: row.stage_rewards,
     tierPolicy: {
       basis: row.tier_basis as TierBasis,
       window: row.tier_window as TierWindow,

@@ -8,12 +8,15 @@ import { evaluateLadder } from "../../domain/ladder/ladder.engine";
 import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.types";
 import { loadWindowValues, metricReader } from "../customer/customer.metrics";
 import { ProgramConfig, stageOf } from "../program/program.config";
+import { owedForStageEntries } from "../grants/grant.service";
 
 export interface RecomputeReport {
   evaluated: number;
   changed: number;
   /** Customers still being written after several re-reads: left for the next recompute. */
   skipped: number;
+  /** Stage rewards the moves owed (given at the end of the recompute). */
+  grantsOwed: number;
 }
 
 const APPLY_MOVES = `
@@ -42,7 +45,7 @@ export class StageService {
 
   async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
     const programId = config.program.id;
-    const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0 };
+    const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0, grantsOwed: 0 };
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
       const customers = await this.app.db.query(
@@ -67,6 +70,8 @@ export class StageService {
       onBatch?.(report);
       if (customers.length < batchSize) break;
     }
+    // Given once every move is applied (one transaction each; what fails stays owed for the next run).
+    if (report.grantsOwed > 0) await this.app.grants.process(programId);
     return report;
   }
 
@@ -98,9 +103,16 @@ export class StageService {
       });
     }
     if (moves.length === 0) return [];
-    const events: LoyaltyEventMessage[] = await this.app.db.transaction(async (tx) =>
-      (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow),
-    );
+    const events: LoyaltyEventMessage[] = await this.app.db.transaction(async (tx) => {
+      const written = (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow);
+      // Time moved these customers (lapse, windows): a stage reward is owed as for any move. Not for
+      // a ladder edit, whose moves are the configuration's doing, not the customers'.
+      if (cause === "RECOMPUTE") {
+        const entries = written.map((e) => ({ customerId: e.customerId!, toKey: (e.payload as any).to.key, transitionId: (e.payload as any).transitionId }));
+        report.grantsOwed += await owedForStageEntries(tx, config, entries, asOf);
+      }
+      return written;
+    });
     events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
     this.app.outbox.publishCommitted(events);
     report.changed += events.length;

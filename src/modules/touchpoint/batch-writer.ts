@@ -20,7 +20,7 @@ import { ItemDeltas } from "./touchpoint.deltas";
 import { RecordResult, StageMove, TouchpointRecord } from "./touchpoint.model";
 import { touchpointFromRow } from "./touchpoint.types";
 import { planTierUpgrades, TierChange } from "../tiers/tier.service";
-import { owedByBatch, owesGrantsOnWrite } from "../grants/grant.service";
+import { owedByBatch, owesGrantsOnWrite, StageEntry } from "../grants/grant.service";
 import { BatchCaps } from "./batch-points";
 import { CustomerState, planBatch, stateOf } from "./batch-plan";
 
@@ -345,10 +345,16 @@ export class BatchWriter {
 
     let grants = 0;
     if (tx) {
+      const entries: StageEntry[] = [];
+      for (const item of fresh) {
+        const e = evaluated.get(item)!;
+        if (e.move) entries.push({ customerId: e.customerId, toKey: e.move.to_key, transitionId: transitions.get(stored.get(e.ord)!.id)!.id });
+      }
       grants = await owedByBatch(
         tx,
         config,
         fresh.map((item) => ({ customerId: customerOf.get(item)!, type: item.record.type, touchpointId: stored.get(ordOf.get(item)!)!.id, occurredAt: item.record.occurredAt })),
+        entries,
         now,
       );
     }
