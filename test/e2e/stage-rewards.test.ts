@@ -1,10 +1,11 @@
 /**
  * Stage rewards through the API: entering a stage owes its reward, given before the answer, once
- * per customer or again after repeatAfterDays; moves by purchases, refunds and time passing
- * (recompute); concurrent first purchases; switching off; bad input and roles.
+ * per customer or again after repeatAfterDays; moves by purchases and by time passing (recompute),
+ * not by refunds; a purchase's reward waits for its return window and a full refund cancels it;
+ * erased customers get nothing; concurrent first purchases; switching off; bad input and roles.
  */
 import { startTestApp, TestApp } from "../helpers/test-app";
-import { createKey, DAY, griffinProgram, ok, purchase, recompute, refund, tableCounts } from "../helpers/operations";
+import { createKey, createProgram, DAY, griffinProgram, ok, PURCHASE_RULE, purchase, recompute, refund, tableCounts } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -60,22 +61,61 @@ describe("stage rewards", () => {
     expect((await customer(programId, "ann")).grants).toHaveLength(1);
   });
 
-  it("owes the reward of a stage a refund moves the customer into", async () => {
+  it("owes nothing for a move a refund makes: buying and returning collects no rewards", async () => {
     const programId = await griffinProgram(t);
     const rewardId = await rewardIn(programId);
     await stageReward(programId, "first_time_customer", rewardId, { repeatAfterDays: 1 });
     ok(await buy(programId, "bob", "b1"));
     ok(await buy(programId, "bob", "b2"));
     expect((await customer(programId, "bob")).stage.key).toBe("repeat_customer");
-    // A day later a refund of the second order takes Bob back to first_time_customer: a new entry, a day after the last.
+    // Two days later a refund of the second order takes Bob back to first_time_customer: no new entry reward.
     t.advanceClock(2 * DAY);
     try {
       const back = ok(await refund(t, { programId, orderId: "b2", refundId: "b2-r", amount: 20 })).data.recordRefund;
       expect(back.stageChange.to.key).toBe("first_time_customer");
-      expect((await customer(programId, "bob")).redemptions).toHaveLength(2);
+      expect((await customer(programId, "bob")).redemptions).toHaveLength(1);
     } finally {
       t.advanceClock(-2 * DAY);
     }
+  });
+
+  it("gives a purchase's reward when its return window ends, and a full refund before then cancels it", async () => {
+    const programId = await createProgram(t, { name: "Returns", ladder: { preset: "griffin-7" }, earningRules: [PURCHASE_RULE], points: { pendingDays: 14 } });
+    const rewardId = await rewardIn(programId);
+    await stageReward(programId, "first_time_customer", rewardId);
+    ok(await buy(programId, "kept", "k1"));
+    ok(await buy(programId, "returned", "r1"));
+    for (const who of ["kept", "returned"]) expect((await customer(programId, who)).grants).toEqual([expect.objectContaining({ grantedAt: null, code: null })]);
+    ok(await refund(t, { programId, orderId: "r1", refundId: "r1-r", amount: 20 }));
+    t.advanceClock(15 * DAY);
+    try {
+      ok(await t.gql(`mutation($p: ID!) { runPointsLifecycle(programId: $p) { activated } }`, { p: programId }));
+    } finally {
+      t.advanceClock(-15 * DAY);
+    }
+    const [kept, returned] = [await customer(programId, "kept"), await customer(programId, "returned")];
+    expect(kept.redemptions).toEqual([expect.objectContaining({ rewardId, status: "ISSUED" })]);
+    expect(returned.redemptions).toEqual([]);
+    expect(returned.grants).toEqual([expect.objectContaining({ grantedAt: expect.any(String), code: null })]);
+  });
+
+  it("moves and rewards no erased customer when time passes", async () => {
+    const programId = await griffinProgram(t);
+    const rewardId = await rewardIn(programId, "We miss you");
+    await stageReward(programId, "lapsed", rewardId);
+    ok(await buy(programId, "gone", "g1"));
+    ok(await buy(programId, "stays", "s1"));
+    const gone = ok(await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "gone") { id } }`, { p: programId })).data.customer.id;
+    ok(await t.gql(`mutation($c: ID!) { eraseCustomer(customerId: $c) { id } }`, { c: gone }));
+    t.advanceClock(200 * DAY);
+    try {
+      expect(ok(await recompute(t, programId)).data.recomputeStages).toMatchObject({ evaluated: 1, changed: 1 });
+    } finally {
+      t.advanceClock(-200 * DAY);
+    }
+    const [row] = await t.app.db.query(`SELECT stage_key, (SELECT count(*)::int FROM grants g WHERE g.program_id = c.program_id AND g.customer_id = c.id) AS grants FROM customers c WHERE id = $1`, [gone]);
+    expect(row).toEqual({ stage_key: "first_time_customer", grants: 0 });
+    expect((await customer(programId, "stays")).redemptions).toHaveLength(1);
   });
 
   it("gives a win-back reward on each lapse found by recompute, at most once per repeatAfterDays", async () => {
@@ -156,16 +196,21 @@ describe("stage rewards", () => {
     const rewardId = await rewardIn(programId);
     const other = await griffinProgram(t);
     const otherReward = await rewardIn(other);
+    const off = await rewardIn(programId, "Retired");
+    ok(await t.gql(`mutation($r: ID!) { setRewardActive(rewardId: $r, active: false) { id } }`, { r: off }));
+    const partner = await createKey(t, programId, "PARTNER");
+    const otherAdmin = await createKey(t, other, "ADMIN");
     const before = await tableCounts(t);
     const [stageCount] = await t.app.db.query(`SELECT count(*)::int AS n FROM stage_rewards`);
     const attempt = async (i: Record<string, unknown>, token?: string) => (await t.gql(CREATE, { i: { programId, name: "Gift", stage: "client", rewardId, ...i } }, token)).errors?.[0];
     expect((await attempt({ stage: "vip" }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "stage" });
+    // The bottom stage: customers start there, nobody enters it.
+    expect((await attempt({ stage: "suspect" }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "stage" });
+    expect((await attempt({ rewardId: off }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "rewardId" });
     expect((await attempt({ repeatAfterDays: 0 }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "repeatAfterDays" });
     expect((await attempt({ name: "" }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "name" });
     expect((await attempt({ rewardId: otherReward }))?.extensions).toMatchObject({ code: "NOT_FOUND", field: "rewardId" });
-    const partner = await createKey(t, programId, "PARTNER");
     expect((await attempt({}, partner))?.extensions?.code).toBe("FORBIDDEN");
-    const otherAdmin = await createKey(t, other, "ADMIN");
     expect((await attempt({}, otherAdmin))?.extensions?.code).toBe("FORBIDDEN");
     expect(await tableCounts(t)).toEqual(before);
     expect((await t.app.db.query(`SELECT count(*)::int AS n FROM stage_rewards`))[0]).toEqual(stageCount);

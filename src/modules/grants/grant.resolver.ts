@@ -235,7 +235,7 @@ export class ProgramTriggersResolver {
 
 @Resolver(() => Customer)
 export class CustomerGrantsResolver {
-  @FieldResolver(() => [Grant], { description: "Points and rewards the customer was owed by referrals and triggers, newest first." })
+  @FieldResolver(() => [Grant], { description: "Points and rewards the customer was owed by referrals, triggers and stage rewards, newest first." })
   async grants(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Grant[]> {
     return (await ctx.loaders.grants.load(customerKey(customer.programId, customer.id))).map(grantFromRow);
   }

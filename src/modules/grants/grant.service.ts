@@ -20,22 +20,35 @@ export function owesGrantsOnWrite(config: ProgramConfig): boolean {
   return config.triggers.length > 0 || config.stageRewards.length > 0 || config.rules.some((r) => r.referralTrigger === "FIRST_PURCHASE");
 }
 
-/** A stage move a transaction wrote: who, into which stage, and the transition's id. */
+/** A stage move a transaction wrote: who, into which stage, its transition, and the touchpoint that made it (none for time passing). */
 export interface StageEntry {
   customerId: string;
   toKey: string;
   transitionId: string;
+  touchpoint: { id: string; type: string; occurredAt: Date } | null;
 }
 
 /**
  * Inside the transaction of stage moves: the stage rewards they owe (STAGE_ENTRY_GRANTS). Costs
- * nothing unless a move enters a stage with an active stage reward. Returns how many grants were written.
+ * nothing unless a move enters a stage with an active stage reward in `config`; `fresh`: the
+ * configuration may be older than the moves (a recompute has no version check), so every move is
+ * looked up. Returns how many grants were written.
  */
-export async function owedForStageEntries(tx: Tx, config: ProgramConfig, entries: StageEntry[], now: Date): Promise<number> {
+export async function owedForStageEntries(tx: Tx, config: ProgramConfig, entries: StageEntry[], now: Date, fresh = true): Promise<number> {
   const rewarded = new Set(config.stageRewards.map((r) => r.stageKey));
-  const due = entries.filter((e) => rewarded.has(e.toKey));
+  const due = fresh ? entries.filter((e) => rewarded.has(e.toKey)) : entries;
   if (due.length === 0) return 0;
-  const rows = await tx.query(STAGE_ENTRY_GRANTS, [config.program.id, due.map((e) => e.customerId), now, due.map((e) => e.toKey), due.map((e) => e.transitionId)]);
+  const rows = await tx.query(STAGE_ENTRY_GRANTS, [
+    config.program.id,
+    due.map((e) => e.customerId),
+    now,
+    due.map((e) => e.toKey),
+    due.map((e) => e.transitionId),
+    due.map((e) => e.touchpoint?.id ?? null),
+    due.map((e) => e.touchpoint?.type ?? null),
+    due.map((e) => e.touchpoint?.occurredAt ?? null),
+    config.points.pendingDays,
+  ]);
   return rows.length;
 }
 
@@ -132,12 +145,13 @@ export class GrantService {
           result = { points: Number(grant.points), lotId: String(credit.lot_id) };
           events.push(await writeEvent(tx, programId, "POINTS_ADJUSTED", grant.customer_id, { points: String(grant.points), reason: grant.reason }));
         } else {
-          await tx.query(LOCK_CUSTOMER, [programId, grant.customer_id]);
+          const [customer] = await tx.query(LOCK_CUSTOMER, [programId, grant.customer_id]);
           const [rewardRow] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, grant.reward_id]);
           const reward = rewardFromRow(rewardRow);
           const closed = !reward.active ? "INACTIVE" : reward.validFrom && now < reward.validFrom ? "NOT_YET_VALID" : reward.validTo && now >= reward.validTo ? "ENDED" : null;
-          const issued = closed ? { unavailable: closed } : await this.issue(tx, reward, grant, now);
-          if ("unavailable" in issued) result = issued;
+          // Erasure cancels what is owed; a grant written in a race with it is cancelled here.
+          const issued = customer?.erased_at ? { cancelled: "the customer was erased" } : closed ? { unavailable: closed } : await this.issue(tx, reward, grant, now);
+          if ("unavailable" in issued || "cancelled" in issued) result = issued;
           else {
             result = { redemptionId: issued.id, code: issued.code };
             events.push(await writeEvent(tx, programId, "REWARD_ISSUED", grant.customer_id, redemptionPayload(issued, reward.name)));

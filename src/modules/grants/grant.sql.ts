@@ -1,6 +1,7 @@
 /**
- * Grants are written in the transaction that earned them. These two run inside a write batch,
- * after its points and counters are applied, and only when the program has such rules.
+ * Grants are written in the transaction that earned them. These run inside a write batch (stage
+ * rewards also in a recompute), after its points, counters and moves are applied, and only when the
+ * program has such rules.
  */
 
 /**
@@ -67,18 +68,24 @@ ON CONFLICT DO NOTHING
 RETURNING key`;
 
 /**
- * Stage rewards: the moves of a transaction ($2 customers, $4 stages entered, $5 their transitions;
- * $3: now) into a stage with an active stage reward owe its reward. Once per customer (the key names
- * the customer), or with repeat_after_days, on every entry unless the customer got it in the last
- * repeat_after_days (the key names the transition). One per customer and reward per statement.
+ * Stage rewards: the moves of a transaction ($2 customers, $4 stages entered, $5 their transitions,
+ * $6 the touchpoints that caused them or null, $7 their types, $8 when they happened; $3: now) into
+ * a stage with an active stage reward owe its reward, unless the customer is erased. Once per
+ * customer (the key names the customer), or with repeat_after_days, on every entry unless the
+ * customer got it in the last repeat_after_days (the key names the transition). One per customer
+ * and reward per statement. A move made by a purchase owes it when the purchase's return window
+ * ($9 days) ends, as its points: a full refund before then cancels it (CANCEL_PURCHASE_GRANTS).
  */
 export const STAGE_ENTRY_GRANTS = `
-INSERT INTO grants (program_id, key, customer_id, kind, reward_id, stage_reward_id, reason, created_at)
+INSERT INTO grants (program_id, key, customer_id, kind, reward_id, stage_reward_id, reason, touchpoint_id, created_at, due_at)
 SELECT DISTINCT ON (sr.id, m.customer_id) $1,
        'stage:' || sr.id || ':' || m.customer_id || CASE WHEN sr.repeat_after_days IS NULL THEN '' ELSE ':' || m.transition_id END,
-       m.customer_id, 'REWARD', sr.reward_id, sr.id, sr.name, $3
-  FROM unnest($2::uuid[], $4::text[], $5::bigint[]) AS m(customer_id, to_key, transition_id)
+       m.customer_id, 'REWARD', sr.reward_id, sr.id, sr.name, m.touchpoint_id, $3,
+       CASE WHEN m.type = 'PURCHASE' AND $9::int > 0 THEN m.occurred_at + $9::int * interval '1 day' END
+  FROM unnest($2::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::timestamptz[])
+         AS m(customer_id, to_key, transition_id, touchpoint_id, type, occurred_at)
   JOIN stage_rewards sr ON sr.program_id = $1 AND sr.active AND sr.stage_key = m.to_key
+  JOIN customers c ON c.program_id = $1 AND c.id = m.customer_id AND c.erased_at IS NULL
  WHERE sr.repeat_after_days IS NULL
     OR NOT EXISTS (SELECT 1 FROM grants g
          WHERE g.program_id = $1 AND g.customer_id = m.customer_id AND g.stage_reward_id = sr.id

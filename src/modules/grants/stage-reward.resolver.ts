@@ -1,9 +1,9 @@
 /**
  * Stage rewards (domain.md §4, §7): a reward given when a customer enters a ladder stage, e.g. a
  * welcome gift on first_time_customer, recognition on advocate, a win-back offer on lapsed. A move
- * into the stage owes it as a grant in the move's own transaction (a touchpoint's batch, a refund,
- * a recompute as time passes; not a ladder edit's moves), and it is given after commit like every
- * grant: never lost, never twice (grant.service.ts).
+ * into the stage owes it as a grant in the move's own transaction (a touchpoint's batch, a recompute
+ * as time passes; not a refund's move, which is no achievement, nor a ladder edit's), and it is
+ * given after commit like every grant: never lost, never twice (grant.service.ts).
  */
 import { IsInt, IsOptional, Length, Max, Min } from "class-validator";
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Resolver, Root } from "type-graphql";
@@ -85,16 +85,20 @@ function stageRewardFromRow(row: any): StageReward {
 export class StageRewardResolver {
   @Mutation(() => StageReward, {
     description:
-      "Gives a reward to customers entering a stage (ADMIN): moves from now on, by touchpoints, refunds or time passing (recompute); not those of a ladder edit, nor customers already on the stage.",
+      "Gives a reward to customers entering a stage (ADMIN): moves from now on made by touchpoints or by time passing (recompute); not those of a refund or a ladder edit, nor customers already on the stage, nor erased customers. Once per customer, or again after repeatAfterDays. A move made by a purchase owes it when the program's return window (pendingDays) ends, and a full refund before then cancels it. Not for the bottom stage (customers start there) nor an inactive or ended reward.",
   })
   async createStageReward(@Arg("input") input: CreateStageRewardInput, @Ctx() ctx: RequestContext): Promise<StageReward> {
     const programId = uuidArg(input.programId, "programId");
     requireRole(ctx.actor, programId, [Role.ADMIN]);
     const config = await ctx.app.programs.config(programId);
     if (!config.stageByKey.has(input.stage)) throw new BadInput("stage", `no stage "${input.stage}" in this program's ladder`);
+    // Customers start there without a move: no entry would ever owe it.
+    if (input.stage === config.bottom.key) throw new BadInput("stage", `customers start on "${input.stage}" without entering it: pick a stage they move to`);
     const rewardId = uuidArg(input.rewardId, "rewardId");
-    const [reward] = await ctx.app.db.query(`SELECT id FROM rewards WHERE program_id = $1 AND id = $2`, [programId, rewardId]);
+    const [reward] = await ctx.app.db.query(`SELECT active, valid_to FROM rewards WHERE program_id = $1 AND id = $2`, [programId, rewardId]);
     if (!reward) throw new NotFound("Reward", "rewardId");
+    // A grant of an unavailable reward is recorded as such and counts as the customer's: refuse one that can never be given.
+    if (!reward.active || (reward.valid_to && new Date(reward.valid_to) <= ctx.now)) throw new BadInput("rewardId", "the reward is inactive or has ended");
     const row = await ctx.app.db.transaction(async (tx) => {
       const [created] = await tx.query(
         `INSERT INTO stage_rewards (program_id, name, stage_key, reward_id, repeat_after_days) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
@@ -113,7 +117,7 @@ export class StageRewardResolver {
     return stageRewardFromRow(await setConfigRowActive(ctx, "stage_rewards", stageRewardId, active));
   }
 
-  @FieldResolver(() => Stage, { nullable: true, description: "The stage; null if a ladder edit removed it (the reward is then never owed)." })
+  @FieldResolver(() => Stage, { nullable: true, description: "The stage; null while the ladder has no stage of that key (nobody can enter it then)." })
   async stage(@Root() reward: StageReward, @Ctx() ctx: RequestContext): Promise<Stage | null> {
     return (await ctx.app.programs.config(reward.programId)).stageByKey.get(reward.stageKey) ?? null;
   }

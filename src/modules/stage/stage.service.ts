@@ -46,10 +46,22 @@ export class StageService {
   async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
     const programId = config.program.id;
     const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0, grantsOwed: 0 };
+    try {
+      await this.recomputeBatches(config, cause, batchSize, report, onBatch);
+    } finally {
+      // Given once every move is applied, or as far as the run got (one transaction each; what fails stays owed for the next run).
+      if (report.grantsOwed > 0) await this.app.grants.process(programId);
+    }
+    return report;
+  }
+
+  private async recomputeBatches(config: ProgramConfig, cause: string, batchSize: number, report: RecomputeReport, onBatch?: (report: RecomputeReport) => void): Promise<void> {
+    const programId = config.program.id;
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
       const customers = await this.app.db.query(
-        `SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+        // Erased customers are left where they are: nothing new is written for them.
+        `SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id > $2 AND erased_at IS NULL ORDER BY id LIMIT $3`,
         [programId, after, batchSize],
       );
       if (customers.length === 0) break;
@@ -65,14 +77,11 @@ export class StageService {
           report.skipped += skipped.length;
           break;
         }
-        pending = await this.app.db.query(`SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[])`, [programId, skipped]);
+        pending = await this.app.db.query(`SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL`, [programId, skipped]);
       }
       onBatch?.(report);
       if (customers.length < batchSize) break;
     }
-    // Given once every move is applied (one transaction each; what fails stays owed for the next run).
-    if (report.grantsOwed > 0) await this.app.grants.process(programId);
-    return report;
   }
 
   /** Evaluates a set of customers and applies every move in one statement; returns the ids it had to skip. */
@@ -108,8 +117,8 @@ export class StageService {
       // Time moved these customers (lapse, windows): a stage reward is owed as for any move. Not for
       // a ladder edit, whose moves are the configuration's doing, not the customers'.
       if (cause === "RECOMPUTE") {
-        const entries = written.map((e) => ({ customerId: e.customerId!, toKey: (e.payload as any).to.key, transitionId: (e.payload as any).transitionId }));
-        report.grantsOwed += await owedForStageEntries(tx, config, entries, asOf);
+        const entries = written.map((e) => ({ customerId: e.customerId!, toKey: e.payload.to.key, transitionId: e.payload.transitionId, touchpoint: null }));
+        report.grantsOwed += await owedForStageEntries(tx, config, entries, asOf, false);
       }
       return written;
     });

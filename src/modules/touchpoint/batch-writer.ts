@@ -4,8 +4,8 @@
  * the ladder for each record in arrival order (pure, in memory), then write everything (one
  * statement). The write checks that no customer changed since the read (row versions), so the two
  * need no transaction between them: a batch is two round trips (three with tiers: the tier windows
- * are read between). Programs whose batches read or write more (caps, referral and trigger grants)
- * run in a transaction with the customers locked.
+ * are read between). Programs whose batches read or write more (caps; referral, trigger and
+ * stage-reward grants) run in a transaction with the customers locked.
  * Depends on nothing but the database and the external-id cache, so a worker thread can run it.
  */
 import { Db, isRetryable, Queryable, sqlState, Tx } from "../../db/db";
@@ -39,7 +39,7 @@ export type Outcome = { kind: "written"; result: RecordResult } | { kind: "repla
 export interface BatchResult {
   outcomes: Outcome[];
   events: LoyaltyEventMessage[];
-  /** Grants the batch owes (referral bonuses, triggered rewards): to give right after commit. */
+  /** Grants the batch owes (referral bonuses, triggered and stage rewards): to give right after commit. */
   grants: number;
   stats: BatchStats;
 }
@@ -348,7 +348,9 @@ export class BatchWriter {
       const entries: StageEntry[] = [];
       for (const item of fresh) {
         const e = evaluated.get(item)!;
-        if (e.move) entries.push({ customerId: e.customerId, toKey: e.move.to_key, transitionId: transitions.get(stored.get(e.ord)!.id)!.id });
+        if (!e.move) continue;
+        const touchpointId = stored.get(e.ord)!.id;
+        entries.push({ customerId: e.customerId, toKey: e.move.to_key, transitionId: transitions.get(touchpointId)!.id, touchpoint: { id: touchpointId, type: item.record.type, occurredAt: item.record.occurredAt } });
       }
       grants = await owedByBatch(
         tx,

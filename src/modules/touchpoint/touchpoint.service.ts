@@ -23,7 +23,6 @@ import { touchpointFromRow } from "./touchpoint.types";
 import { DEBIT_POINTS, MOVE_STAGE, POST_REFUND, REVERSE_PENDING, TOUCHPOINT_EVENT } from "./touchpoint.sql";
 import { planRefund } from "./refund-plan";
 import { CANCEL_PURCHASE_GRANTS } from "../grants/grant.sql";
-import { owedForStageEntries } from "../grants/grant.service";
 import { OverdraftPolicy } from "../points/points.policy";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
@@ -87,8 +86,6 @@ export class TouchpointService {
           return this.refund(ctx, tx, config, record, events);
         });
         if (events.length > 0) ctx.app.outbox.publishCommitted(events);
-        // A move into a stage with a reward owes it: given before answering, as a batch does.
-        if (result.stageChange && config.stageRewards.some((r) => r.stageKey === result.stageChange!.to.key)) await ctx.app.grants.process(config.program.id);
         ctx.app.metrics.touchpoints.inc({ outcome: result.replayed ? "replayed" : "written" });
         return result;
       } catch (err) {
@@ -195,7 +192,6 @@ export class TouchpointService {
     if (move) {
       customerRow.stage_key = move.to.key;
       customerRow.stage_entered_at = move.at;
-      await owedForStageEntries(tx, config, [{ customerId: customerRow.id, toKey: move.to.key, transitionId: move.id }], ctx.app.clock());
     }
     return {
       touchpoint,
