@@ -4,7 +4,7 @@
  * not by refunds; a purchase's reward waits for its return window and a full refund cancels it;
  * erased customers get nothing; concurrent first purchases; switching off; bad input and roles.
  */
-import { startTestApp, TestApp } from "../helpers/test-app";
+import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, createProgram, DAY, griffinProgram, ok, PURCHASE_RULE, purchase, recompute, refund, tableCounts } from "../helpers/operations";
 
 let t: TestApp;
@@ -41,9 +41,15 @@ describe("stage rewards", () => {
     const welcome = await stageReward(programId, "first_time_customer", rewardId);
     expect(welcome).toMatchObject({ name: "first_time_customer gift", stageKey: "first_time_customer", stage: { key: "first_time_customer" }, rewardId, repeatAfterDays: null, active: true });
 
+    const feed = collect(t.ws(), `subscription($p: ID!) { rewardEvents(programId: $p) { kind rewardId code reason grantKey } }`, { p: programId });
+    await settle();
     const first = ok(await buy(programId, "ann", "a1")).data.recordPurchase;
     expect(first.stageChange.to.key).toBe("first_time_customer");
     let ann = await customer(programId, "ann");
+    // Internal tools hear of it, with why.
+    await feed.next(1);
+    expect(feed.items[0].rewardEvents).toEqual({ kind: "REWARD_ISSUED", rewardId, code: ann.redemptions[0].code, reason: "first_time_customer gift", grantKey: `stage:${welcome.id}:${first.customer.id}` });
+    feed.unsubscribe();
     expect(ann.grants).toEqual([{ kind: "REWARD", reason: "first_time_customer gift", rewardId, stageRewardId: welcome.id, grantedAt: expect.any(String), code: expect.any(String) }]);
     // Free: the coupon costs no points (20 earned, 20 kept).
     expect(ann.redemptions).toEqual([{ rewardId, status: "ISSUED", code: ann.grants[0].code, points: 0 }]);

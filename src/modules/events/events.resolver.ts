@@ -93,6 +93,12 @@ export class RewardEvent extends CustomerEvent {
   @Field({ description: "The redemption's status after the event." })
   status: string;
 
+  @Field(() => String, { nullable: true, description: "Why a reward was issued (REWARD_ISSUED): the name of the trigger or stage reward that owed it." })
+  reason: string | null;
+
+  @Field(() => String, { nullable: true, description: "Whose grant issued it (REWARD_ISSUED): the grant's key, e.g. stage:<stageRewardId>:<customerId> or trigger:<triggerId>:…" })
+  grantKey: string | null;
+
   @Field()
   at: Date;
 }
@@ -179,6 +185,8 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
     code: p.code,
     points: Number(p.points),
     status: p.status,
+    reason: p.reason ?? null,
+    grantKey: p.grantKey ?? null,
     at: new Date(message.createdAt),
   });
 }

@@ -154,7 +154,7 @@ export class GrantService {
           if ("unavailable" in issued || "cancelled" in issued) result = issued;
           else {
             result = { redemptionId: issued.id, code: issued.code };
-            events.push(await writeEvent(tx, programId, "REWARD_ISSUED", grant.customer_id, redemptionPayload(issued, reward.name)));
+            events.push(await writeEvent(tx, programId, "REWARD_ISSUED", grant.customer_id, { ...redemptionPayload(issued, reward.name), reason: grant.reason, grantKey: grant.key }));
           }
         }
         await tx.query(`UPDATE grants SET granted_at = $3, result = $4 WHERE program_id = $1 AND key = $2`, [programId, grant.key, now, JSON.stringify(result)]);
