@@ -1,6 +1,6 @@
-/** The command-line tool: `npm run cli -- <command>` (migrate, emit-schema, recompute, points-lifecycle). */
+/** The command-line tool: `npm run cli -- <command>` (migrate, emit-schema, recompute, points-lifecycle, import). */
 import "reflect-metadata";
-import { writeFileSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { loadConfig } from "../config";
@@ -11,6 +11,8 @@ import { printedSchema } from "../schema";
 import { isUuid } from "../api/ids";
 import { runPointsLifecycle } from "../modules/points/lifecycle";
 import { reviewTiers } from "../modules/tiers/tier.service";
+import { Presets, SingleBar } from "cli-progress";
+import { countLines, importFile } from "./import";
 
 const SCHEMA_FILE = resolve(__dirname, "../../../schema/schema.graphql").replace(/dist[\\/]schema/, "schema");
 
@@ -89,6 +91,33 @@ program
       const { grants, ...points } = await runPointsLifecycle(app, programId);
       const tiers = await reviewTiers(app.db, programConfig, app.clock(), (e) => app.outbox.publishCommitted(e));
       process.stdout.write(JSON.stringify({ programId, grants, ...points, tiersReviewed: tiers.reviewed, tiersChanged: tiers.changed }) + "\n");
+    });
+  });
+
+program
+  .command("import")
+  .description(
+    "import a program's history from an NDJSON file: one {\"kind\": customer|purchase|refund|review|touchpoint, ...} per line, the rest as the API's input of that kind; idempotent (run again, it replays), bad lines reported by number; exit code 2 when some failed",
+  )
+  .argument("<programId>", "the program's id")
+  .argument("<file>", "the NDJSON file")
+  .option("--concurrency <n>", "lines in flight at once", "32")
+  .action(async (programId: string, file: string, opts: { concurrency: string }) => {
+    if (!isUuid(programId)) throw new Error(`"${programId}" is not a program id`);
+    if (!existsSync(file)) throw new Error(`no file ${file}`);
+    const concurrency = Number(opts.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new Error("--concurrency is an integer from 1 to 1000");
+    await withApp(async (app) => {
+      await app.programs.config(programId).catch(() => {
+        throw new Error(`no program ${programId}`);
+      });
+      // A progress bar for a person at a terminal; a script gets the summary alone.
+      const bar = process.stderr.isTTY ? new SingleBar({ format: "  importing [{bar}] {value}/{total} lines, {eta_formatted} left", stream: process.stderr }, Presets.shades_classic) : null;
+      bar?.start(await countLines(file), 0);
+      const summary = await importFile(app, programId, file, { concurrency, onProgress: (done) => bar?.update(done) });
+      bar?.stop();
+      process.stdout.write(JSON.stringify({ file, ...summary }) + "\n");
+      if (summary.failed > 0) process.exitCode = 2;
     });
   });
 

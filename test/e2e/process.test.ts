@@ -4,7 +4,7 @@
  * Runs the TypeScript through ts-node (transpile-only) so it needs no build.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -100,6 +100,16 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   expect(JSON.parse(lifecycle.stdout.trim().split("\n").pop()!)).toEqual({
     programId, grants: 0, activated: 0, expired: 0, couponsExpired: 0, tiersReviewed: 0, tiersChanged: 0,
   });
+  // History from a file: two good lines and a bad one (reported, exit code 2); the summary on stdout.
+  const history = join(dataDir, "history.ndjson");
+  writeFileSync(history, [
+    JSON.stringify({ kind: "customer", externalId: "imported-1", name: "Imported" }),
+    JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-1", amount: 12, currency: "EUR" }),
+    JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-2", amount: 0, currency: "EURO" }),
+  ].join("\n"));
+  const imported = spawnSync(process.execPath, [...node("src/cli/index.ts"), "import", programId, history], { env: env(), cwd: ROOT, encoding: "utf8" });
+  expect(imported.status).toBe(2);
+  expect(JSON.parse(imported.stdout.trim().split("\n").pop()!)).toMatchObject({ file: history, programId, lines: 3, written: 2, failed: 1, errors: [{ line: 3, kind: "purchase", code: "BAD_USER_INPUT", field: "currency" }] });
   const bad = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", "nope"], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain('"nope" is not a program id');
