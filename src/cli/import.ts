@@ -8,7 +8,9 @@
  * replays instead of writing twice, and a bad line is reported by number and skipped.
  *
  * Lines run concurrently (so the write path can batch them), but a customer's records run in file
- * order, and a refund waits for every line before it (its order must be written first).
+ * order, and a refund waits for every line before it (its order must be written first). Up to
+ * `concurrency` lines run at once, and the reader stays at most 16 times that ahead, so a file
+ * sorted by customer still keeps that many customers going.
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
@@ -55,7 +57,7 @@ export interface ImportSummary {
 }
 
 export interface ImportOptions {
-  /** Lines in flight at once. */
+  /** Lines running at once (those waiting for an earlier line of their customer do not count). */
   concurrency?: number;
   /** Called after each line with the number of lines done. */
   onProgress?: (done: number) => void;
@@ -137,9 +139,12 @@ export async function importFile(app: App, programId: string, path: string, opti
     errors: [],
     errorsOmitted: 0,
   };
+  /** Lines read and not done: running, or waiting for an earlier line. Bounded, so memory is. */
   const inFlight = new Set<Promise<void>>();
+  const maxPending = concurrency * 16;
   /** Each customer's latest line, which their next one waits for. */
   const lastOf = new Map<string, Promise<void>>();
+  const slots = new Slots(concurrency);
   let done = 0;
 
   const count = (lineNo: number, outcome: Outcome) => {
@@ -166,7 +171,7 @@ export async function importFile(app: App, programId: string, path: string, opti
     const customer = customerOf(text);
     const before = isRefund(text) ? Promise.allSettled([...inFlight]) : customer ? lastOf.get(customer) : undefined;
     const task: Promise<void> = Promise.resolve(before)
-      .then(() => runLine(app, programId, text, n))
+      .then(() => slots.run(() => runLine(app, programId, text, n)))
       .then(
         (outcome) => count(n, outcome),
         // Not a GraphQL error (those are outcomes): the database went away, say. Report it and go on.
@@ -178,11 +183,33 @@ export async function importFile(app: App, programId: string, path: string, opti
       });
     inFlight.add(task);
     if (customer) lastOf.set(customer, task);
-    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    if (inFlight.size >= maxPending) await Promise.race(inFlight);
   }
   await Promise.allSettled([...inFlight]);
   summary.errors.sort((a, b) => a.line - b.line);
   return summary;
+}
+
+/** At most `size` functions running at once; the others wait in arrival order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
 }
 
 /** Non-empty lines of a file (for a progress bar's total). */
