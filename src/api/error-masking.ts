@@ -63,7 +63,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     if (code === "BAD_USER_INPUT" && !extensions.field) {
       // GraphQL's own coercion errors name the place in prose: 'got invalid value 5 at "input.rating"'.
-      const at = /at "(?:[\w$]+\.)?([^"]+)"/.exec(formatted.message) ?? /Variable "\$(\w+)"/.exec(formatted.message);
+      const at =
+        /at "(?:[\w$]+\.)?([^"]+)"/.exec(formatted.message) ??
+        // A required field left out, or one the input type does not have.
+        /Field "([^"]+)" (?:of required type|is not defined by type)/.exec(formatted.message) ??
+        /Variable "\$(\w+)"/.exec(formatted.message);
       if (at) extensions.field = at[1];
     }
     return { ...formatted, extensions };

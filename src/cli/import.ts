@@ -7,8 +7,9 @@
  * same validation and the same write path (batched, idempotent by its key): an import run again
  * replays instead of writing twice, and a bad line is reported by number and skipped.
  *
- * Lines run concurrently (so the write path can batch them), but a customer's records run in file
- * order, and a refund waits for every line before it (its order must be written first). Up to
+ * Lines run concurrently (so the write path can batch them), but a customer's lines run in file
+ * order, and a refund is a barrier: it waits for every line before it (its order must be written
+ * first) and every line after it waits for it (it names no customer to order it by). Up to
  * `concurrency` lines run at once, and the reader stays at most 16 times that ahead, so a file
  * sorted by customer still keeps that many customers going.
  */
@@ -17,7 +18,8 @@ import { createInterface } from "node:readline";
 import { DocumentNode, execute, GraphQLSchema, parse, validate } from "graphql";
 import type { App } from "../app";
 import { createContext } from "../context";
-import { formatError } from "../api/error-masking";
+import { formatError, isExposed, REQUEST_ID } from "../api/error-masking";
+import { nulField } from "../api/nul";
 import { getSchema } from "../schema";
 
 /** The mutation each kind of line runs, and whether its answer says `replayed`. */
@@ -32,8 +34,10 @@ const MUTATIONS = {
 export type ImportKind = keyof typeof MUTATIONS;
 const KINDS = Object.keys(MUTATIONS) as ImportKind[];
 
-/** Errors kept in the summary; beyond them only counted. */
+/** Errors kept in the summary (those of the lowest line numbers); beyond them only counted. */
 const MAX_ERRORS = 100;
+/** As the HTTP API's body limit: a longer line is refused unread. */
+const MAX_LINE = 1_000_000;
 
 export interface ImportError {
   line: number;
@@ -43,27 +47,35 @@ export interface ImportError {
   message: string;
 }
 
+type Tally = { written: number; replayed: number; upserted: number; failed: number };
+
 export interface ImportSummary {
   programId: string;
   /** Non-empty lines read. */
   lines: number;
+  /** Records written (purchases, refunds, reviews, touchpoints), and records whose key was written before. */
   written: number;
   replayed: number;
+  /** Customer lines (an upsert: created, or updated with the line's fields). */
+  upserted: number;
   failed: number;
-  byKind: Record<ImportKind, { written: number; replayed: number; failed: number }>;
-  /** The first MAX_ERRORS failures, by line. */
+  byKind: Record<ImportKind, Tally>;
+  /** The failures of the lowest MAX_ERRORS line numbers, in line order. */
   errors: ImportError[];
   errorsOmitted: number;
 }
 
 export interface ImportOptions {
-  /** Lines running at once (those waiting for an earlier line of their customer do not count). */
+  /** Lines running at once (those waiting for an earlier line do not count). */
   concurrency?: number;
   /** Called after each line with the number of lines done. */
   onProgress?: (done: number) => void;
 }
 
-type Outcome = { kind: ImportKind; result: "written" | "replayed" } | { kind: ImportKind | null; error: Omit<ImportError, "line" | "kind"> };
+type Failure = Omit<ImportError, "line" | "kind">;
+type Outcome = { kind: ImportKind; result: "written" | "replayed" | "upserted" } | { kind: ImportKind | null; error: Failure };
+/** A line read: its record, or why it cannot be one. */
+type Parsed = { kind: ImportKind; input: Record<string, unknown> } | { kind: ImportKind | null; error: Failure };
 
 /** Parsed and validated once per process. */
 let documents: Promise<{ schema: GraphQLSchema; byKind: Map<ImportKind, DocumentNode> }> | undefined;
@@ -82,112 +94,56 @@ function prepared() {
   return documents;
 }
 
-/** Runs one line as its mutation. */
-async function runLine(app: App, programId: string, text: string, lineNo: number): Promise<Outcome> {
-  let record: any;
+const bad = (field: string | null, message: string, kind: ImportKind | null = null): Parsed => ({ kind, error: { code: "BAD_USER_INPUT", field, message } });
+
+/** A line as a record of the program, checked as the HTTP API checks a request before running it. */
+function parseLine(text: string, programId: string): Parsed {
+  if (text.length > MAX_LINE) return bad(null, `a line is at most ${MAX_LINE} characters`);
+  let record: unknown;
   try {
     record = JSON.parse(text);
   } catch (err) {
     return { kind: null, error: { code: "BAD_JSON", field: null, message: `not JSON: ${(err as Error).message}` } };
   }
-  if (record === null || typeof record !== "object" || Array.isArray(record)) return { kind: null, error: { code: "BAD_USER_INPUT", field: null, message: "a line is a JSON object" } };
+  if (record === null || typeof record !== "object" || Array.isArray(record)) return bad(null, "a line is a JSON object");
   const { kind, programId: own, ...input } = record as { kind: ImportKind; programId?: unknown };
-  if (!KINDS.includes(kind)) return { kind: null, error: { code: "BAD_USER_INPUT", field: "kind", message: `kind is one of ${KINDS.join(", ")}` } };
+  if (!KINDS.includes(kind)) return bad("kind", `kind is one of ${KINDS.join(", ")}`);
   // A line naming another program is a file meant for it: refuse rather than import it here.
-  if (own !== undefined && own !== programId) return { kind, error: { code: "BAD_USER_INPUT", field: "programId", message: "the line names another program" } };
+  if (own !== undefined && own !== programId) return bad("programId", "the line names another program", kind);
+  const nul = nulField(input);
+  if (nul) return bad(nul, "text must not contain the NUL character", kind);
+  return { kind, input: { ...input, programId } };
+}
+
+/** Runs one record as its mutation. */
+async function runRecord(app: App, kind: ImportKind, input: Record<string, unknown>, lineNo: number): Promise<Outcome> {
   const { schema, byKind } = await prepared();
-  const result = await execute({
-    schema,
-    document: byKind.get(kind)!,
-    variableValues: { input: { ...input, programId } },
-    contextValue: createContext(app, { kind: "root" }, `import:${lineNo}`),
-  });
-  if (result.errors?.length) {
-    const first = result.errors[0];
-    const shown = formatError(first.toJSON(), first);
-    const extensions = (shown.extensions ?? {}) as { code?: string; field?: string };
-    return { kind, error: { code: extensions.code ?? "INTERNAL_SERVER_ERROR", field: extensions.field ?? null, message: shown.message } };
+  const requestId = `import:${lineNo}`;
+  const result = await execute({ schema, document: byKind.get(kind)!, variableValues: { input }, contextValue: createContext(app, { kind: "root" }, requestId) });
+  if (!result.errors?.length) {
+    const answer = (result.data as any)[MUTATIONS[kind].field];
+    return { kind, result: kind === "customer" ? "upserted" : answer.replayed ? "replayed" : "written" };
   }
-  const answer = (result.data as any)[MUTATIONS[kind].field];
-  return { kind, result: answer.replayed ? "replayed" : "written" };
+  const first = result.errors[0];
+  // No data: the input never reached a resolver, GraphQL's coercion refused it (a missing or
+  // mistyped field), which Apollo reports as BAD_USER_INPUT.
+  const coercion = result.data === undefined && !first.path;
+  const shown = formatError(coercion ? { ...first.toJSON(), extensions: { code: "BAD_USER_INPUT" } } : first.toJSON(), first);
+  const code = (shown.extensions?.code as string | undefined) ?? "INTERNAL_SERVER_ERROR";
+  if (!coercion && !isExposed(first) && !(first.originalError && isExposed(first.originalError)) && code === "INTERNAL_SERVER_ERROR") {
+    // Masked in the summary: the details go to the log, under the line's request id, as the server does.
+    const target: any = first.originalError ?? first;
+    target[REQUEST_ID] = requestId;
+    app.log.error({ err: target, requestId }, "import line failed unexpectedly");
+  }
+  return { kind, error: { code, field: (shown.extensions?.field as string | undefined) ?? null, message: shown.message } };
 }
 
-/** Whose records a line is, when it says: that customer's lines run in file order. */
-function customerOf(record: string): string | null {
-  try {
-    const { kind, customerExternalId, customerId, externalId } = JSON.parse(record);
-    if (kind === "customer") return externalId ? `external:${externalId}` : null;
-    if (customerId) return `id:${customerId}`;
-    return customerExternalId ? `external:${customerExternalId}` : null;
-  } catch {
-    return null;
-  }
-}
-
-const isRefund = (record: string) => /"kind"\s*:\s*"refund"/.test(record);
-
-/** Imports the NDJSON lines of `path` into the program. */
-export async function importFile(app: App, programId: string, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
-  const concurrency = Math.max(1, options.concurrency ?? 32);
-  const summary: ImportSummary = {
-    programId,
-    lines: 0,
-    written: 0,
-    replayed: 0,
-    failed: 0,
-    byKind: Object.fromEntries(KINDS.map((k) => [k, { written: 0, replayed: 0, failed: 0 }])) as ImportSummary["byKind"],
-    errors: [],
-    errorsOmitted: 0,
-  };
-  /** Lines read and not done: running, or waiting for an earlier line. Bounded, so memory is. */
-  const inFlight = new Set<Promise<void>>();
-  const maxPending = concurrency * 16;
-  /** Each customer's latest line, which their next one waits for. */
-  const lastOf = new Map<string, Promise<void>>();
-  const slots = new Slots(concurrency);
-  let done = 0;
-
-  const count = (lineNo: number, outcome: Outcome) => {
-    if ("result" in outcome) {
-      summary[outcome.result]++;
-      summary.byKind[outcome.kind][outcome.result]++;
-    } else {
-      summary.failed++;
-      if (outcome.kind) summary.byKind[outcome.kind].failed++;
-      if (summary.errors.length < MAX_ERRORS) summary.errors.push({ line: lineNo, kind: outcome.kind, ...outcome.error });
-      else summary.errorsOmitted++;
-    }
-    options.onProgress?.(++done);
-  };
-
-  const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const raw of lines) {
-    lineNo++;
-    const text = raw.trim();
-    if (!text) continue;
-    summary.lines++;
-    const n = lineNo;
-    const customer = customerOf(text);
-    const before = isRefund(text) ? Promise.allSettled([...inFlight]) : customer ? lastOf.get(customer) : undefined;
-    const task: Promise<void> = Promise.resolve(before)
-      .then(() => slots.run(() => runLine(app, programId, text, n)))
-      .then(
-        (outcome) => count(n, outcome),
-        // Not a GraphQL error (those are outcomes): the database went away, say. Report it and go on.
-        (err) => count(n, { kind: null, error: { code: "INTERNAL_SERVER_ERROR", field: null, message: String((err as Error)?.message ?? err) } }),
-      )
-      .finally(() => {
-        inFlight.delete(task);
-        if (customer && lastOf.get(customer) === task) lastOf.delete(customer);
-      });
-    inFlight.add(task);
-    if (customer) lastOf.set(customer, task);
-    if (inFlight.size >= maxPending) await Promise.race(inFlight);
-  }
-  await Promise.allSettled([...inFlight]);
-  summary.errors.sort((a, b) => a.line - b.line);
-  return summary;
+/** Whose records a line is: that customer's lines run in file order. A customer is one key: name it the same way on every line. */
+function customerOf(kind: ImportKind, input: Record<string, unknown>): string | null {
+  if (kind === "customer") return typeof input.externalId === "string" ? `external:${input.externalId}` : null;
+  if (typeof input.customerId === "string") return `id:${input.customerId}`;
+  return typeof input.customerExternalId === "string" ? `external:${input.customerExternalId}` : null;
 }
 
 /** At most `size` functions running at once; the others wait in arrival order. */
@@ -210,6 +166,90 @@ class Slots {
       else this.free++;
     }
   }
+}
+
+function emptySummary(programId: string): ImportSummary {
+  const tally = (): Tally => ({ written: 0, replayed: 0, upserted: 0, failed: 0 });
+  return {
+    programId,
+    lines: 0,
+    written: 0,
+    replayed: 0,
+    upserted: 0,
+    failed: 0,
+    byKind: Object.fromEntries(KINDS.map((k) => [k, tally()])) as ImportSummary["byKind"],
+    errors: [],
+    errorsOmitted: 0,
+  };
+}
+
+/** Keeps the errors of the lowest line numbers (lines finish out of order). */
+function keepFirstErrors(summary: ImportSummary): void {
+  summary.errors.sort((a, b) => a.line - b.line);
+  summary.errorsOmitted += Math.max(0, summary.errors.length - MAX_ERRORS);
+  summary.errors.length = Math.min(summary.errors.length, MAX_ERRORS);
+}
+
+/** Imports the NDJSON lines of `path` into the program. */
+export async function importFile(app: App, programId: string, path: string, options: ImportOptions = {}): Promise<ImportSummary> {
+  const concurrency = Math.max(1, options.concurrency ?? 32);
+  const summary = emptySummary(programId);
+  /** Lines read and not done: running, or waiting for an earlier line. Bounded, so memory is. */
+  const inFlight = new Set<Promise<void>>();
+  const maxPending = concurrency * 16;
+  /** Each customer's latest line, which their next one waits for. */
+  const lastOf = new Map<string, Promise<void>>();
+  /** The latest refund, which every later line waits for. */
+  let barrier: Promise<void> | undefined;
+  const slots = new Slots(concurrency);
+  let done = 0;
+
+  const count = (lineNo: number, outcome: Outcome) => {
+    if ("result" in outcome) {
+      summary[outcome.result]++;
+      summary.byKind[outcome.kind][outcome.result]++;
+    } else {
+      summary.failed++;
+      if (outcome.kind) summary.byKind[outcome.kind].failed++;
+      summary.errors.push({ line: lineNo, kind: outcome.kind, ...outcome.error });
+      if (summary.errors.length >= 2 * MAX_ERRORS) keepFirstErrors(summary);
+    }
+    done++;
+    try {
+      options.onProgress?.(done);
+    } catch {
+      // A progress display that fails must not stop an import halfway.
+    }
+  };
+
+  const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const raw of lines) {
+    lineNo++;
+    const text = raw.trim();
+    if (!text) continue;
+    summary.lines++;
+    const n = lineNo;
+    const parsed = parseLine(text, programId);
+    const customer = "input" in parsed ? customerOf(parsed.kind, parsed.input) : null;
+    const refund = parsed.kind === "refund" && "input" in parsed;
+    const before = refund ? Promise.allSettled([...inFlight]) : Promise.all([barrier, customer ? lastOf.get(customer) : undefined]);
+    const task: Promise<void> = before
+      .then(() => ("input" in parsed ? slots.run(() => runRecord(app, parsed.kind, parsed.input, n)) : parsed))
+      .catch((err): Outcome => ({ kind: parsed.kind, error: { code: "INTERNAL_SERVER_ERROR", field: null, message: String((err as Error)?.message ?? err) } }))
+      .then((outcome) => count(n, outcome))
+      .finally(() => {
+        inFlight.delete(task);
+        if (customer && lastOf.get(customer) === task) lastOf.delete(customer);
+      });
+    inFlight.add(task);
+    if (customer) lastOf.set(customer, task);
+    if (refund) barrier = task;
+    if (inFlight.size >= maxPending) await Promise.race(inFlight);
+  }
+  await Promise.allSettled([...inFlight]);
+  keepFirstErrors(summary);
+  return summary;
 }
 
 /** Non-empty lines of a file (for a progress bar's total). */

@@ -9,6 +9,7 @@ import { openDatabase } from "../db/open";
 import { App } from "../app";
 import { printedSchema } from "../schema";
 import { isUuid } from "../api/ids";
+import { NotFound } from "../api/errors";
 import { runPointsLifecycle } from "../modules/points/lifecycle";
 import { reviewTiers } from "../modules/tiers/tier.service";
 import { Presets, SingleBar } from "cli-progress";
@@ -108,8 +109,8 @@ program
     const concurrency = Number(opts.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new Error("--concurrency is an integer from 1 to 1000");
     await withApp(async (app) => {
-      await app.programs.config(programId).catch(() => {
-        throw new Error(`no program ${programId}`);
+      await app.programs.config(programId).catch((err) => {
+        throw err instanceof NotFound ? new Error(`no program ${programId}`) : err;
       });
       // A progress bar for a person at a terminal; a script gets the summary alone.
       const bar = process.stderr.isTTY ? new SingleBar({ format: "  importing [{bar}] {value}/{total} lines, {eta_formatted} left", stream: process.stderr }, Presets.shades_classic) : null;

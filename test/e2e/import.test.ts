@@ -64,11 +64,12 @@ describe("import", () => {
     expect(summary).toMatchObject({
       programId,
       lines: 13 + crowd.length,
-      written: 8 + crowd.length,
+      written: 7 + crowd.length,
       replayed: 0,
+      upserted: 1,
       failed: 5,
       byKind: {
-        customer: { written: 1, replayed: 0, failed: 0 },
+        customer: { written: 0, replayed: 0, upserted: 1, failed: 0 },
         purchase: { written: 4 + crowd.length, replayed: 0, failed: 2 },
         refund: { written: 1, replayed: 0, failed: 1 },
         review: { written: 1, replayed: 0, failed: 0 },
@@ -95,11 +96,58 @@ describe("import", () => {
     expect(await customer(other, "cy")).toBeNull();
     expect(await pointsDisagreements(t, programId)).toEqual([]);
 
-    // Run again: every record is a replay, nothing is written.
+    // Run again: every record is a replay (the customer line an upsert of the same fields), nothing is written.
     const before = await tableCounts(t);
     const again = await importFile(t.app, programId, path, { concurrency: 7 });
-    expect(again).toMatchObject({ written: 1, replayed: 7 + crowd.length, failed: 5 });
-    expect(again.byKind.customer).toEqual({ written: 1, replayed: 0, failed: 0 });
+    expect(again).toMatchObject({ written: 0, replayed: 7 + crowd.length, upserted: 1, failed: 5 });
     expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it("runs a refund after the lines before it and before the lines after it", async () => {
+    const programId = await griffinProgram(t);
+    // Twenty customers: a purchase, its full refund, another purchase.
+    const lines = Array.from({ length: 20 }, (_, i) => [
+      { kind: "purchase", customerExternalId: `z${i}`, orderId: `z${i}-1`, amount: 50, currency: "EUR" },
+      { kind: "refund", orderId: `z${i}-1`, refundId: `z${i}-1-r`, amount: 50 },
+      { kind: "purchase", customerExternalId: `z${i}`, orderId: `z${i}-2`, amount: 30, currency: "EUR" },
+    ]).flat();
+    expect(await importFile(t.app, programId, file("refunds.ndjson", lines))).toMatchObject({ written: 60, failed: 0 });
+    const ledger = await t.app.db.query(
+      `SELECT c.external_id, array_agg(l.amount::int ORDER BY l.id) AS amounts FROM ledger_entries l JOIN customers c ON c.program_id = l.program_id AND c.id = l.customer_id
+        WHERE l.program_id = $1 GROUP BY 1`,
+      [programId],
+    );
+    expect(ledger).toHaveLength(20);
+    for (const row of ledger) expect(row.amounts).toEqual([50, -50, 30]);
+  });
+
+  it("reports each bad line with its number, code and field, as the API would, and keeps the first hundred", async () => {
+    const programId = await griffinProgram(t);
+    const good = { kind: "purchase", customerExternalId: "ok", orderId: "ok-1", amount: 10, currency: "EUR" };
+    const badLines = [
+      { ...good, orderId: undefined },
+      { ...good, orderId: "s1", amount: "40" },
+      { ...good, orderId: "s2", coupon: "X" },
+      { ...good, orderId: "nul\u0000id" },
+      { ...good, orderId: "s3", occurredAt: "yesterday" },
+      "[1, 2]",
+      "x".repeat(1_000_001),
+    ];
+    const summary = await importFile(t.app, programId, file("bad.ndjson", [good, ...badLines]));
+    expect(summary).toMatchObject({ written: 1, failed: badLines.length });
+    expect(summary.errors.map((e) => [e.line, e.code, e.field])).toEqual([
+      [2, "BAD_USER_INPUT", "orderId"],
+      [3, "BAD_USER_INPUT", "amount"],
+      [4, "BAD_USER_INPUT", "coupon"],
+      [5, "BAD_USER_INPUT", "orderId"],
+      [6, "BAD_USER_INPUT", "occurredAt"],
+      [7, "BAD_USER_INPUT", null],
+      [8, "BAD_USER_INPUT", null],
+    ]);
+    expect(summary.errors.every((e) => !/Internal server error/i.test(e.message))).toBe(true);
+
+    const many = await importFile(t.app, programId, file("many.ndjson", Array.from({ length: 150 }, (_, i) => ({ ...good, orderId: `m${i}`, amount: -1 }))), { concurrency: 50 });
+    expect([many.failed, many.errors.length, many.errorsOmitted]).toEqual([150, 100, 50]);
+    expect(many.errors.map((e) => e.line)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 });

@@ -109,7 +109,7 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   ].join("\n"));
   const imported = spawnSync(process.execPath, [...node("src/cli/index.ts"), "import", programId, history], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(imported.status).toBe(2);
-  expect(JSON.parse(imported.stdout.trim().split("\n").pop()!)).toMatchObject({ file: history, programId, lines: 3, written: 2, failed: 1, errors: [{ line: 3, kind: "purchase", code: "BAD_USER_INPUT", field: "currency" }] });
+  expect(JSON.parse(imported.stdout.trim().split("\n").pop()!)).toMatchObject({ file: history, programId, lines: 3, written: 1, upserted: 1, failed: 1, errors: [{ line: 3, kind: "purchase", code: "BAD_USER_INPUT", field: "currency" }] });
   const bad = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", "nope"], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain('"nope" is not a program id');
