@@ -39,6 +39,9 @@ describe("input validation", () => {
     await expectBadInput(purchase(t, { ...base(), lines: [{ sku: "a", quantity: 1, unitPrice: 3 }] }), "lines");
     await expectBadInput(purchase(t, { ...base(), lines: [{ sku: "a", quantity: 0, unitPrice: 10 }] }), "lines[0].quantity");
     await expectBadInput(purchase(t, { ...base(), amount: "ten" }), "amount");
+    // A required field left out, or one the input does not have: named, not "input".
+    await expectBadInput(purchase(t, { ...base(), orderId: undefined }), "orderId");
+    await expectBadInput(purchase(t, { ...base(), coupon: "X" }), "coupon");
     await expectBadInput(purchase(t, { ...base(), amount: 3e9 }), "amount"); // 3 billion points
     await expectBadInput(purchase(t, { ...base(), orderId: "o\u0000x" }), "input.orderId");
     await expectBadInput(purchase(t, { ...base(), customerId: undefined, customerExternalId: "nul\u0000" }), "input.customerExternalId");
