@@ -8,6 +8,7 @@ import { validateArgument } from "./api/validation";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { SegmentsResolver } from "./modules/analytics/segments.resolver";
 import { LifecycleResolver } from "./modules/analytics/lifecycle.resolver";
+import { ValuePolicyResolver } from "./modules/program/value-policy.resolver";
 import { AuthResolver } from "./modules/auth/auth.resolver";
 import { CustomerResolver } from "./modules/customer/customer.resolver";
 import { CustomerValueResolver } from "./modules/customer/value.resolver";
@@ -36,6 +37,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       FunnelResolver,
       SegmentsResolver,
       LifecycleResolver,
+      ValuePolicyResolver,
       EventsResolver,
       RewardResolver,
       ProgramRewardsResolver,

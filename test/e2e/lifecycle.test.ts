@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { startTestApp, TestApp } from "../helpers/test-app";
 import { lifecycleOf } from "../../src/domain/value/lifecycle";
+import { DEFAULT_VALUE_POLICY } from "../../src/domain/value/customer-value";
 import { lifecyclePhaseSql } from "../../src/modules/customer/value.sql";
 import { createKey, DAY, griffinProgram, ok, purchase, refund, touchpoint, withClock } from "../helpers/operations";
 
@@ -138,7 +139,7 @@ describe("customer lifecycle", () => {
   it("decides the phase in SQL as lifecycleOf() does on the rows the driver reads, edges included", async () => {
     const now = Date.parse("2026-06-01T12:00:00.000Z");
     // Offsets in microseconds: around each threshold (a millisecond, part of one and a microsecond either side) and anywhere.
-    const edges = [30, 60, 90, 180, 275, 365, 400, 730].flatMap((d) => [-1000, -600, -1, 0, 1, 400, 1000].map((us) => d * DAY * 1000 + us));
+    const edges = [30, 60, 90, 180, 275, 365, 400, 730, 1000].flatMap((d) => [-1000, -600, -1, 0, 1, 400, 1000].map((us) => d * DAY * 1000 + us));
     const us = fc.oneof(fc.integer({ min: 0, max: 800 * DAY * 1000 }), fc.constantFrom(...edges));
     const row = fc.record({
       count: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 7, max: 2_000_000 })),
@@ -146,6 +147,13 @@ describe("customer lifecycle", () => {
       span: fc.oneof(us, fc.integer({ min: -5 * DAY * 1000, max: 0 })),
       noFirst: fc.boolean(),
     });
+    // The default policy, or any a program may set (setValuePolicy's bounds).
+    const policy = fc.oneof(
+      fc.constant(DEFAULT_VALUE_POLICY),
+      fc.integer({ min: 180, max: 3650 }).chain((activeDays) =>
+        fc.record({ activeDays: fc.constant(activeDays), horizonYears: fc.integer({ min: 1, max: 10 }), firstRepeatDays: fc.integer({ min: 7, max: activeDays - 90 }) }),
+      ),
+    );
     /** The time `offsetUs` microseconds before `now`, as text PostgreSQL reads to the microsecond. */
     const before = (offsetUs: number) => {
       const micros = now * 1000 - offsetUs;
@@ -155,7 +163,7 @@ describe("customer lifecycle", () => {
     await t.app.db.query(`CREATE TABLE IF NOT EXISTS lifecycle_rows (i int, purchase_count int, first_purchase_at timestamptz, last_purchase_at timestamptz)`);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), async (rows) => {
+        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), policy, async (rows, valuePolicy) => {
           await t.app.db.query(`DELETE FROM lifecycle_rows`);
           await t.app.db.query(
             `INSERT INTO lifecycle_rows SELECT * FROM unnest($1::int[], $2::int[], $3::timestamptz[], $4::timestamptz[])`,
@@ -166,14 +174,39 @@ describe("customer lifecycle", () => {
               rows.map((r) => (r.count > 0 ? before(r.since) : null)),
             ],
           );
-          const read = await t.app.db.query(`SELECT c.*, ${lifecyclePhaseSql("$1::timestamptz")} AS phase FROM lifecycle_rows c ORDER BY i`, [new Date(now)]);
-          expect(read.map((r) => r.phase)).toEqual(read.map((r) => lifecycleOf(r, new Date(now)).phase));
+          const read = await t.app.db.query(`SELECT c.*, ${lifecyclePhaseSql("$1::timestamptz", valuePolicy)} AS phase FROM lifecycle_rows c ORDER BY i`, [new Date(now)]);
+          expect(read.map((r) => r.phase)).toEqual(read.map((r) => lifecycleOf(r, new Date(now), valuePolicy).phase));
         }),
         { numRuns: 60 },
       );
     } finally {
       await t.app.db.query(`DROP TABLE lifecycle_rows`);
     }
+  });
+
+  it("follows the program's value policy: a business whose customers come back over years", async () => {
+    const programId = await shop();
+    const policyOf = async () => ok(await t.gql(`query($p: ID!) { program(id: $p) { valuePolicy { activeDays horizonYears firstRepeatDays } } }`, { p: programId })).data.program.valuePolicy;
+    expect(await policyOf()).toEqual({ activeDays: 365, horizonYears: 3, firstRepeatDays: 90 });
+    const lost = async () => ok(await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "lost") { clv lifecycle { phase churnAt } } }`, { p: programId })).data.customer;
+    expect(await lost()).toMatchObject({ clv: 20, lifecycle: { phase: "CHURNED" } });
+    const SET = `mutation($p: ID!, $v: ValuePolicyInput!) { setValuePolicy(programId: $p, policy: $v) { valuePolicy { activeDays horizonYears firstRepeatDays } } }`;
+    const slow = { activeDays: 730, horizonYears: 5, firstRepeatDays: 400 };
+    expect(ok(await t.gql(SET, { p: programId, v: slow })).data.setValuePolicy.valuePolicy).toEqual(slow);
+    // One purchase 400 days ago: no longer gone, overdue (400 days); CLV counts 5 more years at 20 a year (of 400/365).
+    expect(await lost()).toMatchObject({ clv: Math.round((20 + (20 / (400 / 365)) * 5) * 100) / 100, lifecycle: { phase: "DECLINE" } });
+    // The counts, the list and the funnel's CLV read it too.
+    const report = ok(await t.gql(`query($p: ID!) { customerLifecycle(programId: $p) { phases { phase customers } } }`, { p: programId })).data.customerLifecycle;
+    expect(Object.fromEntries(report.phases.map((p: any) => [p.phase, p.customers]))).toMatchObject({ CHURNED: 0, DECLINE: 2 });
+    expect(await listed(programId, "lifecycle: DECLINE")).toEqual(["lost", "overdue"]);
+    // quiet (one purchase 120 days ago) is back in acquisition: its first repeat is due within 400 days.
+    expect(await listed(programId, "lifecycle: ACQUISITION")).toEqual(["fresh", "quiet"]);
+    const bad = async (v: Record<string, number>) => (await t.gql(SET, { p: programId, v: { ...slow, ...v } })).errors?.[0].extensions;
+    expect(await bad({ firstRepeatDays: 700 })).toMatchObject({ code: "BAD_USER_INPUT", field: "policy.firstRepeatDays" });
+    expect(await bad({ activeDays: 100 })).toMatchObject({ code: "BAD_USER_INPUT" });
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await t.gql(SET, { p: programId, v: slow }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    expect(await policyOf()).toEqual(slow);
   });
 
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {

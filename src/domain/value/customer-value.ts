@@ -109,10 +109,20 @@ export interface LoyaltyScores {
 export const BEHAVIORAL_HIGH = 62.5;
 /** Attitude counts as high from this score: an NPS of 7 (passive) or more, a rating of 3.8 or more. */
 export const ATTITUDINAL_HIGH = 70;
-/** CLV: the years of future spending counted for a customer still active. */
-export const CLV_HORIZON_YEARS = 3;
-/** CLV: a customer who has not bought for longer is counted as gone (no future spending). */
-export const CLV_ACTIVE_DAYS = YEAR_DAYS;
+/**
+ * How a program's customers' value is read over time, set per program (a grocer's customers come
+ * back weekly, a car dealer's every few years):
+ */
+export interface ValuePolicy {
+  /** A customer with no purchase for this many days is gone: no future spending in CLV, CHURNED in the lifecycle. */
+  activeDays: number;
+  /** CLV counts this many more years of spending for a customer still active. */
+  horizonYears: number;
+  /** A one-time buyer who has not come back within this many days is in DECLINE. */
+  firstRepeatDays: number;
+}
+
+export const DEFAULT_VALUE_POLICY: ValuePolicy = { activeDays: YEAR_DAYS, horizonYears: 3, firstRepeatDays: 90 };
 
 /**
  * The fifth of the buyers a value falls in, 1-5 (5: the highest fifth), by its mid-rank: the share
@@ -156,16 +166,16 @@ export function rfmOf(row: ValueRow, breakpoints: ValueBreakpoints, now: Date): 
 }
 
 /**
- * Net spend so far, plus, for a customer who bought in the last CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS
- * more years at their average annual spend (net spend over the years since their first purchase,
+ * Net spend so far, plus, for a customer who bought less than `activeDays` ago, `horizonYears` more
+ * years at their average annual spend (net spend over the years since their first purchase,
  * counting at least one). Rounded to cents.
  */
-export function clvOf(row: ValueRow, now: Date): number {
+export function clvOf(row: ValueRow, now: Date, policy: ValuePolicy = DEFAULT_VALUE_POLICY): number {
   const spent = Number(row.purchase_amount);
   if (row.purchase_count <= 0 || !row.first_purchase_at || !row.last_purchase_at || spent <= 0) return Math.max(0, Math.round(spent * 100) / 100);
   const daysSinceLast = (now.getTime() - new Date(row.last_purchase_at).getTime()) / DAY_MS;
   const years = Math.max(1, (now.getTime() - new Date(row.first_purchase_at).getTime()) / DAY_MS / YEAR_DAYS);
-  const future = daysSinceLast <= CLV_ACTIVE_DAYS ? (spent / years) * CLV_HORIZON_YEARS : 0;
+  const future = daysSinceLast < policy.activeDays ? (spent / years) * policy.horizonYears : 0;
   return Math.round((spent + future) * 100) / 100;
 }
 

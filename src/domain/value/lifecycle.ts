@@ -6,18 +6,18 @@
  *
  * The rules, first match wins:
  *   CONTACT      no purchase yet: known (a visit, a review, a signup) but not acquired;
- *   CHURNED      no purchase for CHURN_AFTER_DAYS: gone (the horizon CLV stops counting them within);
+ *   CHURNED      no purchase for the program's activeDays (ValuePolicy): gone, as CLV counts them;
  *   DECLINE      overdue: no purchase for OVERDUE_FACTOR times the customer's own usual gap (at
  *                least MIN_OVERDUE_DAYS), or, until their purchases span RHYTHM_DAYS (one purchase,
- *                or a few close together), for FIRST_REPEAT_DAYS; and in any case LAST_CALL_DAYS
- *                before churning, so every buyer passes through DECLINE on the way out;
+ *                or a few close together), for the program's firstRepeatDays; and in any case
+ *                LAST_CALL_DAYS before churning, so every buyer passes through DECLINE on the way out;
  *   ACQUISITION  one purchase, recent: the next step is the second one;
  *   GROWTH       repeat buyer, on schedule, in their first MATURITY_AFTER_DAYS since the first purchase;
  *   MATURITY     repeat buyer, on schedule, for longer.
  * Decline is measured against each customer's own rhythm, so a monthly buyer is overdue after two
  * months and a weekly one after a month, where one fixed number of days would fit neither.
  */
-import { CLV_ACTIVE_DAYS, YEAR_DAYS } from "./customer-value";
+import { DEFAULT_VALUE_POLICY, ValuePolicy, YEAR_DAYS } from "./customer-value";
 
 const DAY_MS = 86_400_000;
 
@@ -30,10 +30,6 @@ export enum LifecyclePhase {
   CHURNED = "CHURNED",
 }
 
-/** No purchase for this many days: churned. The same horizon as CLV's (a customer CLV counts as gone). */
-export const CHURN_AFTER_DAYS = CLV_ACTIVE_DAYS;
-/** A first-time buyer who has not bought again within this many days is declining. */
-export const FIRST_REPEAT_DAYS = 90;
 /** A repeat buyer is overdue once the time since their last purchase reaches this many times their usual gap… */
 export const OVERDUE_FACTOR = 2;
 /** …and at least this many days: a customer who buys daily is not declining after a long weekend. */
@@ -69,7 +65,7 @@ export interface Lifecycle {
 const days = (ms: number) => Math.round((ms / DAY_MS) * 10) / 10;
 
 /** The customer's phase as of `now`, with what it rests on. */
-export function lifecycleOf(row: LifecycleRow, now: Date): Lifecycle {
+export function lifecycleOf(row: LifecycleRow, now: Date, policy: ValuePolicy = DEFAULT_VALUE_POLICY): Lifecycle {
   const none = { averageGapMs: null, expectedNextPurchaseAt: null, declineAt: null, churnAt: null };
   if (row.purchase_count <= 0 || !row.last_purchase_at) return { phase: LifecyclePhase.CONTACT, reason: "no purchase yet", ...none };
   // Whole milliseconds, as Date.getTime() and the SQL rule (floor of the epoch) take them.
@@ -80,8 +76,8 @@ export function lifecycleOf(row: LifecycleRow, now: Date): Lifecycle {
   const span = Math.max(0, last - first);
   // Exact: a quotient of integers below 2^53 rounds to a whole number only when it is one.
   const gap = repeat ? Math.floor(span / (row.purchase_count - 1)) : null;
-  const churnMs = CHURN_AFTER_DAYS * DAY_MS;
-  const ownPace = gap !== null && span >= RHYTHM_DAYS * DAY_MS ? Math.max(MIN_OVERDUE_DAYS * DAY_MS, OVERDUE_FACTOR * gap) : FIRST_REPEAT_DAYS * DAY_MS;
+  const churnMs = policy.activeDays * DAY_MS;
+  const ownPace = gap !== null && span >= RHYTHM_DAYS * DAY_MS ? Math.max(MIN_OVERDUE_DAYS * DAY_MS, OVERDUE_FACTOR * gap) : policy.firstRepeatDays * DAY_MS;
   const overdueMs = Math.min(ownPace, churnMs - LAST_CALL_DAYS * DAY_MS);
   const since = nowMs - last;
   const base = {
@@ -91,7 +87,7 @@ export function lifecycleOf(row: LifecycleRow, now: Date): Lifecycle {
     churnAt: new Date(last + churnMs),
   };
   const rhythm = gap === null ? "one purchase" : `${row.purchase_count} purchases, one every ${days(gap)} days on average`;
-  if (since >= churnMs) return { phase: LifecyclePhase.CHURNED, reason: `no purchase for ${days(since)} days (churned from ${CHURN_AFTER_DAYS})`, ...base };
+  if (since >= churnMs) return { phase: LifecyclePhase.CHURNED, reason: `no purchase for ${days(since)} days (churned from ${policy.activeDays})`, ...base };
   if (since >= overdueMs)
     return { phase: LifecyclePhase.DECLINE, reason: `${rhythm}; none for ${days(since)} days (overdue from ${days(overdueMs)})`, ...base };
   if (!repeat) return { phase: LifecyclePhase.ACQUISITION, reason: `first purchase ${days(since)} days ago`, ...base };

@@ -106,7 +106,7 @@ export class FunnelResolver {
     if (start >= end) throw new BadInput("from", "from must be before to");
     const [counts, moves, stays] = await Promise.all([
       ctx.sql.query(
-        `SELECT stage_key, count(*)::int AS n, sum(${clvSql("$2::timestamptz")}) AS clv,
+        `SELECT stage_key, count(*)::int AS n, sum(${clvSql("$2::timestamptz", config.valuePolicy)}) AS clv,
                 avg(extract(epoch FROM $2::timestamptz - stage_entered_at)) / 86400 AS days
            FROM customers c WHERE program_id = $1 GROUP BY stage_key`,
         [id, ctx.now],

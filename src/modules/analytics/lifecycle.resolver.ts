@@ -8,6 +8,7 @@ import { Arg, Ctx, Field, Float, ID, Int, ObjectType, Query, Resolver } from "ty
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { LifecyclePhase } from "../../domain/value/lifecycle";
+import { ValuePolicy } from "../../domain/value/customer-value";
 import { Role, requireRole } from "../auth/actor";
 import { Stage } from "../program/program.types";
 import { clvSql, lifecyclePhaseSql } from "../customer/value.sql";
@@ -62,9 +63,9 @@ const PHASES = Object.values(LifecyclePhase);
 
 const cents = (n: number) => Math.round(n * 100) / 100;
 
-/** Per stage and phase ($2: the time the phases and CLV are taken at). */
-const BY_STAGE_AND_PHASE = `
-SELECT c.stage_key, ${lifecyclePhaseSql("$2::timestamptz")} AS phase, count(*)::int AS n, sum(${clvSql("$2::timestamptz")}) AS clv
+/** Per stage and phase ($2: the time the phases and CLV are taken at), by the program's value policy. */
+const byStageAndPhase = (policy: ValuePolicy) => `
+SELECT c.stage_key, ${lifecyclePhaseSql("$2::timestamptz", policy)} AS phase, count(*)::int AS n, sum(${clvSql("$2::timestamptz", policy)}) AS clv
   FROM customers c WHERE c.program_id = $1 AND c.erased_at IS NULL
  GROUP BY 1, 2`;
 
@@ -84,7 +85,7 @@ export class LifecycleResolver {
     const id = uuidArg(programId, "programId");
     requireRole(ctx.actor, id, [Role.ADMIN]);
     const config = await ctx.app.programs.config(id);
-    const rows = await ctx.sql.query(BY_STAGE_AND_PHASE, [id, ctx.now]);
+    const rows = await ctx.sql.query(byStageAndPhase(config.valuePolicy), [id, ctx.now]);
     const total = new Map<LifecyclePhase, Cell>();
     const byStage = new Map<string, Map<LifecyclePhase, Cell>>();
     for (const row of rows) {

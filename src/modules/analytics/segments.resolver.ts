@@ -8,7 +8,7 @@ import { Arg, Ctx, Field, Float, FieldResolver, ID, InputType, Int, Mutation, Ob
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { BadInput } from "../../api/errors";
-import { RfmSegment } from "../../domain/value/customer-value";
+import { RfmSegment, ValuePolicy } from "../../domain/value/customer-value";
 import { Role, requireRole } from "../auth/actor";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { clvSql, IS_BUYER, LAST_PURCHASE_MS, quintileParams, quintileSql, RFM_SEGMENTS, rfmSegmentSql } from "../customer/value.sql";
@@ -82,6 +82,8 @@ export class ValueSegment {
 export class BestCustomers {
   programId: string;
   asOf: Date;
+  /** The policy the counts took CLV by, for `top` to take it the same way. */
+  valuePolicy: ValuePolicy;
   /** clvThreshold as PostgreSQL gave it (numeric text), for `top` to compare exactly. */
   threshold: string | null;
 
@@ -124,9 +126,9 @@ const cents = (n: unknown) => Math.round(Number(n ?? 0) * 100) / 100;
  * CLV (rounded up), and whoever ties with the last of them. $2: the time CLV is taken at; $3-$6:
  * the recency and frequency percentiles (quintileParams).
  */
-const SEGMENTS = `
+const segmentsSql = (policy: ValuePolicy) => `
 WITH b AS (
-  SELECT ${clvSql("$2::timestamptz")} AS clv,
+  SELECT ${clvSql("$2::timestamptz", policy)} AS clv,
          ${quintileSql(LAST_PURCHASE_MS, "$3::numeric[]", "$4::numeric[]")} AS r,
          ${quintileSql("c.purchase_count", "$5::numeric[]", "$6::numeric[]")} AS f
     FROM customers c WHERE ${IS_BUYER}
@@ -143,10 +145,10 @@ SELECT NULL, (SELECT count(*)::int FROM customers c WHERE c.program_id = $1), (S
   FROM (SELECT 1) one LEFT JOIN edge ON true`;
 
 /** The best customers, highest CLV first ($2: as of, $3: the threshold, $4: how many). */
-const TOP = `
+const topSql = (policy: ValuePolicy) => `
 SELECT c.* FROM customers c
- WHERE ${IS_BUYER} AND ${clvSql("$2::timestamptz")} >= $3
- ORDER BY ${clvSql("$2::timestamptz")} DESC, c.id LIMIT $4`;
+ WHERE ${IS_BUYER} AND ${clvSql("$2::timestamptz", policy)} >= $3
+ ORDER BY ${clvSql("$2::timestamptz", policy)} DESC, c.id LIMIT $4`;
 
 /** Goal progress: the share of the way from the baseline to the target the count has come. */
 function goalFrom(row: any, count: number): SegmentGoal {
@@ -165,8 +167,9 @@ function goalFrom(row: any, count: number): SegmentGoal {
 async function valueSegmentsOf(ctx: RequestContext, id: string): Promise<ValueSegments> {
   // The percentiles each customer's rfm reads, so the segments count what the customers show.
   const breakpoints = await ctx.app.valueBreakpoints.get(id, ctx.sql);
+  const { valuePolicy } = await ctx.app.programs.config(id);
   const [rows, goals] = await Promise.all([
-    ctx.sql.query(SEGMENTS, [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]),
+    ctx.sql.query(segmentsSql(valuePolicy), [id, ctx.now, ...quintileParams(breakpoints.recency), ...quintileParams(breakpoints.frequency)]),
     ctx.sql.query(`SELECT * FROM segment_goals WHERE program_id = $1`, [id]),
   ]);
   const perSegment = rows.filter((r) => r.segment !== null);
@@ -189,6 +192,7 @@ async function valueSegmentsOf(ctx: RequestContext, id: string): Promise<ValueSe
     best: {
       programId: id,
       asOf: ctx.now,
+      valuePolicy,
       customers: totals.best ?? 0,
       clvThreshold: totals.threshold === null ? null : Number(totals.threshold),
       threshold: totals.threshold,
@@ -241,7 +245,7 @@ export class SegmentsResolver {
   async top(@Root() best: BestCustomers, @Ctx() ctx: RequestContext, @Arg("first", () => Int, { defaultValue: 10 }) first: number): Promise<Customer[]> {
     if (first < 1 || first > 100) throw new BadInput("first", "first must be between 1 and 100");
     if (best.threshold === null) return [];
-    const rows = await ctx.sql.query(TOP, [best.programId, best.asOf, best.threshold, first]);
+    const rows = await ctx.sql.query(topSql(best.valuePolicy), [best.programId, best.asOf, best.threshold, first]);
     return rows.map(customerFromRow);
   }
 }

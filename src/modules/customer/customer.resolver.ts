@@ -73,7 +73,7 @@ export class CustomerResolver {
     if (stage && !config.stageByKey.has(stage)) throw new BadInput("stage", `no stage "${stage}" in this program's ladder`);
     const cursor = decodeCursor(after);
     if (cursor !== null) uuidArg(cursor, "after");
-    return ctx.app.customers.list(ctx, program, { stage: stage ?? null, lifecycle: lifecycle ?? null }, checkFirst(first), cursor);
+    return ctx.app.customers.list(ctx, program, { stage: stage ?? null, lifecycle: lifecycle ?? null, valuePolicy: config.valuePolicy }, checkFirst(first), cursor);
   }
 
   @Query(() => Customer, { description: "The customer of the customer token in use." })

@@ -6,6 +6,7 @@ import { Customer, customerFromRow } from "./customer.types";
 import { UpsertCustomerInput } from "./customer.inputs";
 import { ProgramConfig } from "../program/program.config";
 import { LifecyclePhase } from "../../domain/value/lifecycle";
+import { ValuePolicy } from "../../domain/value/customer-value";
 import { lifecyclePhaseSql } from "./value.sql";
 
 export class CustomerService {
@@ -42,10 +43,16 @@ export class CustomerService {
    * indexes); in one lifecycle phase as of the request's clock, if asked: a filter over the scan (no
    * index holds a phase, which the clock changes), so a page of a rare phase reads further.
    */
-  async list(ctx: RequestContext, programId: string, filter: { stage: string | null; lifecycle: LifecyclePhase | null }, first: number, after: string | null): Promise<Connection<Customer>> {
+  async list(
+    ctx: RequestContext,
+    programId: string,
+    filter: { stage: string | null; lifecycle: LifecyclePhase | null; valuePolicy: ValuePolicy },
+    first: number,
+    after: string | null,
+  ): Promise<Connection<Customer>> {
     const params: unknown[] = [programId, filter.stage, after, first + 1];
     // Erased customers are in no phase's list: nobody is left to win back or welcome.
-    const inPhase = filter.lifecycle ? `AND c.erased_at IS NULL AND ${lifecyclePhaseSql(`$${params.push(ctx.now)}::timestamptz`)} = $${params.push(filter.lifecycle)}` : "";
+    const inPhase = filter.lifecycle ? `AND c.erased_at IS NULL AND ${lifecyclePhaseSql(`$${params.push(ctx.now)}::timestamptz`, filter.valuePolicy)} = $${params.push(filter.lifecycle)}` : "";
     const rows = await ctx.sql.query(
       `SELECT c.* FROM customers c
         WHERE c.program_id = $1 AND ($2::text IS NULL OR c.stage_key = $2) AND ($3::uuid IS NULL OR c.id > $3::uuid) ${inPhase}

@@ -1,19 +1,22 @@
 /** The GraphQL types of a customer's lifecycle phase (rules in domain/value/lifecycle.ts). */
 import { Field, Float, ObjectType, registerEnumType } from "type-graphql";
-import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, LAST_CALL_DAYS, Lifecycle, LifecyclePhase, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
+import { LAST_CALL_DAYS, Lifecycle, LifecyclePhase, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
+import { DEFAULT_VALUE_POLICY } from "../../domain/value/customer-value";
+
+const { activeDays, firstRepeatDays } = DEFAULT_VALUE_POLICY;
 
 registerEnumType(LifecyclePhase, {
   name: "LifecyclePhase",
   description: "Where a customer is in their lifecycle, from their purchases and the clock; the first phase that applies, in this order: CONTACT, CHURNED, DECLINE, ACQUISITION, GROWTH, MATURITY.",
   valuesConfig: {
     CONTACT: { description: "No purchase yet: known (a visit, a review, a signup), not acquired (engagement)." },
-    ACQUISITION: { description: `One purchase, in the last ${FIRST_REPEAT_DAYS} days: the next step is the second one.` },
+    ACQUISITION: { description: `One purchase, in the last valuePolicy.firstRepeatDays (${firstRepeatDays} by default): the next step is the second one.` },
     GROWTH: { description: `Buys again, on schedule, within ${MATURITY_AFTER_DAYS} days of the first purchase (retention).` },
     MATURITY: { description: `Buys again, on schedule, for more than ${MATURITY_AFTER_DAYS} days (delight, advocacy).` },
     DECLINE: {
-      description: `Overdue: no purchase for ${OVERDUE_FACTOR} times the customer's own average gap between purchases (at least ${MIN_OVERDUE_DAYS} days), or for ${FIRST_REPEAT_DAYS} days while their purchases span less than ${RHYTHM_DAYS} days (one purchase, or a few close together); and in any case from ${LAST_CALL_DAYS} days before churning. Win them back now.`,
+      description: `Overdue: no purchase for ${OVERDUE_FACTOR} times the customer's own average gap between purchases (at least ${MIN_OVERDUE_DAYS} days), or for valuePolicy.firstRepeatDays (${firstRepeatDays}) while their purchases span less than ${RHYTHM_DAYS} days (one purchase, or a few close together); and in any case from ${LAST_CALL_DAYS} days before churning. Win them back now.`,
     },
-    CHURNED: { description: `No purchase for ${CHURN_AFTER_DAYS} days: gone, as CLV counts them (reactivation).` },
+    CHURNED: { description: `No purchase for valuePolicy.activeDays (${activeDays} by default): gone, as CLV counts them (reactivation).` },
   },
 });
 

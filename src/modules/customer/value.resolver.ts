@@ -23,15 +23,15 @@ export class CustomerValueResolver {
   }
 
   @FieldResolver(() => Float, { description: `${CLV_DESCRIPTION} ADMIN and PARTNER only.` })
-  clv(@Root() customer: Customer, @Ctx() ctx: RequestContext): number {
+  async clv(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<number> {
     requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
-    return clvOf(customer.row, ctx.now);
+    return clvOf(customer.row, ctx.now, (await ctx.app.programs.config(customer.programId)).valuePolicy);
   }
 
   @FieldResolver(() => CustomerLifecycle, { description: "Where the customer is in their lifecycle, from their purchases and the clock. ADMIN and PARTNER only." })
-  lifecycle(@Root() customer: Customer, @Ctx() ctx: RequestContext): CustomerLifecycle {
+  async lifecycle(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<CustomerLifecycle> {
     requireRole(ctx.actor, customer.programId, [Role.ADMIN, Role.PARTNER]);
-    return customerLifecycleOf(lifecycleOf(customer.row, ctx.now));
+    return customerLifecycleOf(lifecycleOf(customer.row, ctx.now, (await ctx.app.programs.config(customer.programId)).valuePolicy));
   }
 
   @FieldResolver(() => Loyalty, { description: "Behavioural and attitudinal loyalty, and the quadrant they place the customer in. ADMIN and PARTNER only." })

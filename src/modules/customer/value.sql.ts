@@ -2,8 +2,14 @@
  * The value rules that set-based queries need, in SQL: each the same rule as its function in
  * domain/value/customer-value.ts (a test compares the two over the API).
  */
-import { CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, RfmSegment, rfmSegmentOf, YEAR_DAYS } from "../../domain/value/customer-value";
-import { CHURN_AFTER_DAYS, FIRST_REPEAT_DAYS, LAST_CALL_DAYS, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
+import { RfmSegment, rfmSegmentOf, ValuePolicy, YEAR_DAYS } from "../../domain/value/customer-value";
+import { LAST_CALL_DAYS, MATURITY_AFTER_DAYS, MIN_OVERDUE_DAYS, OVERDUE_FACTOR, RHYTHM_DAYS } from "../../domain/value/lifecycle";
+
+/** A policy's numbers, written into SQL text: whole numbers, checked (the program's configuration holds them as integers). */
+function whole(n: number): number {
+  if (!Number.isSafeInteger(n)) throw new Error(`value policy: ${n} is not a whole number`);
+  return n;
+}
 
 /** The customers (row `c`) of program $1 the RFM scores are taken over: those with a purchase. */
 export const IS_BUYER = `c.program_id = $1 AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL`;
@@ -37,32 +43,32 @@ export function rfmSegmentSql(recency: string, frequency: string): string {
 /** Every segment, in the order the grid lists them (RfmSegment's). */
 export const RFM_SEGMENTS = Object.values(RfmSegment);
 
-/** clvOf(row, asOf) for the customers row aliased `c`; `asOf` is a timestamptz expression (a parameter). */
-export function clvSql(asOf: string): string {
+/** clvOf(row, asOf, policy) for the customers row aliased `c`; `asOf` is a timestamptz expression (a parameter). */
+export function clvSql(asOf: string, policy: ValuePolicy): string {
   // numeric throughout (extract gives numeric from PostgreSQL 14, a float before): round(numeric, 2).
   const days = (column: string) => `extract(epoch FROM ${asOf} - c.${column})::numeric / 86400`;
   return `(CASE WHEN c.purchase_count <= 0 OR c.first_purchase_at IS NULL OR c.last_purchase_at IS NULL OR c.purchase_amount <= 0
      THEN greatest(c.purchase_amount, 0)
-     ELSE round(c.purchase_amount + CASE WHEN ${days("last_purchase_at")} <= ${CLV_ACTIVE_DAYS}
-       THEN c.purchase_amount / greatest(1, ${days("first_purchase_at")} / ${YEAR_DAYS}) * ${CLV_HORIZON_YEARS} ELSE 0 END, 2) END)`;
+     ELSE round(c.purchase_amount + CASE WHEN ${days("last_purchase_at")} < ${whole(policy.activeDays)}
+       THEN c.purchase_amount / greatest(1, ${days("first_purchase_at")} / ${YEAR_DAYS}) * ${whole(policy.horizonYears)} ELSE 0 END, 2) END)`;
 }
 
 /**
- * lifecycleOf(row, asOf).phase in SQL, for the customers row aliased `c`; `asOf` is a timestamptz
+ * lifecycleOf(row, asOf, policy).phase in SQL, for the customers row aliased `c`; `asOf` is a timestamptz
  * expression (a parameter). Whole milliseconds in numeric throughout, as the function takes them
  * (extract gives a float before PostgreSQL 14: cast first).
  */
-export function lifecyclePhaseSql(asOf: string): string {
+export function lifecyclePhaseSql(asOf: string, policy: ValuePolicy): string {
   const day = 86_400_000;
   const ms = (ts: string) => `floor(extract(epoch FROM ${ts})::numeric * 1000)`;
   const last = ms("c.last_purchase_at");
   const first = `coalesce(${ms("c.first_purchase_at")}, ${last})`;
   const span = `greatest(0, ${last} - ${first})`;
   const since = `(${ms(asOf)} - ${last})`;
-  const churn = CHURN_AFTER_DAYS * day;
+  const churn = whole(policy.activeDays) * day;
   const ownPace = `(CASE WHEN c.purchase_count >= 2 AND ${span} >= ${RHYTHM_DAYS * day}
      THEN greatest(${MIN_OVERDUE_DAYS * day}, ${OVERDUE_FACTOR} * div(${span}, c.purchase_count - 1))
-     ELSE ${FIRST_REPEAT_DAYS * day} END)`;
+     ELSE ${whole(policy.firstRepeatDays) * day} END)`;
   const overdue = `least(${ownPace}, ${churn - LAST_CALL_DAYS * day})`;
   return `(CASE WHEN c.purchase_count <= 0 OR c.last_purchase_at IS NULL THEN 'CONTACT'
      WHEN ${since} >= ${churn} THEN 'CHURNED'

@@ -1,6 +1,6 @@
 /** The GraphQL types of a customer's value and loyalty scores (rules in domain/value/customer-value.ts). */
 import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
-import { ATTITUDINAL_HIGH, BEHAVIORAL_HIGH, CLV_ACTIVE_DAYS, CLV_HORIZON_YEARS, LoyaltyQuadrant, RfmSegment } from "../../domain/value/customer-value";
+import { ATTITUDINAL_HIGH, BEHAVIORAL_HIGH, DEFAULT_VALUE_POLICY, LoyaltyQuadrant, RfmSegment } from "../../domain/value/customer-value";
 
 registerEnumType(LoyaltyQuadrant, {
   name: "LoyaltyQuadrant",
@@ -73,5 +73,5 @@ export class Loyalty {
 }
 
 export const CLV_DESCRIPTION =
-  `Estimated customer lifetime value, in the program's currency: net spend so far, plus, for a customer who bought in the last ${CLV_ACTIVE_DAYS} days, ` +
-  `${CLV_HORIZON_YEARS} more years at their average annual spend (net spend over the years since their first purchase, at least one).`;
+  `Estimated customer lifetime value, in the program's currency: net spend so far, plus, for a customer who bought less than valuePolicy.activeDays ago (${DEFAULT_VALUE_POLICY.activeDays} by default), ` +
+  `valuePolicy.horizonYears (${DEFAULT_VALUE_POLICY.horizonYears}) more years at their average annual spend (net spend over the years since their first purchase, at least one).`;

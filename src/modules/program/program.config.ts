@@ -3,6 +3,7 @@
  * Cached per program in memory and dropped when the program changes, so recording a purchase
  * does not read configuration from the database.
  */
+import { ValuePolicy } from "../../domain/value/customer-value";
 import { Ladder, StageDefinition } from "../../domain/ladder/ladder.types";
 import { windowsUsed } from "../../domain/ladder/ladder.engine";
 import { Queryable } from "../../db/db";
@@ -30,6 +31,8 @@ export interface ProgramConfig {
   triggers: Array<{ id: string; touchpointType: string }>;
   /** Active stage rewards (entering the stage issues a reward). */
   stageRewards: Array<{ id: string; stageKey: string }>;
+  /** How customers' value is read over time: CLV's horizon, when a customer is gone. */
+  valuePolicy: ValuePolicy;
   /** The (metric, window) pairs the ladder reads: what must be aggregated to evaluate it. */
   windows: ReturnType<typeof windowsUsed>;
 }
@@ -138,6 +141,7 @@ export async function loadProgramConfig(db: Queryable, programId: string): Promi
     tiers: row.tiers.map((t: any) => ({ key: t.key, name: t.name, rank: t.rank, threshold: Number(t.threshold) })),
     triggers: row.triggers,
     stageRewards: row.stage_rewards,
+    valuePolicy: { activeDays: row.value_active_days, horizonYears: row.value_horizon_years, firstRepeatDays: row.value_first_repeat_days },
     tierPolicy: {
       basis: row.tier_basis as TierBasis,
       window: row.tier_window as TierWindow,
