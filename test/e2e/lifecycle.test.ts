@@ -6,8 +6,8 @@
 import fc from "fast-check";
 import { startTestApp, TestApp } from "../helpers/test-app";
 import { lifecycleOf } from "../../src/domain/value/lifecycle";
-import { DEFAULT_VALUE_POLICY } from "../../src/domain/value/customer-value";
-import { lifecyclePhaseSql } from "../../src/modules/customer/value.sql";
+import { clvOf, DEFAULT_VALUE_POLICY } from "../../src/domain/value/customer-value";
+import { clvSql, lifecyclePhaseSql } from "../../src/modules/customer/value.sql";
 import { createKey, DAY, griffinProgram, ok, purchase, refund, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
@@ -136,17 +136,8 @@ describe("customer lifecycle", () => {
     expect(await withClock(t, 300 * DAY, compare)).toEqual({ CONTACT: 2, ACQUISITION: 0, GROWTH: 0, MATURITY: 0, DECLINE: 3, CHURNED: 3 });
   });
 
-  it("decides the phase in SQL as lifecycleOf() does on the rows the driver reads, edges included", async () => {
+  it("decides the phase and CLV in SQL as lifecycleOf() and clvOf() do on the rows the driver reads, under any value policy, edges included", async () => {
     const now = Date.parse("2026-06-01T12:00:00.000Z");
-    // Offsets in microseconds: around each threshold (a millisecond, part of one and a microsecond either side) and anywhere.
-    const edges = [30, 60, 90, 180, 275, 365, 400, 730, 1000].flatMap((d) => [-1000, -600, -1, 0, 1, 400, 1000].map((us) => d * DAY * 1000 + us));
-    const us = fc.oneof(fc.integer({ min: 0, max: 800 * DAY * 1000 }), fc.constantFrom(...edges));
-    const row = fc.record({
-      count: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 7, max: 2_000_000 })),
-      since: us,
-      span: fc.oneof(us, fc.integer({ min: -5 * DAY * 1000, max: 0 })),
-      noFirst: fc.boolean(),
-    });
     // The default policy, or any a program may set (setValuePolicy's bounds).
     const policy = fc.oneof(
       fc.constant(DEFAULT_VALUE_POLICY),
@@ -154,30 +145,50 @@ describe("customer lifecycle", () => {
         fc.record({ activeDays: fc.constant(activeDays), horizonYears: fc.integer({ min: 1, max: 10 }), firstRepeatDays: fc.integer({ min: 7, max: activeDays - 90 }) }),
       ),
     );
+    /** Rows for a policy: offsets in microseconds around each of its thresholds (a millisecond, part of one and a microsecond either side) and anywhere up to past churn. */
+    const rowsFor = (p: typeof DEFAULT_VALUE_POLICY) => {
+      const days = [30, 60, p.firstRepeatDays, p.activeDays - 90, p.activeDays, 365];
+      const edges = days.flatMap((d) => [-1000, -600, -1, 0, 1, 400, 1000].map((us) => d * DAY * 1000 + us));
+      const us = fc.oneof(fc.integer({ min: 0, max: (p.activeDays + 100) * DAY * 1000 }), fc.constantFrom(...edges));
+      const row = fc.record({
+        count: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 7, max: 2_000_000 })),
+        since: us,
+        span: fc.oneof(us, fc.integer({ min: -5 * DAY * 1000, max: 0 })),
+        noFirst: fc.boolean(),
+        amount: fc.integer({ min: -1000, max: 10_000_000 }).map((cents) => cents / 100),
+      });
+      return fc.array(row, { minLength: 1, maxLength: 30 });
+    };
     /** The time `offsetUs` microseconds before `now`, as text PostgreSQL reads to the microsecond. */
     const before = (offsetUs: number) => {
       const micros = now * 1000 - offsetUs;
       const ms = Math.floor(micros / 1000);
       return `${new Date(ms).toISOString().slice(0, 23)}${String(micros - ms * 1000).padStart(3, "0")}Z`;
     };
-    await t.app.db.query(`CREATE TABLE IF NOT EXISTS lifecycle_rows (i int, purchase_count int, first_purchase_at timestamptz, last_purchase_at timestamptz)`);
+    await t.app.db.query(`CREATE TABLE IF NOT EXISTS lifecycle_rows (i int, purchase_count int, purchase_amount numeric, first_purchase_at timestamptz, last_purchase_at timestamptz)`);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 30 }), policy, async (rows, valuePolicy) => {
+        fc.asyncProperty(policy.chain((p) => fc.tuple(fc.constant(p), rowsFor(p))), async ([valuePolicy, rows]) => {
           await t.app.db.query(`DELETE FROM lifecycle_rows`);
           await t.app.db.query(
-            `INSERT INTO lifecycle_rows SELECT * FROM unnest($1::int[], $2::int[], $3::timestamptz[], $4::timestamptz[])`,
+            `INSERT INTO lifecycle_rows SELECT * FROM unnest($1::int[], $2::int[], $3::numeric[], $4::timestamptz[], $5::timestamptz[])`,
             [
               rows.map((_, i) => i),
               rows.map((r) => r.count),
+              rows.map((r) => r.amount),
               rows.map((r) => (r.count > 0 && !r.noFirst ? before(r.since + r.span) : null)),
               rows.map((r) => (r.count > 0 ? before(r.since) : null)),
             ],
           );
-          const read = await t.app.db.query(`SELECT c.*, ${lifecyclePhaseSql("$1::timestamptz", valuePolicy)} AS phase FROM lifecycle_rows c ORDER BY i`, [new Date(now)]);
+          const read = await t.app.db.query(
+            `SELECT c.*, ${lifecyclePhaseSql("$1::timestamptz", valuePolicy)} AS phase, ${clvSql("$1::timestamptz", valuePolicy)} AS clv FROM lifecycle_rows c ORDER BY i`,
+            [new Date(now)],
+          );
           expect(read.map((r) => r.phase)).toEqual(read.map((r) => lifecycleOf(r, new Date(now), valuePolicy).phase));
+          // To the cent (numeric in SQL, floating point here): a customer counted active on one side only is off by years of spending.
+          for (const r of read) expect(Math.abs(Number(r.clv) - clvOf(r, new Date(now), valuePolicy))).toBeLessThanOrEqual(0.011);
         }),
-        { numRuns: 60 },
+        { numRuns: 80 },
       );
     } finally {
       await t.app.db.query(`DROP TABLE lifecycle_rows`);
@@ -199,6 +210,17 @@ describe("customer lifecycle", () => {
     const report = ok(await t.gql(`query($p: ID!) { customerLifecycle(programId: $p) { phases { phase customers } } }`, { p: programId })).data.customerLifecycle;
     expect(Object.fromEntries(report.phases.map((p: any) => [p.phase, p.customers]))).toMatchObject({ CHURNED: 0, DECLINE: 2 });
     expect(await listed(programId, "lifecycle: DECLINE")).toEqual(["lost", "overdue"]);
+    // The CLV the SQL reports (funnel, lifecycle counts) is the customers' own under the new policy.
+    const [list, funnel, phases] = await Promise.all([
+      t.gql(`query($p: ID!) { customers(programId: $p, first: 50) { nodes { clv } } }`, { p: programId }),
+      t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { clv } } }`, { p: programId }),
+      t.gql(`query($p: ID!) { customerLifecycle(programId: $p) { phases { clv } } }`, { p: programId }),
+    ]);
+    const sum = (xs: Array<{ clv: number }>) => xs.reduce((n, x) => n + x.clv, 0);
+    const total = sum(ok(list).data.customers.nodes);
+    expect(total).toBeGreaterThan(0);
+    expect(sum(ok(funnel).data.ladderFunnel.stages)).toBeCloseTo(total, 2);
+    expect(sum(ok(phases).data.customerLifecycle.phases)).toBeCloseTo(total, 2);
     // quiet (one purchase 120 days ago) is back in acquisition: its first repeat is due within 400 days.
     expect(await listed(programId, "lifecycle: ACQUISITION")).toEqual(["fresh", "quiet"]);
     const bad = async (v: Record<string, number>) => (await t.gql(SET, { p: programId, v: { ...slow, ...v } })).errors?.[0].extensions;

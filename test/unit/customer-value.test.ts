@@ -81,7 +81,17 @@ describe("clvOf", () => {
 
   it("counts no future for a customer who has not bought for a year, and nothing for one who never bought", () => {
     expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: daysAgo(366) }), now)).toBe(80);
+    // Gone from exactly a year, as the lifecycle's CHURNED; active a millisecond before.
+    expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: daysAgo(365) }), now)).toBe(80);
+    expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: new Date(daysAgo(365).getTime() + 1) }), now)).toBeGreaterThan(80);
     expect(clvOf(row(), now)).toBe(0);
+  });
+
+  it("reads the program's value policy: when a customer is gone, how many years ahead", () => {
+    const quiet = row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(730), last_purchase_at: daysAgo(400) });
+    expect(clvOf(quiet, now)).toBe(80);
+    // Gone after two years, five years ahead: 40 a year.
+    expect(clvOf(quiet, now, { activeDays: 730, horizonYears: 5, firstRepeatDays: 90 })).toBe(280);
   });
 });
 

@@ -14,8 +14,13 @@ function whole(n: number): number {
 /** The customers (row `c`) of program $1 the RFM scores are taken over: those with a purchase. */
 export const IS_BUYER = `c.program_id = $1 AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL`;
 
+/** A timestamp as whole epoch milliseconds, as Date.getTime() gives it (extract gives a float before PostgreSQL 14: cast first). */
+function epochMs(ts: string): string {
+  return `floor(extract(epoch FROM ${ts})::numeric * 1000)`;
+}
+
 /** A customer's last purchase as whole epoch milliseconds, as Date.getTime() gives it (rfmOf). */
-export const LAST_PURCHASE_MS = `floor(extract(epoch FROM c.last_purchase_at) * 1000)`;
+export const LAST_PURCHASE_MS = epochMs("c.last_purchase_at");
 
 /**
  * quintile(value, percentiles) in SQL. `percentiles` is a numeric[] parameter (ascending) and
@@ -43,13 +48,17 @@ export function rfmSegmentSql(recency: string, frequency: string): string {
 /** Every segment, in the order the grid lists them (RfmSegment's). */
 export const RFM_SEGMENTS = Object.values(RfmSegment);
 
-/** clvOf(row, asOf, policy) for the customers row aliased `c`; `asOf` is a timestamptz expression (a parameter). */
+/**
+ * clvOf(row, asOf, policy) for the customers row aliased `c`; `asOf` is a timestamptz expression (a
+ * parameter). Whether the customer is still active is decided on whole milliseconds, as the
+ * function sees the row (and as lifecyclePhaseSql decides CHURNED).
+ */
 export function clvSql(asOf: string, policy: ValuePolicy): string {
   // numeric throughout (extract gives numeric from PostgreSQL 14, a float before): round(numeric, 2).
   const days = (column: string) => `extract(epoch FROM ${asOf} - c.${column})::numeric / 86400`;
   return `(CASE WHEN c.purchase_count <= 0 OR c.first_purchase_at IS NULL OR c.last_purchase_at IS NULL OR c.purchase_amount <= 0
      THEN greatest(c.purchase_amount, 0)
-     ELSE round(c.purchase_amount + CASE WHEN ${days("last_purchase_at")} < ${whole(policy.activeDays)}
+     ELSE round(c.purchase_amount + CASE WHEN ${epochMs(asOf)} - ${epochMs("c.last_purchase_at")} < ${whole(policy.activeDays) * 86_400_000}
        THEN c.purchase_amount / greatest(1, ${days("first_purchase_at")} / ${YEAR_DAYS}) * ${whole(policy.horizonYears)} ELSE 0 END, 2) END)`;
 }
 
@@ -60,7 +69,7 @@ export function clvSql(asOf: string, policy: ValuePolicy): string {
  */
 export function lifecyclePhaseSql(asOf: string, policy: ValuePolicy): string {
   const day = 86_400_000;
-  const ms = (ts: string) => `floor(extract(epoch FROM ${ts})::numeric * 1000)`;
+  const ms = epochMs;
   const last = ms("c.last_purchase_at");
   const first = `coalesce(${ms("c.first_purchase_at")}, ${last})`;
   const span = `greatest(0, ${last} - ${first})`;
