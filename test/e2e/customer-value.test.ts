@@ -287,6 +287,16 @@ describe("customer value", () => {
     // Set again (a later date, a higher target): the baseline stays, progress is still from it.
     const again = ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 8, dueAt } })).data.setSegmentGoal;
     expect(again.goal).toMatchObject({ target: baseline + 8, baseline, progress: 0.25, note: null });
+    // Past its date and not reached: overdue. A goal to shrink a segment is reached at or below its target.
+    const status = async () =>
+      Object.fromEntries(
+        ok(await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment goal { reached overdue } } } }`, { p: programId })).data.valueSegments.segments.map((s: any) => [s.segment, s.goal]),
+      );
+    expect((await status()).NEW_CUSTOMERS).toEqual({ reached: false, overdue: false });
+    expect((await withClock(t, 366 * DAY, status)).NEW_CUSTOMERS).toEqual({ reached: false, overdue: true });
+    ok(await t.gql(SET, { i: { programId, segment: "HIBERNATING", target: 0, dueAt } }));
+    expect(start.HIBERNATING.customers).toBeGreaterThan(0);
+    expect((await status()).HIBERNATING).toEqual({ reached: false, overdue: false });
     // Bad goals write nothing; only ADMIN sets them; clearing removes one.
     const bad = async (i: Record<string, unknown>, field: string) => {
       const res = await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt, ...i } });

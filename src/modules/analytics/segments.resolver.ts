@@ -36,6 +36,12 @@ export class SegmentGoal {
     description: "How far the segment has come from the baseline towards the target: 0 at the start, 1 reached (above 1: beyond it; below 0: away from it). Null when the target is the baseline.",
   })
   progress: number | null;
+
+  @Field({ description: "The segment holds the target now: at least the target for a goal to grow it, at most for a goal to shrink it (AT_RISK from 200 to 150)." })
+  reached: boolean;
+
+  @Field({ description: "dueAt has passed and the target is not reached." })
+  overdue: boolean;
 }
 
 @InputType({ description: "A goal for an RFM segment: `target` customers in it by `dueAt` (e.g. CHAMPIONS from 150 to 200 within a year)." })
@@ -151,9 +157,12 @@ SELECT c.* FROM customers c
  ORDER BY ${clvSql("$2::timestamptz", policy)} DESC, c.id LIMIT $4`;
 
 /** Goal progress: the share of the way from the baseline to the target the count has come. */
-function goalFrom(row: any, count: number): SegmentGoal {
+function goalFrom(row: any, count: number, now: Date): SegmentGoal {
   const span = row.target - row.baseline;
+  const reached = span >= 0 ? count >= row.target : count <= row.target;
   return {
+    reached,
+    overdue: !reached && new Date(row.due_at) <= now,
     target: row.target,
     dueAt: row.due_at,
     baseline: row.baseline,
@@ -187,7 +196,7 @@ async function valueSegmentsOf(ctx: RequestContext, id: string): Promise<ValueSe
       const row = bySegment.get(segment);
       const customers = row?.n ?? 0;
       const goal = goalOf.get(segment);
-      return { segment, customers, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null, goal: goal ? goalFrom(goal, customers) : null };
+      return { segment, customers, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null, goal: goal ? goalFrom(goal, customers, ctx.now) : null };
     }),
     best: {
       programId: id,
@@ -230,7 +239,7 @@ export class SegmentsResolver {
        RETURNING *`,
       [id, input.segment, input.target, segment.customers, input.dueAt, input.note ?? null, ctx.now],
     );
-    return { ...segment, goal: goalFrom(row, segment.customers) };
+    return { ...segment, goal: goalFrom(row, segment.customers, ctx.now) };
   }
 
   @Mutation(() => Boolean, { description: "Removes the goal of an RFM segment (ADMIN); false when it had none." })
