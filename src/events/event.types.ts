@@ -9,7 +9,8 @@ export type EventTopic =
   | "POINTS_ACTIVATED"
   | "TIER_CHANGED"
   | "DETRACTOR_ALERT"
-  | "CUSTOMER_ERASED";
+  | "CUSTOMER_ERASED"
+  | "LIFECYCLE_CHANGED";
 
 /** The topics of rewardEvents: a reward issued (a triggered reward), redeemed for points, its coupon used, cancelled, expired. */
 export const REWARD_TOPICS = ["REWARD_ISSUED", "REWARD_REDEEMED", "COUPON_USED", "REDEMPTION_CANCELLED", "REDEMPTION_EXPIRED"] as const;

@@ -4,7 +4,7 @@
  * (now and later), the SQL rule agreeing with the function, and who may read them.
  */
 import fc from "fast-check";
-import { startTestApp, TestApp } from "../helpers/test-app";
+import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { lifecycleOf } from "../../src/domain/value/lifecycle";
 import { clvOf, DEFAULT_VALUE_POLICY } from "../../src/domain/value/customer-value";
 import { clvSql, lifecyclePhaseSql } from "../../src/modules/customer/value.sql";
@@ -229,6 +229,29 @@ describe("customer lifecycle", () => {
     const partner = await createKey(t, programId, "PARTNER");
     expect((await t.gql(SET, { p: programId, v: slow }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
     expect(await policyOf()).toEqual(slow);
+  });
+
+  it("tells subscribed tools who changed phase when the recompute finds it, once, and nothing of erased customers", async () => {
+    const programId = await shop();
+    const RECOMPUTE = `mutation($p: ID!) { recomputeStages(programId: $p) { lifecycleChanged } }`;
+    // New customers start as CONTACT: the first recompute finds the six buyers in their phases.
+    expect(ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged).toBe(6);
+    expect(ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged).toBe(0);
+    const idOf = async (e: string) => ok(await t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programId, e })).data.customer.id;
+    const [fresh, monthly] = [await idOf("fresh"), await idOf("monthly")];
+    ok(await t.gql(`mutation($c: ID!) { eraseCustomer(customerId: $c) { id } }`, { c: monthly }));
+    const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on LifecycleChangedEvent { customerId from to } } }`, { p: programId });
+    await settle();
+    // 100 days on: the fresh buyer is overdue (the monthly one too, but erased); the others stay where they were.
+    const changed = await withClock(t, 100 * DAY, async () => ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged);
+    expect(changed).toBe(1);
+    const moves = () => feed.items.map((i: any) => i.loyaltyEvents).filter((e: any) => e.__typename === "LifecycleChangedEvent");
+    // Stage moves (lapsed) come first, in the same feed: wait for the lifecycle one, then for any stray second.
+    for (let n = 1; moves().length === 0; n++) await feed.next(n);
+    await settle();
+    expect(moves()).toEqual([{ __typename: "LifecycleChangedEvent", customerId: fresh, from: "ACQUISITION", to: "DECLINE" }]);
+    feed.unsubscribe();
+    expect(await withClock(t, 100 * DAY, async () => ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged)).toBe(0);
   });
 
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {

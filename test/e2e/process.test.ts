@@ -94,7 +94,7 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   // The CLI on the same data, with the server stopped (PGlite is one process's database).
   const recompute = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(recompute.status).toBe(0);
-  expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({ programId, evaluated: 5, changed: 0, skipped: 0, grantsOwed: 0 });
+  expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({ programId, evaluated: 5, changed: 0, skipped: 0, grantsOwed: 0, lifecycleChanged: 4 });
   const lifecycle = spawnSync(process.execPath, [...node("src/cli/index.ts"), "points-lifecycle", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(lifecycle.status).toBe(0);
   expect(JSON.parse(lifecycle.stdout.trim().split("\n").pop()!)).toEqual({

@@ -15,6 +15,8 @@ import { StageReason } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
 import { TouchpointType } from "../program/earning";
 import { ProgramConfig } from "../program/program.config";
+import { LifecyclePhase } from "../../domain/value/lifecycle";
+import "../customer/lifecycle.types"; // registers LifecyclePhase
 
 @InterfaceType({ description: "What every event about a customer carries." })
 export abstract class CustomerEvent {
@@ -166,10 +168,25 @@ export class CustomerErasedEvent extends CustomerEvent {
   at: Date;
 }
 
+@ObjectType({
+  description: "A customer moved to another lifecycle phase (Customer.lifecycle), as the recompute found it: time passing (entered DECLINE: a win-back cue; CHURNED), or purchases since the last recompute.",
+  implements: CustomerEvent,
+})
+export class LifecycleChangedEvent extends CustomerEvent {
+  @Field(() => LifecyclePhase)
+  from: LifecyclePhase;
+
+  @Field(() => LifecyclePhase)
+  to: LifecyclePhase;
+
+  @Field({ description: "When the recompute found it." })
+  at: Date;
+}
+
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent, CustomerErasedEvent] as const,
+  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent, CustomerErasedEvent, LifecycleChangedEvent] as const,
 });
 
 function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
@@ -191,7 +208,7 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED"]);
+const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"]);
 
 @ArgsType()
 class StageChangedArgs {
@@ -221,6 +238,9 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
       reason: p.reason ?? {},
       at: new Date(message.createdAt),
     });
+  }
+  if (message.topic === "LIFECYCLE_CHANGED") {
+    return Object.assign(new LifecycleChangedEvent(), { sequence: message.sequence, programId: message.programId, customerId: message.customerId!, from: p.from, to: p.to, at: new Date(p.at) });
   }
   if (message.topic === "CUSTOMER_ERASED") {
     return Object.assign(new CustomerErasedEvent(), { sequence: message.sequence, programId: message.programId, customerId: message.customerId!, at: new Date(p.at) });

@@ -21,6 +21,9 @@ export class RecomputeResult {
 
   @Field(() => Int, { description: "Customers still being written after several re-reads: the next recompute places them." })
   skipped: number;
+
+  @Field(() => Int, { description: "Customers whose lifecycle phase changed since the last recompute (a LifecycleChangedEvent each)." })
+  lifecycleChanged: number;
 }
 
 const ANY_ROLE = [Role.ADMIN, Role.PARTNER, Role.STOREFRONT];

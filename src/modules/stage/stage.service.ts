@@ -9,6 +9,7 @@ import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.ty
 import { loadWindowValues, metricReader } from "../customer/customer.metrics";
 import { ProgramConfig, stageOf } from "../program/program.config";
 import { owedForStageEntries } from "../grants/grant.service";
+import { scanLifecycle } from "../customer/lifecycle.scan";
 
 export interface RecomputeReport {
   evaluated: number;
@@ -17,6 +18,8 @@ export interface RecomputeReport {
   skipped: number;
   /** Stage rewards the moves owed (given at the end of the recompute). */
   grantsOwed: number;
+  /** Customers whose lifecycle phase changed since the last recompute (LIFECYCLE_CHANGED events). */
+  lifecycleChanged: number;
 }
 
 const APPLY_MOVES = `
@@ -45,13 +48,15 @@ export class StageService {
 
   async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
     const programId = config.program.id;
-    const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0, grantsOwed: 0 };
+    const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0, grantsOwed: 0, lifecycleChanged: 0 };
     try {
       await this.recomputeBatches(config, cause, batchSize, report, onBatch);
     } finally {
       // Given once every move is applied, or as far as the run got (one transaction each; what fails stays owed for the next run).
       if (report.grantsOwed > 0) await this.app.grants.process(programId);
     }
+    // Time passing moves lifecycle phases too (a ladder edit does not).
+    if (cause === "RECOMPUTE") report.lifecycleChanged = await scanLifecycle(this.app, config, this.app.clock());
     return report;
   }
 

@@ -57,7 +57,7 @@ export interface BatchStats {
   writeMs: number | null;
 }
 
-const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until"];
+const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until", "erased_at", "lifecycle_phase_at"];
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
 
