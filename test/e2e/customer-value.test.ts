@@ -297,6 +297,11 @@ describe("customer value", () => {
     ok(await t.gql(SET, { i: { programId, segment: "HIBERNATING", target: 0, dueAt } }));
     expect(start.HIBERNATING.customers).toBeGreaterThan(0);
     expect((await status()).HIBERNATING).toEqual({ reached: false, overdue: false });
+    // Reached: the two newcomers meet a target of two more; a target of the count itself is held.
+    ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 2, dueAt } }));
+    ok(await t.gql(SET, { i: { programId, segment: "LOYAL", target: now.LOYAL.customers, dueAt } }));
+    const reached = await status();
+    expect([reached.NEW_CUSTOMERS, reached.LOYAL]).toEqual([{ reached: true, overdue: false }, { reached: true, overdue: false }]);
     // Bad goals write nothing; only ADMIN sets them; clearing removes one.
     const bad = async (i: Record<string, unknown>, field: string) => {
       const res = await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt, ...i } });

@@ -8,6 +8,7 @@ import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { lifecycleOf } from "../../src/domain/value/lifecycle";
 import { clvOf, DEFAULT_VALUE_POLICY } from "../../src/domain/value/customer-value";
 import { clvSql, lifecyclePhaseSql } from "../../src/modules/customer/value.sql";
+import { scanLifecycle } from "../../src/modules/customer/lifecycle.scan";
 import { createKey, DAY, griffinProgram, ok, purchase, refund, touchpoint, withClock } from "../helpers/operations";
 
 let t: TestApp;
@@ -238,20 +239,25 @@ describe("customer lifecycle", () => {
     expect(ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged).toBe(6);
     expect(ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged).toBe(0);
     const idOf = async (e: string) => ok(await t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programId, e })).data.customer.id;
-    const [fresh, monthly] = [await idOf("fresh"), await idOf("monthly")];
+    const [fresh, monthly, veteran] = [await idOf("fresh"), await idOf("monthly"), await idOf("veteran")];
     ok(await t.gql(`mutation($c: ID!) { eraseCustomer(customerId: $c) { id } }`, { c: monthly }));
+    // A customer from before phases were recorded: recorded without an event.
+    await t.app.db.query(`UPDATE customers SET lifecycle_phase = NULL WHERE id = $1`, [veteran]);
     const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on LifecycleChangedEvent { customerId from to } } }`, { p: programId });
     await settle();
-    // 100 days on: the fresh buyer is overdue (the monthly one too, but erased); the others stay where they were.
-    const changed = await withClock(t, 100 * DAY, async () => ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged);
-    expect(changed).toBe(1);
-    const moves = () => feed.items.map((i: any) => i.loyaltyEvents).filter((e: any) => e.__typename === "LifecycleChangedEvent");
-    // Stage moves (lapsed) come first, in the same feed: wait for the lifecycle one, then for any stray second.
-    for (let n = 1; moves().length === 0; n++) await feed.next(n);
+    // 100 days on, two scans at once, a customer per chunk: the fresh buyer is overdue (the monthly
+    // one too, but erased); the others stay where they were. One change, one event.
+    const config = await t.app.programs.config(programId);
+    const later = new Date(t.app.clock().getTime() + 100 * DAY);
+    const scans = await Promise.all([scanLifecycle(t.app, config, later, 1), scanLifecycle(t.app, config, later, 2)]);
+    expect(scans[0] + scans[1]).toBe(1);
+    await feed.next(1);
     await settle();
-    expect(moves()).toEqual([{ __typename: "LifecycleChangedEvent", customerId: fresh, from: "ACQUISITION", to: "DECLINE" }]);
+    expect(feed.items.map((i: any) => i.loyaltyEvents)).toEqual([{ __typename: "LifecycleChangedEvent", customerId: fresh, from: "ACQUISITION", to: "DECLINE" }]);
     feed.unsubscribe();
-    expect(await withClock(t, 100 * DAY, async () => ok(await t.gql(RECOMPUTE, { p: programId })).data.recomputeStages.lifecycleChanged)).toBe(0);
+    const [row] = await t.app.db.query(`SELECT lifecycle_phase FROM customers WHERE id = $1`, [veteran]);
+    expect(row.lifecycle_phase).toBe("MATURITY");
+    expect(await scanLifecycle(t.app, config, later, 3)).toBe(0);
   });
 
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {

@@ -37,10 +37,12 @@ export class SegmentGoal {
   })
   progress: number | null;
 
-  @Field({ description: "The segment holds the target now: at least the target for a goal to grow it, at most for a goal to shrink it (AT_RISK from 200 to 150)." })
+  @Field({
+    description: "The segment holds the target now: at least the target for a goal to grow it (or keep it, when the target is the baseline), at most for a goal to shrink it (AT_RISK from 200 to 150).",
+  })
   reached: boolean;
 
-  @Field({ description: "dueAt has passed and the target is not reached." })
+  @Field({ description: "dueAt is past and the target is not reached." })
   overdue: boolean;
 }
 
@@ -162,7 +164,7 @@ function goalFrom(row: any, count: number, now: Date): SegmentGoal {
   const reached = span >= 0 ? count >= row.target : count <= row.target;
   return {
     reached,
-    overdue: !reached && new Date(row.due_at) <= now,
+    overdue: !reached && new Date(row.due_at) < now,
     target: row.target,
     dueAt: row.due_at,
     baseline: row.baseline,

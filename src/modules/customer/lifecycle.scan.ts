@@ -12,17 +12,26 @@ import { ProgramConfig } from "../program/program.config";
 import { lifecyclePhaseSql } from "./value.sql";
 import { ValuePolicy } from "../../domain/value/customer-value";
 
-/** $1 program, $2 the last id of the previous chunk, $3 as of, $4 chunk size. */
+/**
+ * $1 program, $2 the last id of the previous chunk, $3 as of, $4 chunk size. The customers that
+ * changed are locked in id order, as every writer locks customers (no deadlock with a write batch),
+ * and updated only if their row is still the one read (its xmin): a customer written, erased or
+ * scanned by a concurrent recompute meanwhile is left for the next scan, so one change is one event.
+ */
 const scanSql = (policy: ValuePolicy) => `
 WITH cur AS (
-  SELECT c.id, c.lifecycle_phase AS prev, ${lifecyclePhaseSql("$3::timestamptz", policy)} AS phase
+  SELECT c.id, c.xmin::text AS version, c.lifecycle_phase AS prev, ${lifecyclePhaseSql("$3::timestamptz", policy)} AS phase
     FROM customers c
    WHERE c.program_id = $1 AND c.id > $2 AND c.erased_at IS NULL
    ORDER BY c.id LIMIT $4
+), locked AS (
+  SELECT c.id FROM customers c JOIN cur ON cur.id = c.id
+   WHERE c.program_id = $1 AND cur.phase IS DISTINCT FROM cur.prev
+   ORDER BY c.id FOR NO KEY UPDATE OF c
 ), ch AS (
   UPDATE customers c SET lifecycle_phase = cur.phase, lifecycle_phase_at = $3
     FROM cur
-   WHERE c.program_id = $1 AND c.id = cur.id AND cur.phase IS DISTINCT FROM cur.prev
+   WHERE c.program_id = $1 AND c.id = cur.id AND c.id IN (SELECT id FROM locked) AND c.xmin::text = cur.version
   RETURNING c.id, cur.prev, cur.phase
 ), ev AS (
   INSERT INTO outbox (program_id, topic, customer_id, payload)
