@@ -260,6 +260,28 @@ describe("customer lifecycle", () => {
     expect(await scanLifecycle(t.app, config, later, 3)).toBe(0);
   });
 
+  it("offers a reward only to customers in its lifecycle phases: a win-back for those in decline", async () => {
+    const programId = await shop();
+    const created = ok(
+      await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id lifecyclePhases } }`, { i: { programId, name: "We miss you", pointsCost: 10, lifecyclePhases: ["DECLINE"] } }),
+    ).data.createReward;
+    expect(created.lifecyclePhases).toEqual(["DECLINE"]);
+    const redeem = async (externalId: string) => {
+      const id = ok(await t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programId, e: externalId })).data.customer.id;
+      const res = await t.gql(
+        `mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename ... on NotEligible { message lifecyclePhases } ... on Redemption { points } } }`,
+        { i: { customerId: id, rewardId: created.id, idempotencyKey: `wb-${externalId}` } },
+      );
+      return ok(res).data.redeemReward;
+    };
+    expect(await redeem("overdue")).toEqual({ __typename: "Redemption", points: 10 });
+    expect(await redeem("monthly")).toEqual({ __typename: "NotEligible", message: "Only for customers in DECLINE", lifecyclePhases: ["DECLINE"] });
+    // 100 days on, the monthly buyer is overdue too: the offer is theirs.
+    expect(await withClock(t, 100 * DAY, () => redeem("monthly"))).toEqual({ __typename: "Redemption", points: 10 });
+    const bad = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "X", pointsCost: 1, lifecyclePhases: ["ASLEEP"] } });
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "lifecyclePhases[0]" });
+  });
+
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {
     const programId = await shop();
     const partner = await createKey(t, programId, "PARTNER");

@@ -1,4 +1,6 @@
 import { ArrayMaxSize, IsIn, IsInt, IsOptional, Length, Max, Min } from "class-validator";
+import { LifecyclePhase } from "../../domain/value/lifecycle";
+import "../customer/lifecycle.types"; // registers LifecyclePhase
 import { Field, Float, ID, InputType, Int } from "type-graphql";
 
 @InputType()
@@ -45,6 +47,14 @@ export class CreateRewardInput {
   @IsOptional()
   @ArrayMaxSize(50)
   tiers?: string[] | null;
+
+  @Field(() => [LifecyclePhase], {
+    nullable: true,
+    description: "Lifecycle phases whose customers may redeem it, as Customer.lifecycle places them when they redeem (all when omitted): a win-back offer for DECLINE, a second-purchase offer for ACQUISITION.",
+  })
+  @IsOptional()
+  @ArrayMaxSize(6)
+  lifecyclePhases?: LifecyclePhase[] | null;
 
   @Field(() => Int, { nullable: true })
   @IsOptional()

@@ -5,6 +5,8 @@
  * refuses issued > stock), take a coupon code, debit the points from the lots that expire first,
  * store the redemption and its event. Expected failures are typed results and write nothing.
  */
+import { lifecycleOf } from "../../domain/value/lifecycle";
+import { ValuePolicy } from "../../domain/value/customer-value";
 import { randomBytes, randomUUID } from "node:crypto";
 import { RequestContext } from "../../context";
 import { Tx } from "../../db/db";
@@ -120,12 +122,12 @@ export class RewardService {
     const unknownTier = (input.tiers ?? []).findIndex((k) => !config.tiers.some((t) => t.key === k));
     if (unknownTier >= 0) throw new BadInput(`tiers[${unknownTier}]`, `the program has no tier "${input.tiers![unknownTier]}"`);
     const [row] = await ctx.app.db.query(
-      `INSERT INTO rewards (program_id, name, description, points_cost, stock, valid_from, valid_to, stages, tiers, per_customer_limit, coupon_source, coupon_valid_days)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+      `INSERT INTO rewards (program_id, name, description, points_cost, stock, valid_from, valid_to, stages, tiers, per_customer_limit, coupon_source, coupon_valid_days, lifecycle_phases)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
       [
         programId, input.name, input.description ?? null, input.pointsCost, input.stock ?? null, input.validFrom ?? null, input.validTo ?? null,
         input.stages?.length ? input.stages : null, input.tiers?.length ? input.tiers : null, input.perCustomerLimit ?? null,
-        input.couponSource, input.couponValidDays ?? null,
+        input.couponSource, input.couponValidDays ?? null, input.lifecyclePhases?.length ? [...new Set(input.lifecyclePhases)] : null,
       ],
     );
     return rewardFromRow(row);
@@ -164,10 +166,10 @@ export class RewardService {
       const result = await ctx.app.db.transaction(async (tx) => {
         events.length = 0;
         const now = ctx.app.clock();
-        const [customer] = await tx.query(`SELECT id, stage_key, tier_key, balance, erased_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
-          programId,
-          input.customerId,
-        ]);
+        const [customer] = await tx.query(
+          `SELECT id, stage_key, tier_key, balance, erased_at, purchase_count, first_purchase_at, last_purchase_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`,
+          [programId, input.customerId],
+        );
         if (!customer || customer.erased_at) throw new NotFound("Customer", "customerId");
         // After the customer lock: a racing retry with the same key waits here, then sees the first one.
         const [existing] = await tx.query(`SELECT * FROM redemptions WHERE program_id = $1 AND idempotency_key = $2`, [programId, input.idempotencyKey]);
@@ -177,7 +179,7 @@ export class RewardService {
         }
         const [row] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, reward.id]);
         const current = rewardFromRow(row);
-        const refusal = await this.refusal(tx, current, customer, now);
+        const refusal = await this.refusal(tx, current, customer, now, (await ctx.app.programs.config(programId)).valuePolicy);
         if (refusal) return refusal;
 
         const issued = await issueUnit(tx, current, customer.id, { key: input.idempotencyKey, hash, points: current.pointsCost, now });
@@ -200,17 +202,18 @@ export class RewardService {
   }
 
   /** Why this customer may not redeem the reward now, or null. */
-  private async refusal(tx: Tx, reward: Reward, customer: any, now: Date): Promise<RedeemRewardResult | null> {
+  private async refusal(tx: Tx, reward: Reward, customer: any, now: Date, valuePolicy: ValuePolicy): Promise<RedeemRewardResult | null> {
     const unavailable = (reason: string, message: string) => Object.assign(new RewardUnavailable(), { reason, message });
     if (!reward.active) return unavailable("INACTIVE", "The reward is not offered");
     if (reward.validFrom && now < reward.validFrom) return unavailable("NOT_YET_VALID", `Offered from ${reward.validFrom.toISOString()}`);
     if (reward.validTo && now >= reward.validTo) return unavailable("ENDED", `Offered until ${reward.validTo.toISOString()}`);
     if (reward.remaining !== null && reward.remaining <= 0) return unavailable("OUT_OF_STOCK", "No units left");
-    if (reward.stages?.length && !reward.stages.includes(customer.stage_key)) {
-      return Object.assign(new NotEligible(), { message: `Only for stages ${reward.stages.join(", ")}`, stages: reward.stages, tiers: reward.tiers });
-    }
-    if (reward.tiers?.length && !(customer.tier_key && reward.tiers.includes(customer.tier_key))) {
-      return Object.assign(new NotEligible(), { message: `Only for tiers ${reward.tiers.join(", ")}`, stages: reward.stages, tiers: reward.tiers });
+    const notEligible = (message: string) => Object.assign(new NotEligible(), { message, stages: reward.stages, tiers: reward.tiers, lifecyclePhases: reward.lifecyclePhases });
+    if (reward.stages?.length && !reward.stages.includes(customer.stage_key)) return notEligible(`Only for stages ${reward.stages.join(", ")}`);
+    if (reward.tiers?.length && !(customer.tier_key && reward.tiers.includes(customer.tier_key))) return notEligible(`Only for tiers ${reward.tiers.join(", ")}`);
+    // The phase as of this moment, from the row just locked: the one the customer's own lifecycle shows.
+    if (reward.lifecyclePhases?.length && !reward.lifecyclePhases.includes(lifecycleOf(customer, now, valuePolicy).phase)) {
+      return notEligible(`Only for customers in ${reward.lifecyclePhases.join(", ")}`);
     }
     if (reward.perCustomerLimit) {
       const [{ used }] = await tx.query(

@@ -1,3 +1,5 @@
+import { LifecyclePhase } from "../../domain/value/lifecycle";
+import "../customer/lifecycle.types"; // registers LifecyclePhase
 import { createUnionType, Field, Float, ID, Int, ObjectType } from "type-graphql";
 
 @ObjectType({ description: "Something customers get for points: a catalog item of a program." })
@@ -38,6 +40,9 @@ export class Reward {
   @Field(() => [String], { nullable: true, description: "Only customers in these tiers may redeem it." })
   tiers: string[] | null;
 
+  @Field(() => [LifecyclePhase], { nullable: true, description: "Only customers in these lifecycle phases (Customer.lifecycle) may redeem it." })
+  lifecyclePhases: LifecyclePhase[] | null;
+
   @Field(() => Int, { nullable: true, description: "Redemptions per customer (cancelled ones do not count)." })
   perCustomerLimit: number | null;
 
@@ -69,6 +74,7 @@ export function rewardFromRow(row: any): Reward {
     validTo: row.valid_to,
     stages: row.stages,
     tiers: row.tiers,
+    lifecyclePhases: row.lifecycle_phases ?? null,
     perCustomerLimit: row.per_customer_limit,
     couponSource: row.coupon_source,
     couponValidDays: row.coupon_valid_days,
@@ -151,7 +157,7 @@ export class RewardUnavailable {
   message: string;
 }
 
-@ObjectType({ description: "The customer's stage or tier does not give access to the reward." })
+@ObjectType({ description: "The customer's stage, tier or lifecycle phase does not give access to the reward." })
 export class NotEligible {
   @Field()
   message: string;
@@ -161,6 +167,9 @@ export class NotEligible {
 
   @Field(() => [String], { nullable: true })
   tiers: string[] | null;
+
+  @Field(() => [LifecyclePhase], { nullable: true })
+  lifecyclePhases: LifecyclePhase[] | null;
 }
 
 @ObjectType({ description: "The customer already has as many of this reward as it allows." })
