@@ -9,7 +9,10 @@ export class RewardLifecycle1765100000000 implements MigrationInterface {
   name = "RewardLifecycle1765100000000";
 
   public async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE rewards ADD COLUMN lifecycle_phases text[]`);
+    await q.query(`
+      ALTER TABLE rewards ADD COLUMN lifecycle_phases text[]
+        CHECK (lifecycle_phases <@ ARRAY['CONTACT', 'ACQUISITION', 'GROWTH', 'MATURITY', 'DECLINE', 'CHURNED']::text[])
+    `);
   }
 
   public async down(q: QueryRunner): Promise<void> {

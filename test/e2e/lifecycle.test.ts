@@ -278,8 +278,15 @@ describe("customer lifecycle", () => {
     expect(await redeem("monthly")).toEqual({ __typename: "NotEligible", message: "Only for customers in DECLINE", lifecyclePhases: ["DECLINE"] });
     // 100 days on, the monthly buyer is overdue too: the offer is theirs.
     expect(await withClock(t, 100 * DAY, () => redeem("monthly"))).toEqual({ __typename: "Redemption", points: 10 });
+    // The program's value policy decides the phase: with a year before a one-time buyer declines, quiet (120 days) is not in decline.
+    ok(await t.gql(`mutation($p: ID!) { setValuePolicy(programId: $p, policy: { activeDays: 730, horizonYears: 3, firstRepeatDays: 365 }) { id } }`, { p: programId }));
+    expect(await redeem("quiet")).toMatchObject({ __typename: "NotEligible" });
+    ok(await t.gql(`mutation($p: ID!) { setValuePolicy(programId: $p, policy: { activeDays: 365, horizonYears: 3, firstRepeatDays: 90 }) { id } }`, { p: programId }));
+    expect(await redeem("quiet")).toEqual({ __typename: "Redemption", points: 10 });
     const bad = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "X", pointsCost: 1, lifecyclePhases: ["ASLEEP"] } });
     expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "lifecyclePhases[0]" });
+    // The database refuses what the API would not accept, so the catalog can always be read.
+    await expect(t.app.db.query(`UPDATE rewards SET lifecycle_phases = ARRAY['ASLEEP'] WHERE id = $1`, [created.id])).rejects.toThrow(/check constraint/);
   });
 
   it("is for ADMIN and PARTNER keys on a customer, ADMIN for the program's counts", async () => {

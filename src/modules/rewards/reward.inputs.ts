@@ -50,7 +50,8 @@ export class CreateRewardInput {
 
   @Field(() => [LifecyclePhase], {
     nullable: true,
-    description: "Lifecycle phases whose customers may redeem it, as Customer.lifecycle places them when they redeem (all when omitted): a win-back offer for DECLINE, a second-purchase offer for ACQUISITION.",
+    description:
+      "Lifecycle phases whose customers may redeem it, as Customer.lifecycle places them when they redeem (all when omitted): a win-back offer for DECLINE, a second-purchase offer for ACQUISITION. Like stages and tiers, it limits redeemReward: a trigger or stage reward giving this reward gives it regardless. A refusal names the phases, so a customer's token learns it is not in them.",
   })
   @IsOptional()
   @ArrayMaxSize(6)

@@ -162,6 +162,9 @@ export class RewardService {
     const programId = reward.programId;
     const hash = requestHash({ customerId: input.customerId.toLowerCase(), rewardId: input.rewardId.toLowerCase() });
     const events: LoyaltyEventMessage[] = [];
+    // Before the transaction: a configuration not cached is read on another connection, which the
+    // embedded database (one connection) would only give once this transaction ends.
+    const { valuePolicy } = await ctx.app.programs.config(programId);
     try {
       const result = await ctx.app.db.transaction(async (tx) => {
         events.length = 0;
@@ -179,7 +182,7 @@ export class RewardService {
         }
         const [row] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, reward.id]);
         const current = rewardFromRow(row);
-        const refusal = await this.refusal(tx, current, customer, now, (await ctx.app.programs.config(programId)).valuePolicy);
+        const refusal = await this.refusal(tx, current, customer, now, valuePolicy);
         if (refusal) return refusal;
 
         const issued = await issueUnit(tx, current, customer.id, { key: input.idempotencyKey, hash, points: current.pointsCost, now });
@@ -211,7 +214,8 @@ export class RewardService {
     const notEligible = (message: string) => Object.assign(new NotEligible(), { message, stages: reward.stages, tiers: reward.tiers, lifecyclePhases: reward.lifecyclePhases });
     if (reward.stages?.length && !reward.stages.includes(customer.stage_key)) return notEligible(`Only for stages ${reward.stages.join(", ")}`);
     if (reward.tiers?.length && !(customer.tier_key && reward.tiers.includes(customer.tier_key))) return notEligible(`Only for tiers ${reward.tiers.join(", ")}`);
-    // The phase as of this moment, from the row just locked: the one the customer's own lifecycle shows.
+    // The phase as of this moment (the transaction's clock, a hair after the request's), from the row
+    // just locked, by the same rule and policy as the customer's own lifecycle.
     if (reward.lifecyclePhases?.length && !reward.lifecyclePhases.includes(lifecycleOf(customer, now, valuePolicy).phase)) {
       return notEligible(`Only for customers in ${reward.lifecyclePhases.join(", ")}`);
     }
