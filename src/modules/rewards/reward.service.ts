@@ -262,6 +262,9 @@ export class RewardService {
    */
   async cancel(ctx: RequestContext, redemption: any, reason: string | null): Promise<CouponResult> {
     const events: LoyaltyEventMessage[] = [];
+    // Before the transaction: a configuration not cached is read on another connection, which the
+    // embedded database (one connection) would only give once this transaction ends.
+    const config = await ctx.app.programs.config(redemption.program_id);
     const result = await ctx.app.db.transaction(async (tx) => {
       const now = ctx.app.clock();
       const [row] = await tx.query(`SELECT * FROM redemptions WHERE program_id = $1 AND id = $2 FOR UPDATE`, [redemption.program_id, redemption.id]);
@@ -273,7 +276,6 @@ export class RewardService {
         // Past its expiry (the job has not marked it yet): it expires, it does not come back as points.
         return Object.assign(new CouponUnusable(), { code: row.code, status: row.status, message: "The coupon is past its expiry" });
       }
-      const config = await ctx.app.programs.config(row.program_id);
       const name = await this.rewardName(tx, row);
       // A reward a trigger gave cost nothing: nothing to give back.
       if (Number(row.points) > 0) await tx.query(
