@@ -10,6 +10,7 @@ import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
 import { LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
+import { replayThenLive, resumePoint } from "../../events/resume";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
@@ -208,7 +209,11 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS = new Set<string>(["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"]);
+const LOYALTY_TOPICS: readonly string[] = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"];
+
+const AFTER_DESCRIPTION =
+  "Resume after this sequence (the last one you saw): the retained events with a greater sequence come first, in order, then live ones. " +
+  '"0" starts from the oldest retained. A sequence older than what is kept (OUTBOX_RETENTION_DAYS) fails with EVENTS_EXPIRED.';
 
 @ArgsType()
 class StageChangedArgs {
@@ -217,6 +222,9 @@ class StageChangedArgs {
 
   @Field(() => ID, { nullable: true, description: "Only this customer's moves." })
   customerId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: AFTER_DESCRIPTION })
+  after?: string | null;
 }
 
 function stageOf(config: ProgramConfig | null, ref: { key: string; name: string; rank: number } | null): Stage | null {
@@ -311,18 +319,25 @@ async function* whileValid<T>(ctx: RequestContext, events: AsyncIterable<T>): As
  * A program's events of some topics (ADMIN, PARTNER), or one customer's (also that customer's
  * token), filtered on the server; a customer token's feed ends when the token expires.
  */
-function customerFeed(context: unknown, args: { programId: string; customerId?: string | null }, wanted: (topic: string) => boolean) {
+async function customerFeed(context: unknown, args: { programId: string; customerId?: string | null; after?: string | null }, topics: readonly string[]) {
   const ctx = context as RequestContext;
   const programId = uuidArg(args.programId, "programId");
   const customerId = args.customerId ? uuidArg(args.customerId, "customerId") : null;
   if (customerId) requireCustomerAccess(ctx.actor, programId, customerId);
   else requireRole(ctx.actor, programId, [Role.ADMIN, Role.PARTNER]);
-  return whileValid(
-    ctx,
-    pipe(
-      ctx.app.bus.subscribe(programId),
-      filter((m: LoyaltyEventMessage) => wanted(m.topic) && (!customerId || m.customerId === customerId)),
-    ),
+  return whileValid(ctx, await programFeed(ctx, programId, args.after, { topics, customerId }));
+}
+
+/** A program's events of some topics (and of one customer), live, or resumed after a sequence first. */
+async function programFeed(ctx: RequestContext, programId: string, after: string | null | undefined, wanted: { topics: readonly string[]; customerId: string | null }) {
+  if (after != null) {
+    const from = await resumePoint(ctx.app.db, programId, after);
+    return replayThenLive(ctx.app.db, ctx.app.bus, programId, from, wanted);
+  }
+  const topics = new Set(wanted.topics);
+  return pipe(
+    ctx.app.bus.subscribe(programId),
+    filter((m: LoyaltyEventMessage) => topics.has(m.topic) && (!wanted.customerId || m.customerId === wanted.customerId)),
   );
 }
 
@@ -330,7 +345,7 @@ function customerFeed(context: unknown, args: { programId: string; customerId?: 
 export class EventsResolver {
   @Subscription(() => StageChangedEvent, {
     description: "Stage moves of a program (ADMIN, PARTNER), or of one customer (also that customer's token).",
-    subscribe: ({ args, context }) => customerFeed(context, args, (topic) => topic === "STAGE_CHANGED"),
+    subscribe: ({ args, context }) => customerFeed(context, args, ["STAGE_CHANGED"]),
   })
   async stageChanged(@Root() message: LoyaltyEventMessage, @Args() _args: StageChangedArgs, @Ctx() ctx: RequestContext): Promise<StageChangedEvent> {
     return (await toEvent(ctx, message)) as StageChangedEvent;
@@ -343,23 +358,21 @@ export class EventsResolver {
       const programId = uuidArg(args.programId, "programId");
       requireRole(ctx.actor, programId, [Role.ADMIN]);
       if (ctx.actor.kind === "customer") throw new Forbidden();
-      return pipe(
-        ctx.app.bus.subscribe(programId),
-        filter((m: LoyaltyEventMessage) => LOYALTY_TOPICS.has(m.topic)),
-      );
+      return programFeed(ctx, programId, args.after, { topics: LOYALTY_TOPICS, customerId: null });
     },
   })
   async loyaltyEvents(
     @Root() message: LoyaltyEventMessage,
     @Arg("programId", () => ID) _programId: string,
     @Ctx() ctx: RequestContext,
+    @Arg("after", () => ID, { nullable: true, description: AFTER_DESCRIPTION }) _after?: string,
   ): Promise<typeof LoyaltyEvent> {
     return toEvent(ctx, message);
   }
 
   @Subscription(() => RewardEvent, {
     description: "Reward events of a program (ADMIN, PARTNER), or of one customer (also that customer's token): issued, redeemed, used, cancelled, expired.",
-    subscribe: ({ args, context }) => customerFeed(context, args, (topic) => (REWARD_TOPICS as readonly string[]).includes(topic)),
+    subscribe: ({ args, context }) => customerFeed(context, args, REWARD_TOPICS),
   })
   rewardEvents(@Root() message: LoyaltyEventMessage, @Args() _args: StageChangedArgs): RewardEvent {
     return rewardEvent(message);

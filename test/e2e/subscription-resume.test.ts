@@ -1,0 +1,150 @@
+/**
+ * Resuming a subscription after a disconnect (`after`): the events missed come from the outbox,
+ * in order, then live ones, each once, with the same filters and role checks as a live subscription.
+ */
+import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { createKey, griffinProgram, purchase } from "../helpers/operations";
+import { REPLAY_PAGE } from "../../src/events/resume";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.stop());
+
+const LOYALTY_EVENTS = `subscription($p: ID!, $after: ID) { loyaltyEvents(programId: $p, after: $after) {
+  __typename
+  ... on StageChangedEvent { sequence customerId to { key } }
+  ... on TouchpointRecordedEvent { sequence customerId externalId }
+} }`;
+const STAGE_CHANGED = `subscription($p: ID!, $c: ID, $after: ID) { stageChanged(programId: $p, customerId: $c, after: $after) { sequence customerId to { key } } }`;
+
+/** The program's events as the outbox holds them, in sequence order. */
+async function outbox(programId: string, topics = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED"]): Promise<Array<{ sequence: string; topic: string; customerId: string }>> {
+  const rows = await t.app.db.query(`SELECT id::text AS sequence, topic, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY outbox.id`, [programId, topics]);
+  return rows.map((r: any) => ({ sequence: r.sequence, topic: r.topic, customerId: r.customer_id }));
+}
+
+const sequencesOf = (items: any[], field: string) => items.map((i) => i[field].sequence as string);
+
+describe("resuming a subscription after a sequence", () => {
+  it("replays what was missed in order, then goes on live, each event once", async () => {
+    const programId = await griffinProgram(t);
+    for (const [who, order] of [["a", "a1"], ["b", "b1"], ["a", "a2"], ["c", "c1"]]) {
+      expect((await purchase(t, { programId, customerExternalId: who, orderId: order, amount: 10, currency: "EUR" })).errors).toBeUndefined();
+    }
+    const before = await outbox(programId);
+    expect(before.length).toBe(8); // four touchpoints, three first moves, a's second move
+    const seen = before[2].sequence; // the client saw three events, then lost its connection
+
+    const resumed = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: seen });
+    // Written while the replay may still run, and after it: each arrives once.
+    const concurrent = Promise.all(["d1", "e1", "f1"].map((o) => purchase(t, { programId, customerExternalId: o, orderId: o, amount: 5, currency: "EUR" })));
+    await concurrent;
+    await settle(300);
+    await purchase(t, { programId, customerExternalId: "a", orderId: "a3", amount: 5, currency: "EUR" });
+    const all = await outbox(programId);
+    const expected = all.filter((e) => BigInt(e.sequence) > BigInt(seen)).map((e) => e.sequence);
+    await resumed.next(expected.length);
+    await settle(500);
+    expect(resumed.errors).toEqual([]);
+    const got = sequencesOf(resumed.items, "loyaltyEvents");
+    expect(new Set(got).size).toBe(got.length);
+    expect([...got].sort((x, y) => Number(x) - Number(y))).toEqual(expected);
+    // The replayed part (everything written before the subscription) comes first, in sequence order.
+    const replayed = before.slice(3).map((e) => e.sequence);
+    expect(got.slice(0, replayed.length)).toEqual(replayed);
+    expect(resumed.items[0].loyaltyEvents).toMatchObject({ __typename: expect.any(String), sequence: replayed[0] });
+  });
+
+  it("drops the live copy of an event it replayed (here, the relay publishing a writer's orphan)", async () => {
+    // The relay is paused, so the orphan is published exactly when this test says.
+    await t.app.outbox.stop();
+    try {
+      const programId = await griffinProgram(t);
+      await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 1, currency: "EUR" });
+      const [seen] = await outbox(programId);
+      // A writer that died between COMMIT and publish: committed, unpublished, past the relay's grace.
+      const [orphan] = await t.app.db.query(
+        `INSERT INTO outbox (program_id, topic, customer_id, payload, created_at)
+         SELECT $1, 'TOUCHPOINT_RECORDED', customer_id, payload || '{"externalId": "orphan"}', now() - interval '1 minute'
+           FROM outbox WHERE id = $2 RETURNING id::text`,
+        [programId, seen.sequence],
+      );
+      const resumed = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: seen.sequence });
+      await resumed.next(2); // the stage move of a1, then the orphan: replayed
+      expect(await t.app.outbox.relayOnce()).toBeGreaterThanOrEqual(1); // now published live as well
+      await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" });
+      await resumed.next(4);
+      await settle(300);
+      const got = sequencesOf(resumed.items, "loyaltyEvents");
+      expect(got.filter((q) => q === orphan.id)).toHaveLength(1);
+      expect(got).toHaveLength(4); // the move, the orphan, then a2's touchpoint and move
+    } finally {
+      t.app.outbox.startRelay(500, 7);
+    }
+  });
+
+  it("keeps the customer filter, starts from the oldest with 0, and pages through long gaps", async () => {
+    const programId = await griffinProgram(t);
+    const a = (await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
+    await purchase(t, { programId, customerExternalId: "b", orderId: "b1", amount: 1, currency: "EUR" });
+    await purchase(t, { programId, customerId: a, orderId: "a2", amount: 1, currency: "EUR" });
+    // More events than one replay statement reads, straight into the outbox (a long absence).
+    const extra = REPLAY_PAGE * 2 + 7;
+    await t.app.db.query(
+      `INSERT INTO outbox (program_id, topic, customer_id, payload, published_at)
+       SELECT $1, 'TOUCHPOINT_RECORDED', $2, jsonb_build_object('touchpointId', gen_random_uuid()::text, 'type', 'VISIT', 'externalId', 'bulk-' || g,
+              'points', 0, 'balance', '2', 'occurredAt', now()), now()
+         FROM generate_series(1, $3) g`,
+      [programId, a, extra],
+    );
+    const mine = await outbox(programId, ["STAGE_CHANGED"]).then((es) => es.filter((e) => e.customerId === a));
+    expect(mine.length).toBe(2);
+
+    const moves = collect(t.ws(), STAGE_CHANGED, { p: programId, c: a, after: "0" });
+    await moves.next(2);
+    const everything = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: "0" });
+    const all = await outbox(programId);
+    await everything.next(all.length, 15_000);
+    await settle(300);
+    expect(moves.items.map((i: any) => [i.stageChanged.sequence, i.stageChanged.customerId])).toEqual(mine.map((e) => [e.sequence, a]));
+    const got = sequencesOf(everything.items, "loyaltyEvents");
+    expect(got).toEqual(all.map((e) => e.sequence));
+    expect(everything.items.at(-1).loyaltyEvents.externalId).toBe(`bulk-${extra}`);
+  });
+
+  it("refuses a bad, foreign or expired resume point with the field, and checks roles as live", async () => {
+    const programId = await griffinProgram(t);
+    const other = await griffinProgram(t);
+    await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 1, currency: "EUR" });
+    await purchase(t, { programId, customerExternalId: "b", orderId: "b1", amount: 1, currency: "EUR" });
+    await purchase(t, { programId: other, customerExternalId: "z", orderId: "z1", amount: 1, currency: "EUR" });
+    const [first, second, third, fourth] = await outbox(programId);
+    const [foreign] = await outbox(other);
+
+    const refused = async (vars: Record<string, unknown>, token?: string) => {
+      const sub = collect(t.ws(token), LOYALTY_EVENTS, vars);
+      await sub.failed();
+      return sub.errors[0] as any;
+    };
+    expect((await refused({ p: programId, after: "12abc" })).extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
+    expect((await refused({ p: programId, after: foreign.sequence })).extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await refused({ p: programId, after: first.sequence }, partner)).extensions.code).toBe("FORBIDDEN");
+
+    // The first two events are pruned (published, older than the retention): a client that saw only
+    // the first cannot resume completely; one that saw both can.
+    await t.app.db.query(`UPDATE outbox SET created_at = now() - interval '30 days', published_at = now() WHERE id = ANY($1::bigint[])`, [[first.sequence, second.sequence]]);
+    expect(await t.app.outbox.pruneOnce(7)).toBeGreaterThanOrEqual(2);
+    const expired = await refused({ p: programId, after: first.sequence });
+    expect(expired.extensions).toMatchObject({ code: "EVENTS_EXPIRED", field: "after", oldestRetained: String(BigInt(third.sequence) - 1n) });
+    // From what is kept, it goes on.
+    const kept = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: expired.extensions.oldestRetained });
+    await kept.next(2);
+    await settle(300);
+    expect(sequencesOf(kept.items, "loyaltyEvents")).toEqual([third.sequence, fourth.sequence]);
+    // The server is still up and answers.
+    expect((await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" })).errors).toBeUndefined();
+  });
+});
