@@ -68,9 +68,39 @@ export async function resumePoint(db: Db, programId: string, after: string): Pro
  * The program's events that `wanted` keeps: the outbox's after `after` (checked by resumePoint),
  * then live ones, without the live copies of replayed ones.
  */
-export async function* replayThenLive(
+export function replayThenLive(
   db: Db,
   bus: EventBus,
+  programId: string,
+  after: string,
+  filter: { topics: readonly string[]; customerId: string | null },
+): AsyncIterableIterator<LoyaltyEventMessage> {
+  const live = bus.subscribe(programId)[Symbol.asyncIterator]();
+  return endingSource(live, replay(db, live, programId, after, filter));
+}
+
+/**
+ * `feed`, whose return() also ends `source`, the iterator it waits on. An async generator's return()
+ * waits until the generator reaches a yield: one waiting for a quiet program's next event would
+ * keep its bus subscription until that event came. Ending the source lets it finish at once.
+ */
+export function endingSource<T>(source: AsyncIterator<unknown>, feed: AsyncGenerator<T>): AsyncIterableIterator<T> {
+  return {
+    next: () => feed.next(),
+    return: async (value?: unknown) => {
+      await source.return?.();
+      return feed.return(value as T);
+    },
+    throw: (err?: unknown) => feed.throw(err),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+async function* replay(
+  db: Db,
+  live: AsyncIterator<LoyaltyEventMessage>,
   programId: string,
   after: string,
   filter: { topics: readonly string[]; customerId: string | null },
@@ -80,7 +110,6 @@ export async function* replayThenLive(
 
   // Live first, into a queue of our own: the bus's iterator bounds what it holds unread, and a
   // long replay must not lose what arrives meanwhile.
-  const live = bus.subscribe(programId)[Symbol.asyncIterator]();
   const queue: LoyaltyEventMessage[] = [];
   let wake: (() => void) | undefined;
   let ended = false;

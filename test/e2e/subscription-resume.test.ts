@@ -4,7 +4,7 @@
  */
 import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, griffinProgram, purchase } from "../helpers/operations";
-import { REPLAY_PAGE } from "../../src/events/resume";
+import { REPLAY_PAGE, replayThenLive } from "../../src/events/resume";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -83,6 +83,29 @@ describe("resuming a subscription after a sequence", () => {
     } finally {
       t.app.outbox.startRelay(500, 7);
     }
+  });
+
+  it("lets go of the live feed as soon as the client leaves, even while the program is quiet", async () => {
+    const programId = await griffinProgram(t);
+    // A bus whose feed never brings anything, and says when it is ended.
+    const waiting: Array<(r: IteratorResult<never>) => void> = [];
+    let ended = false;
+    const source: AsyncIterator<never> = {
+      next: () => new Promise((resolve) => (ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve))),
+      return: async () => {
+        ended = true;
+        waiting.splice(0).forEach((resolve) => resolve({ done: true, value: undefined }));
+        return { done: true, value: undefined };
+      },
+    };
+    const bus = { subscribe: () => ({ [Symbol.asyncIterator]: () => source }) } as any;
+    const feed = replayThenLive(t.app.db, bus, programId, "0", { topics: ["STAGE_CHANGED"], customerId: null });
+    const first = feed.next(); // nothing to replay: it waits for live events
+    await settle(200);
+    const left = await Promise.race([feed.return!(undefined).then(() => "left"), settle(2000).then(() => "still waiting")]);
+    expect(left).toBe("left");
+    expect(ended).toBe(true);
+    expect(await first).toEqual({ done: true, value: undefined });
   });
 
   it("keeps the customer filter, starts from the oldest with 0, and pages through long gaps", async () => {

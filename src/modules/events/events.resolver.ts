@@ -10,7 +10,7 @@ import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
 import { LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
-import { replayThenLive, resumePoint } from "../../events/resume";
+import { endingSource, replayThenLive, resumePoint } from "../../events/resume";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
@@ -305,14 +305,22 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
 }
 
 /** Ends a customer token's subscription with UNAUTHENTICATED once the token has expired. */
-async function* whileValid<T>(ctx: RequestContext, events: AsyncIterable<T>): AsyncGenerator<T> {
-  const { actor } = ctx;
-  for await (const event of events) {
-    if (actor.kind === "customer" && actor.expiresAt <= ctx.app.clock().getTime()) {
-      throw new Unauthenticated("The customer token has expired");
+function whileValid<T>(ctx: RequestContext, events: AsyncIterable<T>): AsyncIterableIterator<T> {
+  const source = events[Symbol.asyncIterator]();
+  async function* checked(): AsyncGenerator<T> {
+    const { actor } = ctx;
+    for (;;) {
+      const next = await source.next();
+      if (next.done) return;
+      if (actor.kind === "customer" && actor.expiresAt <= ctx.app.clock().getTime()) {
+        await source.return?.();
+        throw new Unauthenticated("The customer token has expired");
+      }
+      yield next.value;
     }
-    yield event;
   }
+  // Unsubscribing ends the feed at once, not at the program's next event.
+  return endingSource(source, checked());
 }
 
 /**
