@@ -8,6 +8,7 @@ import { Config } from "./config";
 import { Db } from "./db/db";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
 import { OutboxPublisher } from "./events/outbox";
+import { WebhookDispatcher } from "./events/webhook-dispatcher";
 import { Metrics } from "./observability/metrics";
 import { AuthService } from "./modules/auth/auth.service";
 import { CustomerService } from "./modules/customer/customer.service";
@@ -39,6 +40,7 @@ export class App {
   /** Prometheus metrics of this App (served at /metrics). */
   readonly metrics = new Metrics();
   readonly outbox: OutboxPublisher;
+  readonly webhooks: WebhookDispatcher;
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
   /** RFM quintile breakpoints per program (scores of the customers' value fields). */
@@ -60,6 +62,8 @@ export class App {
     this.clock = deps.clock ?? (() => new Date());
     this.bus = deps.bus ?? createEventBus(this.config.redisUrl, (err) => this.log.warn({ err }, "redis"));
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"), this.metrics);
+    this.webhooks = new WebhookDispatcher(this.db, this.log, this.config.webhooks);
+    this.outbox.onDeliveriesQueued = () => this.webhooks.kick();
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
     this.valueBreakpoints = new ValueBreakpointsCache(this.db);
@@ -77,6 +81,7 @@ export class App {
 
   start(): void {
     this.outbox.startRelay(this.config.outboxRelayIntervalMs, this.config.outboxRetentionDays);
+    this.webhooks.start();
     void this.listenForConfigChanges();
   }
 
@@ -108,6 +113,7 @@ export class App {
     await this.controlFeed?.return?.();
     await this.touchpoints.worker?.close();
     await this.outbox.stop();
+    await this.webhooks.stop();
     await this.bus.close();
   }
 }

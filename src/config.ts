@@ -41,6 +41,8 @@ export interface Config {
   metricsToken?: string;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
+  /** Webhook deliveries: how often each process looks for due ones, the first retry's delay (doubling), attempts before FAILED, and each POST's timeout. */
+  webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -117,5 +119,11 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     writeBatchesInFlight: int(env, "WRITE_BATCHES_IN_FLIGHT", 1, 1),
     pointsLifecycleCron: cron(env, "POINTS_LIFECYCLE_CRON", "*/5 * * * *"),
     recomputeCron: cron(env, "RECOMPUTE_CRON", "17 3 * * *"),
+    webhooks: {
+      intervalMs: int(env, "WEBHOOK_INTERVAL_MS", 1000, 10),
+      retryBaseMs: int(env, "WEBHOOK_RETRY_BASE_MS", 30_000, 1),
+      maxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1),
+      timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100),
+    },
   };
 }

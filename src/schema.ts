@@ -21,6 +21,7 @@ import { ProgramStageRewardsResolver, StageRewardResolver } from "./modules/gran
 import { CustomerTierResolver, ProgramTiersResolver, TierResolver } from "./modules/tiers/tier.resolver";
 import { PointsResolver } from "./modules/points/points.resolver";
 import { CustomerRedemptionsResolver, ProgramRewardsResolver, RewardResolver } from "./modules/rewards/reward.resolver";
+import { WebhookResolver } from "./modules/webhooks/webhook.resolver";
 
 let built: Promise<GraphQLSchema> | undefined;
 
@@ -51,6 +52,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       CustomerGrantsResolver,
       StageRewardResolver,
       ProgramStageRewardsResolver,
+      WebhookResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     // Subscriptions subscribe to the request's App bus themselves (`subscribe` option), since one

@@ -10,11 +10,16 @@ export type EventTopic =
   | "TIER_CHANGED"
   | "DETRACTOR_ALERT"
   | "CUSTOMER_ERASED"
-  | "LIFECYCLE_CHANGED";
+  | "LIFECYCLE_CHANGED"
+  /** Internal, never stored nor delivered: a resuming subscription's probe of its own live feed (resume.ts). */
+  | "FEED_MARKER";
 
 /** The topics of rewardEvents: a reward issued (a triggered reward), redeemed for points, its coupon used, cancelled, expired. */
 export const REWARD_TOPICS = ["REWARD_ISSUED", "REWARD_REDEEMED", "COUPON_USED", "REDEMPTION_CANCELLED", "REDEMPTION_EXPIRED"] as const;
 export type RewardTopic = (typeof REWARD_TOPICS)[number];
+
+/** The topics clients see (loyaltyEvents, webhooks): every event about customers; not the internal PROGRAM_CHANGED. */
+export const LOYALTY_TOPICS: readonly string[] = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"];
 
 export interface LoyaltyEventMessage {
   sequence: string;

@@ -1,12 +1,13 @@
 /**
  * After commit, the writer hands its outbox rows to `publishCommitted`: they go to the bus at once
- * and are marked published in batches. A relay sweep publishes rows that were committed but never
+ * and are marked published in batches; marking queues their webhook deliveries (webhook-dispatcher.ts). A relay sweep publishes rows that were committed but never
  * marked (the process died between commit and publish), so nothing committed is lost. Delivery is
  * at least once; the sequence lets subscribers drop a duplicate.
  */
 import { Db } from "../db/db";
 import { EventBus } from "./event-bus";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
+import { QUEUE_DELIVERIES } from "./webhook-dispatcher";
 import type { Metrics } from "../observability/metrics";
 
 export class OutboxPublisher {
@@ -21,6 +22,13 @@ export class OutboxPublisher {
     private readonly onError: (err: unknown) => void,
     private readonly metrics?: Metrics,
   ) {}
+
+  /** Called when marking queued webhook deliveries (to send them now rather than at the next interval). */
+  onDeliveriesQueued?: () => void;
+
+  private queued(count: number): void {
+    if (count > 0) this.onDeliveriesQueued?.();
+  }
 
   publishCommitted(messages: LoyaltyEventMessage[]): void {
     for (const message of messages) {
@@ -42,8 +50,14 @@ export class OutboxPublisher {
     const ids = this.pendingMarks.splice(0);
     if (ids.length === 0) return;
     this.flushing = this.db
-      .query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL`, [ids])
-      .then(() => undefined, this.onError);
+      .query(
+        `WITH marked AS (
+           UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL RETURNING program_id, id, topic
+         ), ${QUEUE_DELIVERIES}
+         SELECT count(*)::int AS queued FROM queued`,
+        [ids],
+      )
+      .then(([row]) => this.queued(row?.queued ?? 0), this.onError);
     await this.flushing;
   }
 
@@ -53,15 +67,19 @@ export class OutboxPublisher {
    */
   async relayOnce(graceMs = 5000, limit = 500): Promise<number> {
     const rows = await this.db.query(
-      `UPDATE outbox o SET published_at = now()
-         FROM (SELECT program_id, id FROM outbox
-                WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
-                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) stale
-        WHERE o.program_id = stale.program_id AND o.id = stale.id
-        RETURNING o.*`,
+      `WITH marked AS (
+         UPDATE outbox o SET published_at = now()
+           FROM (SELECT program_id, id FROM outbox
+                  WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+                  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) stale
+          WHERE o.program_id = stale.program_id AND o.id = stale.id
+          RETURNING o.*
+       ), ${QUEUE_DELIVERIES}
+       SELECT marked.*, (SELECT count(*) FROM queued)::int AS queued FROM marked`,
       [graceMs, limit],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
+    this.queued(rows[0]?.queued ?? 0);
     for (const row of rows) {
       this.bus.publish(messageFromOutboxRow(row));
       this.metrics?.events.inc({ topic: row.topic, via: "relay" });

@@ -1,15 +1,17 @@
 /**
  * Resuming a subscription. A client that lost its connection (a deploy, a network blip) passes the
- * last sequence it saw as `after`: it first gets every retained event of the program with a greater
- * sequence from the outbox, in sequence order, then the live feed. The live feed is subscribed to
- * before the outbox is read, so an event committed meanwhile is in one or the other (or both: the
- * handoff drops the copy), and none falls between.
+ * last sequence it saw as `after`: it first gets every retained event of its feed with a greater
+ * sequence from the outbox, in sequence order, then the live feed. The live feed is listening before
+ * the outbox is read (with Redis: once this subscription's own marker came back through it, so
+ * SUBSCRIBE took effect), so an event committed meanwhile is in one or the other (or both: the live
+ * copy of a replayed event, and `after` itself, are dropped), and none falls between.
  *
  * What a resume cannot see: an event of a transaction that was still open when the client saw
  * `after`, carrying a smaller sequence, and published while the client was away. Sequences are
  * given when a transaction writes, not when it commits; two writers of one program racing is the
  * rare case. Such an event committed after the resume still arrives (live).
  */
+import { randomUUID } from "node:crypto";
 import { GraphQLError } from "graphql";
 import { BadInput } from "../api/errors";
 import { Db } from "../db/db";
@@ -19,15 +21,21 @@ import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
 /** Outbox rows read per statement while replaying. */
 export const REPLAY_PAGE = 500;
 
-/**
- * Replayed events created this recently may also come through the live feed (published after the
- * subscription started, or republished by the relay): their sequences are remembered to drop the copy.
- */
-const HANDOFF_WINDOW_MS = 10 * 60_000;
+/** How long a resume waits for its marker to come back through the bus (Redis down: it goes on without), and how often it sends it. */
+const MARKER_WAIT_MS = 5000;
+const MARKER_RESEND_MS = 50;
+
+/** What a feed carries: some topics of a program, of one customer or all. */
+export interface FeedFilter {
+  topics: readonly string[];
+  customerId: string | null;
+}
+
+const IN_FEED = `program_id = $1 AND topic = ANY($3::text[]) AND ($4::uuid IS NULL OR customer_id = $4::uuid)`;
 
 const REPLAY_PAGE_SQL = `
 SELECT id, program_id, topic, customer_id, payload, created_at FROM outbox
- WHERE program_id = $1 AND id > $2::bigint AND topic = ANY($3::text[]) AND ($4::uuid IS NULL OR customer_id = $4::uuid)
+ WHERE ${IN_FEED} AND id > $2::bigint
  ORDER BY id LIMIT $5`;
 
 /** The resume point was deleted from the outbox (kept OUTBOX_RETENTION_DAYS): the client must read the current state instead. */
@@ -41,42 +49,40 @@ export class EventsExpired extends GraphQLError {
 }
 
 /**
- * Checks a resume point: a whole number, and an event of this program still in the outbox, or the
- * sequence right before the oldest one kept (offered by EVENTS_EXPIRED), or "0" (from the oldest
- * kept). Returns it as a string of digits.
+ * Checks a resume point against the feed it resumes (so a customer's token learns nothing of other
+ * customers' events): a whole number, and an event of the feed still in the outbox, or the sequence
+ * right before the feed's oldest one kept (offered by EVENTS_EXPIRED), or "0" (from the oldest kept).
+ * Returns it as a string of digits.
  */
-export async function resumePoint(db: Db, programId: string, after: string): Promise<string> {
+export async function resumePoint(db: Db, programId: string, after: string, filter: FeedFilter): Promise<string> {
   if (!/^\d{1,18}$/.test(after)) throw new BadInput("after", "after is an event's sequence: a whole number, as events carry it");
   const from = BigInt(after).toString();
   if (from === "0") return from;
   const [row] = await db.query(
-    `SELECT EXISTS (SELECT 1 FROM outbox WHERE program_id = $1 AND id = $2::bigint) AS kept,
-            (SELECT min(id)::text FROM outbox WHERE program_id = $1) AS oldest`,
-    [programId, from],
+    `SELECT EXISTS (SELECT 1 FROM outbox WHERE ${IN_FEED} AND id = $2::bigint) AS kept,
+            (SELECT min(id)::text FROM outbox WHERE ${IN_FEED}) AS oldest,
+            pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')::regclass)::text AS newest`,
+    [programId, from, [...filter.topics], filter.customerId],
   );
   if (row.kept) return from;
+  if (row.newest === null || BigInt(from) > BigInt(row.newest)) throw new BadInput("after", `No event has sequence ${from} yet`);
+  // Nothing of this feed is kept: its events were pruned (or never were): only the current state tells.
   if (row.oldest === null) throw new EventsExpired(from, null);
-  // Right before the oldest kept (what EVENTS_EXPIRED offers): nothing after it was pruned.
+  // Right before the oldest kept: nothing after it was pruned.
   const resumeFromOldest = BigInt(row.oldest) - 1n;
   if (BigInt(from) === resumeFromOldest) return from;
-  // Older than what is kept: events after it may have been pruned. Newer: no event of this program.
+  // Older than what is kept: events after it may have been pruned. Newer: no event of this feed.
   if (BigInt(from) < resumeFromOldest) throw new EventsExpired(from, String(resumeFromOldest));
-  throw new BadInput("after", `No event of this program has sequence ${from}`);
+  throw new BadInput("after", `No event of this subscription has sequence ${from}`);
 }
 
 /**
- * The program's events that `wanted` keeps: the outbox's after `after` (checked by resumePoint),
- * then live ones, without the live copies of replayed ones.
+ * The feed's events after `after` (checked by resumePoint) from the outbox, then live ones,
+ * without the live copies of replayed ones.
  */
-export function replayThenLive(
-  db: Db,
-  bus: EventBus,
-  programId: string,
-  after: string,
-  filter: { topics: readonly string[]; customerId: string | null },
-): AsyncIterableIterator<LoyaltyEventMessage> {
+export function replayThenLive(db: Db, bus: EventBus, programId: string, after: string, filter: FeedFilter): AsyncIterableIterator<LoyaltyEventMessage> {
   const live = bus.subscribe(programId)[Symbol.asyncIterator]();
-  return endingSource(live, replay(db, live, programId, after, filter));
+  return endingSource(live, replay(db, bus, live, programId, after, filter));
 }
 
 /**
@@ -98,63 +104,106 @@ export function endingSource<T>(source: AsyncIterator<unknown>, feed: AsyncGener
   };
 }
 
+/** Sorted sequences, as numbers (they stay below 2^53 in practice): one is looked up by bisection. */
+function contains(sorted: number[], value: number): boolean {
+  let low = 0;
+  let high = sorted.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid] === value) return true;
+    if (sorted[mid] < value) low = mid + 1;
+    else high = mid - 1;
+  }
+  return false;
+}
+
 async function* replay(
   db: Db,
+  bus: EventBus,
   live: AsyncIterator<LoyaltyEventMessage>,
   programId: string,
   after: string,
-  filter: { topics: readonly string[]; customerId: string | null },
+  filter: FeedFilter,
 ): AsyncGenerator<LoyaltyEventMessage> {
   const topics = new Set(filter.topics);
   const wanted = (m: LoyaltyEventMessage) => topics.has(m.topic) && (!filter.customerId || m.customerId === filter.customerId);
 
-  // Live first, into a queue of our own: the bus's iterator bounds what it holds unread, and a
-  // long replay must not lose what arrives meanwhile.
+  // While the outbox is read, live events go to a queue of our own (the bus's iterator bounds what
+  // it holds unread); after the handoff they are read from the bus as any live feed's are.
+  const marker = randomUUID();
+  let heard!: () => void;
+  const listening = new Promise<void>((resolve) => (heard = resolve));
   const queue: LoyaltyEventMessage[] = [];
   let wake: (() => void) | undefined;
-  let ended = false;
+  let handoff = false;
+  let pumped = false;
   let failure: unknown;
   const pump = (async () => {
     try {
       for (;;) {
         const next = await live.next();
         if (next.done) break;
-        if (wanted(next.value)) queue.push(next.value);
+        if (next.value.topic === "FEED_MARKER") {
+          if (next.value.payload.marker === marker) heard();
+        } else if (wanted(next.value)) queue.push(next.value);
         wake?.();
+        if (handoff) break;
       }
     } catch (err) {
       failure = err;
     } finally {
-      ended = true;
+      pumped = true;
+      heard();
       wake?.();
     }
   })();
 
   try {
-    const replayed = new Set<string>();
-    const recent = Date.now() - HANDOFF_WINDOW_MS;
+    // A marker published before SUBSCRIBE took effect is lost: send it again until one comes back.
+    const probe = () => bus.publish({ sequence: "0", programId, topic: "FEED_MARKER", customerId: null, payload: { marker }, createdAt: new Date().toISOString() });
+    probe();
+    const again = setInterval(probe, MARKER_RESEND_MS);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([listening, new Promise<void>((resolve) => (timer = setTimeout(resolve, MARKER_WAIT_MS)))]);
+    clearInterval(again);
+    clearTimeout(timer);
+
+    // Every sequence replayed (and `after`, which the client has): their live copies (published
+    // after the subscription started, or republished by the relay, at any time) are dropped.
+    const replayed: number[] = [];
+    const seen = Number(after);
     let cursor = after;
     for (;;) {
       const rows = await db.query(REPLAY_PAGE_SQL, [programId, cursor, [...topics], filter.customerId, REPLAY_PAGE]);
       for (const row of rows) {
         const message = messageFromOutboxRow(row);
-        if (new Date(row.created_at).getTime() >= recent) replayed.add(message.sequence);
+        replayed.push(Number(message.sequence));
         yield message;
       }
       if (rows.length < REPLAY_PAGE) break;
       cursor = String(rows[rows.length - 1].id);
     }
+    const last = replayed.length > 0 ? replayed[replayed.length - 1] : seen;
+    const isCopy = (m: LoyaltyEventMessage) => {
+      const sequence = Number(m.sequence);
+      return sequence === seen || (sequence <= last && contains(replayed, sequence));
+    };
+
+    handoff = true;
     for (;;) {
       while (queue.length > 0) {
         const message = queue.shift()!;
-        if (!replayed.has(message.sequence)) yield message;
+        if (!isCopy(message)) yield message;
       }
-      if (ended) {
-        if (failure) throw failure;
-        return;
-      }
+      if (pumped) break;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
+    }
+    if (failure) throw failure;
+    for (;;) {
+      const next = await live.next();
+      if (next.done) return;
+      if (wanted(next.value) && !isCopy(next.value)) yield next.value;
     }
   } finally {
     await live.return?.();

@@ -47,6 +47,11 @@ export async function startTestApp(
     WRITE_BATCHES_IN_FLIGHT: String(options.writeBatchesInFlight ?? 1),
     WRITE_WORKER: String(options.writeWorker ?? true),
     METRICS_TOKEN: options.metricsToken ?? "",
+    // Webhooks retried quickly and given up after three attempts, so tests see both.
+    WEBHOOK_INTERVAL_MS: "200",
+    WEBHOOK_RETRY_BASE_MS: "200",
+    WEBHOOK_MAX_ATTEMPTS: "3",
+    WEBHOOK_TIMEOUT_MS: "1000",
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

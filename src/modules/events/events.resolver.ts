@@ -9,7 +9,7 @@ import { Arg, Args, ArgsType, Field, Float, ID, Int, createUnionType, InterfaceT
 import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
-import { LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
+import { LOYALTY_TOPICS, LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
 import { endingSource, replayThenLive, resumePoint } from "../../events/resume";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
@@ -209,7 +209,6 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-const LOYALTY_TOPICS: readonly string[] = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"];
 
 const AFTER_DESCRIPTION =
   "Resume after this sequence (the last one you saw): the retained events with a greater sequence come first, in order, then live ones. " +
@@ -339,7 +338,7 @@ async function customerFeed(context: unknown, args: { programId: string; custome
 /** A program's events of some topics (and of one customer), live, or resumed after a sequence first. */
 async function programFeed(ctx: RequestContext, programId: string, after: string | null | undefined, wanted: { topics: readonly string[]; customerId: string | null }) {
   if (after != null) {
-    const from = await resumePoint(ctx.app.db, programId, after);
+    const from = await resumePoint(ctx.app.db, programId, after, wanted);
     return replayThenLive(ctx.app.db, ctx.app.bus, programId, from, wanted);
   }
   const topics = new Set(wanted.topics);

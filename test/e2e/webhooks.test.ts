@@ -1,0 +1,164 @@
+/**
+ * Webhooks: an endpoint gets the events of its topics, signed, after commit; failures are retried
+ * until FAILED, and sent again on request; a paused endpoint gets nothing; an event whose writer
+ * died before publishing still goes out (via the relay); roles and input are checked.
+ */
+import { createHmac } from "node:crypto";
+import { createServer, IncomingMessage, Server } from "node:http";
+import { AddressInfo } from "node:net";
+import { settle, startTestApp, TestApp } from "../helpers/test-app";
+import { createKey, griffinProgram, ok, purchase } from "../helpers/operations";
+
+let t: TestApp;
+let receiver: Server;
+let base: string;
+/** What each path received, and how it answers (a list of statuses to use in turn; then 200). */
+const received = new Map<string, Array<{ headers: IncomingMessage["headers"]; body: string }>>();
+const answers = new Map<string, number[]>();
+
+beforeAll(async () => {
+  t = await startTestApp();
+  receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const path = req.url ?? "/";
+      received.set(path, [...(received.get(path) ?? []), { headers: req.headers, body }]);
+      res.statusCode = answers.get(path)?.shift() ?? 200;
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await t.stop();
+  await new Promise((resolve) => receiver.close(resolve));
+});
+
+const CREATE = `mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret webhook { id url topics active } } }`;
+const DELIVERIES = `query($w: ID!, $s: WebhookDeliveryStatus) { webhookDeliveries(webhookId: $w, status: $s, first: 50) {
+  nodes { id sequence topic status attempts lastStatus lastError deliveredAt } } }`;
+
+async function createWebhook(programId: string, path: string, topics: string[], token?: string) {
+  return t.gql(CREATE, { i: { programId, url: `${base}${path}`, topics, description: "test" } }, token);
+}
+
+/** Waits until `check` holds (the dispatcher runs every 200 ms in tests). */
+async function until(check: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("timed out");
+    await settle(50);
+  }
+}
+
+const deliveries = async (webhookId: string, status?: string) => ok(await t.gql(DELIVERIES, { w: webhookId, s: status ?? null })).data.webhookDeliveries.nodes;
+
+describe("webhooks", () => {
+  it("delivers the events of its topics after commit, signed with its secret", async () => {
+    const programId = await griffinProgram(t);
+    const created = ok(await createWebhook(programId, "/moves", ["STAGE_CHANGED"])).data.createWebhook;
+    expect(created.secret).toMatch(/^whsec_/);
+    expect(created.webhook).toMatchObject({ url: `${base}/moves`, topics: ["STAGE_CHANGED"], active: true });
+
+    ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 10, currency: "EUR" }));
+    ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 10, currency: "EUR" }));
+    await until(() => (received.get("/moves")?.length ?? 0) >= 2);
+    await settle(500);
+    const got = received.get("/moves")!;
+    expect(got).toHaveLength(2); // the moves only, not the touchpoints
+    const bodies = got.map((r) => JSON.parse(r.body));
+    expect(bodies.map((b) => [b.topic, b.payload.to.key]).sort()).toEqual([
+      ["STAGE_CHANGED", "first_time_customer"],
+      ["STAGE_CHANGED", "repeat_customer"],
+    ]);
+    const [outbox] = await t.app.db.query(`SELECT array_agg(id::text ORDER BY id) AS ids FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED'`, [programId]);
+    expect(bodies.map((b) => b.sequence).sort()).toEqual(outbox.ids.sort());
+    for (const { headers, body } of got) {
+      expect(headers["content-type"]).toBe("application/json");
+      expect(headers["x-loyalty-event"]).toBe("STAGE_CHANGED");
+      const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(headers["x-loyalty-signature"]))!;
+      expect(v1).toBe(createHmac("sha256", created.secret).update(`${ts}.${body}`).digest("hex"));
+      expect(Math.abs(Date.now() / 1000 - Number(ts))).toBeLessThan(60);
+      expect(JSON.parse(body)).toMatchObject({ programId, customerId: expect.any(String), id: headers["x-loyalty-delivery"], sequence: headers["x-loyalty-sequence"] });
+    }
+    const listed = await deliveries(created.webhook.id);
+    expect(listed.map((d: any) => [d.status, d.attempts, d.lastStatus])).toEqual([
+      ["DELIVERED", 1, 200],
+      ["DELIVERED", 1, 200],
+    ]);
+  });
+
+  it("retries a failing endpoint, gives up after the attempts, and sends again on request", async () => {
+    const programId = await griffinProgram(t);
+    const flaky = ok(await createWebhook(programId, "/flaky", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    const down = ok(await createWebhook(programId, "/down", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    answers.set("/flaky", [500, 503]);
+    answers.set("/down", [500, 500, 500]);
+    ok(await purchase(t, { programId, customerExternalId: "b", orderId: "b1", amount: 10, currency: "EUR" }));
+
+    await until(async () => (await deliveries(flaky.id, "DELIVERED")).length === 1);
+    expect((await deliveries(flaky.id))[0]).toMatchObject({ status: "DELIVERED", attempts: 3, lastStatus: 200 });
+    expect(received.get("/flaky")).toHaveLength(3);
+
+    await until(async () => (await deliveries(down.id, "FAILED")).length === 1);
+    const [failed] = await deliveries(down.id);
+    expect(failed).toMatchObject({ status: "FAILED", attempts: 3, lastStatus: 500, lastError: "HTTP 500", deliveredAt: null });
+    await settle(800);
+    expect(received.get("/down")).toHaveLength(3); // no more after FAILED
+
+    // The endpoint is fixed: send it again.
+    const again = ok(await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status attempts } }`, { w: down.id, d: failed.id }));
+    expect(again.data.redeliverWebhookDelivery).toEqual({ status: "PENDING", attempts: 0 });
+    await until(async () => (await deliveries(down.id, "DELIVERED")).length === 1);
+    expect(received.get("/down")).toHaveLength(4);
+    const twice = await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status } }`, { w: down.id, d: failed.id });
+    expect(twice.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "deliveryId" });
+  });
+
+  it("queues nothing for a paused endpoint, and sends what an orphaned event owed (the relay publishes it)", async () => {
+    const programId = await griffinProgram(t);
+    const hook = ok(await createWebhook(programId, "/paused", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    ok(await t.gql(`mutation($w: ID!) { setWebhookActive(webhookId: $w, active: false) { active } }`, { w: hook.id }));
+    ok(await purchase(t, { programId, customerExternalId: "c", orderId: "c1", amount: 10, currency: "EUR" }));
+    await settle(1000);
+    expect(received.get("/paused")).toBeUndefined();
+    expect(await deliveries(hook.id)).toEqual([]);
+
+    ok(await t.gql(`mutation($w: ID!) { setWebhookActive(webhookId: $w, active: true) { active } }`, { w: hook.id }));
+    // A writer that died between COMMIT and publish: the relay publishes (and marks) its event.
+    const [orphan] = await t.app.db.query(
+      `INSERT INTO outbox (program_id, topic, customer_id, payload, created_at)
+       SELECT program_id, 'TOUCHPOINT_RECORDED', customer_id, payload || '{"externalId": "orphan"}', now() - interval '1 minute'
+         FROM outbox WHERE program_id = $1 AND topic = 'TOUCHPOINT_RECORDED' LIMIT 1 RETURNING id::text`,
+      [programId],
+    );
+    await until(() => (received.get("/paused")?.length ?? 0) >= 1);
+    await settle(500);
+    expect(received.get("/paused")!.map((r) => JSON.parse(r.body).sequence)).toEqual([orphan.id]);
+  });
+
+  it("checks roles and input, and lists and deletes endpoints", async () => {
+    const programId = await griffinProgram(t);
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await createWebhook(programId, "/x", ["STAGE_CHANGED"], partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    const bad = async (input: Record<string, unknown>) => (await t.gql(CREATE, { i: { programId, url: `${base}/x`, topics: ["STAGE_CHANGED"], ...input } })).errors?.[0].extensions;
+    expect(await bad({ url: "ftp://example.com/x" })).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
+    expect(await bad({ url: "not a url" })).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
+    expect(await bad({ topics: ["STAGE_CHANGED", "PROGRAM_CHANGED"] })).toMatchObject({ code: "BAD_USER_INPUT", field: "topics" });
+    expect(await bad({ topics: [] })).toMatchObject({ code: "BAD_USER_INPUT", field: "topics" });
+    const [{ n: before }] = await t.app.db.query(`SELECT count(*)::int AS n FROM webhooks WHERE program_id = $1`, [programId]);
+    expect(before).toBe(0);
+
+    const hook = ok(await createWebhook(programId, "/x", ["STAGE_CHANGED", "STAGE_CHANGED"])).data.createWebhook.webhook;
+    expect(hook.topics).toEqual(["STAGE_CHANGED"]);
+    const list = ok(await t.gql(`query($p: ID!) { webhooks(programId: $p) { id url } }`, { p: programId })).data.webhooks;
+    expect(list).toEqual([{ id: hook.id, url: `${base}/x` }]);
+    expect((await t.gql(`query($p: ID!) { webhooks(programId: $p) { id } }`, { p: programId }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    expect((await t.gql(DELIVERIES, { w: hook.id }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    ok(await t.gql(`mutation($w: ID!) { deleteWebhook(webhookId: $w) }`, { w: hook.id }));
+    expect(ok(await t.gql(`query($p: ID!) { webhooks(programId: $p) { id } }`, { p: programId })).data.webhooks).toEqual([]);
+    expect((await t.gql(DELIVERIES, { w: hook.id })).errors?.[0].extensions).toMatchObject({ code: "NOT_FOUND", field: "webhookId" });
+  });
+});
