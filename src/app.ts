@@ -112,8 +112,9 @@ export class App {
     await this.jobs.stop();
     await this.controlFeed?.return?.();
     await this.touchpoints.worker?.close();
-    await this.outbox.stop();
+    // Sends first: the outbox's last flush then queues deliveries without starting them (the next start, or another process, sends them).
     await this.webhooks.stop();
+    await this.outbox.stop();
     await this.bus.close();
   }
 }

@@ -42,7 +42,7 @@ export interface Config {
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
   /** Webhook deliveries: how often each process looks for due ones, the first retry's delay (doubling), attempts before FAILED, and each POST's timeout. */
-  webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number; allowPrivateNetworks: boolean };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -122,8 +122,9 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     webhooks: {
       intervalMs: int(env, "WEBHOOK_INTERVAL_MS", 1000, 10),
       retryBaseMs: int(env, "WEBHOOK_RETRY_BASE_MS", 30_000, 1),
-      maxAttempts: int(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1),
+      maxAttempts: Math.min(int(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1), 100),
       timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100),
+      allowPrivateNetworks: bool(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
     },
   };
 }

@@ -5,13 +5,19 @@
  *
  * A delivery is queued when its event is marked published (outbox.ts: by its writer right after
  * commit, or by the relay for a writer that died), once per endpoint and event (a unique key), so
- * the writing transaction does no webhook work. Every API process sends: each claims due deliveries
- * with SKIP LOCKED and a lease (next_attempt_at moved past the POST's timeout), so two processes
- * never send one at once, and a process that dies mid-send leaves it to be sent again when the lease
- * ends. Delivery is at least once, not in order: each carries its event's sequence to drop a copy.
+ * the writing transaction does no webhook work. Every process that marks events sends: each claims
+ * due deliveries with SKIP LOCKED and a lease (next_attempt_at moved past the POST's timeout), so
+ * two processes never send one at once, and a process that dies mid-send leaves it to be sent again
+ * when the lease ends. Delivery is at least once, not in order: each carries its event's sequence.
+ *
+ * Sends run side by side, at most SEND_SLOTS per process and PER_ENDPOINT per endpoint, each slot
+ * refilled as it frees: an endpoint that hangs holds its own slots for its timeout, not the others'.
  */
+import { lookup } from "node:dns";
 import { createHmac } from "node:crypto";
+import { BlockList, isIP } from "node:net";
 import type { Logger } from "pino";
+import { Agent, request } from "undici";
 import { Db } from "../db/db";
 
 export interface WebhookOptions {
@@ -19,51 +25,75 @@ export interface WebhookOptions {
   retryBaseMs: number;
   maxAttempts: number;
   timeoutMs: number;
+  /** Whether endpoints may be on loopback, private or link-local addresses (WEBHOOK_ALLOW_PRIVATE_NETWORKS). */
+  allowPrivateNetworks: boolean;
 }
 
-/** Deliveries claimed (and sent concurrently) at a time. */
-const CLAIM_LIMIT = 20;
+/** POSTs in flight per process, and per endpoint. */
+const SEND_SLOTS = 20;
+const PER_ENDPOINT = 4;
 /** The longest wait between two attempts. */
 const MAX_RETRY_DELAY_MS = 6 * 3600_000;
+/** What is read of an endpoint's answer (only its status matters); the rest is dropped. */
+const MAX_ANSWER_BYTES = 16 * 1024;
 
 /**
  * Queues deliveries for the outbox rows a statement just marked published (`marked`: program_id,
  * id, topic): one per active endpoint of the program that wants the topic. A fragment of the
- * marking statements' WITH (flush and relay), so queuing commits with the marking.
+ * marking statements' WITH (flush and relay), so queuing commits with the marking. The endpoints
+ * are key-share locked: one deleted meanwhile is skipped rather than failing the marking.
  */
 export const QUEUE_DELIVERIES = `
-queued AS (
+endpoints AS (
+  SELECT w.program_id, w.id, w.topics FROM webhooks w
+   WHERE w.active AND w.program_id IN (SELECT program_id FROM marked)
+   FOR KEY SHARE OF w
+), queued AS (
   INSERT INTO webhook_deliveries (program_id, webhook_id, event_id, topic)
   SELECT m.program_id, w.id, m.id, m.topic FROM marked m
-    JOIN webhooks w ON w.program_id = m.program_id AND w.active AND m.topic = ANY(w.topics)
+    JOIN endpoints w ON w.program_id = m.program_id AND m.topic = ANY(w.topics)
    ORDER BY m.id, w.id
   ON CONFLICT DO NOTHING
   RETURNING 1
 )`;
 
-/** Due deliveries of active endpoints, leased for `$2` ms, with what to send. */
+/**
+ * Due deliveries of active endpoints, at most $4 per endpoint and none of the endpoints in $3 (those
+ * this process is still sending to), leased for $2 ms, with what to send. A delivery whose last
+ * attempt's outcome was never recorded (its process died) and has no attempt left is FAILED here.
+ */
 const CLAIM_DUE = `
-WITH due AS (
-  SELECT d.program_id, d.id FROM webhook_deliveries d
-    JOIN webhooks w ON w.program_id = d.program_id AND w.id = d.webhook_id AND w.active
+WITH exhausted AS (
+  UPDATE webhook_deliveries SET status = 'FAILED', last_error = coalesce(last_error, 'no outcome was recorded for the last attempt')
+   WHERE status = 'PENDING' AND attempts >= $5 AND next_attempt_at <= now()
+), candidates AS (
+  SELECT program_id, id FROM (
+    SELECT d.program_id, d.id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS n
+      FROM webhook_deliveries d
+      JOIN webhooks w ON w.program_id = d.program_id AND w.id = d.webhook_id AND w.active
+     WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND d.attempts < $5 AND d.webhook_id <> ALL($3::uuid[])
+  ) x WHERE n <= $4 ORDER BY next_attempt_at, id LIMIT $1
+), due AS (
+  SELECT d.program_id, d.id FROM webhook_deliveries d JOIN candidates c ON c.program_id = d.program_id AND c.id = d.id
    WHERE d.status = 'PENDING' AND d.next_attempt_at <= now()
-   ORDER BY d.next_attempt_at, d.id LIMIT $1
    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
   UPDATE webhook_deliveries d SET attempts = d.attempts + 1, last_attempt_at = now(),
          next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
     FROM due WHERE d.program_id = due.program_id AND d.id = due.id
-  RETURNING d.program_id, d.id, d.webhook_id, d.event_id
+  RETURNING d.program_id, d.id, d.webhook_id, d.event_id, d.attempts
 )
-SELECT c.program_id, c.id::text AS id, w.url, w.secret, c.event_id::text AS sequence,
+SELECT c.program_id, c.id::text AS id, c.webhook_id, c.attempts, w.url, w.secret, c.event_id::text AS sequence,
        o.id IS NOT NULL AS kept, o.topic, o.customer_id, o.payload, o.created_at
   FROM claimed c
   JOIN webhooks w ON w.program_id = c.program_id AND w.id = c.webhook_id
   LEFT JOIN outbox o ON o.program_id = c.program_id AND o.id = c.event_id`;
 
 /**
- * An attempt's outcome: DELIVERED; FAILED when attempts are used up or it can never succeed ($6);
- * else due again after retryBaseMs × 2^(attempts-1), at most MAX_RETRY_DELAY_MS.
+ * An attempt's outcome, recorded only if the delivery is still the attempt this process claimed ($10):
+ * DELIVERED; FAILED when attempts are used up or it can never succeed ($6); else due again after
+ * retryBaseMs × 2^(attempts-1), at most MAX_RETRY_DELAY_MS.
  */
 const FINISH = `
 UPDATE webhook_deliveries SET
@@ -71,68 +101,119 @@ UPDATE webhook_deliveries SET
   delivered_at = CASE WHEN $3 THEN now() END,
   last_status = $4, last_error = $5,
   next_attempt_at = CASE WHEN $3 OR $6 OR attempts >= $7 THEN next_attempt_at
-                         ELSE now() + make_interval(secs => least($8::float8 * power(2, attempts - 1), $9::float8) / 1000) END
- WHERE program_id = $1 AND id = $2`;
+                         ELSE now() + make_interval(secs => least($8::float8 * power(2, least(attempts - 1, 40)), $9::float8) / 1000) END
+ WHERE program_id = $1 AND id = $2 AND status = 'PENDING' AND attempts = $10`;
 
 /** The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>` (replays can be refused by t). */
 export function webhookSignature(secret: string, body: string, unixSeconds: number): string {
   return `t=${unixSeconds},v1=${createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex")}`;
 }
 
+/** Addresses an endpoint may not have unless WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback, private, link-local (cloud metadata), unspecified. */
+const PRIVATE = new BlockList();
+for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.168.0.0", 16]] as const) {
+  PRIVATE.addSubnet(net, prefix, "ipv4");
+}
+for (const [net, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10]] as const) PRIVATE.addSubnet(net, prefix, "ipv6");
+
+export function isPrivateAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return PRIVATE.check(mapped[1], "ipv4");
+  const family = isIP(address);
+  return family === 4 ? PRIVATE.check(address, "ipv4") : family === 6 ? PRIVATE.check(address, "ipv6") : false;
+}
+
+/** Why a URL's host may not be sent to (a literal private address), or null. Names are checked when they are resolved. */
+export function refusedHost(url: URL, options: Pick<WebhookOptions, "allowPrivateNetworks">): string | null {
+  if (options.allowPrivateNetworks) return null;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host.endsWith(".localhost") || isPrivateAddress(host)) return `${host} is a loopback, private or link-local address`;
+  return null;
+}
+
 export class WebhookDispatcher {
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private claiming?: Promise<void>;
   private again = false;
   private stopped = false;
+  /** Sends in flight, by endpoint. */
+  private readonly sending = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  /** Connections whose every resolved address is checked (a name that resolves to a private address is refused). */
+  private readonly agent: Agent;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
     private readonly options: WebhookOptions,
-  ) {}
+  ) {
+    this.agent = new Agent({
+      connect: {
+        lookup: (hostname: string, opts: any, callback: any) =>
+          lookup(hostname, opts, (err: any, address: any, family?: number) => {
+            if (err) return callback(err);
+            const addresses: Array<{ address: string }> = Array.isArray(address) ? address : [{ address }];
+            const refused = !this.options.allowPrivateNetworks && addresses.find((a) => isPrivateAddress(a.address));
+            if (refused) return callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}, a loopback, private or link-local address`), { code: "EPRIVATEADDRESS" }));
+            callback(null, address, family);
+          }),
+      },
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.kick(), this.options.intervalMs);
     this.timer.unref();
   }
 
-  /** Sends what is due now (after new deliveries were queued, or on the interval). */
+  /** Fills the free send slots with due deliveries (after new ones were queued, a send ended, or on the interval). */
   kick(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.claiming) {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.claiming = this.fill()
+      .catch((err) => this.log.error({ err }, "webhook deliveries"))
+      .finally(() => {
+        this.claiming = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (!this.stopped && (await this.deliverDue()) === CLAIM_LIMIT);
-    } catch (err) {
-      this.log.error({ err }, "webhook deliveries");
+  private async fill(): Promise<void> {
+    const free = SEND_SLOTS - this.inFlight.size;
+    if (free <= 0) return;
+    const { timeoutMs, maxAttempts } = this.options;
+    const rows = await this.db.query(CLAIM_DUE, [free, timeoutMs + 30_000, [...this.sending.keys()], PER_ENDPOINT, maxAttempts]);
+    for (const row of rows) {
+      this.sending.set(row.webhook_id, (this.sending.get(row.webhook_id) ?? 0) + 1);
+      const send: Promise<void> = this.deliver(row)
+        .catch((err) => this.log.error({ err, delivery: row.id }, "webhook delivery"))
+        .finally(() => {
+          this.inFlight.delete(send);
+          const left = this.sending.get(row.webhook_id)! - 1;
+          if (left > 0) this.sending.set(row.webhook_id, left);
+          else this.sending.delete(row.webhook_id);
+          this.kick();
+        });
+      this.inFlight.add(send);
     }
-  }
-
-  /** Claims and sends up to CLAIM_LIMIT due deliveries; returns how many. */
-  async deliverDue(): Promise<number> {
-    const rows = await this.db.query(CLAIM_DUE, [CLAIM_LIMIT, this.options.timeoutMs + 30_000]);
-    await Promise.all(rows.map((row) => this.deliver(row)));
-    return rows.length;
   }
 
   private async deliver(row: any): Promise<void> {
     const { retryBaseMs, maxAttempts, timeoutMs } = this.options;
     const finish = (ok: boolean, status: number | null, error: string | null, never = false) =>
-      this.db.query(FINISH, [row.program_id, row.id, ok, status, error, never, maxAttempts, retryBaseMs, MAX_RETRY_DELAY_MS]);
+      this.db.query(FINISH, [row.program_id, row.id, ok, status, error, never, maxAttempts, retryBaseMs, MAX_RETRY_DELAY_MS, row.attempts]);
     // Pruned (OUTBOX_RETENTION_DAYS) before it could be sent: nothing left to send.
     if (!row.kept) return void (await finish(false, null, "the event is no longer kept (OUTBOX_RETENTION_DAYS)", true));
+    const url = new URL(row.url);
+    const refused = refusedHost(url, this.options);
+    if (refused) return void (await finish(false, null, `refused: ${refused} (WEBHOOK_ALLOW_PRIVATE_NETWORKS)`));
     const body = JSON.stringify({
       id: row.id,
       sequence: row.sequence,
@@ -145,11 +226,13 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const res = await fetch(row.url, {
+      const res = await request(url, {
         method: "POST",
         body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
+        dispatcher: this.agent, // redirects are not followed (undici's request does not)
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.abort.signal]),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
         headers: {
           "content-type": "application/json",
           "user-agent": "loyalty-ladder-webhooks",
@@ -159,18 +242,36 @@ export class WebhookDispatcher {
           "x-loyalty-signature": webhookSignature(row.secret, body, Math.floor(Date.now() / 1000)),
         },
       });
-      status = res.status;
-      await res.arrayBuffer().catch(() => undefined); // frees the connection
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
+      status = res.statusCode;
+      await readSome(res.body);
+      if (status < 200 || status >= 300) error = status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
     } catch (err: any) {
-      error = err?.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? err);
+      if (this.abort.signal.aborted) error = "the process stopped during the attempt";
+      else if (err?.name === "TimeoutError" || /Timeout/.test(err?.code ?? "")) error = `no answer within ${timeoutMs} ms`;
+      else error = String(err?.code ? `${err.code}: ${err.message}` : (err?.message ?? err));
     }
     await finish(error === null, status, error);
   }
 
+  /** Stops claiming, ends the POSTs in flight (each counts as a failed attempt) and waits for their outcomes to be recorded. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    this.abort.abort();
+    await this.claiming;
+    await Promise.allSettled([...this.inFlight]);
+    await this.agent.close().catch(() => undefined);
+  }
+}
+
+/** Reads at most MAX_ANSWER_BYTES of an answer and drops the rest (a huge or endless body must not fill memory). */
+async function readSome(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<void> {
+  let read = 0;
+  for await (const chunk of body) {
+    read += chunk.length;
+    if (read >= MAX_ANSWER_BYTES) {
+      body.destroy?.();
+      return;
+    }
   }
 }

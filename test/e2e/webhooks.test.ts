@@ -6,6 +6,8 @@
 import { createHmac } from "node:crypto";
 import { createServer, IncomingMessage, Server } from "node:http";
 import { AddressInfo } from "node:net";
+import { lookup } from "node:dns";
+import { hostname } from "node:os";
 import { settle, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, griffinProgram, ok, purchase } from "../helpers/operations";
 
@@ -24,7 +26,15 @@ beforeAll(async () => {
     req.on("end", () => {
       const path = req.url ?? "/";
       received.set(path, [...(received.get(path) ?? []), { headers: req.headers, body }]);
+      if (path === "/hang") return; // never answers
       res.statusCode = answers.get(path)?.shift() ?? 200;
+      // An answer that never ends: only its status should matter.
+      if (path === "/endless") {
+        const chunk = "x".repeat(64 * 1024);
+        const timer = setInterval(() => res.write(chunk), 5);
+        res.on("close", () => clearInterval(timer));
+        return;
+      }
       res.end("ok");
     });
   });
@@ -139,6 +149,45 @@ describe("webhooks", () => {
     expect(received.get("/paused")!.map((r) => JSON.parse(r.body).sequence)).toEqual([orphan.id]);
   });
 
+  it("keeps sending to other endpoints while one hangs, and reads only the status of an endless answer", async () => {
+    const slow = await griffinProgram(t);
+    const fast = await griffinProgram(t);
+    const hang = ok(await createWebhook(slow, "/hang", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    const endless = ok(await createWebhook(fast, "/endless", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    await Promise.all(Array.from({ length: 12 }, (_, i) => purchase(t, { programId: slow, customerExternalId: `s${i}`, orderId: `s${i}`, amount: 1, currency: "EUR" })));
+    await until(() => (received.get("/hang")?.length ?? 0) >= 1);
+    const started = Date.now();
+    ok(await purchase(t, { programId: fast, customerExternalId: "f", orderId: "f1", amount: 1, currency: "EUR" }));
+    await until(async () => (await deliveries(endless.id, "DELIVERED")).length === 1);
+    // Well within the hanging endpoint's timeout (1 s in tests): it held only its own slots.
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(received.get("/hang")!.length).toBeLessThanOrEqual(4); // at most 4 at a time per endpoint
+    await until(async () => (await deliveries(hang.id)).some((d: any) => d.lastError === "no answer within 1000 ms"));
+    ok(await t.gql(`mutation($w: ID!) { deleteWebhook(webhookId: $w) }`, { w: hang.id }));
+  });
+
+  it("refuses loopback, private and link-local endpoints unless WEBHOOK_ALLOW_PRIVATE_NETWORKS", async () => {
+    const programId = await griffinProgram(t);
+    const named = ok(await t.gql(CREATE, { i: { programId, url: `http://${hostname()}:${new URL(base).port}/named`, topics: ["TOUCHPOINT_RECORDED"] } })).data.createWebhook.webhook;
+    const { webhooks } = t.app.config;
+    webhooks.allowPrivateNetworks = false;
+    try {
+      for (const url of ["http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/x", "http://[::ffff:192.168.0.1]/x"]) {
+        const res = await t.gql(CREATE, { i: { programId, url, topics: ["STAGE_CHANGED"] } });
+        expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
+      }
+      // A name is checked when it is resolved: this machine's own name resolves to loopback here.
+      const addresses = await new Promise<string[]>((resolve) => lookup(hostname(), { all: true }, (err, found) => resolve(err ? [] : found.map((a) => a.address))));
+      if (addresses.length > 0 && addresses.every((a) => /^127\.|^::1$/.test(a))) {
+        ok(await purchase(t, { programId, customerExternalId: "n", orderId: "n1", amount: 1, currency: "EUR" }));
+        await until(async () => (await deliveries(named.id)).some((d: any) => /loopback, private or link-local/.test(d.lastError ?? "")));
+        expect(received.get("/named")).toBeUndefined();
+      }
+    } finally {
+      webhooks.allowPrivateNetworks = true;
+    }
+  });
+
   it("checks roles and input, and lists and deletes endpoints", async () => {
     const programId = await griffinProgram(t);
     const partner = await createKey(t, programId, "PARTNER");
@@ -157,6 +206,10 @@ describe("webhooks", () => {
     expect(list).toEqual([{ id: hook.id, url: `${base}/x` }]);
     expect((await t.gql(`query($p: ID!) { webhooks(programId: $p) { id } }`, { p: programId }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
     expect((await t.gql(DELIVERIES, { w: hook.id }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+    // Another program's ADMIN cannot tell this endpoint from no endpoint.
+    const otherAdmin = await createKey(t, await griffinProgram(t), "ADMIN");
+    expect((await t.gql(DELIVERIES, { w: hook.id }, otherAdmin)).errors?.[0].extensions).toMatchObject({ code: "NOT_FOUND", field: "webhookId" });
+    expect((await t.gql(DELIVERIES, { w: hook.id }, null)).errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
     ok(await t.gql(`mutation($w: ID!) { deleteWebhook(webhookId: $w) }`, { w: hook.id }));
     expect(ok(await t.gql(`query($p: ID!) { webhooks(programId: $p) { id } }`, { p: programId })).data.webhooks).toEqual([]);
     expect((await t.gql(DELIVERIES, { w: hook.id })).errors?.[0].extensions).toMatchObject({ code: "NOT_FOUND", field: "webhookId" });

@@ -52,6 +52,8 @@ export async function startTestApp(
     WEBHOOK_RETRY_BASE_MS: "200",
     WEBHOOK_MAX_ATTEMPTS: "3",
     WEBHOOK_TIMEOUT_MS: "1000",
+    // The tests' endpoints listen on loopback.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true",
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

@@ -10,11 +10,12 @@ import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { checkFirst, decodeCursor, toConnection } from "../../api/connection";
 import { LOYALTY_TOPICS } from "../../events/event.types";
-import { Role, requireRole } from "../auth/actor";
+import { Role, requireCredential, requireRole, requireRowRole } from "../auth/actor";
+import { refusedHost, WebhookOptions } from "../../events/webhook-dispatcher";
 import { CreateWebhookInput, deliveryFromRow, Webhook, WebhookCreated, WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryStatus, webhookFromRow } from "./webhook.types";
 
 /** An http(s) URL with a host, as the dispatcher will POST to it. */
-function webhookUrl(raw: string): string {
+function webhookUrl(raw: string, options: WebhookOptions): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -23,14 +24,17 @@ function webhookUrl(raw: string): string {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new BadInput("url", "url must be http:// or https://");
   if (url.username || url.password) throw new BadInput("url", "url may not carry credentials: deliveries are signed instead");
+  const refused = refusedHost(url, options);
+  if (refused) throw new BadInput("url", `${refused}: endpoints must be public unless WEBHOOK_ALLOW_PRIVATE_NETWORKS is set`);
   return url.toString();
 }
 
-/** The webhook of an id, with its program checked against the caller's rights. */
+/** The webhook of an id, for an ADMIN of its program (NOT_FOUND for others, as for no such id: ids cannot be probed). */
 async function webhookOf(ctx: RequestContext, id: string): Promise<any> {
+  requireCredential(ctx.actor);
   const [row] = await ctx.app.db.query(`SELECT * FROM webhooks WHERE id = $1`, [uuidArg(id, "webhookId")]);
   if (!row) throw new NotFound("Webhook", "webhookId");
-  requireRole(ctx.actor, row.program_id, [Role.ADMIN]);
+  requireRowRole(ctx.actor, row.program_id, [Role.ADMIN], "Webhook", "webhookId");
   return row;
 }
 
@@ -38,12 +42,12 @@ async function webhookOf(ctx: RequestContext, id: string): Promise<any> {
 export class WebhookResolver {
   @Mutation(() => WebhookCreated, {
     description:
-      "Sends the program's events of some topics to an endpoint (ADMIN): a POST of JSON `{ id, sequence, topic, programId, customerId, createdAt, payload }` per event, signed (x-loyalty-signature), from the events committed after it is created. Retried with a doubling delay until it answers 2xx; at least once and not in order: drop a sequence seen before.",
+      "Sends the program's events of some topics to an endpoint (ADMIN): a POST of JSON `{ id, sequence, topic, programId, customerId, createdAt, payload }` per event, signed (x-loyalty-signature), from the events published after it is created while it is active. Retried with a doubling delay until it answers 2xx (redirects are not followed); at least once and not in order: drop a sequence seen before. Loopback, private and link-local endpoints are refused unless WEBHOOK_ALLOW_PRIVATE_NETWORKS.",
   })
   async createWebhook(@Arg("input") input: CreateWebhookInput, @Ctx() ctx: RequestContext): Promise<WebhookCreated> {
     const programId = uuidArg(input.programId, "programId");
     requireRole(ctx.actor, programId, [Role.ADMIN]);
-    const url = webhookUrl(input.url);
+    const url = webhookUrl(input.url, ctx.app.config.webhooks);
     const unknown = input.topics.filter((topic) => !LOYALTY_TOPICS.includes(topic));
     if (unknown.length > 0) throw new BadInput("topics", `unknown topic ${unknown.join(", ")}: one of ${LOYALTY_TOPICS.join(", ")}`);
     const secret = `whsec_${randomBytes(24).toString("base64url")}`;

@@ -87,7 +87,7 @@ export class WebhookDelivery {
   @Field(() => WebhookDeliveryStatus)
   status: WebhookDeliveryStatus;
 
-  @Field(() => Int, { description: "POSTs made so far." })
+  @Field(() => Int, { description: "Attempts made so far (a POST each, unless the event was no longer kept or the endpoint was refused)." })
   attempts: number;
 
   @Field(() => Int, { nullable: true, description: "The HTTP status of the last attempt (null: no answer)." })
@@ -96,7 +96,7 @@ export class WebhookDelivery {
   @Field(() => String, { nullable: true, description: "Why the last attempt failed." })
   lastError: string | null;
 
-  @Field(() => Date, { nullable: true, description: "When it is sent (again), while PENDING." })
+  @Field(() => Date, { nullable: true, description: "While PENDING: when it is sent (again); during an attempt, when that attempt's lease ends." })
   nextAttemptAt: Date | null;
 
   @Field(() => Date, { nullable: true })
