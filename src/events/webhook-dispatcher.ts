@@ -11,7 +11,8 @@
  * when the lease ends. Delivery is at least once, not in order: each carries its event's sequence.
  *
  * Sends run side by side, at most SEND_SLOTS per process and PER_ENDPOINT per endpoint, each slot
- * refilled as it frees: an endpoint that hangs holds its own slots for its timeout, not the others'.
+ * refilled as it frees, endpoints served in turns: an endpoint that hangs holds two slots for its
+ * timeout (ten hanging endpoints would fill a process's twenty).
  */
 import { lookup } from "node:dns";
 import { createHmac } from "node:crypto";
@@ -31,7 +32,7 @@ export interface WebhookOptions {
 
 /** POSTs in flight per process, and per endpoint. */
 const SEND_SLOTS = 20;
-const PER_ENDPOINT = 4;
+const PER_ENDPOINT = 2;
 /** The longest wait between two attempts. */
 const MAX_RETRY_DELAY_MS = 6 * 3600_000;
 /** What is read of an endpoint's answer (only its status matters); the rest is dropped. */
@@ -58,22 +59,31 @@ endpoints AS (
 )`;
 
 /**
- * Due deliveries of active endpoints, at most $4 per endpoint and none of the endpoints in $3 (those
- * this process is still sending to), leased for $2 ms, with what to send. A delivery whose last
- * attempt's outcome was never recorded (its process died) and has no attempt left is FAILED here.
+ * Due deliveries of active endpoints, leased for $2 ms, with what to send: at most $4 in flight per
+ * endpoint (less what this process is sending to it: endpoints $3 with counts $6), taken in turns
+ * (every endpoint's first due delivery before any endpoint's second), so a backlog behind one
+ * endpoint does not starve the others. A delivery whose last attempt's outcome was never recorded
+ * (its process died) and has no attempt left is FAILED here.
  */
 const CLAIM_DUE = `
 WITH exhausted AS (
-  UPDATE webhook_deliveries SET status = 'FAILED', last_error = coalesce(last_error, 'no outcome was recorded for the last attempt')
-   WHERE status = 'PENDING' AND attempts >= $5 AND next_attempt_at <= now()
+  UPDATE webhook_deliveries d SET status = 'FAILED', last_error = coalesce(d.last_error, 'no outcome was recorded for the last attempt')
+    FROM (SELECT program_id, id FROM webhook_deliveries
+           WHERE status = 'PENDING' AND attempts >= $5 AND next_attempt_at <= now()
+           LIMIT 100 FOR UPDATE SKIP LOCKED) x
+   WHERE d.program_id = x.program_id AND d.id = x.id
+), sending AS (
+  SELECT * FROM unnest($3::uuid[], $6::int[]) AS s(webhook_id, n)
 ), candidates AS (
   SELECT program_id, id FROM (
     SELECT d.program_id, d.id, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS n
-      FROM webhook_deliveries d
+           row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) + coalesce(s.n, 0) AS n
+      FROM (SELECT * FROM webhook_deliveries
+             WHERE status = 'PENDING' AND next_attempt_at <= now() AND attempts < $5
+             ORDER BY next_attempt_at LIMIT 2000) d
       JOIN webhooks w ON w.program_id = d.program_id AND w.id = d.webhook_id AND w.active
-     WHERE d.status = 'PENDING' AND d.next_attempt_at <= now() AND d.attempts < $5 AND d.webhook_id <> ALL($3::uuid[])
-  ) x WHERE n <= $4 ORDER BY next_attempt_at, id LIMIT $1
+      LEFT JOIN sending s ON s.webhook_id = d.webhook_id
+  ) x WHERE n <= $4 ORDER BY n, next_attempt_at, id LIMIT $1
 ), due AS (
   SELECT d.program_id, d.id FROM webhook_deliveries d JOIN candidates c ON c.program_id = d.program_id AND c.id = d.id
    WHERE d.status = 'PENDING' AND d.next_attempt_at <= now()
@@ -104,6 +114,11 @@ UPDATE webhook_deliveries SET
                          ELSE now() + make_interval(secs => least($8::float8 * power(2, least(attempts - 1, 40)), $9::float8) / 1000) END
  WHERE program_id = $1 AND id = $2 AND status = 'PENDING' AND attempts = $10`;
 
+/** Gives back a claimed attempt that was not made (the process stopping): not counted, due again now. */
+const RELEASE = `
+UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = now()
+ WHERE program_id = $1 AND id = $2 AND status = 'PENDING' AND attempts = $3`;
+
 /** The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>` (replays can be refused by t). */
 export function webhookSignature(secret: string, body: string, unixSeconds: number): string {
   return `t=${unixSeconds},v1=${createHmac("sha256", secret).update(`${unixSeconds}.${body}`).digest("hex")}`;
@@ -111,10 +126,13 @@ export function webhookSignature(secret: string, body: string, unixSeconds: numb
 
 /** Addresses an endpoint may not have unless WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback, private, link-local (cloud metadata), unspecified. */
 const PRIVATE = new BlockList();
-for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.168.0.0", 16]] as const) {
+for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.168.0.0", 16], ["198.18.0.0", 15]] as const) {
   PRIVATE.addSubnet(net, prefix, "ipv4");
 }
-for (const [net, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10]] as const) PRIVATE.addSubnet(net, prefix, "ipv6");
+// Unspecified, loopback, unique-local, link-local and site-local; NAT64 and 6to4 can carry any IPv4 address.
+for (const [net, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["64:ff9b::", 96], ["2002::", 16]] as const) {
+  PRIVATE.addSubnet(net, prefix, "ipv6");
+}
 
 export function isPrivateAddress(address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
@@ -189,7 +207,12 @@ export class WebhookDispatcher {
     const free = SEND_SLOTS - this.inFlight.size;
     if (free <= 0) return;
     const { timeoutMs, maxAttempts } = this.options;
-    const rows = await this.db.query(CLAIM_DUE, [free, timeoutMs + 30_000, [...this.sending.keys()], PER_ENDPOINT, maxAttempts]);
+    const rows = await this.db.query(CLAIM_DUE, [free, timeoutMs + 30_000, [...this.sending.keys()], PER_ENDPOINT, maxAttempts, [...this.sending.values()]]);
+    if (this.stopped) {
+      // Claimed while stopping: handed back untouched, for the next start or another process.
+      await Promise.all(rows.map((row) => this.db.query(RELEASE, [row.program_id, row.id, row.attempts])));
+      return;
+    }
     for (const row of rows) {
       this.sending.set(row.webhook_id, (this.sending.get(row.webhook_id) ?? 0) + 1);
       const send: Promise<void> = this.deliver(row)
@@ -243,11 +266,14 @@ export class WebhookDispatcher {
         },
       });
       status = res.statusCode;
-      await readSome(res.body);
       if (status < 200 || status >= 300) error = status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
+      // The status is the answer: what happens to the rest of the body (slow, cut, the process
+      // stopping) changes nothing.
+      await readSome(res.body).catch(() => undefined);
     } catch (err: any) {
-      if (this.abort.signal.aborted) error = "the process stopped during the attempt";
-      else if (err?.name === "TimeoutError" || /Timeout/.test(err?.code ?? "")) error = `no answer within ${timeoutMs} ms`;
+      // Stopped before an answer: the attempt was not made (not counted, due again).
+      if (this.abort.signal.aborted) return void (await this.db.query(RELEASE, [row.program_id, row.id, row.attempts]));
+      if (err?.name === "TimeoutError" || /Timeout/.test(err?.code ?? "")) error = `no answer within ${timeoutMs} ms`;
       else error = String(err?.code ? `${err.code}: ${err.message}` : (err?.message ?? err));
     }
     await finish(error === null, status, error);
