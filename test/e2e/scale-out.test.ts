@@ -52,6 +52,27 @@ describeWithRedis("several API processes (Redis)", () => {
     await clientOnB.dispose();
   });
 
+  it("resumes a subscription on one process over Redis: what was missed, then what the other process writes", async () => {
+    const programId = await griffinProgram(a);
+    await purchase(a, { programId, customerExternalId: "r", orderId: "r1", amount: 3, currency: "EUR" });
+    await purchase(a, { programId, customerExternalId: "r", orderId: "r2", amount: 3, currency: "EUR" });
+    const [seen] = await a.app.db.query(`SELECT min(id)::text AS id FROM outbox WHERE program_id = $1`, [programId]);
+    const { createClient } = await import("graphql-ws");
+    const WebSocket = (await import("ws")).default;
+    const clientOnB = createClient({ url: b.server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${ADMIN_KEY}` }, lazy: true, retryAttempts: 0 });
+    const sub = collect(clientOnB, `subscription($p: ID!, $after: ID) { loyaltyEvents(programId: $p, after: $after) { ... on CustomerEvent { sequence } } }`, { p: programId, after: seen.id });
+    // Written on A while B replays, and after.
+    const writes = Promise.all(["r3", "r4"].map((o) => purchase(a, { programId, customerExternalId: "r", orderId: o, amount: 3, currency: "EUR" })));
+    await writes;
+    const all = await a.app.db.query(`SELECT id::text AS id FROM outbox WHERE program_id = $1 AND id > $2 ORDER BY id`, [programId, seen.id]);
+    await sub.next(all.length);
+    await settle(500);
+    const got = sub.items.map((i: any) => i.loyaltyEvents.sequence);
+    expect([...got].sort((x, y) => Number(x) - Number(y))).toEqual(all.map((r: any) => r.id));
+    sub.unsubscribe();
+    await clientOnB.dispose();
+  });
+
   it("drops a changed ladder from every process's cache", async () => {
     const programId = await griffinProgram(a);
     const stagesOnB = async () => (await onB(`query($p: ID!) { program(id: $p) { stages { key } } }`, { p: programId })).data.program.stages.map((s: any) => s.key);
