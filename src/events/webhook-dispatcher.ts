@@ -229,15 +229,12 @@ export class WebhookDispatcher {
   }
 
   private async deliver(row: any): Promise<void> {
-    const { retryBaseMs, maxAttempts, timeoutMs } = this.options;
+    const { retryBaseMs, maxAttempts } = this.options;
     const finish = (ok: boolean, status: number | null, error: string | null, never = false) =>
       this.db.query(FINISH, [row.program_id, row.id, ok, status, error, never, maxAttempts, retryBaseMs, MAX_RETRY_DELAY_MS, row.attempts]);
     // Pruned (OUTBOX_RETENTION_DAYS) before it could be sent: nothing left to send.
     if (!row.kept) return void (await finish(false, null, "the event is no longer kept (OUTBOX_RETENTION_DAYS)", true));
-    const url = new URL(row.url);
-    const refused = refusedHost(url, this.options);
-    if (refused) return void (await finish(false, null, `refused: ${refused} (WEBHOOK_ALLOW_PRIVATE_NETWORKS)`));
-    const body = JSON.stringify({
+    const event = {
       id: row.id,
       sequence: row.sequence,
       topic: row.topic,
@@ -245,7 +242,27 @@ export class WebhookDispatcher {
       customerId: row.customer_id ?? null,
       createdAt: new Date(row.created_at).toISOString(),
       payload: row.payload,
-    });
+    };
+    const outcome = await this.post(row.url, row.secret, event);
+    // Stopped before an answer: the attempt was not made (not counted, due again).
+    if (outcome === "stopped") return void (await this.db.query(RELEASE, [row.program_id, row.id, row.attempts]));
+    await finish(outcome.error === null, outcome.status, outcome.error);
+  }
+
+  /**
+   * POSTs one event to an endpoint, signed with its secret: the answer's status, or why there was
+   * none; "stopped" when the process stopped first. Used by deliveries and by testWebhook.
+   */
+  async post(
+    endpoint: string,
+    secret: string,
+    event: { id: string; sequence: string; topic: string } & Record<string, unknown>,
+  ): Promise<{ status: number | null; error: string | null } | "stopped"> {
+    const { timeoutMs } = this.options;
+    const url = new URL(endpoint);
+    const refused = refusedHost(url, this.options);
+    if (refused) return { status: null, error: `refused: ${refused} (WEBHOOK_ALLOW_PRIVATE_NETWORKS)` };
+    const body = JSON.stringify(event);
     let status: number | null = null;
     let error: string | null = null;
     try {
@@ -259,10 +276,10 @@ export class WebhookDispatcher {
         headers: {
           "content-type": "application/json",
           "user-agent": "loyalty-ladder-webhooks",
-          "x-loyalty-delivery": row.id,
-          "x-loyalty-event": row.topic,
-          "x-loyalty-sequence": row.sequence,
-          "x-loyalty-signature": webhookSignature(row.secret, body, Math.floor(Date.now() / 1000)),
+          "x-loyalty-delivery": event.id,
+          "x-loyalty-event": event.topic,
+          "x-loyalty-sequence": event.sequence,
+          "x-loyalty-signature": webhookSignature(secret, body, Math.floor(Date.now() / 1000)),
         },
       });
       status = res.statusCode;
@@ -271,12 +288,11 @@ export class WebhookDispatcher {
       // stopping) changes nothing.
       await readSome(res.body).catch(() => undefined);
     } catch (err: any) {
-      // Stopped before an answer: the attempt was not made (not counted, due again).
-      if (this.abort.signal.aborted) return void (await this.db.query(RELEASE, [row.program_id, row.id, row.attempts]));
+      if (this.abort.signal.aborted) return "stopped";
       if (err?.name === "TimeoutError" || /Timeout/.test(err?.code ?? "")) error = `no answer within ${timeoutMs} ms`;
       else error = String(err?.code ? `${err.code}: ${err.message}` : (err?.message ?? err));
     }
-    await finish(error === null, status, error);
+    return { status, error };
   }
 
   /** Stops claiming, ends the POSTs in flight (each counts as a failed attempt) and waits for their outcomes to be recorded. */

@@ -198,6 +198,26 @@ describe("webhooks", () => {
     }
   });
 
+  it("sends a signed test event on request and says what the endpoint answered", async () => {
+    const programId = await griffinProgram(t);
+    const created = ok(await createWebhook(programId, "/ping", ["STAGE_CHANGED"])).data.createWebhook;
+    const TEST = `mutation($w: ID!) { testWebhook(webhookId: $w) { ok status error ms } }`;
+    const passed = ok(await t.gql(TEST, { w: created.webhook.id })).data.testWebhook;
+    expect(passed).toMatchObject({ ok: true, status: 200, error: null });
+    const [{ headers, body }] = received.get("/ping")!;
+    expect(JSON.parse(body)).toMatchObject({ topic: "PING", sequence: "0", programId, payload: { webhookId: created.webhook.id } });
+    const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(headers["x-loyalty-signature"]))!;
+    expect(v1).toBe(createHmac("sha256", created.secret).update(`${ts}.${body}`).digest("hex"));
+    answers.set("/ping", [503]);
+    expect(ok(await t.gql(TEST, { w: created.webhook.id })).data.testWebhook).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
+    // Not a delivery: nothing recorded, nothing retried.
+    await settle(600);
+    expect(await deliveries(created.webhook.id)).toEqual([]);
+    expect(received.get("/ping")).toHaveLength(2);
+    const partner = await createKey(t, programId, "PARTNER");
+    expect((await t.gql(TEST, { w: created.webhook.id }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
+  });
+
   it("checks roles and input, and lists and deletes endpoints", async () => {
     const programId = await griffinProgram(t);
     const partner = await createKey(t, programId, "PARTNER");

@@ -12,7 +12,7 @@ import { checkFirst, decodeCursor, toConnection } from "../../api/connection";
 import { LOYALTY_TOPICS } from "../../events/event.types";
 import { Role, requireCredential, requireRole, requireRowRole } from "../auth/actor";
 import { refusedHost, WebhookOptions } from "../../events/webhook-dispatcher";
-import { CreateWebhookInput, deliveryFromRow, Webhook, WebhookCreated, WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryStatus, webhookFromRow } from "./webhook.types";
+import { CreateWebhookInput, deliveryFromRow, Webhook, WebhookCreated, WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryStatus, webhookFromRow, WebhookTestResult } from "./webhook.types";
 
 /** An http(s) URL with a host, as the dispatcher will POST to it. */
 function webhookUrl(raw: string, options: WebhookOptions): string {
@@ -91,6 +91,27 @@ export class WebhookResolver {
     }
     ctx.app.webhooks.kick();
     return deliveryFromRow(row);
+  }
+
+  @Mutation(() => WebhookTestResult, {
+    description:
+      "Sends the endpoint a signed test event now (ADMIN), topic PING with sequence \"0\" and payload { webhookId }, and says what it answered: to check a URL and its signature check before real events flow. Not retried, not recorded as a delivery.",
+  })
+  async testWebhook(@Arg("webhookId", () => ID) webhookId: string, @Ctx() ctx: RequestContext): Promise<WebhookTestResult> {
+    const webhook = await webhookOf(ctx, webhookId);
+    const started = performance.now();
+    const outcome = await ctx.app.webhooks.post(webhook.url, webhook.secret, {
+      id: `test-${randomBytes(8).toString("hex")}`,
+      sequence: "0",
+      topic: "PING",
+      programId: webhook.program_id,
+      customerId: null,
+      createdAt: new Date().toISOString(),
+      payload: { webhookId: webhook.id },
+    });
+    const ms = Math.round(performance.now() - started);
+    if (outcome === "stopped") return Object.assign(new WebhookTestResult(), { ok: false, status: null, error: "the server is stopping", ms });
+    return Object.assign(new WebhookTestResult(), { ok: outcome.error === null, status: outcome.status, error: outcome.error, ms });
   }
 
   @Query(() => [Webhook], { description: "The program's endpoints, oldest first (ADMIN)." })

@@ -133,3 +133,18 @@ export const deliveryFromRow = (row: any): WebhookDelivery =>
     deliveredAt: row.delivered_at ? new Date(row.delivered_at) : null,
     createdAt: new Date(row.created_at),
   });
+
+@ObjectType({ description: "What an endpoint answered to a test event (a PING, sent at once and not retried)." })
+export class WebhookTestResult {
+  @Field({ description: "The endpoint answered 2xx." })
+  ok: boolean;
+
+  @Field(() => Int, { nullable: true, description: "The HTTP status (null: no answer)." })
+  status: number | null;
+
+  @Field(() => String, { nullable: true, description: "Why it failed." })
+  error: string | null;
+
+  @Field(() => Int, { description: "How long the POST took, in milliseconds." })
+  ms: number;
+}
