@@ -1,8 +1,9 @@
 /**
  * After commit, the writer hands its outbox rows to `publishCommitted`: they go to the bus at once
- * and are marked published in batches; marking queues their webhook deliveries (webhook-dispatcher.ts). A relay sweep publishes rows that were committed but never
- * marked (the process died between commit and publish), so nothing committed is lost. Delivery is
- * at least once; the sequence lets subscribers drop a duplicate.
+ * and are marked published in batches, and marking queues their webhook deliveries
+ * (webhook-dispatcher.ts). A relay sweep publishes rows that were committed but never marked (the
+ * process died between commit and publish), so nothing committed is lost. Delivery is at least
+ * once; the sequence lets subscribers drop a duplicate.
  */
 import { Db } from "../db/db";
 import { EventBus } from "./event-bus";

@@ -31,6 +31,12 @@ export interface FeedFilter {
   customerId: string | null;
 }
 
+/** Whether a live event belongs to a feed (the SQL twin is IN_FEED). */
+export function inFeed(filter: FeedFilter): (m: LoyaltyEventMessage) => boolean {
+  const topics = new Set(filter.topics);
+  return (m) => topics.has(m.topic) && (!filter.customerId || m.customerId === filter.customerId);
+}
+
 const IN_FEED = `program_id = $1 AND topic = ANY($3::text[]) AND ($4::uuid IS NULL OR customer_id = $4::uuid)`;
 
 const REPLAY_PAGE_SQL = `
@@ -125,8 +131,7 @@ async function* replay(
   after: string,
   filter: FeedFilter,
 ): AsyncGenerator<LoyaltyEventMessage> {
-  const topics = new Set(filter.topics);
-  const wanted = (m: LoyaltyEventMessage) => topics.has(m.topic) && (!filter.customerId || m.customerId === filter.customerId);
+  const wanted = inFeed(filter);
 
   // While the outbox is read, live events go to a queue of our own (the bus's iterator bounds what
   // it holds unread); after the handoff they are read from the bus as any live feed's are.
@@ -174,7 +179,7 @@ async function* replay(
     const seen = Number(after);
     let cursor = after;
     for (;;) {
-      const rows = await db.query(REPLAY_PAGE_SQL, [programId, cursor, [...topics], filter.customerId, REPLAY_PAGE]);
+      const rows = await db.query(REPLAY_PAGE_SQL, [programId, cursor, [...filter.topics], filter.customerId, REPLAY_PAGE]);
       for (const row of rows) {
         const message = messageFromOutboxRow(row);
         replayed.push(Number(message.sequence));

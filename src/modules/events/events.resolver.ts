@@ -10,7 +10,7 @@ import { RequestContext } from "../../context";
 import { uuidArg } from "../../api/ids";
 import { Forbidden, Unauthenticated } from "../../api/errors";
 import { LOYALTY_TOPICS, LoyaltyEventMessage, REWARD_TOPICS } from "../../events/event.types";
-import { endingSource, replayThenLive, resumePoint } from "../../events/resume";
+import { endingSource, FeedFilter, inFeed, replayThenLive, resumePoint } from "../../events/resume";
 import { Role, requireCustomerAccess, requireRole } from "../auth/actor";
 import { StageReason } from "../customer/customer.types";
 import { Stage } from "../program/program.types";
@@ -209,7 +209,6 @@ function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
   });
 }
 
-
 const AFTER_DESCRIPTION =
   "Resume after this sequence (the last one you saw): the retained events with a greater sequence come first, in order, then live ones. " +
   '"0" starts from the oldest retained. A sequence older than what is kept (OUTBOX_RETENTION_DAYS) fails with EVENTS_EXPIRED.';
@@ -336,16 +335,12 @@ async function customerFeed(context: unknown, args: { programId: string; custome
 }
 
 /** A program's events of some topics (and of one customer), live, or resumed after a sequence first. */
-async function programFeed(ctx: RequestContext, programId: string, after: string | null | undefined, wanted: { topics: readonly string[]; customerId: string | null }) {
+async function programFeed(ctx: RequestContext, programId: string, after: string | null | undefined, wanted: FeedFilter) {
   if (after != null) {
     const from = await resumePoint(ctx.app.db, programId, after, wanted);
     return replayThenLive(ctx.app.db, ctx.app.bus, programId, from, wanted);
   }
-  const topics = new Set(wanted.topics);
-  return pipe(
-    ctx.app.bus.subscribe(programId),
-    filter((m: LoyaltyEventMessage) => topics.has(m.topic) && (!wanted.customerId || m.customerId === wanted.customerId)),
-  );
+  return pipe(ctx.app.bus.subscribe(programId), filter(inFeed(wanted)));
 }
 
 @Resolver()
