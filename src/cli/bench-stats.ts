@@ -56,7 +56,8 @@ function used(before: Map<string, number>, after: Map<string, number>): number {
 export function cpuSnapshot(serverPid: number) {
   if (!existsSync("/proc/self/stat")) return null;
   const own = process.cpuUsage();
-  return { server: cpuSeconds({ pid: serverPid }), postgres: cpuSeconds({ comm: "postgres" }), generator: (own.user + own.system) / 1e6 };
+  // No server (a baseline, or a scenario inside this process): nothing to count, not pid 0's children.
+  return { server: serverPid > 0 ? cpuSeconds({ pid: serverPid }) : new Map<string, number>(), postgres: cpuSeconds({ comm: "postgres" }), generator: (own.user + own.system) / 1e6 };
 }
 
 export function cpuBetween(a: NonNullable<ReturnType<typeof cpuSnapshot>>, b: NonNullable<ReturnType<typeof cpuSnapshot>>, seconds: number) {

@@ -24,6 +24,7 @@ import { Pool } from "undici";
 import { createScratchDatabase } from "../db/scratch-database";
 import { cpuBetween, cpuSnapshot, median, percentile, pooled, Result } from "./bench-stats";
 import { describeWritePath, scrapeWritePath, writePathBetween, writePathTotal } from "./bench-write-path";
+import { Layers, startLayers } from "./bench-layers";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -66,6 +67,9 @@ const OTHER = " (other build)";
 const ONLY = process.env.BENCH_ONLY?.split(",").filter(Boolean);
 
 const selected = (name: string) => !ONLY || ONLY.some((prefix) => name.startsWith(prefix));
+
+/** The layer scenarios (bench-layers.ts), by name: the write path alone, HTTP and GraphQL alone. */
+const LAYER_SCENARIOS = ["layer write path", "layer graphql   "] as const;
 
 /** The API scenarios, by name (each printed with its ratios to the baselines). */
 const API_SCENARIOS = { cold: "api           spread", warm: "api warm      spread", tiers: "api tiers     spread", hot: "api           hot" };
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
   const db = await createScratchDatabase(BASE_URL, "loyalty_bench");
   let server: Server | undefined;
   let other: Server | undefined;
+  let layers: Layers | undefined;
   const pool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY });
   try {
     server = await startServer(db.url);
@@ -237,6 +242,12 @@ async function main(): Promise<void> {
       tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
     });
     const tieredWarm = await seedWarm(tieredProgramId, "tiered-");
+    // The layer scenarios (bench-layers.ts): warm customers of a program of their own, written by an
+    // App inside this process.
+    const layersWanted = LAYER_SCENARIOS.some(selected);
+    const layersProgramId = layersWanted ? await createProgram("Bench layers") : "";
+    const layerCustomers = layersWanted ? await seedWarm(layersProgramId, "layer-") : [];
+    layers = layersWanted ? await startLayers(db.url, ADMIN_KEY, SERVER_POOL, CONCURRENCY) : undefined;
     // A program of its own for the warm-up, so the measured customers stay as described above.
     const warmupProgramId = await createProgram("Bench warm-up");
     const warmupCustomers = await seedCold(warmupProgramId, "warmup-", 1000);
@@ -273,6 +284,13 @@ async function main(): Promise<void> {
     const run = async (name: string, op: (worker: number, i: number) => Promise<void>, to = server!) => {
       const result = await drive(name, op, to);
       if (result) rounds.set(name, [...(rounds.get(name) ?? []), result]);
+    };
+    /** A scenario served inside this process: the CPU this process used is the server's (there is no other). */
+    const runInProcess = async (name: string, op: () => Promise<void>) => {
+      const result = await drive(name, op);
+      if (!result) return;
+      if (result.cpu) result.cpu = { server: result.cpu.generator, postgres: result.cpu.postgres, generator: 0 };
+      rounds.set(name, [...(rounds.get(name) ?? []), result]);
     };
     /**
      * An API scenario, and right after it the same against the other build when one is compared.
@@ -323,6 +341,14 @@ async function main(): Promise<void> {
       // The floor of the HTTP + GraphQL stack on this machine with this load generator: a query that
       // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
       await run(`api-noop      -`, () => gql(server!.url, `{ __typename }`, {}));
+      if (layers) {
+        const layer = layers;
+        const customer = () => layerCustomers[Math.floor(Math.random() * layerCustomers.length)].external_id;
+        layer.useStoredAnswer(false);
+        await runInProcess(LAYER_SCENARIOS[0], () => layer.writePath(layersProgramId, customer(), `layer-${seq++}`));
+        layer.useStoredAnswer(true);
+        await runInProcess(LAYER_SCENARIOS[1], () => layer.graphql(layersProgramId, customer(), `layer-${seq++}`, RECORD_PURCHASE));
+      }
     }
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
@@ -371,14 +397,50 @@ async function main(): Promise<void> {
     }
     const noop = rounds.get("api-noop      -");
     if (noop) console.log(`${line({ ...pooled(noop), name: "api-noop (floor)" })}   { __typename } over HTTP: the stack alone`);
+    const cteSpread = [...rounds.entries()].find(([name]) => name.startsWith("baseline-cte") && name.endsWith("spread"))?.[1];
+    for (const name of LAYER_SCENARIOS) {
+      const layer = rounds.get(name);
+      if (layer) console.log(`${line(pooled(layer))}   ${ratio(layer, cteSpread, "of baseline-cte")}`);
+    }
+    costPerPurchase(rounds);
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
     for (const s of [server, other]) s?.child.kill("SIGTERM");
+    await layers?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));
     await pool.end();
     await new Promise((r) => setTimeout(r, 500));
     await db.drop();
   }
+}
+
+/**
+ * CPU per purchase by who spends it, for the scenarios that split the API's cost: the one-statement
+ * baseline, the API on warm customers (the same ledger work, no stage move), the HTTP + GraphQL
+ * floor, and the two layers. On a machine where every scenario is CPU-bound, an API's ratio to
+ * the baseline is roughly the inverse ratio of these sums.
+ */
+function costPerPurchase(rounds: Map<string, Result[]>): void {
+  const wanted: Array<[string, string]> = [
+    ["baseline-cte  spread", "baseline-cte spread"],
+    [API_SCENARIOS.warm, "api warm spread"],
+    ["api-noop      -", "api-noop (floor)"],
+    [LAYER_SCENARIOS[0], "layer write path"],
+    [LAYER_SCENARIOS[1], "layer graphql"],
+  ];
+  const lines: string[] = [];
+  for (const [name, label] of wanted) {
+    const result = rounds.get(name);
+    const cpu = result && pooled(result).cpu;
+    if (!result || !cpu) continue;
+    const tps = pooled(result).tps;
+    const us = (cores: number) => Math.round((cores * 1e6) / tps);
+    const parts = [us(cpu.server), us(cpu.postgres), us(cpu.generator)];
+    lines.push(`${label.padEnd(20)}${parts.map((p) => String(p).padStart(6)).join(" /")}  = ${String(parts.reduce((a, b) => a + b, 0)).padStart(5)} µs`);
+  }
+  if (lines.length === 0) return;
+  console.log(`\nCPU per purchase, µs: server / PostgreSQL / load generator (the layers run in the bench process: its CPU is under server)`);
+  for (const l of lines) console.log(l);
 }
 
 main().catch((err) => {

@@ -1,4 +1,5 @@
-import { median, pooled, Result } from "../../src/cli/bench-stats";
+import { existsSync } from "node:fs";
+import { cpuSnapshot, median, pooled, Result } from "../../src/cli/bench-stats";
 
 const round = (latencies: number[], seconds: number, server: number): Result => ({
   name: "api           spread",
@@ -25,5 +26,10 @@ describe("bench rounds", () => {
     expect(r.p50).toBe(4);
     expect(r.errors).toBe(2);
     expect(r.cpu!.server).toBeCloseTo((0.2 * 1 + 0.6 * 3) / 4);
+  });
+
+  (existsSync("/proc/self/stat") ? it : it.skip)("counts a server process and its children, and nothing for a scenario without one (not pid 0's children)", () => {
+    expect(cpuSnapshot(process.pid)!.server.has(String(process.pid))).toBe(true);
+    expect(cpuSnapshot(0)!.server.size).toBe(0);
   });
 });
