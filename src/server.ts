@@ -81,6 +81,24 @@ async function actorFor(app: App, authorization: string | undefined, requestId: 
   }
 }
 
+/**
+ * Listens, or fails with a message that names the port (a taken port used to leave the process
+ * waiting forever, listening nowhere).
+ */
+function listen(http: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => {
+      const reason = err.code === "EADDRINUSE" ? "is in use by another process" : err.code === "EACCES" ? "needs privileges this process does not have" : `cannot be listened on (${err.message})`;
+      reject(Object.assign(new Error(`port ${port} on ${host} ${reason}: set PORT (and HOST) to another`), { code: err.code }));
+    };
+    http.once("error", failed);
+    http.listen(port, host, () => {
+      http.off("error", failed);
+      resolve();
+    });
+  });
+}
+
 export async function readiness(app: App): Promise<{ ok: boolean; detail: string }> {
   try {
     const [row] = await app.db.query(`SELECT count(*)::int AS n FROM migrations`);
@@ -96,7 +114,10 @@ export async function readiness(app: App): Promise<{ ok: boolean; detail: string
 export async function createServer(app: App, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
   const schema = await getSchema();
   const http = createHttpServer();
-  const wss = new WebSocketServer({ server: http, path: "/graphql" });
+  // Upgrades are handed over here rather than with `server: http`, with which ws would also take
+  // the HTTP server's errors (a taken port) and graphql-ws would only log them: listen() reports them.
+  const wss = new WebSocketServer({ noServer: true, path: "/graphql" });
+  http.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req)));
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -293,7 +314,16 @@ export async function createServer(app: App, options: { port?: number; host?: st
     }
   }
 
-  await new Promise<void>((resolve) => http.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+  try {
+    await listen(http, options.port ?? 0, options.host ?? "127.0.0.1");
+  } catch (err) {
+    // Nothing listens: undo what was started, so the caller can end cleanly (main exits with the reason).
+    app.auth.revokedListeners.delete(closeRevoked);
+    clearInterval(sweeper);
+    await wsCleanup.dispose();
+    await apollo.stop();
+    throw err;
+  }
   const { port } = http.address() as AddressInfo;
   const host = options.host && options.host !== "0.0.0.0" ? options.host : "127.0.0.1";
   return {

@@ -6,6 +6,7 @@
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
+import { AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase } from "../../src/db/scratch-database";
@@ -21,14 +22,19 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 const node = (script: string) => ["--require", "ts-node/register", join(ROOT, script)];
 
-async function start(port: number): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, node("src/main.ts"), { env: env({ PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY }), cwd: ROOT });
+/**
+ * Starts the server on a port the system picks (PORT=0), read from what it prints: a port chosen
+ * here could be taken meanwhile by any connection's ephemeral port.
+ */
+async function start(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, node("src/main.ts"), { env: env({ PORT: "0", HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY }), cwd: ROOT });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   for (let i = 0; i < 300; i++) {
+    const port = Number(/http:\/\/localhost:(\d+)\/graphql/.exec(output)?.[1]);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { child, output: () => output };
+      if (port && (await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { child, port, output: () => output };
     } catch {
       /* not up yet */
     }
@@ -61,8 +67,8 @@ beforeAll(() => {
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 it("starts on the embedded database with a demo program, stops on SIGTERM, and keeps its data", async () => {
-  const port = 41000 + Math.floor(Math.random() * 5000);
-  const first = await start(port);
+  const first = await start();
+  let port = first.port;
   const printed = /ADMIN key\s+\(shown once\): (lk_\S+)/.exec(first.output());
   expect(printed).not.toBeNull();
   const demoKey = printed![1];
@@ -85,7 +91,8 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   });
   expect(await stop(first.child)).toBe(0);
 
-  const second = await start(port);
+  const second = await start();
+  port = second.port;
   expect(second.output()).not.toContain("shown once"); // no second seed
   const again = await gql(port, demoKey, `{ programs { id } }`);
   expect(again.data.programs).toEqual([{ id: programId }]);
@@ -124,6 +131,25 @@ it("fails fast on a bad configuration, naming the variable", () => {
   expect(cluster.stderr).toContain("API_PROCESSES > 1 needs DATABASE_URL and REDIS_URL");
 }, 60_000);
 
+it("fails fast when its port is taken, naming the port", async () => {
+  const taken = createNetServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const run = spawnSync(process.execPath, node("src/main.ts"), {
+      env: env({ PORT: String(port), HOST: "127.0.0.1", LOYALTY_DATA_DIR: mkdtempSync(join(tmpdir(), "loyalty-port-")) }),
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 90_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`loyalty API failed to start: port ${port} on 127.0.0.1 is in use by another process: set PORT (and HOST) to another`);
+    expect(run.stderr).not.toContain("Internal error");
+  } finally {
+    taken.close();
+  }
+}, 120_000);
+
 /** GET /metrics on a connection of its own. */
 function scrapeOnNewConnection(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -140,9 +166,9 @@ const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.
 
 clusterable("runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)", async () => {
   const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_cluster");
-  const port = 46000 + Math.floor(Math.random() * 3000);
+  // PORT=0: the processes share the one port the system picks (node:cluster), read from their logs.
   const child = spawn(process.execPath, node("src/main.ts"), {
-    env: { ...env(), DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
+    env: { ...env(), DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: "0", HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
     cwd: ROOT,
   });
   let output = "";
@@ -150,11 +176,17 @@ clusterable("runs several API processes on one port with API_PROCESSES (PostgreS
   child.stderr!.on("data", (d) => (output += d));
   try {
     const pids = new Set<number>();
+    const ports = new Set<number>();
     for (let i = 0; i < 300 && pids.size < 2; i++) {
-      for (const m of output.matchAll(/"pid":(\d+)[^\n]*loyalty API listening/g)) pids.add(Number(m[1]));
+      for (const m of output.matchAll(/"url":"http:\/\/127\.0\.0\.1:(\d+)\/graphql","embedded":false,"pid":(\d+)[^\n]*loyalty API listening/g)) {
+        ports.add(Number(m[1]));
+        pids.add(Number(m[2]));
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(pids.size).toBe(2);
+    expect(ports.size).toBe(1);
+    const [port] = ports;
     const created = await gql(port, ADMIN_KEY, `mutation { createProgram(input: { name: "C", ladder: { preset: "griffin-7" } }) { id } }`);
     const programId = created.data.createProgram.id;
     // The processes behind the one port write to and read from the one database.

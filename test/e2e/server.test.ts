@@ -1,6 +1,7 @@
 /** The process around the API: health, readiness, GraphiQL offline, request ids, the committed schema. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { WebSocket } from "ws";
 import { printedSchema } from "../../src/schema";
 import { ADMIN_KEY, startTestApp, TestApp } from "../helpers/test-app";
 
@@ -45,6 +46,21 @@ it("serves GraphiQL at GET /graphql from local assets only", async () => {
     expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(1000);
   }
   expect(html).not.toMatch(/https?:\/\/(?!localhost)/);
+});
+
+it("takes WebSockets on /graphql only, with the graphql-transport-ws protocol", async () => {
+  const open = (path: string) =>
+    new Promise<string>((resolve) => {
+      const socket = new WebSocket(t.server.wsUrl.replace("/graphql", path), "graphql-transport-ws");
+      socket.on("open", () => {
+        resolve(`open ${socket.protocol}`);
+        socket.close();
+      });
+      socket.on("unexpected-response", (_req, res) => resolve(`refused ${res.statusCode}`));
+      socket.on("error", () => undefined);
+    });
+  expect(await open("/graphql")).toBe("open graphql-transport-ws");
+  expect(await open("/elsewhere")).toBe("refused 400");
 });
 
 it("echoes or assigns a request id", async () => {
