@@ -324,6 +324,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
     await apollo.stop();
     throw err;
   }
+  // Later errors of the listening socket (accept failing with EMFILE under load) are logged: an
+  // 'error' event without a listener would end the process and every request in flight.
+  http.on("error", (err) => app.log.error({ err }, "HTTP server error"));
   const { port } = http.address() as AddressInfo;
   const host = options.host && options.host !== "0.0.0.0" ? options.host : "127.0.0.1";
   return {

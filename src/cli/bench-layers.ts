@@ -35,10 +35,24 @@ export async function startLayers(databaseUrl: string, adminKey: string, poolSiz
   const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOYALTY_ADMIN_KEY: adminKey, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(poolSize), API_PROCESSES: "1" });
   const log = createLogger("warn");
   const database: OpenDatabase = await openDatabase(config, log, { migrate: false });
+  // Not app.start(): its relay and pollers would sweep the bench's outbox from this process too,
+  // work the measured scenarios would pay for. The write path marks its own events (outbox flush).
   const app = new App({ config, db: database.db, log });
-  app.start();
-  const server: RunningServer = await createServer(app, { port: 0, host: "127.0.0.1" });
-  const client = new Pool(new URL(server.url).origin, { connections: concurrency });
+  let server: RunningServer | undefined;
+  let client: Pool | undefined;
+  /** Ends whatever was started, each part even when another fails. */
+  const close = async () => {
+    const steps = [() => client?.close(), () => server?.stop(), () => app.stop(), () => database.close()];
+    for (const step of steps) await Promise.resolve().then(step).catch((err) => console.error("layers: closing:", err));
+  };
+  try {
+    server = await createServer(app, { port: 0, host: "127.0.0.1" });
+    client = new Pool(new URL(server.url).origin, { connections: concurrency });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const http = client;
   const touchpoints = app.touchpoints;
   const record = touchpoints.record.bind(touchpoints);
   let stored: RecordResult | undefined;
@@ -54,7 +68,7 @@ export async function startLayers(databaseUrl: string, adminKey: string, poolSiz
       if (result.pointsEarned !== 25) throw new Error("unexpected points");
     },
     async graphql(programId, customerExternalId, orderId, query) {
-      const res = await client.request({
+      const res = await http.request({
         path: "/graphql",
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${adminKey}` },
@@ -73,11 +87,6 @@ export async function startLayers(databaseUrl: string, adminKey: string, poolSiz
           }
         : record;
     },
-    async close() {
-      await client.close();
-      await server.stop();
-      await app.stop();
-      await database.close();
-    },
+    close,
   };
 }

@@ -56,7 +56,7 @@ function used(before: Map<string, number>, after: Map<string, number>): number {
 export function cpuSnapshot(serverPid: number) {
   if (!existsSync("/proc/self/stat")) return null;
   const own = process.cpuUsage();
-  // No server (a baseline, or a scenario inside this process): nothing to count, not pid 0's children.
+  // No server process (a scenario served inside this one): nothing to count, not pid 0's children.
   return { server: serverPid > 0 ? cpuSeconds({ pid: serverPid }) : new Map<string, number>(), postgres: cpuSeconds({ comm: "postgres" }), generator: (own.user + own.system) / 1e6 };
 }
 

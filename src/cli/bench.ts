@@ -272,6 +272,16 @@ async function main(): Promise<void> {
       return list[half * size + Math.floor(Math.random() * size)];
     };
     // First purchases (stage moves) and later ones: both paths get compiled before any measuring.
+    // The layers run in this process, which compiles their paths as the server does its own.
+    const layerCustomer = () => layerCustomers[Math.floor(Math.random() * layerCustomers.length)].external_id;
+    const layerWrite = () => layers!.writePath(layersProgramId, layerCustomer(), `layer-${seq++}`);
+    const layerGraphql = () => layers!.graphql(layersProgramId, layerCustomer(), `layer-${seq++}`, RECORD_PURCHASE);
+    if (WARMUP_SECONDS > 0 && layers) {
+      layers.useStoredAnswer(false);
+      await drive("warm-up", layerWrite, undefined, WARMUP_SECONDS, true);
+      layers.useStoredAnswer(true);
+      await drive("warm-up", layerGraphql, undefined, WARMUP_SECONDS, true);
+    }
     if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected)) {
       // Each build its own half of the warm-up customers, so both compile the first-purchase path.
       for (const [half, to] of [server, other].entries()) {
@@ -342,19 +352,17 @@ async function main(): Promise<void> {
       // touches nothing. The write path cannot be faster than this; it says how much of the gap is the stack.
       await run(`api-noop      -`, () => gql(server!.url, `{ __typename }`, {}));
       if (layers) {
-        const layer = layers;
-        const customer = () => layerCustomers[Math.floor(Math.random() * layerCustomers.length)].external_id;
-        layer.useStoredAnswer(false);
-        await runInProcess(LAYER_SCENARIOS[0], () => layer.writePath(layersProgramId, customer(), `layer-${seq++}`));
-        layer.useStoredAnswer(true);
-        await runInProcess(LAYER_SCENARIOS[1], () => layer.graphql(layersProgramId, customer(), `layer-${seq++}`, RECORD_PURCHASE));
+        layers.useStoredAnswer(false);
+        await runInProcess(LAYER_SCENARIOS[0], layerWrite);
+        layers.useStoredAnswer(true);
+        await runInProcess(LAYER_SCENARIOS[1], layerGraphql);
       }
     }
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
       await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
-        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId, warmupProgramId]])
+        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId, warmupProgramId, ...(layersProgramId ? [layersProgramId] : [])]])
     ).rows;
 
     const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);

@@ -137,7 +137,7 @@ it("fails fast when its port is taken, naming the port", async () => {
   const { port } = taken.address() as AddressInfo;
   try {
     const run = spawnSync(process.execPath, node("src/main.ts"), {
-      env: env({ PORT: String(port), HOST: "127.0.0.1", LOYALTY_DATA_DIR: mkdtempSync(join(tmpdir(), "loyalty-port-")) }),
+      env: env({ PORT: String(port), HOST: "127.0.0.1", LOYALTY_DATA_DIR: join(dataDir, "taken-port") }),
       cwd: ROOT,
       encoding: "utf8",
       timeout: 90_000,

@@ -63,6 +63,13 @@ it("takes WebSockets on /graphql only, with the graphql-transport-ws protocol", 
   expect(await open("/elsewhere")).toBe("refused 400");
 });
 
+it("logs an error of its listening socket (accept failing with EMFILE) and goes on serving", async () => {
+  const failure = Object.assign(new Error("accept EMFILE"), { code: "EMFILE", syscall: "accept" });
+  // Without a listener, an 'error' event throws: in the server, that ends the process.
+  expect(() => t.server.http.emit("error", failure)).not.toThrow();
+  expect((await fetch(`${base}/healthz`)).status).toBe(200);
+});
+
 it("echoes or assigns a request id", async () => {
   const given = await fetch(t.server.url, {
     method: "POST",
