@@ -18,6 +18,7 @@
  */
 import { spawn, ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { AddressInfo, createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { Pool } from "undici";
@@ -118,9 +119,21 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu, writePath };
 }
 
+/**
+ * A port nothing listens on now, from the system (a random one could be a connection's ephemeral
+ * port). Not PORT=0: API processes under node:cluster do not print the port they got.
+ */
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 /** Starts an API process of `main` (this build's, unless another is compared) on the database. */
 async function startServer(databaseUrl: string, main = join(__dirname, "../main.js")): Promise<Server> {
-  const port = 40000 + Math.floor(Math.random() * 10000);
+  const port = await freePort();
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
   const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", NODE_ENV: "production", DB_POOL_SIZE: String(SERVER_POOL),
