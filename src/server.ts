@@ -314,14 +314,21 @@ export async function createServer(app: App, options: { port?: number; host?: st
     }
   }
 
+  const stop = async () => {
+    app.auth.revokedListeners.delete(closeRevoked);
+    clearInterval(sweeper);
+    await wsCleanup.dispose();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    http.closeAllConnections?.();
+    // Resolves also for a server that never listened (its callback then gets an error).
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await apollo.stop();
+  };
   try {
     await listen(http, options.port ?? 0, options.host ?? "127.0.0.1");
   } catch (err) {
     // Nothing listens: undo what was started, so the caller can end cleanly (main exits with the reason).
-    app.auth.revokedListeners.delete(closeRevoked);
-    clearInterval(sweeper);
-    await wsCleanup.dispose();
-    await apollo.stop();
+    await stop();
     throw err;
   }
   // Later errors of the listening socket (accept failing with EMFILE under load) are logged: an
@@ -335,14 +342,6 @@ export async function createServer(app: App, options: { port?: number; host?: st
     port,
     http,
     sweepRevokedSockets,
-    async stop() {
-      app.auth.revokedListeners.delete(closeRevoked);
-      clearInterval(sweeper);
-      await wsCleanup.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      http.closeAllConnections?.();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      await apollo.stop();
-    },
+    stop,
   };
 }
