@@ -43,6 +43,42 @@ export interface Config {
   workers: number;
   /** Webhook deliveries: how often each process looks for due ones, the first retry's delay (doubling), attempts before FAILED, and each POST's timeout. */
   webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number; allowPrivateNetworks: boolean };
+  /** What one request and one credential may cost: see docs/limits.md. */
+  limits: LimitsConfig;
+}
+
+/** Who a bucket and a cost ceiling belong to: a key's role, a customer token, no credential, LOYALTY_ADMIN_KEY. */
+export type CallerClass = "ADMIN" | "PARTNER" | "STOREFRONT" | "CUSTOMER" | "ANONYMOUS" | "ROOT";
+
+/** A leaky bucket: holds `size` cost points, refills `restorePerSecond` a second. */
+export interface BucketConfig {
+  size: number;
+  restorePerSecond: number;
+}
+
+export interface LimitsConfig {
+  /** Parser: a document of more tokens is refused while it is parsed. */
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Root fields of one mutation request: each is a write. */
+  maxRootMutations: number;
+  /** The most one request may cost, by caller. */
+  maxCost: Record<CallerClass, number>;
+  /** Each credential's bucket, by caller; null: not limited (LOYALTY_ADMIN_KEY unless RATE_LIMIT_ROOT). */
+  buckets: Record<CallerClass, BucketConfig | null>;
+  introspection: boolean;
+  graphiql: boolean;
+  fieldSuggestions: boolean;
+  /** WebSocket: subscriptions one socket may hold, sockets one credential may hold, time to send connection_init. */
+  maxSubscriptionsPerSocket: number;
+  maxSocketsPerCredential: number;
+  connectionInitTimeoutMs: number;
+  /** HTTP: time to send the headers, the whole request, and how long an idle keep-alive connection stays. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -67,6 +103,51 @@ function cron(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const raw = env[name] || fallback;
   if (!/^(\S+\s+){4}\S+$/.test(raw.trim())) throw new Error(`${name} must be a 5-field cron expression, got "${raw}"`);
   return raw.trim();
+}
+
+/** `size:restorePerSecond`, e.g. `60000:30000`; "off" for no bucket. */
+function bucket(env: NodeJS.ProcessEnv, name: string, fallback: BucketConfig | null): BucketConfig | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^off$/i.test(raw)) return null;
+  const match = /^(\d+):(\d+)$/.exec(raw.trim());
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new Error(`${name} must be size:restorePerSecond (e.g. 60000:30000) or off, got "${raw}"`);
+  return { size: Number(match[1]), restorePerSecond: Number(match[2]) };
+}
+
+/**
+ * Defaults sized on the 2-core development box (docs/limits.md): a PARTNER key can post purchases
+ * faster than the write path takes them (~1,700/s at ~15 a purchase), a STOREFRONT key serves a busy
+ * shop's pages, a customer token a person, and no single credential can hold the server alone.
+ */
+function readLimits(env: NodeJS.ProcessEnv): LimitsConfig {
+  const production = env.NODE_ENV === "production";
+  const classes: Array<[CallerClass, number, BucketConfig | null]> = [
+    ["ADMIN", 10_000, { size: 20_000, restorePerSecond: 2_000 }],
+    ["PARTNER", 5_000, { size: 60_000, restorePerSecond: 30_000 }],
+    ["STOREFRONT", 2_000, { size: 40_000, restorePerSecond: 10_000 }],
+    ["CUSTOMER", 1_000, { size: 2_000, restorePerSecond: 100 }],
+    ["ANONYMOUS", 200, { size: 400, restorePerSecond: 20 }],
+    ["ROOT", 20_000, null],
+  ];
+  return {
+    maxTokens: int(env, "QUERY_MAX_TOKENS", 3_000, 100),
+    maxDepth: int(env, "QUERY_MAX_DEPTH", 12, 2),
+    maxAliases: int(env, "QUERY_MAX_ALIASES", 30, 0),
+    maxDirectives: int(env, "QUERY_MAX_DIRECTIVES", 20, 0),
+    maxRootMutations: int(env, "QUERY_MAX_ROOT_MUTATIONS", 10, 1),
+    maxCost: Object.fromEntries(classes.map(([c, max]) => [c, int(env, `QUERY_MAX_COST_${c}`, max, 1)])) as Record<CallerClass, number>,
+    buckets: Object.fromEntries(classes.map(([c, , b]) => [c, bucket(env, `RATE_LIMIT_${c}`, b)])) as Record<CallerClass, BucketConfig | null>,
+    introspection: bool(env, "GRAPHQL_INTROSPECTION", !production),
+    graphiql: bool(env, "GRAPHIQL", !production),
+    fieldSuggestions: bool(env, "GRAPHQL_FIELD_SUGGESTIONS", !production),
+    maxSubscriptionsPerSocket: int(env, "WS_MAX_SUBSCRIPTIONS_PER_SOCKET", 50, 1),
+    maxSocketsPerCredential: int(env, "WS_MAX_SOCKETS_PER_CREDENTIAL", 50, 1),
+    connectionInitTimeoutMs: int(env, "WS_CONNECTION_INIT_TIMEOUT_MS", 5_000, 100),
+    headersTimeoutMs: int(env, "HTTP_HEADERS_TIMEOUT_MS", 10_000, 100),
+    requestTimeoutMs: int(env, "HTTP_REQUEST_TIMEOUT_MS", 30_000, 100),
+    keepAliveTimeoutMs: int(env, "HTTP_KEEPALIVE_TIMEOUT_MS", 5_000, 100),
+  };
 }
 
 function redisUrl(raw: string | undefined): string | undefined {
@@ -126,5 +207,6 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
       timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000, 100),
       allowPrivateNetworks: bool(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
     },
+    limits: readLimits(env),
   };
 }

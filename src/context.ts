@@ -15,6 +15,8 @@ export interface RequestContext {
   now: Date;
   /** Reads of this request go through here, so their statements are counted. */
   sql: CountingQueryable;
+  /** The peer's address: anonymous callers are rate-limited by it. */
+  clientAddress: string;
 }
 
 /**
@@ -32,6 +34,7 @@ class LazyRequestContext implements RequestContext {
     readonly actor: Actor,
     readonly requestId: string,
     readonly sql: CountingQueryable,
+    readonly clientAddress: string,
   ) {
     this.now = app.clock();
   }
@@ -45,6 +48,6 @@ class LazyRequestContext implements RequestContext {
   }
 }
 
-export function createContext(app: App, actor: Actor, requestId: string, sql = new CountingQueryable(app.db)): RequestContext {
-  return new LazyRequestContext(app, actor, requestId, sql);
+export function createContext(app: App, actor: Actor, requestId: string, sql = new CountingQueryable(app.db), clientAddress = ""): RequestContext {
+  return new LazyRequestContext(app, actor, requestId, sql, clientAddress);
 }

@@ -8,7 +8,7 @@ import { createServer as createHttpServer, IncomingMessage, Server, ServerRespon
 import { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
-import { GraphQLError } from "graphql";
+import { DocumentNode, ExecutionResult, getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocket, WebSocketServer } from "ws";
 import { App } from "./app";
@@ -17,6 +17,10 @@ import { getSchema } from "./schema";
 import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
 import { nulField } from "./api/nul";
+import { MemoryBuckets, RedisBuckets } from "./api/limits/buckets";
+import { limitsPlugin } from "./api/limits/limits.plugin";
+import { callerOf, Charge, QueryLimitExceeded, RequestLimits, tokenLimitError, withoutSuggestions } from "./api/limits/request-limits";
+import { Unauthenticated } from "./api/errors";
 import { Actor } from "./modules/auth/actor";
 import { KEY_CACHE_MS } from "./modules/auth/auth.service";
 import { MIGRATIONS } from "./db/data-source";
@@ -47,22 +51,40 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
+/**
+ * The body, up to MAX_BODY_BYTES. Past that the request is refused with 413 and the connection
+ * closed after the answer: destroying the socket at once would reset the client before it read
+ * the 413, so the rest is read and dropped (for at most a second).
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => Object.assign(new Error(`request body too large (at most ${MAX_BODY_BYTES} bytes)`), { status: 413 });
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) {
+      discardRest(req);
+      return reject(tooLarge());
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(Object.assign(new Error("request body too large"), { status: 413 }));
-        req.destroy();
+        req.off("data", onData);
+        chunks.length = 0;
+        discardRest(req);
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+function discardRest(req: IncomingMessage): void {
+  req.resume();
+  setTimeout(() => req.destroy(), 1000).unref();
 }
 
 /** Credential → actor; a bad credential is a typed UNAUTHENTICATED with HTTP 401. */
@@ -113,18 +135,34 @@ export async function readiness(app: App): Promise<{ ok: boolean; detail: string
 
 export async function createServer(app: App, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
   const schema = await getSchema();
-  const http = createHttpServer();
+  const limitsConfig = app.config.limits;
+  const limits = new RequestLimits(
+    limitsConfig,
+    app.config.redisUrl ? new RedisBuckets(app.config.redisUrl, (err) => app.log.warn({ err }, "rate-limit buckets: Redis unavailable, using this process's")) : new MemoryBuckets(),
+  );
+  // Slow and silent clients let go: headers within headersTimeout, the whole request within
+  // requestTimeout, an idle keep-alive connection after keepAliveTimeout (checked every second).
+  const http = createHttpServer({
+    headersTimeout: limitsConfig.headersTimeoutMs,
+    requestTimeout: Math.max(limitsConfig.requestTimeoutMs, limitsConfig.headersTimeoutMs),
+    keepAliveTimeout: limitsConfig.keepAliveTimeoutMs,
+    connectionsCheckingInterval: 1000,
+  });
   // Upgrades are handed over here rather than with `server: http`, with which ws would also take
   // the HTTP server's errors (a taken port) and graphql-ws would only log them: listen() reports them.
-  const wss = new WebSocketServer({ noServer: true, path: "/graphql" });
+  // A WebSocket message is bounded as an HTTP body is (ws closes with 1009 past it).
+  const wss = new WebSocketServer({ noServer: true, path: "/graphql", maxPayload: MAX_BODY_BYTES });
   http.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req)));
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    introspection: limitsConfig.introspection,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
     plugins: [
+      limitsPlugin(limits, schema),
       // HTTP caching of loyalty data is never right; the default plugin would cost a hook per field.
       ApolloServerPluginCacheControlDisabled(),
       operationMetricsPlugin(app.metrics),
@@ -149,81 +187,155 @@ export async function createServer(app: App, options: { port?: number; host?: st
   await apollo.start();
   shareWithSupervisor(app.metrics);
 
-  // WebSockets opened with an API key, by key: a revoked key's connections close (its subscriptions
-  // would otherwise go on receiving events).
-  const socketsByKey = new Map<string, Set<WebSocket>>();
-  const programOfKey = new Map<string, string>();
+  // Open WebSockets by credential (the key of its bucket): one credential holds at most
+  // maxSocketsPerCredential; a revoked key's sockets close at once (4403); every socket's credential
+  // is checked again on each operation and every KEY_CACHE_MS, so an expired customer token, an
+  // erased customer or a revocation this process did not hear (Redis down) closes it too (4401).
+  const socketsByCredential = new Map<string, Set<WebSocket>>();
+  const openSockets = new Map<WebSocket, { authorization: string; actor: Actor }>();
   const closeRevoked = (keyId: string) => {
-    for (const socket of socketsByKey.get(keyId) ?? []) socket.close(4403, "Forbidden: API key revoked");
-    socketsByKey.delete(keyId);
-    programOfKey.delete(keyId);
+    for (const socket of socketsByCredential.get(`key:${keyId}`) ?? []) socket.close(4403, "Forbidden: API key revoked");
   };
   app.auth.revokedListeners.add(closeRevoked);
-  // A revocation this process did not hear (its message lost with Redis down) still closes the
-  // sockets: their keys are checked in the database as often as the key cache forgets.
   const sweepRevokedSockets = async () => {
-    const keys = [...socketsByKey.keys()].map((keyId) => ({ programId: programOfKey.get(keyId)!, keyId }));
-    for (const keyId of await app.auth.revokedAmong(keys)) closeRevoked(keyId);
+    const keys = new Map<string, string>();
+    for (const { actor } of openSockets.values()) if (actor.kind === "key") keys.set(actor.keyId, actor.programId);
+    for (const keyId of await app.auth.revokedAmong([...keys].map(([keyId, programId]) => ({ programId, keyId })))) closeRevoked(keyId);
+    for (const [socket, { authorization, actor }] of openSockets) {
+      if (actor.kind === "customer" && !(await stillValid(authorization))) socket.close(4401, "Unauthorized: the customer token expired or its customer was erased");
+    }
   };
-  const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "revoked-key sweep failed")), KEY_CACHE_MS);
+  const stillValid = async (authorization: string): Promise<Actor | null> => {
+    try {
+      const actor = await app.auth.authenticate(authorization);
+      return actor.kind === "anonymous" ? null : actor;
+    } catch (err) {
+      if (err instanceof GraphQLError) return null;
+      throw err;
+    }
+  };
+  const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "socket credential sweep failed")), KEY_CACHE_MS);
   sweeper.unref();
 
-  const wsCleanup = useServer<Record<string, unknown>, { actor?: Actor }>(
+  type SocketExtra = { actor?: Actor; authorization?: string };
+  const wsRules = [...specifiedRules, ...limits.validationRules, ...(limitsConfig.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const charges = new WeakMap<object, Charge>();
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
+      connectionInitWaitTimeout: limitsConfig.connectionInitTimeoutMs,
       onConnect: async (ctx) => {
-        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const { socket } = ctx.extra;
+        const given = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const authorization = typeof given === "string" ? given : "";
+        // No operation works without a credential: an anonymous socket would only hold a slot.
+        if (!authorization.replace(/^Bearer\s+/i, "").trim()) {
+          socket.close(4401, "Unauthorized: send a credential in connection_init ({ authorization: 'Bearer …' })");
+          return false;
+        }
         const revocationsBefore = app.auth.revocationCount;
-        try {
-          ctx.extra.actor = await app.auth.authenticate(typeof auth === "string" ? auth : undefined);
-        } catch {
-          return false; // closes with 4403 Forbidden
-        }
+        const actor = await stillValid(authorization);
+        if (!actor) return false; // closes with 4403 Forbidden
         // Gone while we authenticated: graphql-ws will not call onDisconnect for it.
-        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-        const actor = ctx.extra.actor;
-        if (actor.kind === "key") {
-          const { socket } = ctx.extra;
-          const sockets = socketsByKey.get(actor.keyId) ?? new Set();
-          socketsByKey.set(actor.keyId, sockets.add(socket));
-          programOfKey.set(actor.keyId, actor.programId);
-          socket.once("close", () => {
-            sockets.delete(socket);
-            if (sockets.size === 0 && socketsByKey.get(actor.keyId) === sockets) {
-              socketsByKey.delete(actor.keyId);
-              programOfKey.delete(actor.keyId);
-            }
-          });
-          // A revocation heard while this key was checked may be its own, closing sockets before
-          // this one was listed: check the key again, from the database.
-          if (app.auth.revocationCount !== revocationsBefore && !(await app.auth.isKeyActive(actor.programId, actor.keyId))) return false;
+        if (socket.readyState !== socket.OPEN) return false;
+        const { key } = callerOf(actor, ctx.extra.request.socket.remoteAddress ?? "");
+        const sockets = socketsByCredential.get(key) ?? new Set();
+        if (sockets.size >= limitsConfig.maxSocketsPerCredential) {
+          socket.close(4429, `Too many WebSockets for this credential (at most ${limitsConfig.maxSocketsPerCredential})`);
+          return false;
         }
+        socketsByCredential.set(key, sockets.add(socket));
+        openSockets.set(socket, { authorization, actor });
+        ctx.extra.actor = actor;
+        ctx.extra.authorization = authorization;
+        let expiry: NodeJS.Timeout | undefined;
+        if (actor.kind === "customer") {
+          expiry = setTimeout(() => socket.close(4401, "Unauthorized: the customer token expired"), Math.max(0, actor.expiresAt - app.clock().getTime()));
+          expiry.unref();
+        }
+        socket.once("close", () => {
+          clearTimeout(expiry);
+          openSockets.delete(socket);
+          sockets.delete(socket);
+          if (sockets.size === 0 && socketsByCredential.get(key) === sockets) socketsByCredential.delete(key);
+        });
+        // A revocation heard while this key was checked may be its own, closing sockets before
+        // this one was listed: check the key again, from the database.
+        if (actor.kind === "key" && app.auth.revocationCount !== revocationsBefore && !(await app.auth.isKeyActive(actor.programId, actor.keyId))) return false;
         app.metrics.subscriptions.inc();
         return true;
       },
       // Called only for connections onConnect accepted.
       onDisconnect: () => app.metrics.subscriptions.dec(),
-      onSubscribe: (_ctx, _id, payload) => {
+      /**
+       * Each operation goes through what an HTTP request does: the credential checked again, the
+       * NUL check, the parser's token limit, validation with the limits, the cost charged to the
+       * credential's bucket; then the subscription count of the socket.
+       */
+      onSubscribe: async (ctx, id, payload) => {
+        const { socket, request } = ctx.extra;
+        const actor = await stillValid(ctx.extra.authorization ?? "");
+        if (!actor) {
+          // The error is sent first; the close frame follows it on the socket.
+          setImmediate(() => socket.close(4401, "Unauthorized: the credential expired, was revoked or its customer erased"));
+          return [new Unauthenticated("This socket's credential is no longer valid")];
+        }
         const nul = nulField(payload);
         if (nul) return [new GraphQLError(`${nul}: text may not contain the NUL character`, { extensions: { code: "BAD_USER_INPUT", field: nul } })];
-        return undefined;
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, limits.parseOptions);
+        } catch (err) {
+          const syntax = err instanceof GraphQLError ? err : new GraphQLError(String(err));
+          return [tokenLimitError(syntax, limitsConfig.maxTokens) ?? new GraphQLError(syntax.message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+        }
+        const invalid = validate(schema, document, wsRules);
+        if (invalid.length) return invalid;
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+        const open = Object.keys(ctx.subscriptions).filter((other) => other !== id).length;
+        if (open >= limitsConfig.maxSubscriptionsPerSocket) {
+          return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, open + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
+        }
+        let charge: Charge;
+        try {
+          charge = await limits.charge(schema, actor, request.socket.remoteAddress ?? "", document, payload.operationName, payload.variables ?? undefined);
+        } catch (err) {
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        const contextValue = createContext(app, actor, randomUUID(), undefined, request.socket.remoteAddress ?? "");
+        charges.set(contextValue, charge);
+        return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
-      context: (ctx) => createContext(app, ctx.extra.actor ?? { kind: "anonymous" }, randomUUID()),
-      onNext: (_ctx, _id, _payload, args, result) => {
-        if (!result.errors) return result as any;
-        const requestId = (args.contextValue as RequestContext | undefined)?.requestId;
-        const errors = result.errors.map((e) => {
+      onNext: async (_ctx, _id, _payload, args, result) => {
+        const contextValue = args.contextValue as RequestContext | undefined;
+        let answer = result as ExecutionResult;
+        // A query or mutation reports its cost as over HTTP; a subscription's events do not.
+        const charge = contextValue && charges.get(contextValue);
+        const operation = getOperationAST(args.document, args.operationName);
+        if (charge && operation && operation.operation !== "subscription") {
+          const cost = await limits.settle(charge, schema, args.document, operation, answer.data);
+          answer = { ...answer, extensions: { ...answer.extensions, cost } };
+        }
+        if (!answer.errors) return answer as any;
+        const requestId = contextValue?.requestId;
+        const errors = answer.errors.map((e) => {
           if (!isExposed(e) && !isExposed(e.originalError)) {
             (e as any)[REQUEST_ID] = requestId;
             app.log.error({ err: e.originalError ?? e, requestId, path: e.path }, "unexpected error in a subscription");
           }
           return formatError(e.toJSON(), e);
         });
-        return { ...result, errors } as any;
+        return { ...answer, errors } as any;
       },
-      // Errors before execution are the client's: the document does not parse or validate.
+      // Errors before execution are the client's: the document does not parse or validate, or a limit refused it.
       onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => formatError({ ...e.toJSON(), extensions: { code: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }, e)) as any,
+        errors.map((e) => {
+          const json = e.toJSON();
+          const message = limitsConfig.fieldSuggestions ? json.message : withoutSuggestions(json.message);
+          return formatError({ ...json, message, extensions: { code: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }, e);
+        }) as any,
     },
     wss,
   );
@@ -252,13 +364,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
     }
-    const asset = graphiqlAsset(url.pathname);
+    const asset = limitsConfig.graphiql ? graphiqlAsset(url.pathname) : undefined;
     if (asset) {
       res.setHeader("cache-control", "public, max-age=3600");
       return send(res, 200, asset.type, asset.body);
     }
     if (url.pathname !== "/graphql") return send(res, 404, "application/json", JSON.stringify({ error: "not found" }));
-    if (req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.search) {
+    if (limitsConfig.graphiql && req.method === "GET" && (req.headers.accept ?? "").includes("text/html") && !url.search) {
       return send(res, 200, "text/html; charset=utf-8", GRAPHIQL_HTML);
     }
 
@@ -268,7 +380,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
       try {
         raw = await readBody(req);
       } catch (err) {
-        return send(res, (err as any).status ?? 400, "application/json", JSON.stringify({ errors: [{ message: (err as Error).message, extensions: { code: "BAD_REQUEST" } }] }));
+        const status = (err as any).status ?? 400;
+        if (status === 413) res.setHeader("connection", "close");
+        return send(res, status, "application/json", JSON.stringify({ errors: [{ message: (err as Error).message, extensions: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } }] }));
       }
       try {
         body = raw.length ? JSON.parse(raw) : {};
@@ -286,9 +400,24 @@ export async function createServer(app: App, options: { port?: number; host?: st
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
     }
     const sql = new CountingQueryable(app.db);
+    const clientAddress = req.socket.remoteAddress ?? "";
+    // The credential first: a bad one is UNAUTHENTICATED (in Apollo's answer, below) before
+    // anything is parsed, and an empty bucket is THROTTLED before anything is parsed either.
+    const actor = await actorFor(app, req.headers.authorization, requestId).catch((err: GraphQLError) => err);
+    if (!(actor instanceof GraphQLError)) {
+      const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
+      if (throttled) {
+        res.setHeader("retry-after", String(throttled.extensions.retryAfterSeconds));
+        const { http: _http, ...extensions } = throttled.extensions;
+        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: throttled.message, extensions }], extensions: { cost: extensions.cost } }));
+      }
+    }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => createContext(app, await actorFor(app, req.headers.authorization, requestId), requestId, sql),
+      context: async () => {
+        if (actor instanceof GraphQLError) throw actor;
+        return createContext(app, actor, requestId, sql, clientAddress);
+      },
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     // SQL statements this request's reads sent (writes go in shared batches and are not counted).
@@ -317,6 +446,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const stop = async () => {
     app.auth.revokedListeners.delete(closeRevoked);
     clearInterval(sweeper);
+    await limits.close();
     await wsCleanup.dispose();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     http.closeAllConnections?.();

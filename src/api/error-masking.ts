@@ -18,6 +18,8 @@ const EXPOSED_CODES = new Set([
   "PERSISTED_QUERY_NOT_FOUND",
   "PERSISTED_QUERY_NOT_SUPPORTED",
   "OPERATION_RESOLUTION_FAILURE",
+  "QUERY_LIMIT_EXCEEDED",
+  "THROTTLED",
 ]);
 
 /** SQLSTATEs that mean "this value cannot be stored", not "the server is broken". */
@@ -48,7 +50,28 @@ export function isExposed(error: unknown): boolean {
   return typeof code === "string" && EXPOSED_CODES.has(code);
 }
 
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+/**
+ * Apollo reports every validation error as GRAPHQL_VALIDATION_FAILED and the parser's token limit
+ * as GRAPHQL_PARSE_FAILED: a refused limit keeps its own code (api/limits), so a client can tell
+ * "too big" from "wrong".
+ */
+function limitCode(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const extensions = formatted.extensions ?? {};
+  if (typeof extensions.limit === "string" && extensions.code === "GRAPHQL_VALIDATION_FAILED") {
+    return { ...formatted, extensions: { ...extensions, code: "QUERY_LIMIT_EXCEEDED" } };
+  }
+  const tokens = extensions.code === "GRAPHQL_PARSE_FAILED" ? /Document contains more than (\d+) tokens/.exec(formatted.message) : null;
+  if (tokens) {
+    return {
+      message: `The document has more than ${tokens[1]} tokens; parsing stopped there`,
+      extensions: { code: "QUERY_LIMIT_EXCEEDED", limit: "tokens", max: Number(tokens[1]) },
+    };
+  }
+  return formatted;
+}
+
+export function formatError(given: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const formatted = limitCode(given);
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   const validationErrors = (original as any)?.extensions?.validationErrors as ValidationErrorLike[] | undefined;
   if (validationErrors) {
@@ -61,7 +84,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   const code = formatted.extensions?.code;
   if (typeof code === "string" && EXPOSED_CODES.has(code)) {
-    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    // `http` (a status and headers for the HTTP answer) is Apollo's, not the client's.
+    const { stacktrace: _stack, http: _http, ...extensions } = formatted.extensions ?? {};
     if (code === "BAD_USER_INPUT" && !extensions.field) {
       // GraphQL's own coercion errors name the place in prose: 'got invalid value 5 at "input.rating"'.
       const at =

@@ -32,7 +32,15 @@ export interface GqlResult<T> {
 }
 
 export async function startTestApp(
-  options: { poolSize?: number; redisUrl?: string; writeBatchesInFlight?: number; writeWorker?: boolean; metricsToken?: string } = {},
+  options: {
+    poolSize?: number;
+    redisUrl?: string;
+    writeBatchesInFlight?: number;
+    writeWorker?: boolean;
+    metricsToken?: string;
+    /** More configuration, as environment variables (limits, timeouts). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
   const fresh = baseUrl ? await createScratchDatabase(baseUrl, "loyalty_test") : undefined;
@@ -54,6 +62,7 @@ export async function startTestApp(
     WEBHOOK_TIMEOUT_MS: "1000",
     // The tests' endpoints listen on loopback.
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: "true",
+    ...options.env,
   });
   const log = pino({ level: config.logLevel });
   const database = await openDatabase(config, log);

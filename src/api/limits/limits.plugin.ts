@@ -1,0 +1,39 @@
+/**
+ * The request limits in Apollo's pipeline (HTTP): parse and validation limits are Apollo options
+ * (server.ts passes `limits.parseOptions` and `limits.validationRules`); this plugin prices the
+ * resolved operation, charges the caller's bucket before execution, gives back the unused part
+ * after it, and reports `extensions.cost` on every answer that got that far.
+ */
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { GraphQLSchema } from "graphql";
+import type { RequestContext } from "../../context";
+import { Charge, CostReport, RequestLimits, withoutSuggestions } from "./request-limits";
+
+export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      let charge: Charge | undefined;
+      let refused: CostReport | undefined;
+      return {
+        async didResolveOperation({ document, request, contextValue }) {
+          try {
+            charge = await limits.charge(schema, contextValue.actor, contextValue.clientAddress, document, request.operationName, request.variables);
+          } catch (err) {
+            refused = (err as { extensions?: { cost?: CostReport } }).extensions?.cost;
+            throw err;
+          }
+        },
+        async didEncounterErrors({ errors }) {
+          if (limits.config.fieldSuggestions) return;
+          for (const error of errors) error.message = withoutSuggestions(error.message);
+        },
+        async willSendResponse({ response, document, operation }) {
+          if (response.body.kind !== "single") return;
+          let report = refused;
+          if (charge && document && operation) report = await limits.settle(charge, schema, document, operation, response.body.singleResult.data);
+          if (report) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost: report };
+        },
+      };
+    },
+  };
+}

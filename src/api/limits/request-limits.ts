@@ -1,0 +1,205 @@
+/**
+ * Every request's cost is bounded before it runs, the same way over HTTP and WebSocket:
+ * 1. the parser stops at `maxTokens` (graphql's own `maxTokens`), so a huge document costs only
+ *    the tokens read before it is refused;
+ * 2. validation refuses depth, aliases and directives past their limits (graphql-armor's rules)
+ *    and mutation requests of more than `maxRootMutations` writes;
+ * 3. the cost model (cost.ts) prices the operation; over the caller's ceiling it is refused;
+ * 4. the caller's bucket pays the price up front (buckets.ts), or the request is THROTTLED (429)
+ *    without executing; after execution the unused part is given back.
+ * Refusals are QUERY_LIMIT_EXCEEDED (with `limit`, `max` and `found`) or THROTTLED, never run.
+ */
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
+import {
+  ASTVisitor,
+  DocumentNode,
+  FragmentDefinitionNode,
+  GraphQLError,
+  GraphQLSchema,
+  Kind,
+  OperationDefinitionNode,
+  SelectionSetNode,
+  ValidationContext,
+  ValidationRule,
+} from "graphql";
+import type { CallerClass, LimitsConfig } from "../../config";
+import type { Actor } from "../../modules/auth/actor";
+import { actualCost, requestedCost } from "./cost";
+import { CostBuckets } from "./buckets";
+
+export const QUERY_LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED";
+export const THROTTLED = "THROTTLED";
+
+/** What every answer reports in `extensions.cost` (Shopify's names). */
+export interface CostReport {
+  requestedQueryCost: number;
+  /** Null until the request ran (and for a refused one). */
+  actualQueryCost: number | null;
+  throttleStatus: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number } | null;
+}
+
+/** One request's charge: whose bucket paid what, to give back the unused part. */
+export interface Charge {
+  report: CostReport;
+  bucketKey: string | null;
+  caller: CallerClass;
+}
+
+export class QueryLimitExceeded extends GraphQLError {
+  constructor(limit: string, max: number, found: number | null, message: string) {
+    super(message, { extensions: { code: QUERY_LIMIT_EXCEEDED, limit, max, ...(found !== null ? { found } : {}), http: { status: 400 } } });
+  }
+}
+
+export class Throttled extends GraphQLError {
+  constructor(report: CostReport, retryAfterSeconds: number) {
+    super(`Throttled: this credential's budget holds ${Math.floor(report.throttleStatus?.currentlyAvailable ?? 0)} of the ${report.requestedQueryCost} this request costs; retry in ${retryAfterSeconds} s`, {
+      extensions: {
+        code: THROTTLED,
+        retryAfterSeconds,
+        cost: report,
+        http: { status: 429, headers: new Map([["retry-after", String(retryAfterSeconds)]]) },
+      },
+    });
+  }
+}
+
+/** Which bucket and ceiling a caller has. Anonymous callers share one bucket per address. */
+export function callerOf(actor: Actor, address: string): { caller: CallerClass; key: string } {
+  switch (actor.kind) {
+    case "root":
+      return { caller: "ROOT", key: "root" };
+    case "key":
+      return { caller: actor.role, key: `key:${actor.keyId}` };
+    case "customer":
+      return { caller: "CUSTOMER", key: `customer:${actor.customerId}` };
+    case "anonymous":
+      return { caller: "ANONYMOUS", key: `address:${address}` };
+  }
+}
+
+/** graphql-armor reports through this: the error keeps `limit` so formatError can name it. */
+function reportAs(limit: string, max: number) {
+  return [
+    (ctx: ValidationContext | null, error: GraphQLError) => {
+      const found = Number(/found (\d+)/.exec(error.message)?.[1] ?? NaN);
+      ctx?.reportError(new QueryLimitExceeded(limit, max, Number.isFinite(found) ? found : null, error.message.replace(/^Syntax Error: /, "")));
+    },
+  ];
+}
+
+/** Counts the root fields of a mutation (through fragments spread at its root): each is a write. */
+function maxRootMutationsRule(max: number): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => ({
+    OperationDefinition(node: OperationDefinitionNode) {
+      if (node.operation !== "mutation") return;
+      const count = (set: SelectionSetNode, seen: Set<string>): number =>
+        set.selections.reduce((n, s) => {
+          if (s.kind === Kind.FIELD) return n + 1;
+          if (s.kind === Kind.INLINE_FRAGMENT) return n + count(s.selectionSet, seen);
+          if (seen.has(s.name.value)) return n;
+          seen.add(s.name.value);
+          const fragment: FragmentDefinitionNode | undefined = context.getFragment(s.name.value) ?? undefined;
+          return fragment ? n + count(fragment.selectionSet, seen) : n;
+        }, 0);
+      const found = count(node.selectionSet, new Set());
+      if (found > max) context.reportError(new QueryLimitExceeded("rootMutations", max, found, `A request may make at most ${max} mutations, found ${found}`));
+    },
+  });
+}
+
+export class RequestLimits {
+  readonly validationRules: ValidationRule[];
+  readonly parseOptions: { maxTokens: number };
+
+  constructor(
+    readonly config: LimitsConfig,
+    private readonly buckets: CostBuckets,
+  ) {
+    const { maxDepth, maxAliases, maxDirectives } = config;
+    this.parseOptions = { maxTokens: config.maxTokens };
+    this.validationRules = [
+      maxDepthRule({ n: maxDepth, ignoreIntrospection: config.introspection, propagateOnRejection: false, onReject: reportAs("depth", maxDepth) }),
+      maxAliasesRule({ n: maxAliases, propagateOnRejection: false, onReject: reportAs("aliases", maxAliases) }),
+      maxDirectivesRule({ n: maxDirectives, propagateOnRejection: false, onReject: reportAs("directives", maxDirectives) }),
+      maxRootMutationsRule(config.maxRootMutations),
+    ];
+  }
+
+  /**
+   * Before parsing: an empty bucket is THROTTLED at once, so a flood costs a bucket read per
+   * request. Null when the caller may go on.
+   */
+  async throttledBeforeParsing(actor: Actor, address: string): Promise<Throttled | null> {
+    const { caller, key } = callerOf(actor, address);
+    const bucket = this.config.buckets[caller];
+    if (!bucket) return null;
+    const state = await this.buckets.take(key, bucket, 0);
+    if (state.available >= 1) return null;
+    const report: CostReport = { requestedQueryCost: 0, actualQueryCost: null, throttleStatus: this.status(caller, state.available) };
+    return new Throttled(report, Math.max(1, Math.ceil(1 / bucket.restorePerSecond)));
+  }
+
+  /**
+   * Prices the operation and takes the price from the caller's bucket. Throws QueryLimitExceeded
+   * over the caller's ceiling and Throttled when the bucket lacks it; neither runs anything.
+   */
+  async charge(schema: GraphQLSchema, actor: Actor, address: string, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): Promise<Charge> {
+    const { caller, key } = callerOf(actor, address);
+    let cost: number;
+    try {
+      cost = requestedCost(schema, document, variables, operationName);
+    } catch (err) {
+      // Variables that do not coerce: execution refuses the request before running anything.
+      if (err instanceof GraphQLError) return { caller, bucketKey: null, report: { requestedQueryCost: 0, actualQueryCost: null, throttleStatus: null } };
+      throw err;
+    }
+    const max = this.config.maxCost[caller];
+    if (cost > max) throw new QueryLimitExceeded("cost", max, cost, `This request would cost ${cost}; the most one request may cost is ${max}`);
+    const bucket = this.config.buckets[caller];
+    if (!bucket) return { caller, bucketKey: null, report: { requestedQueryCost: cost, actualQueryCost: null, throttleStatus: null } };
+    const state = await this.buckets.take(key, bucket, cost);
+    const report: CostReport = { requestedQueryCost: cost, actualQueryCost: null, throttleStatus: this.status(caller, state.available) };
+    if (!state.ok) {
+      // A request larger than the bucket would wait forever: that is the ceiling's refusal.
+      if (cost > bucket.size) throw new QueryLimitExceeded("cost", bucket.size, cost, `This request would cost ${cost}; this credential's bucket holds at most ${bucket.size}`);
+      throw new Throttled(report, Math.max(1, Math.ceil((cost - state.available) / bucket.restorePerSecond)));
+    }
+    return { caller, bucketKey: key, report };
+  }
+
+  /** After execution: the actual cost, and the unused part back in the bucket. */
+  async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown): Promise<CostReport> {
+    const actual = Math.min(charge.report.requestedQueryCost, actualCost(schema, document, operation, data));
+    charge.report.actualQueryCost = actual;
+    const refund = charge.report.requestedQueryCost - actual;
+    const bucket = this.config.buckets[charge.caller];
+    if (charge.bucketKey && bucket && refund > 0) {
+      const state = await this.buckets.take(charge.bucketKey, bucket, -refund);
+      charge.report.throttleStatus = this.status(charge.caller, state.available);
+    }
+    return charge.report;
+  }
+
+  private status(caller: CallerClass, available: number): CostReport["throttleStatus"] {
+    const bucket = this.config.buckets[caller];
+    return bucket ? { maximumAvailable: bucket.size, currentlyAvailable: Math.floor(available), restoreRate: bucket.restorePerSecond } : null;
+  }
+
+  close(): Promise<void> {
+    return this.buckets.close();
+  }
+}
+
+/** graphql's parser refusing a document over maxTokens, as a typed limit. */
+export function tokenLimitError(error: { message: string }, maxTokens: number): QueryLimitExceeded | null {
+  if (!/Document contains more than \d+ tokens/.test(error.message)) return null;
+  return new QueryLimitExceeded("tokens", maxTokens, null, `The document has more than ${maxTokens} tokens; parsing stopped there`);
+}
+
+/** "Did you mean …?" teaches a stranger the schema: dropped when field suggestions are off. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean .+\?$/, "");
+}
