@@ -148,11 +148,24 @@ export async function createServer(app: App, options: { port?: number; host?: st
     keepAliveTimeout: limitsConfig.keepAliveTimeoutMs,
     connectionsCheckingInterval: 1000,
   });
+  // A connection that never sends a request is closed after headersTimeout too: Node's own timer
+  // starts only with a request's first bytes.
+  const silent = new WeakMap<object, NodeJS.Timeout>();
+  http.on("connection", (socket) => {
+    const timer = setTimeout(() => socket.destroy(), limitsConfig.headersTimeoutMs);
+    timer.unref();
+    silent.set(socket, timer);
+    socket.once("close", () => clearTimeout(timer));
+  });
+  const spoke = (socket: object) => clearTimeout(silent.get(socket));
   // Upgrades are handed over here rather than with `server: http`, with which ws would also take
   // the HTTP server's errors (a taken port) and graphql-ws would only log them: listen() reports them.
   // A WebSocket message is bounded as an HTTP body is (ws closes with 1009 past it).
   const wss = new WebSocketServer({ noServer: true, path: "/graphql", maxPayload: MAX_BODY_BYTES });
-  http.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req)));
+  http.on("upgrade", (req, socket, head) => {
+    spoke(socket);
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -217,7 +230,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "socket credential sweep failed")), KEY_CACHE_MS);
   sweeper.unref();
 
-  type SocketExtra = { actor?: Actor; authorization?: string };
+  type SocketExtra = { actor?: Actor; authorization?: string; admitted?: Set<string> };
   const wsRules = [...specifiedRules, ...limits.validationRules, ...(limitsConfig.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const charges = new WeakMap<object, Charge>();
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
@@ -267,6 +280,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       },
       // Called only for connections onConnect accepted.
       onDisconnect: () => app.metrics.subscriptions.dec(),
+      onComplete: (ctx, id) => void ctx.extra.admitted?.delete(id),
       /**
        * Each operation goes through what an HTTP request does: the credential checked again, the
        * NUL check, the parser's token limit, validation with the limits, the cost charged to the
@@ -293,10 +307,6 @@ export async function createServer(app: App, options: { port?: number; host?: st
         if (invalid.length) return invalid;
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
-        const open = Object.keys(ctx.subscriptions).filter((other) => other !== id).length;
-        if (open >= limitsConfig.maxSubscriptionsPerSocket) {
-          return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, open + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
-        }
         let charge: Charge;
         try {
           charge = await limits.charge(schema, actor, request.socket.remoteAddress ?? "", document, payload.operationName, payload.variables ?? undefined);
@@ -304,6 +314,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
           if (err instanceof GraphQLError) return [err];
           throw err;
         }
+        // Counted here, after the last await: operations subscribing at once each see the others.
+        const admitted = (ctx.extra.admitted ??= new Set());
+        for (const other of admitted) if (!(other in ctx.subscriptions)) admitted.delete(other);
+        if (admitted.size >= limitsConfig.maxSubscriptionsPerSocket) {
+          return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, admitted.size + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
+        }
+        admitted.add(id);
         const contextValue = createContext(app, actor, randomUUID(), undefined, request.socket.remoteAddress ?? "");
         charges.set(contextValue, charge);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
@@ -341,6 +358,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   );
 
   http.on("request", (req, res) => {
+    spoke(req.socket);
     void handle(req, res).catch((err) => {
       app.log.error({ err }, "http handler failed");
       if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));

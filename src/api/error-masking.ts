@@ -60,7 +60,7 @@ function limitCode(formatted: GraphQLFormattedError): GraphQLFormattedError {
   if (typeof extensions.limit === "string" && extensions.code === "GRAPHQL_VALIDATION_FAILED") {
     return { ...formatted, extensions: { ...extensions, code: "QUERY_LIMIT_EXCEEDED" } };
   }
-  const tokens = extensions.code === "GRAPHQL_PARSE_FAILED" ? /Document contains more than (\d+) tokens/.exec(formatted.message) : null;
+  const tokens = extensions.code === "GRAPHQL_PARSE_FAILED" ? /Document contains more tha[nt] (\d+) tokens/.exec(formatted.message) : null;
   if (tokens) {
     return {
       message: `The document has more than ${tokens[1]} tokens; parsing stopped there`,

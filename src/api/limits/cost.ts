@@ -5,7 +5,8 @@
  * - A leaf (scalar, enum) costs 0; an object costs 1; a root mutation field costs MUTATION_COST.
  * - A field with `first` costs its own cost plus `first` times what is selected under it
  *   (`customers(first: 50) { nodes { … } }`); the page it returns is never larger.
- * - Any other list is assumed to hold LIST_SIZES[field] items (DEFAULT_LIST_SIZE when not listed).
+ * - Any other list is assumed to hold LIST_SIZES[field] items (DEFAULT_LIST_SIZE when not listed),
+ *   each costing what an object does.
  * - FIELD_COSTS raises the cost of fields that compute more than a row read: analytics, scores.
  *
  * The estimate runs through graphql-query-complexity (`getComplexity`), which applies `@skip`,
@@ -111,7 +112,8 @@ function estimator(schema: GraphQLSchema): ComplexityEstimator {
     if (isListType(getNullableType(field.type))) {
       // The nodes and edges of a connection: its `first` already counted them.
       if (/Connection$/.test(type.name)) return own + childComplexity;
-      return own + (LIST_SIZES[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) * childComplexity;
+      // Each item is an object of its own (own cost 1) with what is selected in it.
+      return (LIST_SIZES[`${type.name}.${field.name}`] ?? DEFAULT_LIST_SIZE) * (own + childComplexity);
     }
     return own + childComplexity;
   };
@@ -170,7 +172,8 @@ export function actualCost(schema: GraphQLSchema, document: DocumentNode, operat
         }
         const field = parent.getFields()[name];
         if (!field) continue;
-        cost += ownCost(schema, parent, field);
+        const items = Array.isArray(object[key]) ? (object[key] as unknown[]).length : 1;
+        cost += ownCost(schema, parent, field) * items;
         if (selection.selectionSet) cost += walk(selection.selectionSet, typeOf(getNamedType(field.type), object[key]) ?? parent, object[key], new Set());
       } else {
         const set = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet : fragments.get(selection.name.value)?.selectionSet;

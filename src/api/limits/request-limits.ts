@@ -150,7 +150,8 @@ export class RequestLimits {
     const { caller, key } = callerOf(actor, address);
     let cost: number;
     try {
-      cost = requestedCost(schema, document, variables, operationName);
+      // At least 1: even `{ __typename }` is a round trip, and a flood of free requests is still a flood.
+      cost = Math.max(1, requestedCost(schema, document, variables, operationName));
     } catch (err) {
       // Variables that do not coerce: execution refuses the request before running anything.
       if (err instanceof GraphQLError) return { caller, bucketKey: null, report: { requestedQueryCost: 0, actualQueryCost: null, throttleStatus: null } };
@@ -172,7 +173,8 @@ export class RequestLimits {
 
   /** After execution: the actual cost, and the unused part back in the bucket. */
   async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown): Promise<CostReport> {
-    const actual = Math.min(charge.report.requestedQueryCost, actualCost(schema, document, operation, data));
+    // At least 1: a request refused in its resolvers (forbidden, not found) still cost a round trip.
+    const actual = Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
     charge.report.actualQueryCost = actual;
     const refund = charge.report.requestedQueryCost - actual;
     const bucket = this.config.buckets[charge.caller];
@@ -195,7 +197,7 @@ export class RequestLimits {
 
 /** graphql's parser refusing a document over maxTokens, as a typed limit. */
 export function tokenLimitError(error: { message: string }, maxTokens: number): QueryLimitExceeded | null {
-  if (!/Document contains more than \d+ tokens/.test(error.message)) return null;
+  if (!/Document contains more tha[nt] \d+ tokens/.test(error.message)) return null;
   return new QueryLimitExceeded("tokens", maxTokens, null, `The document has more than ${maxTokens} tokens; parsing stopped there`);
 }
 
