@@ -164,7 +164,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const wss = new WebSocketServer({ noServer: true, path: "/graphql", maxPayload: MAX_BODY_BYTES });
   http.on("upgrade", (req, socket, head) => {
     spoke(socket);
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      wss.emit("connection", ws, req);
+      // graphql-ws prints a socket's errors to stderr with their stack: one line of stack per
+      // stranger's oversized message. ws has already closed such a socket (1009); a debug line will do.
+      ws.removeAllListeners("error");
+      ws.on("error", (err) => app.log.debug({ err }, "websocket error"));
+    });
   });
 
   const apollo = new ApolloServer<RequestContext>({

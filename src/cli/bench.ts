@@ -23,10 +23,11 @@ import { join } from "node:path";
 import pg from "pg";
 import { Pool } from "undici";
 import { createScratchDatabase } from "../db/scratch-database";
-import { cpuBetween, cpuSnapshot, percentile, Result } from "./bench-stats";
+import { cpuBetween, cpuSnapshot, percentile, pooled, Result } from "./bench-stats";
 import { scrapeWritePath, writePathBetween } from "./bench-write-path";
 import { API_SCENARIOS, LAYER_SCENARIOS, NOOP_SCENARIO, OTHER, printReport } from "./bench-report";
 import { Layers, startLayers } from "./bench-layers";
+import { limitsOverhead, load, LoadResult, Overhead, printLimits } from "./bench-limits";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -365,6 +366,28 @@ async function main(): Promise<void> {
       }
     }
 
+    // The request limits: what they cost a purchase, and what a flood by one key does to another.
+    let overhead: Overhead | null = null;
+    let victim: { alone: LoadResult; flooded: LoadResult; flood: LoadResult } | null = null;
+    if (selected("limits")) {
+      const input = { programId, customerExternalId: warm[0].external_id, orderId: `limits-sample-${seq++}`, amount: 25, currency: "EUR" };
+      const answer = await gql(url, RECORD_PURCHASE, { input });
+      overhead = await limitsOverhead(RECORD_PURCHASE, { input }, answer, REDIS_URL);
+      const key = async (name: string) =>
+        (await gql(url, `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name } })).createApiKey.secret as string;
+      const [victimKey, floodKey] = [await key("bench victim"), await key("bench flood")];
+      const purchaseBody = () =>
+        JSON.stringify({ query: RECORD_PURCHASE, variables: { input: { programId, customerExternalId: warm[Math.floor(Math.random() * warm.length)].external_id, orderId: `victim-${seq++}`, amount: 25, currency: "EUR" } } });
+      // The most expensive read a PARTNER may send (about 2,000 of its 5,000), again and again.
+      const heavy = JSON.stringify({
+        query: `query($p: ID!) { customers(programId: $p, first: 200) { nodes { id stage { key } points { balance } rfm { recency frequency monetary } nextStage { stage { key } } } } }`,
+        variables: { p: programId },
+      });
+      const alone = await load(url, victimKey, 4, SECONDS, purchaseBody);
+      const [flooded, flood] = await Promise.all([load(url, victimKey, 4, SECONDS, purchaseBody), load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy)]);
+      victim = { alone, flooded, flood };
+    }
+
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
       await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
@@ -375,6 +398,12 @@ async function main(): Promise<void> {
       `\nrecordPurchase, ${CONCURRENCY} concurrent clients, ${SECONDS}s each in ${ROUNDS} round(s), ${CUSTOMERS} customers, PostgreSQL at ${new URL(BASE_URL).host}, ${SERVER_WORKERS} API process(es)${COMPARE ? `, compared with ${COMPARE}` : ""}`,
     );
     printReport(rounds);
+    if (overhead || victim) {
+      const warmRounds = rounds.get(API_SCENARIOS.warm);
+      const warmCpu = warmRounds && pooled(warmRounds);
+      const apiUs = warmCpu?.cpu ? ((warmCpu.cpu.server + warmCpu.cpu.postgres) * 1e6) / warmCpu.tps : null;
+      printLimits(overhead, apiUs, victim?.alone ?? null, victim?.flooded ?? null, victim?.flood ?? null);
+    }
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
     for (const s of [server, other]) s?.child.kill("SIGTERM");
