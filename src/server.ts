@@ -324,9 +324,12 @@ export async function createServer(app: App, options: { port?: number; host?: st
         const admitted = (ctx.extra.admitted ??= new Set());
         for (const other of admitted) if (!(other in ctx.subscriptions)) admitted.delete(other);
         if (admitted.size >= limitsConfig.maxSubscriptionsPerSocket) {
+          charge.leave?.();
           return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, admitted.size + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
         }
         admitted.add(id);
+        // A subscription lives long: it does not hold its credential's in-flight budget.
+        if (operation.operation === "subscription") charge.leave?.();
         const contextValue = createContext(app, actor, randomUUID(), undefined, request.socket.remoteAddress ?? "");
         charges.set(contextValue, charge);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
@@ -398,6 +401,23 @@ export async function createServer(app: App, options: { port?: number; host?: st
       return send(res, 200, "text/html; charset=utf-8", GRAPHIQL_HTML);
     }
 
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const clientAddress = req.socket.remoteAddress ?? "";
+    // The credential first, from the headers: a bad one is UNAUTHENTICATED (in Apollo's answer,
+    // below) before anything is parsed, and an empty bucket is THROTTLED before the body is even
+    // read (Node discards a body left unread), so a flood costs a header parse and a bucket read.
+    const actor = await actorFor(app, req.headers.authorization, requestId).catch((err: GraphQLError) => err);
+    if (!(actor instanceof GraphQLError)) {
+      const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
+      if (throttled) {
+        res.setHeader("retry-after", String(throttled.extensions.retryAfterSeconds));
+        const { http: _http, ...extensions } = throttled.extensions;
+        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: throttled.message, extensions }], extensions: { cost: extensions.cost } }));
+      }
+    }
     let body: unknown = undefined;
     if (req.method === "POST") {
       let raw: string;
@@ -419,23 +439,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
         return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
       }
     }
-    const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
-    }
     const sql = new CountingQueryable(app.db);
-    const clientAddress = req.socket.remoteAddress ?? "";
-    // The credential first: a bad one is UNAUTHENTICATED (in Apollo's answer, below) before
-    // anything is parsed, and an empty bucket is THROTTLED before anything is parsed either.
-    const actor = await actorFor(app, req.headers.authorization, requestId).catch((err: GraphQLError) => err);
-    if (!(actor instanceof GraphQLError)) {
-      const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
-      if (throttled) {
-        res.setHeader("retry-after", String(throttled.extensions.retryAfterSeconds));
-        const { http: _http, ...extensions } = throttled.extensions;
-        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: throttled.message, extensions }], extensions: { cost: extensions.cost } }));
-      }
-    }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
       context: async () => {

@@ -27,7 +27,7 @@ import { cpuBetween, cpuSnapshot, percentile, pooled, Result } from "./bench-sta
 import { scrapeWritePath, writePathBetween } from "./bench-write-path";
 import { API_SCENARIOS, LAYER_SCENARIOS, NOOP_SCENARIO, OTHER, printReport } from "./bench-report";
 import { Layers, startLayers } from "./bench-layers";
-import { limitsOverhead, load, LoadResult, Overhead, printLimits } from "./bench-limits";
+import { limitsOverhead, load, Overhead, printLimits, VictimRuns } from "./bench-limits";
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -368,14 +368,14 @@ async function main(): Promise<void> {
 
     // The request limits: what they cost a purchase, and what a flood by one key does to another.
     let overhead: Overhead | null = null;
-    let victim: { alone: LoadResult; flooded: LoadResult; flood: LoadResult } | null = null;
+    let victim: VictimRuns | null = null;
     if (selected("limits")) {
       const input = { programId, customerExternalId: warm[0].external_id, orderId: `limits-sample-${seq++}`, amount: 25, currency: "EUR" };
       const answer = await gql(url, RECORD_PURCHASE, { input });
       overhead = await limitsOverhead(RECORD_PURCHASE, { input }, answer, REDIS_URL);
       const key = async (name: string) =>
         (await gql(url, `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name } })).createApiKey.secret as string;
-      const [victimKey, floodKey] = [await key("bench victim"), await key("bench flood")];
+      const [victimKey, politeKey, hostileKey] = [await key("bench victim"), await key("bench polite flood"), await key("bench hostile flood")];
       const purchaseBody = () =>
         JSON.stringify({ query: RECORD_PURCHASE, variables: { input: { programId, customerExternalId: warm[Math.floor(Math.random() * warm.length)].external_id, orderId: `victim-${seq++}`, amount: 25, currency: "EUR" } } });
       // The most expensive read a PARTNER may send (about 2,000 of its 5,000), again and again.
@@ -384,8 +384,11 @@ async function main(): Promise<void> {
         variables: { p: programId },
       });
       const alone = await load(url, victimKey, 4, SECONDS, purchaseBody);
-      const [flooded, flood] = await Promise.all([load(url, victimKey, 4, SECONDS, purchaseBody), load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy)]);
-      victim = { alone, flooded, flood };
+      const underFlood = async (floodKey: string, polite: boolean) => {
+        const [victimRun, flood] = await Promise.all([load(url, victimKey, 4, SECONDS, purchaseBody), load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy, polite)]);
+        return { victim: victimRun, flood };
+      };
+      victim = { alone, politeFlood: await underFlood(politeKey, true), hostileFlood: await underFlood(hostileKey, false) };
     }
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
@@ -402,7 +405,7 @@ async function main(): Promise<void> {
       const warmRounds = rounds.get(API_SCENARIOS.warm);
       const warmCpu = warmRounds && pooled(warmRounds);
       const apiUs = warmCpu?.cpu ? ((warmCpu.cpu.server + warmCpu.cpu.postgres) * 1e6) / warmCpu.tps : null;
-      printLimits(overhead, apiUs, victim?.alone ?? null, victim?.flooded ?? null, victim?.flood ?? null);
+      printLimits(overhead, apiUs, victim);
     }
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {

@@ -5,6 +5,7 @@ import { getNamedType, getNullableType, isLeafType, isListType, isObjectType, pa
 import { getSchema } from "../../src/schema";
 import { actualCost, FIELD_COSTS, LIST_SIZES, MUTATION_COST, requestedCost } from "../../src/api/limits/cost";
 import { MemoryBuckets } from "../../src/api/limits/buckets";
+import { InFlightByCost } from "../../src/api/limits/request-limits";
 
 describe("the cost model", () => {
   it("names only fields that exist", async () => {
@@ -79,5 +80,38 @@ describe("the in-process bucket", () => {
         }
       }),
     );
+  });
+});
+
+describe("requests in flight, weighed by cost", () => {
+  it("runs a credential's requests while their costs fit, the others in order as room frees, and refuses past the queue", async () => {
+    const inFlight = new InFlightByCost(2);
+    const order: string[] = [];
+    const a = await inFlight.enter("k", 3000, 5000);
+    const b = await inFlight.enter("k", 1500, 5000);
+    // 4,500 in flight: a third of 1,000 waits, and so does a small one behind it (in order).
+    const c = inFlight.enter("k", 1000, 5000).then((leave) => (order.push("c"), leave));
+    const d = inFlight.enter("k", 10, 5000).then((leave) => (order.push("d"), leave));
+    expect(await inFlight.enter("k", 10, 5000)).toBeNull();
+    // Another credential is not held up.
+    const other = await inFlight.enter("other", 5000, 5000);
+    expect(other).not.toBeNull();
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    a!();
+    const [leaveC, leaveD] = await Promise.all([c, d]);
+    expect(order).toEqual(["c", "d"]);
+    // A request larger than the capacity runs alone.
+    const big = inFlight.enter("k", 9000, 5000);
+    let ran = false;
+    void big.then(() => (ran = true));
+    b!();
+    leaveC!();
+    await Promise.resolve();
+    expect(ran).toBe(false);
+    leaveD!();
+    (await big)!();
+    expect(ran).toBe(true);
+    other!();
   });
 });

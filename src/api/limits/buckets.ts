@@ -44,6 +44,11 @@ export class MemoryBuckets implements CostBuckets {
     return { ok, available: tokens };
   }
 
+  /** Records what another store said a key's bucket holds now. */
+  set(key: string, tokens: number): void {
+    this.buckets.set(key, { tokens, at: this.now() });
+  }
+
   /** Full buckets hold nothing worth keeping: a key seen again starts full anyway. */
   private forgetFull(now: number, bucket: BucketConfig): void {
     for (const [key, state] of this.buckets) {
@@ -55,11 +60,15 @@ export class MemoryBuckets implements CostBuckets {
   async close(): Promise<void> {}
 }
 
-/** KEYS[1] the bucket; ARGV size, restore per second, cost. Returns {ok, tokens as text}. */
+/**
+ * KEYS[1] the bucket; ARGV size, restore per second, cost, refund. Gives the refund back, then
+ * takes the cost if the bucket holds it. Returns {ok, tokens as text}.
+ */
 const TAKE_SCRIPT = `
 local size = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local refund = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local v = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -69,9 +78,10 @@ if tokens == nil then
 else
   tokens = math.min(size, tokens + math.max(0, now - tonumber(v[2])) * rate / 1000)
 end
+tokens = math.min(size, tokens + refund)
 local ok = 0
 if cost <= tokens then
-  tokens = math.min(size, tokens - cost)
+  tokens = tokens - cost
   ok = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
@@ -79,11 +89,22 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((size - tokens) * 1000 / rate) + 1000)
 return {ok, tostring(tokens)}
 `;
 
-type RedisWithTake = Redis & { takeCost(key: string, size: number, rate: number, cost: number): Promise<[number, string]> };
+type RedisWithTake = Redis & { takeCost(key: string, size: number, rate: number, cost: number, refund: number): Promise<[number, string]> };
+
+/**
+ * Redis buckets cost a round trip per request, not three: a read before parsing (cost 0) is
+ * answered from the last state Redis gave for the key, refilled locally; a refund waits to ride
+ * on the key's next take (or a flush within REFUND_FLUSH_MS). Commands are auto-pipelined.
+ */
+const REFUND_FLUSH_MS = 200;
 
 export class RedisBuckets implements CostBuckets {
   private readonly redis: RedisWithTake;
   private readonly fallback = new MemoryBuckets();
+  /** The last state Redis answered per key: what a read before parsing goes by. */
+  private readonly seen = new MemoryBuckets();
+  private readonly refunds = new Map<string, { bucket: BucketConfig; amount: number }>();
+  private readonly flusher: NodeJS.Timeout;
   private warnedAt = 0;
 
   constructor(
@@ -91,25 +112,50 @@ export class RedisBuckets implements CostBuckets {
     private readonly warn: (err: unknown) => void,
   ) {
     // A request must not wait for a Redis that is away: fail fast, use this process's buckets.
-    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false }) as RedisWithTake;
+    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true }) as RedisWithTake;
     this.redis.on("error", () => undefined);
     this.redis.defineCommand("takeCost", { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    this.flusher = setInterval(() => void this.flushRefunds(), REFUND_FLUSH_MS);
+    this.flusher.unref();
   }
 
   async take(key: string, bucket: BucketConfig, cost: number): Promise<BucketState> {
+    if (cost === 0) return this.seen.takeNow(key, bucket, 0);
+    if (cost < 0) {
+      const pending = this.refunds.get(key);
+      this.refunds.set(key, { bucket, amount: (pending?.amount ?? 0) - cost });
+      return this.seen.takeNow(key, bucket, cost);
+    }
+    const refund = this.refunds.get(key)?.amount ?? 0;
+    this.refunds.delete(key);
+    return this.send(key, bucket, cost, refund);
+  }
+
+  private async send(key: string, bucket: BucketConfig, cost: number, refund: number): Promise<BucketState> {
     try {
-      const [ok, tokens] = await this.redis.takeCost(`loyalty:bucket:${key}`, bucket.size, bucket.restorePerSecond, cost);
-      return { ok: ok === 1, available: Number(tokens) };
+      const [ok, tokens] = await this.redis.takeCost(`loyalty:bucket:${key}`, bucket.size, bucket.restorePerSecond, cost, refund);
+      const state = { ok: ok === 1, available: Number(tokens) };
+      this.seen.set(key, state.available);
+      return state;
     } catch (err) {
       if (Date.now() - this.warnedAt > 10_000) {
         this.warnedAt = Date.now();
         this.warn(err);
       }
+      if (refund > 0) this.fallback.takeNow(key, bucket, -refund);
       return this.fallback.takeNow(key, bucket, cost);
     }
   }
 
+  private async flushRefunds(): Promise<void> {
+    const due = [...this.refunds];
+    this.refunds.clear();
+    await Promise.all(due.map(([key, { bucket, amount }]) => this.send(key, bucket, 0, amount)));
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.flusher);
+    await this.flushRefunds();
     this.redis.disconnect();
   }
 }

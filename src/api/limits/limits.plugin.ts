@@ -28,9 +28,10 @@ export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): Apol
           for (const error of errors) error.message = withoutSuggestions(error.message);
         },
         async willSendResponse({ response, document, operation }) {
-          if (response.body.kind !== "single") return;
+          if (response.body.kind !== "single") return charge?.leave?.();
           let report = refused;
           if (charge && document && operation) report = await limits.settle(charge, schema, document, operation, response.body.singleResult.data);
+          else charge?.leave?.();
           if (report) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost: report };
         },
       };

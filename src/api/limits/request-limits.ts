@@ -45,6 +45,8 @@ export interface Charge {
   report: CostReport;
   bucketKey: string | null;
   caller: CallerClass;
+  /** Ends the request's turn in its credential's in-flight budget (InFlightByCost); settle calls it. */
+  leave?: () => void;
 }
 
 export class QueryLimitExceeded extends GraphQLError {
@@ -113,6 +115,7 @@ function maxRootMutationsRule(max: number): ValidationRule {
 export class RequestLimits {
   readonly validationRules: ValidationRule[];
   readonly parseOptions: { maxTokens: number };
+  private readonly inFlight = new InFlightByCost();
 
   constructor(
     readonly config: LimitsConfig,
@@ -168,11 +171,18 @@ export class RequestLimits {
       if (cost > bucket.size) throw new QueryLimitExceeded("cost", bucket.size, cost, `This request would cost ${cost}; this credential's bucket holds at most ${bucket.size}`);
       throw new Throttled(report, Math.max(1, Math.ceil((cost - state.available) / bucket.restorePerSecond)));
     }
-    return { caller, bucketKey: key, report };
+    // The credential's requests in flight weigh at most one request of the most it may cost.
+    const leave = await this.inFlight.enter(key, cost, max);
+    if (!leave) {
+      await this.buckets.take(key, bucket, -cost);
+      throw new Throttled({ ...report, throttleStatus: this.status(caller, state.available + cost) }, 1);
+    }
+    return { caller, bucketKey: key, report, leave };
   }
 
   /** After execution: the actual cost, and the unused part back in the bucket. */
   async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown): Promise<CostReport> {
+    charge.leave?.();
     // At least 1: a request refused in its resolvers (forbidden, not found) still cost a round trip.
     const actual = Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
     charge.report.actualQueryCost = actual;
@@ -204,4 +214,43 @@ export function tokenLimitError(error: { message: string }, maxTokens: number): 
 /** "Did you mean …?" teaches a stranger the schema: dropped when field suggestions are off. */
 export function withoutSuggestions(message: string): string {
   return message.replace(/ ?Did you mean .+\?$/, "");
+}
+
+/**
+ * What one credential may have executing at once, weighed by cost: its requests' requested costs
+ * in flight add up to at most `capacity` (a request alone always runs). A credential that posts
+ * purchases (about 15 each) keeps hundreds in flight; one that sends the most expensive reads it
+ * may runs two or three at once and its others wait their turn, in order, without costing CPU,
+ * so a single credential cannot hold every core while its bucket lasts. A credential with more
+ * than `maxWaiting` requests waiting is THROTTLED.
+ */
+export class InFlightByCost {
+  private readonly credentials = new Map<string, { cost: number; waiting: Array<{ cost: number; go: () => void }> }>();
+
+  constructor(private readonly maxWaiting = 100) {}
+
+  /** Resolves when the request may run; the returned function ends it. Null: too many waiting. */
+  async enter(key: string, cost: number, capacity: number): Promise<(() => void) | null> {
+    let state = this.credentials.get(key);
+    if (!state) this.credentials.set(key, (state = { cost: 0, waiting: [] }));
+    const current = state;
+    if (current.waiting.length === 0 && (current.cost === 0 || current.cost + cost <= capacity)) {
+      current.cost += cost;
+    } else {
+      if (current.waiting.length >= this.maxWaiting) return null;
+      await new Promise<void>((go) => current.waiting.push({ cost, go }));
+    }
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      current.cost -= cost;
+      while (current.waiting.length > 0 && (current.cost === 0 || current.cost + current.waiting[0].cost <= capacity)) {
+        const next = current.waiting.shift()!;
+        current.cost += next.cost;
+        next.go();
+      }
+      if (current.cost === 0 && current.waiting.length === 0 && this.credentials.get(key) === current) this.credentials.delete(key);
+    };
+  }
 }
