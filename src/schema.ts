@@ -5,6 +5,7 @@ import { GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema } from "type-graphql";
 import { validateArgument } from "./api/validation";
+import { applyPolicies } from "./modules/auth/authorize";
 import { FunnelResolver } from "./modules/analytics/funnel.resolver";
 import { SegmentsResolver } from "./modules/analytics/segments.resolver";
 import { LifecycleResolver } from "./modules/analytics/lifecycle.resolver";
@@ -66,6 +67,10 @@ export function getSchema(): Promise<GraphQLSchema> {
       },
     },
     validateFn: validateArgument,
+  }).then((schema) => {
+    // Who may call what (src/modules/auth/policies.ts), checked before any resolver runs.
+    applyPolicies(schema);
+    return schema;
   });
   return built;
 }

@@ -39,6 +39,8 @@ describe("eraseCustomer", () => {
       i: { surveyId: survey, customerId: eve, responseId: "s1", answers: [{ questionKey: "nps", value: 3 }, { questionKey: "why", text: "call me on 06 12 34 56 78" }] },
     }));
     const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: eve })).data.issueCustomerToken.token;
+    // In use (so this process has it cached as good) until the erasure.
+    expect(ok(await t.gql(`{ programs { id } }`, {}, token)).data.programs).toEqual([{ id: programId }]);
     const events = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on CustomerErasedEvent { sequence customerId at } } }`, { p: programId });
     await settle(300);
 
@@ -48,6 +50,16 @@ describe("eraseCustomer", () => {
     expect(code(await t.gql(ERASE, { c: eve }, await createKey(t, otherProgram, "ADMIN")))).toBe("NOT_FOUND");
 
     const erased = ok(await t.gql(ERASE, { c: eve })).data.eraseCustomer;
+    // Her token is refused at once, on reads of the program that name no customer too.
+    for (const [query, variables] of [
+      [`{ programs { id } }`, {}],
+      [`query($p: ID!) { program(id: $p) { id } }`, { p: programId }],
+      [`query($s: ID!) { survey(id: $s) { id } }`, { s: survey }],
+      [`{ me { id } }`, {}],
+    ] as const) {
+      const refused = await t.gql(query, variables, token);
+      expect([query, refused.status, code(refused)]).toEqual([query, 401, "UNAUTHENTICATED"]);
+    }
     expect(erased).toMatchObject({ id: eve, externalId: `erased:${eve}`, email: null, name: null, attributes: {}, points: { balance: 47, lifetime: 47 } });
     expect(erased.erasedAt).toBeTruthy();
     expect(erased.stageHistory.map((h: any) => h.to.key)).toEqual(["first_time_customer", "repeat_customer"]);
@@ -86,8 +98,11 @@ describe("eraseCustomer", () => {
       "NOT_FOUND",
     );
     const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 5 } })).data.createReward.id;
-    const redeemed = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }, token);
-    expect(code(redeemed)).toBe("NOT_FOUND");
+    const REDEEM = `mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`;
+    expect(code(await t.gql(REDEEM, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }))).toBe("NOT_FOUND");
+    // Her own token no longer names anyone: refused before any operation looks at her.
+    const redeemed = await t.gql(REDEEM, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }, token);
+    expect([redeemed.status, code(redeemed)]).toEqual([401, "UNAUTHENTICATED"]);
     const referral = await t.gql(`mutation($i: RecordReferralInput!) { recordReferral(input: $i) { replayed } }`, { i: { programId, referrerId: eve, refereeExternalId: "friend", referralId: "ref1" } });
     expect(code(referral)).toBe("NOT_FOUND");
     expect(await t.app.db.query(`SELECT 1 FROM customers WHERE program_id = $1 AND external_id = 'friend'`, [programId])).toEqual([]);

@@ -3,7 +3,6 @@ import { Arg, Ctx, Field, Float, ID, Int, ObjectType, Query, Resolver } from "ty
 import { RequestContext } from "../../context";
 import { BadInput } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
-import { Role, requireRole } from "../auth/actor";
 import { Stage } from "../program/program.types";
 import { stageOf } from "../program/program.config";
 import { clvSql } from "../customer/value.sql";
@@ -99,7 +98,6 @@ export class FunnelResolver {
     @Arg("to", () => Date, { nullable: true }) to?: Date,
   ): Promise<LadderFunnel> {
     const id = uuidArg(programId, "programId");
-    requireRole(ctx.actor, id, [Role.ADMIN]);
     const config = await ctx.app.programs.config(id);
     const end = to ?? ctx.now;
     const start = from ?? new Date(end.getTime() - 30 * 86_400_000);

@@ -15,6 +15,12 @@ import { ProgramConfigCache } from "../program/program.config";
 const KEY_FORMAT = /^lk_([0-9a-f]{32})_([A-Za-z0-9_-]{20,100})$/;
 const TOKEN_FORMAT = /^ct_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 export const KEY_CACHE_MS = 30_000;
+/**
+ * How long a customer token's customer is taken as still there and not erased without asking the
+ * database. An erasure in this process drops it at once (forgetCustomer); in another process the
+ * token works at most this long after.
+ */
+export const CUSTOMER_CACHE_MS = 5_000;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const uuidFromHex = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -38,7 +44,12 @@ export class AuthService {
     private readonly options: { adminKey?: string; tokenSecret?: string; tokenTtlSeconds: number; clock: () => Date },
   ) {}
 
-  /** The actor behind an `Authorization` value ("Bearer x" or just "x"); UNAUTHENTICATED when it names no one. */
+  /**
+   * The actor behind an `Authorization` value ("Bearer x" or just "x"); UNAUTHENTICATED when it
+   * names no one. The one answer to "is this credential good now": an unknown, forged or revoked
+   * key, an expired token and the token of an erased (or unknown) customer are refused alike, so a
+   * long-lived connection can ask again before each operation.
+   */
   async authenticate(authorization: string | undefined | null): Promise<Actor> {
     if (!authorization) return { kind: "anonymous" };
     const credential = authorization.replace(/^Bearer\s+/i, "").trim();
@@ -158,7 +169,31 @@ export class AuthService {
     const secret = await this.secretOf(claims.p);
     if (!secret || !safeEqual(sign(secret, match[1]), match[2])) return null;
     if (claims.e * 1000 <= this.options.clock().getTime()) return null;
+    if (!(await this.customerActive(claims.p, claims.c))) return null;
     return { kind: "customer", programId: claims.p, customerId: claims.c, expiresAt: claims.e * 1000 };
+  }
+
+  /** Customers of tokens seen lately: whether each is there and not erased, until when. */
+  private readonly customerCache = new Map<string, { active: boolean; until: number }>();
+  /** Erasures heard so far: a lookup that overlapped one does not cache what it read. */
+  private erasures = 0;
+
+  private async customerActive(programId: string, customerId: string): Promise<boolean> {
+    const key = `${programId}:${customerId}`;
+    const cached = this.customerCache.get(key);
+    if (cached && cached.until > Date.now()) return cached.active;
+    const erasuresBefore = this.erasures;
+    const [row] = await this.db.query(`SELECT erased_at FROM customers WHERE program_id = $1 AND id = $2`, [programId, customerId]);
+    const active = !!row && !row.erased_at;
+    if (this.customerCache.size > 10_000) this.customerCache.clear();
+    if (this.erasures === erasuresBefore) this.customerCache.set(key, { active, until: Date.now() + CUSTOMER_CACHE_MS });
+    return active;
+  }
+
+  /** A customer was erased (committed): its tokens stop working in this process now, not CUSTOMER_CACHE_MS later. */
+  forgetCustomer(programId: string, customerId: string): void {
+    this.erasures++;
+    this.customerCache.delete(`${programId}:${customerId}`);
   }
 }
 

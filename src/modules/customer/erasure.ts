@@ -50,6 +50,8 @@ export async function eraseCustomer(ctx: RequestContext, programId: string, cust
     if (!before.erased_at) event = await writeEvent(tx, programId, "CUSTOMER_ERASED", customerId, { at: erased.erased_at });
     return erased;
   });
+  // Its tokens stop working here at once (other processes' caches forget within CUSTOMER_CACHE_MS).
+  if (row) ctx.app.auth.forgetCustomer(programId, customerId);
   if (event) ctx.app.outbox.publishCommitted([event]);
   return row ? customerFromRow(row) : null;
 }

@@ -7,9 +7,8 @@
  */
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { RequestContext } from "../../context";
-import { BadInput, Forbidden, NotFound } from "../../api/errors";
+import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
-import { Role, requireCredential, requireRole, roleIn } from "../auth/actor";
 import { TouchpointType } from "../program/earning";
 import { Program } from "../program/program.types";
 import { customerRef, when } from "../touchpoint/touchpoint.resolver";
@@ -31,7 +30,6 @@ export class SurveyResolver {
   @Mutation(() => Survey, { description: "Creates a survey (ADMIN)." })
   async createSurvey(@Arg("input") input: CreateSurveyInput, @Ctx() ctx: RequestContext): Promise<Survey> {
     const programId = uuidArg(input.programId, "programId");
-    requireRole(ctx.actor, programId, [Role.ADMIN]);
     await ctx.app.programs.config(programId);
     const questions: SurveyQuestionData[] = input.questions.map((q) => ({ key: q.key, kind: q.kind, text: q.text, required: q.required }));
     checkQuestions(questions);
@@ -48,7 +46,6 @@ export class SurveyResolver {
   async setSurveyActive(@Arg("surveyId", () => ID) surveyId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<Survey> {
     const row = await this.find(ctx, uuidArg(surveyId, "surveyId"));
     if (!row) throw new NotFound("Survey", "surveyId");
-    requireRole(ctx.actor, row.program_id, [Role.ADMIN]);
     const [updated] = await ctx.sql.query(`UPDATE surveys SET active = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [row.program_id, row.id, active]);
     return surveyFromRow(updated);
   }
@@ -65,17 +62,13 @@ export class SurveyResolver {
     const config = await ctx.app.programs.config(row.program_id);
     let record: TouchpointRecord;
     if (actor.kind === "customer") {
-      if (input.customerExternalId || (input.customerId && input.customerId !== actor.customerId)) {
-        throw new Forbidden("A customer token answers only for its own customer");
-      }
-      // Backdated answers would move the customer's windows and NPS history: the server's clock.
+      // (The policy let a token answer only for its own customer.) Backdated answers would move the customer's windows and NPS history: the server's clock.
       if (input.occurredAt) throw new BadInput("occurredAt", "a customer token's answers are dated by the server");
       // A member answers each survey once: the key is the survey and the customer, not the
       // client's responseId (a new responseId per call would earn the survey's points every time),
       // and the hash names the customer (another member's identical answers must not replay these).
       record = this.record(row, input, ctx, { customerId: actor.customerId }, `${row.id}:${actor.customerId}`, { ...input, customerId: actor.customerId });
     } else {
-      requireRole(actor, row.program_id, [Role.ADMIN, Role.PARTNER]);
       record = this.record(row, input, ctx, customerRef(input), input.responseId, input);
     }
     if (!row.active) {
@@ -113,11 +106,10 @@ export class SurveyResolver {
     };
   }
 
-  /** The survey by id, for a credential of its program (else null: another program's ids are not told apart from missing ones). */
+  /** The survey by id (the policy checked the credential on it: another program's reads as none). */
   private async find(ctx: RequestContext, id: string): Promise<any | null> {
-    requireCredential(ctx.actor);
     const [row] = await ctx.sql.query(`SELECT * FROM surveys WHERE id = $1`, [id]);
-    return row && roleIn(ctx.actor, row.program_id) ? row : null;
+    return row ?? null;
   }
 }
 
