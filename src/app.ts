@@ -93,6 +93,7 @@ export class App {
       if (next.done) return;
       if (next.value.kind === "PROGRAM_CHANGED") this.programConfigs.invalidate(next.value.programId);
       else if (next.value.kind === "API_KEY_REVOKED") this.auth.forgetKey(next.value.keyId);
+      else if (next.value.kind === "CUSTOMER_ERASED") this.auth.forgetCustomer(next.value.programId, next.value.customerId);
     }
   }
 
@@ -106,6 +107,12 @@ export class App {
   apiKeyRevoked(programId: string, keyId: string): void {
     this.auth.forgetKey(keyId);
     this.bus.publishControl({ kind: "API_KEY_REVOKED", programId, keyId });
+  }
+
+  /** After an erasure committed: every process stops accepting the customer's tokens and closes its sockets. */
+  customerErased(programId: string, customerId: string): void {
+    this.auth.forgetCustomer(programId, customerId);
+    this.bus.publishControl({ kind: "CUSTOMER_ERASED", programId, customerId });
   }
 
   async stop(): Promise<void> {

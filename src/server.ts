@@ -216,6 +216,10 @@ export async function createServer(app: App, options: { port?: number; host?: st
     for (const socket of socketsByCredential.get(`key:${keyId}`) ?? []) socket.close(4403, "Forbidden: API key revoked");
   };
   app.auth.revokedListeners.add(closeRevoked);
+  const closeErased = (customerId: string) => {
+    for (const socket of socketsByCredential.get(`customer:${customerId}`) ?? []) socket.close(4401, "Unauthorized: the customer was erased");
+  };
+  app.auth.erasedListeners.add(closeErased);
   const sweepRevokedSockets = async () => {
     const keys = new Map<string, string>();
     for (const { actor } of openSockets.values()) if (actor.kind === "key") keys.set(actor.keyId, actor.programId);
@@ -473,6 +477,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
 
   const stop = async () => {
     app.auth.revokedListeners.delete(closeRevoked);
+    app.auth.erasedListeners.delete(closeErased);
     clearInterval(sweeper);
     await limits.close();
     await wsCleanup.dispose();

@@ -12,8 +12,8 @@ export class BadInput extends GraphQLError {
 }
 
 export class Unauthenticated extends GraphQLError {
-  constructor(message = "A valid credential is required (Authorization: Bearer <key or token>)") {
-    super(message, { extensions: { code: "UNAUTHENTICATED" } });
+  constructor(message = "A valid credential is required (Authorization: Bearer <key or token>)", extra: Record<string, unknown> = {}) {
+    super(message, { extensions: { code: "UNAUTHENTICATED", ...extra } });
   }
 }
 

@@ -12,7 +12,10 @@ import { LoyaltyEventMessage } from "./event.types";
  * A change every process must hear: a program's configuration (its caches drop the program), or an
  * API key revoked (its key cache drops the key, and its WebSockets opened with it close).
  */
-export type ControlMessage = { kind: "PROGRAM_CHANGED"; programId: string } | { kind: "API_KEY_REVOKED"; programId: string; keyId: string };
+export type ControlMessage =
+  | { kind: "PROGRAM_CHANGED"; programId: string }
+  | { kind: "API_KEY_REVOKED"; programId: string; keyId: string }
+  | { kind: "CUSTOMER_ERASED"; programId: string; customerId: string };
 
 export interface EventBus {
   publish(message: LoyaltyEventMessage): void;

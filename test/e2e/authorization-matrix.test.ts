@@ -355,10 +355,11 @@ describe("authorization matrix", () => {
         const got = outcomeOf(answer, call.field, policy);
         // An allowed feed proves it started: from `after: "0"` it replays the program's first events at once.
         if (want === "ALLOW" && key.startsWith("Subscription.") && !answer.data?.[call.field]) wrong.push(`${describeCell(call, c)} over WebSocket: no event, ${JSON.stringify(answer.errors)}`);
-        // A credential that names no one cannot open the socket (4403), whatever it asks.
-        const wanted = c.kind === "bad" ? "4403" : want;
+        // A credential that names no one cannot open the socket (4403), and no credential at all
+        // closes it at once (4401: no operation works without one), whatever it asks.
+        const wanted = c.kind === "bad" ? "4403" : c.kind === "none" ? "closed 4401" : want;
         if (got !== wanted) wrong.push(`${describeCell(call, c)} over WebSocket: want ${wanted}, got ${got}`);
-        if (c.kind === "bad") break; // the socket is closed: one cell says it
+        if (c.kind === "bad" || c.kind === "none") break; // the socket is closed: one cell says it
       }
     });
     expect(wrong).toEqual([]);

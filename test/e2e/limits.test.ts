@@ -265,6 +265,20 @@ describe("WebSocket limits", () => {
   });
 });
 
+describe("closing sockets whose credential is gone", () => {
+  it("closes an erased customer's socket at once (4401)", async () => {
+    const id = ok(await purchase(t, { programId: program, customerExternalId: "to-erase", orderId: "e1", amount: 5, currency: "EUR" }, partner)).data.recordPurchase.customer.id;
+    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: id }, partner)).data.issueCustomerToken.token;
+    const socket = new WebSocket(t.server.wsUrl, "graphql-transport-ws");
+    const closed = new Promise<number>((r) => socket.on("close", (code) => r(code)));
+    const acked = new Promise<void>((r) => socket.on("message", (m) => JSON.parse(m.toString()).type === "connection_ack" && r()));
+    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
+    await acked;
+    ok(await t.gql(`mutation($c: ID!) { eraseCustomer(customerId: $c) { id } }`, { c: id }));
+    expect(await closed).toBe(4401);
+  });
+});
+
 describe("HTTP hygiene", () => {
   it("answers an oversized body with 413 instead of a reset", async () => {
     const res = await fetch(t.server.url, {

@@ -5,9 +5,14 @@
  * after it, and reports `extensions.cost` on every answer that got that far.
  */
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { GraphQLSchema } from "graphql";
+import { GraphQLSchema, Kind, OperationDefinitionNode } from "graphql";
 import type { RequestContext } from "../../context";
 import { Charge, CostReport, RequestLimits, withoutSuggestions } from "./request-limits";
+import { Unauthenticated } from "../errors";
+
+function introspectionOnly(operation: OperationDefinitionNode): boolean {
+  return operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith("__"));
+}
 
 export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): ApolloServerPlugin<RequestContext> {
   return {
@@ -15,7 +20,12 @@ export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): Apol
       let charge: Charge | undefined;
       let refused: CostReport | undefined;
       return {
-        async didResolveOperation({ document, request, contextValue }) {
+        async didResolveOperation({ document, operation, request, contextValue }) {
+          // No operation serves a caller without a credential (the policies say so): it is told
+          // that before its request is priced, let alone run. Introspection and __typename remain.
+          if (contextValue.actor.kind === "anonymous" && operation && !introspectionOnly(operation)) {
+            throw new Unauthenticated(undefined, { http: { status: 401 } });
+          }
           try {
             charge = await limits.charge(schema, contextValue.actor, contextValue.clientAddress, document, request.operationName, request.variables);
           } catch (err) {

@@ -17,8 +17,8 @@ const TOKEN_FORMAT = /^ct_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
 export const KEY_CACHE_MS = 30_000;
 /**
  * How long a customer token's customer is taken as still there and not erased without asking the
- * database. An erasure in this process drops it at once (forgetCustomer); in another process the
- * token works at most this long after.
+ * database. An erasure drops it at once (forgetCustomer), in every process the event bus reaches; a
+ * process it does not reach (Redis down) accepts the token at most this long after.
  */
 export const CUSTOMER_CACHE_MS = 5_000;
 
@@ -194,7 +194,11 @@ export class AuthService {
   forgetCustomer(programId: string, customerId: string): void {
     this.erasures++;
     this.customerCache.delete(`${programId}:${customerId}`);
+    for (const listener of this.erasedListeners) listener(customerId);
   }
+
+  /** Called with the id of each customer erased, here or in another process (the server closes its WebSockets). */
+  readonly erasedListeners = new Set<(customerId: string) => void>();
 }
 
 function sign(secret: string, body: string): string {

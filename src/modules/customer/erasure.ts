@@ -50,8 +50,9 @@ export async function eraseCustomer(ctx: RequestContext, programId: string, cust
     if (!before.erased_at) event = await writeEvent(tx, programId, "CUSTOMER_ERASED", customerId, { at: erased.erased_at });
     return erased;
   });
-  // Its tokens stop working here at once (other processes' caches forget within CUSTOMER_CACHE_MS).
-  if (row) ctx.app.auth.forgetCustomer(programId, customerId);
+  // Its tokens stop working at once, here and in every process the bus reaches (a process it does
+  // not reach forgets within CUSTOMER_CACHE_MS), and its open sockets close.
+  if (row) ctx.app.customerErased(programId, customerId);
   if (event) ctx.app.outbox.publishCommitted([event]);
   return row ? customerFromRow(row) : null;
 }
