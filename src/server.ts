@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
-import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { DocumentNode, ExecutionResult, getOperationAST, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocket, WebSocketServer } from "ws";
@@ -184,6 +184,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
       limitsPlugin(limits, schema),
       // HTTP caching of loyalty data is never right; the default plugin would cost a hook per field.
       ApolloServerPluginCacheControlDisabled(),
+      // GraphiQL is ours (served from local files, switched by GRAPHIQL); Apollo's landing page
+      // would load Apollo's from a CDN, in production too.
+      ApolloServerPluginLandingPageDisabled(),
       operationMetricsPlugin(app.metrics),
       {
         async requestDidStart() {
@@ -205,6 +208,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
   });
   await apollo.start();
   shareWithSupervisor(app.metrics);
+  // Buckets shared through Redis: the first requests should not fall back to this process's.
+  await limits.ready(2000);
 
   // Open WebSockets by credential (the key of its bucket): one credential holds at most
   // maxSocketsPerCredential; a revoked key's sockets close at once (4403); every socket's credential

@@ -21,6 +21,8 @@ export interface BucketState {
 export interface CostBuckets {
   /** Takes `cost` if the bucket holds it; 0 only reads; a negative cost gives points back. */
   take(key: string, bucket: BucketConfig, cost: number): Promise<BucketState>;
+  /** Resolves when the store answers, or after `ms`. */
+  ready(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,8 @@ export class MemoryBuckets implements CostBuckets {
     }
     if (this.buckets.size >= 100_000) this.buckets.clear();
   }
+
+  async ready(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
@@ -151,6 +155,13 @@ export class RedisBuckets implements CostBuckets {
     const due = [...this.refunds];
     this.refunds.clear();
     await Promise.all(due.map(([key, { bucket, amount }]) => this.send(key, bucket, 0, amount)));
+  }
+
+  async ready(ms: number): Promise<void> {
+    if (this.redis.status === "ready") return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => this.redis.once("ready", r)), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {

@@ -200,6 +200,11 @@ export class RequestLimits {
     return bucket ? { maximumAvailable: bucket.size, currentlyAvailable: Math.floor(available), restoreRate: bucket.restorePerSecond } : null;
   }
 
+  /** Resolves when the buckets' store answers, or after `ms` (this process's buckets meanwhile). */
+  ready(ms: number): Promise<void> {
+    return this.buckets.ready(ms);
+  }
+
   close(): Promise<void> {
     return this.buckets.close();
   }
