@@ -82,9 +82,33 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** A graphql-ws message's type, or undefined when it is not a JSON object with one. */
+function messageType(data: unknown): string | undefined {
+  try {
+    const message = JSON.parse(String(data));
+    return message && typeof message === "object" && typeof message.type === "string" ? message.type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function discardRest(req: IncomingMessage): void {
   req.resume();
   setTimeout(() => req.destroy(), 1000).unref();
+}
+
+/**
+ * Whether an HTTP request's document holds a subscription. Apollo would run its resolver as a query
+ * (and graphql-js's validation throws on some subscriptions): over HTTP it is refused up front.
+ * Only a document that mentions the word is parsed, so other requests pay a substring search.
+ */
+function subscribesOverHttp(query: string, options: { maxTokens: number }): boolean {
+  if (!query.includes("subscription")) return false;
+  try {
+    return parse(query, options).definitions.some((d) => d.kind === "OperationDefinition" && d.operation === "subscription");
+  } catch {
+    return false; // Apollo reports the syntax error
+  }
 }
 
 /** Credential → actor; a bad credential is a typed UNAUTHENTICATED with HTTP 401. */
@@ -166,6 +190,15 @@ export async function createServer(app: App, options: { port?: number; host?: st
     spoke(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
       wss.emit("connection", ws, req);
+      // graphql-ws closes with 4500 (internal error, and a stack on stderr) on a message of a type
+      // only a server sends: such a client is refused as a bad request (4400) before it sees it.
+      const handlers = ws.listeners("message") as Array<(data: unknown, isBinary: boolean) => void>;
+      ws.removeAllListeners("message");
+      ws.on("message", (data, isBinary) => {
+        const type = messageType(data);
+        if (type === "next" || type === "error" || type === "connection_ack") return ws.close(4400, `A client does not send messages of type ${type}`);
+        for (const handler of handlers) handler.call(ws, data, isBinary);
+      });
       // graphql-ws prints a socket's errors to stderr with their stack: one line of stack per
       // stranger's oversized message. ws has already closed such a socket (1009); a debug line will do.
       ws.removeAllListeners("error");
@@ -318,7 +351,14 @@ export async function createServer(app: App, options: { port?: number; host?: st
           const syntax = err instanceof GraphQLError ? err : new GraphQLError(String(err));
           return [tokenLimitError(syntax, limitsConfig.maxTokens) ?? new GraphQLError(syntax.message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
-        const invalid = validate(schema, document, wsRules);
+        let invalid: readonly GraphQLError[];
+        try {
+          invalid = validate(schema, document, wsRules);
+        } catch (err) {
+          // graphql-js's one-root-field rule for subscriptions evaluates @include/@skip while it
+          // validates, and throws on a variable the operation does not declare.
+          return [new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: "GRAPHQL_VALIDATION_FAILED" } })];
+        }
         if (invalid.length) return invalid;
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
@@ -447,6 +487,11 @@ export async function createServer(app: App, options: { port?: number; host?: st
         const error = { message: `${nul}: text may not contain the NUL character`, extensions: { code: "BAD_USER_INPUT", field: nul } };
         return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
       }
+    }
+    const query = req.method === "POST" ? (body as { query?: unknown } | null)?.query : url.search ? new URLSearchParams(url.search).get("query") : undefined;
+    if (typeof query === "string" && subscribesOverHttp(query, limits.parseOptions)) {
+      const error = { message: "Subscriptions are served over WebSocket (graphql-ws) on this same path, not over HTTP", extensions: { code: "BAD_REQUEST" } };
+      return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
     }
     const sql = new CountingQueryable(app.db);
     const response = await apollo.executeHTTPGraphQLRequest({

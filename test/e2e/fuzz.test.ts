@@ -53,13 +53,15 @@ const PATH = process.env.FUZZ_PATH || undefined;
 /** The share of FUZZ_RUNS each property gets. */
 const WEIGHTS = { raw: 0.2, credentials: 0.1, invalidDocuments: 0.17, invalidWrites: 0.15, documents: 0.23, websocket: 0.15 };
 const runsOf = (name: keyof typeof WEIGHTS) => Math.max(1, Math.round(RUNS * WEIGHTS[name]));
-/** Time for one property: generous, the runs themselves are a few ms each. */
-const timeout = (name: keyof typeof WEIGHTS) => 120_000 + runsOf(name) * 200;
 /**
- * Stopped before jest's timeout, so a failure is reported with the smallest case found so far; a run
- * that did not finish its count in that time fails rather than pass on fewer requests.
+ * Time for one property: a run takes a few ms (up to ~15 on PGlite), so 60 ms a run and 30 s more
+ * leave room for a slow box. fast-check stops there, before jest's timeout: a failure is reported
+ * with the smallest case its shrinking reached, and a count not finished in time fails rather than
+ * pass on fewer requests.
  */
-const params = (name: keyof typeof WEIGHTS): fc.Parameters<any> => ({ numRuns: runsOf(name), seed: SEED, path: PATH, interruptAfterTimeLimit: timeout(name) - 20_000, markInterruptAsFailure: true });
+const budget = (name: keyof typeof WEIGHTS) => 30_000 + runsOf(name) * 60;
+const timeout = (name: keyof typeof WEIGHTS) => budget(name) + 30_000;
+const params = (name: keyof typeof WEIGHTS): fc.Parameters<any> => ({ numRuns: runsOf(name), seed: SEED, path: PATH, interruptAfterTimeLimit: budget(name), markInterruptAsFailure: true });
 
 const MAX_BODY = 1_000_000;
 const GENEROUS = "1000000000:1000000000";

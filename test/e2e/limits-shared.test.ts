@@ -36,6 +36,26 @@ describeWithRedis("cost buckets in Redis", () => {
     }
   });
 
+  it("leases points to each process without letting the processes together take more than the bucket", async () => {
+    const [one, two] = [new RedisBuckets(REDIS_URL!, () => undefined), new RedisBuckets(REDIS_URL!, () => undefined)];
+    try {
+      await Promise.all([one.ready(5000), two.ready(5000)]);
+      const key = `test-${randomUUID()}`;
+      // 1,000 points refilling 1,000 a second: each process leases 20 at a time.
+      const bucket = { size: 1000, restorePerSecond: 1000 };
+      const started = Date.now();
+      const takes = await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? one : two).take(key, bucket, 10)));
+      const refilled = ((Date.now() - started) * bucket.restorePerSecond) / 1000;
+      const ok = takes.filter((s) => s.ok).length;
+      // Never more than the bucket and its refill; never less by more than a lease per process.
+      expect(ok * 10).toBeLessThanOrEqual(1000 + refilled);
+      expect(ok * 10).toBeGreaterThanOrEqual(1000 - 2 * 20);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   describe("two API processes", () => {
     let a: TestApp;
     let b: { app: App; server: RunningServer };

@@ -23,7 +23,9 @@ export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): Apol
         async didResolveOperation({ document, operation, request, contextValue }) {
           // No operation serves a caller without a credential (the policies say so): it is told
           // that before its request is priced, let alone run. Introspection and __typename remain.
-          if (contextValue.actor.kind === "anonymous" && operation && !introspectionOnly(operation)) {
+          // No operation of that name: Apollo answers OPERATION_RESOLUTION_FAILURE, nothing runs.
+          if (!operation) return;
+          if (contextValue.actor.kind === "anonymous" && !introspectionOnly(operation)) {
             throw new Unauthenticated(undefined, { http: { status: 401 } });
           }
           try {

@@ -164,6 +164,8 @@ export class AuthService {
     } catch {
       return null;
     }
+    // A forged token's claims may be any JSON: null, a number, an array.
+    if (!claims || typeof claims !== "object") return null;
     if (typeof claims.p !== "string" || typeof claims.c !== "string" || typeof claims.e !== "number") return null;
     if (!isUuid(claims.p) || !isUuid(claims.c)) return null;
     const secret = await this.secretOf(claims.p);
