@@ -16,7 +16,7 @@ import { createContext, RequestContext } from "./context";
 import { getSchema } from "./schema";
 import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
-import { nulField } from "./api/nul";
+import { checkJsonShape } from "./api/nul";
 import { Actor } from "./modules/auth/actor";
 import { KEY_CACHE_MS } from "./modules/auth/auth.service";
 import { MIGRATIONS } from "./db/data-source";
@@ -204,8 +204,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
       // Called only for connections onConnect accepted.
       onDisconnect: () => app.metrics.subscriptions.dec(),
       onSubscribe: (_ctx, _id, payload) => {
-        const nul = nulField(payload);
-        if (nul) return [new GraphQLError(`${nul}: text may not contain the NUL character`, { extensions: { code: "BAD_USER_INPUT", field: nul } })];
+        const problem = checkJsonShape(payload);
+        if (problem) return [new GraphQLError(problem.error.message, { extensions: problem.error.extensions })];
         return undefined;
       },
       context: (ctx) => createContext(app, ctx.extra.actor ?? { kind: "anonymous" }, randomUUID()),
@@ -275,11 +275,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
       } catch {
         return send(res, 400, "application/json", JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }));
       }
-      const nul = nulField(body);
-      if (nul) {
-        const error = { message: `${nul}: text may not contain the NUL character`, extensions: { code: "BAD_USER_INPUT", field: nul } };
-        return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
-      }
+      const problem = checkJsonShape(body);
+      if (problem) return send(res, problem.status, "application/json", JSON.stringify({ errors: [problem.error] }));
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
