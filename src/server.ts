@@ -16,7 +16,7 @@ import { createContext, RequestContext } from "./context";
 import { getSchema } from "./schema";
 import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
-import { nulField } from "./api/nul";
+import { checkJsonShape } from "./api/nul";
 import { MemoryBuckets, RedisBuckets } from "./api/limits/buckets";
 import { limitsPlugin } from "./api/limits/limits.plugin";
 import { callerOf, Charge, QueryLimitExceeded, RequestLimits, tokenLimitError, withoutSuggestions } from "./api/limits/request-limits";
@@ -331,7 +331,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       onComplete: (ctx, id) => void ctx.extra.admitted?.delete(id),
       /**
        * Each operation goes through what an HTTP request does: the credential checked again, the
-       * NUL check, the parser's token limit, validation with the limits, the cost charged to the
+       * JSON shape check (nesting, NUL), the parser's token limit, validation with the limits, the cost charged to the
        * credential's bucket; then the subscription count of the socket.
        */
       onSubscribe: async (ctx, id, payload) => {
@@ -342,8 +342,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
           setImmediate(() => socket.close(4401, "Unauthorized: the credential expired, was revoked or its customer erased"));
           return [new Unauthenticated("This socket's credential is no longer valid")];
         }
-        const nul = nulField(payload);
-        if (nul) return [new GraphQLError(`${nul}: text may not contain the NUL character`, { extensions: { code: "BAD_USER_INPUT", field: nul } })];
+        const problem = checkJsonShape(payload);
+        if (problem) return [new GraphQLError(problem.error.message, { extensions: problem.error.extensions })];
         let document: DocumentNode;
         try {
           document = parse(payload.query, limits.parseOptions);
@@ -482,11 +482,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
       } catch {
         return send(res, 400, "application/json", JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }));
       }
-      const nul = nulField(body);
-      if (nul) {
-        const error = { message: `${nul}: text may not contain the NUL character`, extensions: { code: "BAD_USER_INPUT", field: nul } };
-        return send(res, 400, "application/json", JSON.stringify({ errors: [error] }));
-      }
+      const problem = checkJsonShape(body);
+      if (problem) return send(res, problem.status, "application/json", JSON.stringify({ errors: [problem.error] }));
     }
     const query = req.method === "POST" ? (body as { query?: unknown } | null)?.query : url.search ? new URLSearchParams(url.search).get("query") : undefined;
     if (typeof query === "string" && subscribesOverHttp(query, limits.parseOptions)) {

@@ -22,6 +22,24 @@ const EXPOSED_CODES = new Set([
   "THROTTLED",
 ]);
 
+/**
+ * Errors Apollo Server raises before execution with no code (it fills in INTERNAL_SERVER_ERROR),
+ * each the client's doing: an APQ hash that is not the query's, or a persisted-query version it
+ * does not speak. Apollo answers them with HTTP 400; they are BAD_REQUEST, and not logged as bugs.
+ * (PERSISTED_QUERY_NOT_FOUND and _NOT_SUPPORTED come with their codes, and HTTP 200 by the APQ
+ * protocol, so a client sends the query text next.)
+ */
+const APOLLO_REQUEST_ERRORS = new Map([
+  ["provided sha does not match query", "BAD_REQUEST"],
+  ["Unsupported persisted query version", "BAD_REQUEST"],
+]);
+
+/** The code of one of Apollo's uncoded request errors, matched exactly (not one of ours or a resolver's). */
+function apolloRequestErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof GraphQLError) || error.extensions?.code !== undefined || error.originalError || error.path) return undefined;
+  return APOLLO_REQUEST_ERRORS.get(error.message);
+}
+
 /** SQLSTATEs that mean "this value cannot be stored", not "the server is broken". */
 const CLIENT_DATA_ERRORS = new Set(["22003", "22P02", "22P05", "22021", "22001", "22007", "22008", "22009"]);
 
@@ -47,7 +65,7 @@ export function flattenValidationErrors(errors: ValidationErrorLike[], prefix = 
 
 export function isExposed(error: unknown): boolean {
   const code = (error as GraphQLError | undefined)?.extensions?.code;
-  return typeof code === "string" && EXPOSED_CODES.has(code);
+  return (typeof code === "string" && EXPOSED_CODES.has(code)) || apolloRequestErrorCode(error) !== undefined;
 }
 
 /**
@@ -82,6 +100,8 @@ export function formatError(given: GraphQLFormattedError, error: unknown): Graph
       extensions: { code: "BAD_USER_INPUT", field: fields[0]?.field, fields },
     };
   }
+  const requestCode = apolloRequestErrorCode(error);
+  if (requestCode) return { message: formatted.message, extensions: { code: requestCode } };
   const code = formatted.extensions?.code;
   if (typeof code === "string" && EXPOSED_CODES.has(code)) {
     // `http` (a status and headers for the HTTP answer) is Apollo's, not the client's.

@@ -19,7 +19,7 @@ import { DocumentNode, execute, GraphQLSchema, parse, validate } from "graphql";
 import type { App } from "../app";
 import { createContext } from "../context";
 import { formatError, isExposed, REQUEST_ID } from "../api/error-masking";
-import { nulField } from "../api/nul";
+import { checkJsonShape } from "../api/nul";
 import { getSchema } from "../schema";
 
 /** The mutation each kind of line runs, and whether its answer says `replayed`. */
@@ -110,8 +110,9 @@ function parseLine(text: string, programId: string): Parsed {
   if (!KINDS.includes(kind)) return bad("kind", `kind is one of ${KINDS.join(", ")}`);
   // A line naming another program is a file meant for it: refuse rather than import it here.
   if (own !== undefined && own !== programId) return bad("programId", "the line names another program", kind);
-  const nul = nulField(input);
-  if (nul) return bad(nul, "text must not contain the NUL character", kind);
+  // A NUL, or JSON nested too deeply for GraphQL's (recursive) variable coercion.
+  const problem = checkJsonShape(input);
+  if (problem) return bad(problem.error.extensions.field, problem.error.message, kind);
   return { kind, input: { ...input, programId } };
 }
 

@@ -9,20 +9,32 @@ import { LifecyclePhase } from "../../domain/value/lifecycle";
 import { ValuePolicy } from "../../domain/value/customer-value";
 import { lifecyclePhaseSql } from "./value.sql";
 
+/** A customer's stored attributes, as JSON text (PostgreSQL's), at most (a trigger guards it too). */
+const MAX_ATTRIBUTES_BYTES = 16_384;
+const tooLarge = () => new BadInput("attributes", "attributes are at most 16 KB, merged with the stored ones");
+
 export class CustomerService {
   async upsert(ctx: RequestContext, config: ProgramConfig, input: UpsertCustomerInput): Promise<Customer> {
-    if (input.attributes && JSON.stringify(input.attributes).length > 16_384) throw new BadInput("attributes", "attributes are at most 16 KB");
+    if (input.attributes && JSON.stringify(input.attributes).length > MAX_ATTRIBUTES_BYTES) throw tooLarge();
+    // The limit is on what is stored, the new keys merged into the old: checked in the statement
+    // that merges, on the row as it is then (an upsert waits for a concurrent one and sees its
+    // result), so concurrent upserts of new keys cannot add up past it. No row back: nothing was
+    // written, the merged (or new) attributes would exceed it. Without new attributes, the other
+    // fields of a customer stored oversized before the limit are still updated.
     const [row] = await ctx.sql.query(
       `INSERT INTO customers (program_id, external_id, email, name, attributes, stage_key)
-       VALUES ($1, $2, $3, $4, coalesce($5::jsonb, '{}'), $6)
+       SELECT $1, $2, $3, $4, coalesce($5::jsonb, '{}'), $6
+        WHERE octet_length(coalesce($5::jsonb, '{}')::text) <= $7
        ON CONFLICT (program_id, external_id) DO UPDATE SET
          email = coalesce(EXCLUDED.email, customers.email),
          name = coalesce(EXCLUDED.name, customers.name),
          attributes = customers.attributes || coalesce($5::jsonb, '{}'),
          updated_at = now()
+       WHERE $5::jsonb IS NULL OR octet_length((customers.attributes || $5::jsonb)::text) <= $7
        RETURNING *`,
-      [config.program.id, input.externalId, input.email ?? null, input.name ?? null, input.attributes ? JSON.stringify(input.attributes) : null, config.bottom.key],
+      [config.program.id, input.externalId, input.email ?? null, input.name ?? null, input.attributes ? JSON.stringify(input.attributes) : null, config.bottom.key, MAX_ATTRIBUTES_BYTES],
     );
+    if (!row) throw tooLarge();
     return customerFromRow(row);
   }
 

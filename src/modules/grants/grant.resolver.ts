@@ -15,6 +15,7 @@ import { Program } from "../program/program.types";
 import { TouchpointType } from "../program/earning";
 import { recordReferral } from "./referral.service";
 import { setConfigRowActive } from "../program/config-switch";
+import { lockProgramConfig } from "../program/config-lock";
 
 @InputType()
 export class RecordReferralInput {
@@ -202,13 +203,14 @@ export class GrantResolver {
     const [reward] = await ctx.app.db.query(`SELECT id FROM rewards WHERE program_id = $1 AND id = $2`, [programId, rewardId]);
     if (!reward) throw new NotFound("Reward", "rewardId");
     const [row] = await ctx.app.db.transaction(async (tx) => {
+      // A new configuration version (batches in flight are evaluated again with the trigger),
+      // taken first: one configuration change of the program at a time.
+      await lockProgramConfig(tx, programId);
       const rows = await tx.query(
         `INSERT INTO reward_triggers (program_id, name, reward_id, touchpoint_type, min_count, window_hours, require_no_purchase)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
         [programId, input.name, rewardId, input.touchpointType, input.minCount, input.windowHours, input.requireNoPurchase],
       );
-      // A new configuration version: batches in flight are evaluated again with the trigger.
-      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
       return rows;
     });
     ctx.app.programChanged(programId);

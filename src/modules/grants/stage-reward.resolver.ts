@@ -11,6 +11,7 @@ import { RequestContext } from "../../context";
 import { BadInput, NotFound } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { setConfigRowActive } from "../program/config-switch";
+import { lockProgramConfig } from "../program/config-lock";
 import { Program, Stage } from "../program/program.types";
 
 @InputType({ description: "Give a reward when a customer enters a stage (free: no points are taken)." })
@@ -98,12 +99,16 @@ export class StageRewardResolver {
     // A grant of an unavailable reward is recorded as such and counts as the customer's: refuse one that can never be given.
     if (!reward.active || (reward.valid_to && new Date(reward.valid_to) <= ctx.now)) throw new BadInput("rewardId", "the reward is inactive or has ended");
     const row = await ctx.app.db.transaction(async (tx) => {
+      // A new configuration version (batches in flight are evaluated again, and owe the reward),
+      // taken first: one configuration change of the program at a time, and the stage checked
+      // again under it (a ladder changed since the cached read may have dropped it).
+      await lockProgramConfig(tx, programId);
+      const [stage] = await tx.query(`SELECT 1 FROM stages WHERE program_id = $1 AND key = $2`, [programId, input.stage]);
+      if (!stage) throw new BadInput("stage", `no stage "${input.stage}" in this program's ladder`);
       const [created] = await tx.query(
         `INSERT INTO stage_rewards (program_id, name, stage_key, reward_id, repeat_after_days) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
         [programId, input.name, input.stage, rewardId, input.repeatAfterDays ?? null],
       );
-      // A new configuration version: batches in flight are evaluated again, and owe the reward.
-      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
       return created;
     });
     ctx.app.programChanged(programId);

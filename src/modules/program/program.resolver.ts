@@ -53,10 +53,7 @@ export class ProgramResolver {
     const id = uuidArg(programId, "programId");
     await ctx.app.programs.config(id);
     const { ladder: parsed, preset } = ladderFromInput(ladder);
-    await ctx.app.db.transaction(async (tx) => {
-      await ctx.app.programs.writeLadder(tx, id, parsed);
-      await tx.query(`UPDATE programs SET ladder_preset = $2 WHERE id = $1`, [id, preset]);
-    });
+    await ctx.app.programs.updateLadder(id, parsed, preset);
     ctx.app.programChanged(id);
     const config = await ctx.app.programs.config(id);
     const report = await ctx.app.stages.recompute(config, "LADDER_UPDATE");

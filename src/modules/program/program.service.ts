@@ -12,6 +12,7 @@ import { CreateProgramInput, EarningRuleInput, LadderInput, PointsPolicyInput } 
 import { ExpiryPolicy, OverdraftPolicy } from "../points/points.policy";
 import { replaceTiers, validateTiers } from "../tiers/tier.write";
 import { Program } from "./program.types";
+import { lockProgramConfig } from "./config-lock";
 
 export function ladderFromInput(input: LadderInput, field = "ladder"): { ladder: Ladder; preset: string | null } {
   const hasPreset = !!input.preset;
@@ -197,8 +198,23 @@ export class ProgramService {
     validateRules(rules, config.ladder, config.tiers, "rules");
     await this.db.transaction(async (tx) => {
       // The program row first, as a write batch takes it (FOR SHARE) before any rule row: no lock cycle.
-      await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
+      await lockProgramConfig(tx, programId);
+      // The stages and tiers as they are now: a ladder or tiers changed since the cached read
+      // (before the lock) may lack one a rule names.
+      const [keys] = await tx.query(
+        `SELECT array(SELECT key FROM stages WHERE program_id = $1) AS stages, array(SELECT key FROM tiers WHERE program_id = $1) AS tiers`,
+        [programId],
+      );
+      validateRules(rules, { stages: keys.stages.map((key: string) => ({ key })) } as Ladder, keys.tiers.map((key: string) => ({ key })), "rules");
       await replaceRules(tx, programId, rules);
+    });
+  }
+
+  /** Replaces a program's ladder (one change at a time per program); the caller re-places the customers. */
+  async updateLadder(programId: string, ladder: Ladder, preset: string | null): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.writeLadder(tx, programId, ladder);
+      await tx.query(`UPDATE programs SET ladder_preset = $2 WHERE id = $1`, [programId, preset]);
     });
   }
 
@@ -213,6 +229,7 @@ export class ProgramService {
 
   /** Replaces a program's stages. Customers on a stage that no longer exists are re-placed by the caller's recompute. */
   async writeLadder(tx: Tx, programId: string, ladder: Ladder): Promise<void> {
+    await lockProgramConfig(tx, programId);
     await tx.query(`DELETE FROM stages WHERE program_id = $1`, [programId]);
     await tx.query(
       `INSERT INTO stages (program_id, key, rank, name, description, side, paths)
@@ -220,6 +237,5 @@ export class ProgramService {
          FROM jsonb_to_recordset($2::jsonb) AS s(key text, rank int, name text, description text, side boolean, paths jsonb)`,
       [programId, JSON.stringify(ladder.stages.map((s, rank) => ({ ...s, rank })))],
     );
-    await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
   }
 }

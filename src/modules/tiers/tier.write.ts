@@ -2,6 +2,7 @@
 import { BadInput } from "../../api/errors";
 import { Tx } from "../../db/db";
 import { TiersInput } from "./tier.types";
+import { lockProgramConfig } from "../program/config-lock";
 
 /** `field`: where the tiers sit in the argument ("tiers" in createProgram's input, "" for setTiers' own argument). */
 export function validateTiers(tiers: TiersInput, field = "tiers"): void {
@@ -18,7 +19,8 @@ export function validateTiers(tiers: TiersInput, field = "tiers"): void {
 
 export async function replaceTiers(tx: Tx, programId: string, tiers: TiersInput, field = "tiers"): Promise<void> {
   validateTiers(tiers, field);
-  await tx.query(`UPDATE programs SET updated_at = now() WHERE id = $1`, [programId]);
+  // First: one configuration change of a program at a time (see lockProgramConfig).
+  await lockProgramConfig(tx, programId);
   await tx.query(`DELETE FROM tiers WHERE program_id = $1`, [programId]);
   await tx.query(
     `INSERT INTO tiers (program_id, key, rank, name, threshold)

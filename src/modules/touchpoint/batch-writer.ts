@@ -12,7 +12,7 @@ import { Db, isRetryable, Queryable, sqlState, Tx } from "../../db/db";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "../../events/event.types";
 import { windowValuesFrom } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
-import { ProgramConfig, stageOf } from "../program/program.config";
+import { loadProgramConfig, ProgramConfig, stageOf } from "../program/program.config";
 import { LOCK_BATCH, readBatchSql, RESOLVE_EXTERNAL_CUSTOMERS, WRITE_BATCH } from "./batch.sql";
 import { ContendedCustomers } from "./contended-customers";
 import { ExternalIdCache } from "./external-id.cache";
@@ -37,6 +37,11 @@ export const CONFIG_CHANGED = "CONFIG_CHANGED";
 export type Outcome = { kind: "written"; result: RecordResult } | { kind: "replay" };
 
 export interface BatchResult {
+  /**
+   * The configuration the batch was evaluated and written with, when it is not the one it was given
+   * (it changed meanwhile and was read again): what its replays and grants go by.
+   */
+  config?: ProgramConfig;
   outcomes: Outcome[];
   events: LoyaltyEventMessage[];
   /** Grants the batch owes (referral bonuses, triggered and stage rewards): to give right after commit. */
@@ -60,6 +65,14 @@ export interface BatchStats {
 const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until", "erased_at", "lifecycle_phase_at"];
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
+/**
+ * Attempts of a batch with a configuration read without a lock. An ADMIN editing rules many times a
+ * second can change it between any read and write, so after these the batch is written under the
+ * program's lock (shared), with the configuration read under it: that one cannot fail so.
+ */
+const CONFIG_ATTEMPTS = 2;
+
+const configChanged = (err: unknown) => (err as { code?: unknown } | null)?.code === CONFIG_CHANGED;
 
 /** A customer row as to_jsonb gives it, with its timestamps back as Dates. */
 function parseCustomerJson(row: any): any {
@@ -115,13 +128,54 @@ export class BatchWriter {
    * a customer that does not exist).
    */
   async write(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
+    const given = config;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.withFreshExternalIds(() => this.attempt(db, config, items, now));
+        return config === given ? result : { ...result, config };
+      } catch (err) {
+        // The ladder, rules or tiers changed since `config` was read (nothing was written): evaluate
+        // again with the new ones; a record is never refused for it.
+        if (!configChanged(err)) throw err;
+        if (attempt >= CONFIG_ATTEMPTS) return this.writeUnderProgramLock(db, config, items, now, given);
+        config = await this.currentConfig(db, config);
+      }
+    }
+  }
+
+  /** Runs `attempt` again, once, when it met partner ids cached for customers since erased (evicted by then). */
+  private async withFreshExternalIds(attempt: () => Promise<BatchResult>): Promise<BatchResult> {
     try {
-      return await this.attempt(db, config, items, now);
+      return await attempt();
     } catch (err) {
       if (!(err instanceof StaleExternalId)) throw err;
-      // The stale partner ids are evicted: this time they are looked up.
-      return this.attempt(db, config, items, now);
+      return attempt();
     }
+  }
+
+  private async currentConfig(db: Queryable, config: ProgramConfig): Promise<ProgramConfig> {
+    const current = await loadProgramConfig(db, config.program.id);
+    if (!current) throw new Error(`program ${config.program.id} is gone`);
+    return current;
+  }
+
+  /**
+   * The last resort of a batch whose configuration kept changing: one transaction that takes the
+   * program's lock (shared, as a locked batch does) before anything else, so no configuration change
+   * can commit until it does, reads the configuration under it when it is not `config`'s version,
+   * and writes the batch locked with it. Configuration changes wait for it (they lock the program
+   * row first), and it waits for one in progress.
+   */
+  private async writeUnderProgramLock(db: Db, config: ProgramConfig, items: WriteItem[], now: Date, given: ProgramConfig): Promise<BatchResult> {
+    let used = config;
+    const result = await this.withFreshExternalIds(() =>
+      db.transaction(async (tx) => {
+        const [program] = await tx.query(`SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE`, [config.program.id]);
+        used = program?.version === config.version ? config : await this.currentConfig(tx, config);
+        return this.writeOnce(tx, tx, used, items, now);
+      }),
+    );
+    return used === given ? result : { ...result, config: used };
   }
 
   private async attempt(db: Db, config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {

@@ -16,7 +16,7 @@ import { messageFromOutboxRow, LoyaltyEventMessage } from "../../events/event.ty
 import { metricReader, loadWindowValues } from "../customer/customer.metrics";
 import { customerFromRow } from "../customer/customer.types";
 import { LOCK_CUSTOMER } from "../customer/customer.sql";
-import { ProgramConfig, stageOf } from "../program/program.config";
+import { loadProgramConfig, ProgramConfig, stageOf } from "../program/program.config";
 import { computePoints, EarningRule, TouchpointType } from "../program/earning";
 import { purchaseLines } from "./batch-points";
 import { touchpointFromRow } from "./touchpoint.types";
@@ -26,7 +26,6 @@ import { CANCEL_PURCHASE_GRANTS } from "../grants/grant.sql";
 import { OverdraftPolicy } from "../points/points.policy";
 import { requestHash } from "./request-hash";
 import { WriteBatcher } from "./write-batcher";
-import { CONFIG_CHANGED } from "./batch-writer";
 import { WriteWorkerClient } from "./write-worker.client";
 import type { App } from "../../app";
 import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
@@ -76,24 +75,25 @@ export class TouchpointService {
       return this.batcher.submit(config, record);
     }
     const events: LoyaltyEventMessage[] = [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await ctx.app.db.transaction(async (tx) => {
-          events.length = 0;
-          // As a batch does: never evaluate with a ladder another process has replaced meanwhile.
-          const [program] = await tx.query(`SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE`, [config.program.id]);
-          if (program?.version !== config.version) throw Object.assign(new Error("configuration changed"), { code: CONFIG_CHANGED });
-          return this.refund(ctx, tx, config, record, events);
-        });
-        if (events.length > 0) ctx.app.outbox.publishCommitted(events);
-        ctx.app.metrics.touchpoints.inc({ outcome: result.replayed ? "replayed" : "written" });
-        return result;
-      } catch (err) {
-        if ((err as { code?: string }).code !== CONFIG_CHANGED || attempt >= 3) throw err;
-        ctx.app.programs.cache.invalidate(config.program.id);
-        config = await ctx.app.programs.config(config.program.id);
+    let changed = false;
+    const result = await ctx.app.db.transaction(async (tx) => {
+      events.length = 0;
+      // As a batch does: never evaluate with a ladder another process has replaced meanwhile. Under
+      // the program's lock (shared) the configuration cannot change until commit: one read since
+      // the cached one is the one to use (retrying with the cache failed when an ADMIN edited rules
+      // many times a second).
+      const [program] = await tx.query(`SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE`, [config.program.id]);
+      let current = config;
+      if (program?.version !== config.version) {
+        current = (await loadProgramConfig(tx, config.program.id)) ?? config;
+        changed = true;
       }
-    }
+      return this.refund(ctx, tx, current, record, events);
+    });
+    if (changed) ctx.app.programs.cache.invalidate(config.program.id);
+    if (events.length > 0) ctx.app.outbox.publishCommitted(events);
+    ctx.app.metrics.touchpoints.inc({ outcome: result.replayed ? "replayed" : "written" });
+    return result;
   }
 
   /**

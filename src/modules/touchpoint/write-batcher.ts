@@ -149,9 +149,16 @@ export class WriteBatcher {
       config = await this.app.programs.config(items[0].programId);
       const now = this.app.clock();
       const worker = this.worker?.alive ? this.worker : undefined;
-      ({ outcomes, events, grants, stats } = worker
+      let used: ProgramConfig | undefined;
+      ({ outcomes, events, grants, stats, config: used } = worker
         ? await worker.write(config, items, now)
         : await this.writer.write(this.app.db, config, items, now));
+      if (used) {
+        // The configuration changed while the batch was written, which read it again: answer and
+        // give grants by that one, and let the next batch load it rather than start from the old.
+        config = used;
+        this.app.programs.cache.invalidate(config.program.id);
+      }
     } catch (err) {
       if (sqlState(err) === CONFIG_CHANGED && attempt < 3) {
         // The ladder or rules changed under this batch: write it again with the new ones.

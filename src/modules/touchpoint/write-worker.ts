@@ -74,6 +74,8 @@ if (parentPort) {
       .write(db, config, items, new Date(now))
       .then(
         (result) => {
+          // Read again under the batch (it changed): the next batches start from it, not from the old one.
+          if (result.config) configs.set(programId, result.config);
           // A customer is its row plus fields copied from it: send the row, the main thread rebuilds the rest.
           for (const outcome of result.outcomes) {
             if (outcome.kind === "written") outcome.result.customer = { row: outcome.result.customer.row } as any;
