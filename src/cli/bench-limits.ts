@@ -118,6 +118,8 @@ export async function limitsOverhead(query: string, variables: Record<string, un
 }
 
 export interface VictimRuns {
+  /** One PARTNER key posting purchases from every client, alone. */
+  partner: LoadResult;
   alone: LoadResult;
   /** The other key's clients wait the Retry-After they are given. */
   politeFlood: { victim: LoadResult; flood: LoadResult };
@@ -135,6 +137,7 @@ export function printLimits(overhead: Overhead | null, apiCpuPerPurchaseUs: numb
   if (victim) {
     const line = (name: string, r: LoadResult) =>
       `  ${name.padEnd(44)}${(r.ops / r.seconds).toFixed(0).padStart(8)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(7)} ms  ${[...r.statuses].map(([s, n]) => `${s}: ${n}`).join(", ")}`;
+    console.log(line(`one PARTNER key, purchases (all clients)`, victim.partner));
     console.log(line("victim alone (4 clients)", victim.alone));
     for (const [label, run] of [["waits its Retry-After", victim.politeFlood], ["ignores 429s", victim.hostileFlood]] as const) {
       console.log(line(`victim, while a key that ${label} floods`, run.victim));

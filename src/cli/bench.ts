@@ -383,12 +383,14 @@ async function main(): Promise<void> {
         query: `query($p: ID!) { customers(programId: $p, first: 200) { nodes { id stage { key } points { balance } rfm { recency frequency monetary } nextStage { stage { key } } } } }`,
         variables: { p: programId },
       });
+      // One PARTNER key alone at full concurrency: its bucket must not be what limits it.
+      const partner = await load(url, politeKey, CONCURRENCY, SECONDS, purchaseBody);
       const alone = await load(url, victimKey, 4, SECONDS, purchaseBody);
       const underFlood = async (floodKey: string, polite: boolean) => {
         const [victimRun, flood] = await Promise.all([load(url, victimKey, 4, SECONDS, purchaseBody), load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy, polite)]);
         return { victim: victimRun, flood };
       };
-      victim = { alone, politeFlood: await underFlood(politeKey, true), hostileFlood: await underFlood(hostileKey, false) };
+      victim = { partner, alone, politeFlood: await underFlood(politeKey, true), hostileFlood: await underFlood(hostileKey, false) };
     }
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.

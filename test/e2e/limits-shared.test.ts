@@ -3,11 +3,8 @@
  * The Redis part needs REDIS_URL (.ci/run starts the local Redis and sets it).
  */
 import { randomUUID } from "node:crypto";
-import pino from "pino";
-import { App } from "../../src/app";
-import { createServer, RunningServer } from "../../src/server";
 import { RedisBuckets } from "../../src/api/limits/buckets";
-import { startTestApp, TestApp } from "../helpers/test-app";
+import { SecondProcess, startSecondProcess, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, griffinProgram } from "../helpers/operations";
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -58,17 +55,14 @@ describeWithRedis("cost buckets in Redis", () => {
 
   describe("two API processes", () => {
     let a: TestApp;
-    let b: { app: App; server: RunningServer };
+    let b: SecondProcess;
 
     beforeAll(async () => {
       a = await startTestApp({ redisUrl: REDIS_URL, env: { RATE_LIMIT_STOREFRONT: "200:1" } });
-      const app = new App({ config: a.app.config, db: a.app.db, log: pino({ level: "silent" }) });
-      app.start();
-      b = { app, server: await createServer(app, { port: 0, host: "127.0.0.1" }) };
+      b = await startSecondProcess(a);
     });
     afterAll(async () => {
-      await b.server.stop();
-      await b.app.stop();
+      await b.stop();
       await a.stop();
     });
 

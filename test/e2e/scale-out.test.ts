@@ -3,10 +3,7 @@
  * receives what is written through the other, and a ladder changed through one is used by both.
  * Needs Redis: REDIS_URL (.ci/run starts the local one and sets it).
  */
-import pino from "pino";
-import { App } from "../../src/app";
-import { createServer, RunningServer } from "../../src/server";
-import { collect, settle, startTestApp, TestApp, ADMIN_KEY } from "../helpers/test-app";
+import { collect, SecondProcess, settle, startSecondProcess, startTestApp, TestApp, ADMIN_KEY } from "../helpers/test-app";
 import { griffinProgram, purchase } from "../helpers/operations";
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -14,18 +11,14 @@ const describeWithRedis = REDIS_URL ? describe : describe.skip;
 
 describeWithRedis("several API processes (Redis)", () => {
   let a: TestApp;
-  let b: { app: App; server: RunningServer };
+  let b: SecondProcess;
 
   beforeAll(async () => {
     a = await startTestApp({ redisUrl: REDIS_URL });
-    // The second "process": its own App, caches and Redis connections, the same database.
-    const app = new App({ config: a.app.config, db: a.app.db, log: pino({ level: "silent" }) });
-    app.start();
-    b = { app, server: await createServer(app, { port: 0, host: "127.0.0.1" }) };
+    b = await startSecondProcess(a);
   });
   afterAll(async () => {
-    await b.server.stop();
-    await b.app.stop();
+    await b.stop();
     await a.stop();
   });
 

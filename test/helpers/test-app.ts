@@ -109,6 +109,30 @@ export async function startTestApp(
   };
 }
 
+export interface SecondProcess {
+  app: App;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * A second API "process" beside `t`: its own App, caches, buckets and Redis connections, on the
+ * same database and configuration (so the same Redis), as behind a load balancer.
+ */
+export async function startSecondProcess(t: TestApp): Promise<SecondProcess> {
+  const app = new App({ config: t.app.config, db: t.app.db, log: pino({ level: "silent" }) });
+  app.start();
+  const server = await createServer(app, { port: 0, host: "127.0.0.1" });
+  return {
+    app,
+    server,
+    async stop() {
+      await server.stop();
+      await app.stop();
+    },
+  };
+}
+
 /** Subscribes and collects what arrives; `next(n)` waits until n items came (or times out). */
 export function collect<T = any>(client: WsClient, query: string, variables: Record<string, unknown> = {}) {
   const items: T[] = [];
