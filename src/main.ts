@@ -7,6 +7,7 @@ import { openDatabase } from "./db/open";
 import { App } from "./app";
 import { createServer } from "./server";
 import { seedDemo } from "./demo";
+import { demoSeedPlan } from "./demo-plan";
 import { aggregateForWorkers, joinClusterMetrics } from "./observability/metrics-endpoint";
 
 /**
@@ -61,16 +62,21 @@ async function supervise(config: Config): Promise<void> {
 }
 
 async function seedAndPrint(app: App, config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
-  if (!config.seedDemo) return;
+  const plan = demoSeedPlan({ requested: process.env.LOYALTY_SEED_DEMO, seedDemo: config.seedDemo, embedded: !config.databaseUrl, terminal: !!process.stdout.isTTY });
+  if (!plan.seed) return;
   const demo = await seedDemo(app);
-  if (demo) {
-    log.info({ programId: demo.programId }, "demo program seeded");
-    process.stdout.write(
-      `\n  Demo program "Demo Coffee" (griffin-7 ladder): ${demo.programId}\n` +
-        `  ADMIN key   (shown once): ${demo.adminKey}\n` +
-        `  PARTNER key (shown once): ${demo.partnerKey}\n\n`,
-    );
+  if (!demo) return;
+  // The log gets the program, never its keys (see demoSeedPlan).
+  log.info({ programId: demo.programId }, "demo program seeded");
+  if (!plan.printKeys) {
+    log.warn({ programId: demo.programId }, "demo keys not printed (output is not a terminal): create keys with createApiKey and LOYALTY_ADMIN_KEY");
+    return;
   }
+  process.stdout.write(
+    `\n  Demo program "Demo Coffee" (griffin-7 ladder): ${demo.programId}\n` +
+      `  ADMIN key   (shown once): ${demo.adminKey}\n` +
+      `  PARTNER key (shown once): ${demo.partnerKey}\n\n`,
+  );
 }
 
 async function main(): Promise<void> {

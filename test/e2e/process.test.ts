@@ -26,8 +26,8 @@ const node = (script: string) => ["--require", "ts-node/register", join(ROOT, sc
  * Starts the server on a port the system picks (PORT=0), read from what it prints: a port chosen
  * here could be taken meanwhile by any connection's ephemeral port.
  */
-async function start(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, node("src/main.ts"), { env: env({ PORT: "0", HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY }), cwd: ROOT });
+async function start(extra: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, node("src/main.ts"), { env: env({ PORT: "0", HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, ...extra }), cwd: ROOT });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
@@ -130,6 +130,37 @@ it("fails fast on a bad configuration, naming the variable", () => {
   expect(cluster.status).toBe(1);
   expect(cluster.stderr).toContain("API_PROCESSES > 1 needs DATABASE_URL and REDIS_URL");
 }, 60_000);
+
+const onServerDatabase = process.env.DATABASE_URL ? it : it.skip;
+
+onServerDatabase("seeds no demo on a server database unless asked, and never prints its keys into a collected log", async () => {
+  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_seed");
+  const started: ChildProcess[] = [];
+  try {
+    // Production's first start: no demo program, no key anywhere in its output (debug: every log line).
+    const first = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug" });
+    started.push(first.child);
+    expect((await gql(first.port, ADMIN_KEY, `{ programs { id } }`)).data.programs).toEqual([]);
+    expect(await stop(first.child)).toBe(0);
+    expect(first.output()).not.toMatch(/lk_|shown once|Demo Coffee/);
+
+    // Asked for explicitly: seeded, its keys still not printed (the output is a pipe, not a terminal).
+    const asked = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug", LOYALTY_SEED_DEMO: "true" });
+    started.push(asked.child);
+    const programs = (await gql(asked.port, ADMIN_KEY, `{ programs { id name } }`)).data.programs;
+    expect(programs).toEqual([{ id: expect.any(String), name: "Demo Coffee" }]);
+    // Its keys exist, never shown: the bootstrap key reaches the demo, and createApiKey makes more.
+    const keys = await gql(asked.port, ADMIN_KEY, `{ apiKeys(programId: "${programs[0].id}") { role } }`);
+    expect(keys.data.apiKeys.map((k: any) => k.role).sort()).toEqual(["ADMIN", "PARTNER"]);
+    expect(await stop(asked.child)).toBe(0);
+    expect(asked.output()).not.toMatch(/lk_|shown once/);
+    expect(asked.output()).toContain("demo keys not printed");
+  } finally {
+    // A server left running by a failed expectation would keep the test run from ending.
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) await stop(child);
+    await database.drop();
+  }
+}, 120_000);
 
 it("fails fast when its port is taken, naming the port", async () => {
   const taken = createNetServer();

@@ -1,0 +1,58 @@
+/**
+ * Production starts (DATABASE_URL) seed no demo unless asked, and never put its keys in a collected
+ * log; the logger redacts credentials whatever a log call passes.
+ */
+import { Writable } from "node:stream";
+import { demoSeedPlan } from "../../src/demo-plan";
+import { createLogger } from "../../src/logger";
+
+describe("demo seed plan", () => {
+  const plan = (requested: string | undefined, seedDemo: boolean, embedded: boolean, terminal = false) => demoSeedPlan({ requested, seedDemo, embedded, terminal });
+
+  it("seeds the embedded database by default and prints its keys (npm start)", () => {
+    expect(plan(undefined, true, true)).toEqual({ seed: true, printKeys: true });
+    expect(plan("", true, true)).toEqual({ seed: true, printKeys: true });
+  });
+
+  it("does not seed a server database unless LOYALTY_SEED_DEMO asks", () => {
+    expect(plan(undefined, true, false)).toEqual({ seed: false, printKeys: false });
+    expect(plan(undefined, true, false, true)).toEqual({ seed: false, printKeys: false });
+    expect(plan("false", false, true)).toEqual({ seed: false, printKeys: false });
+  });
+
+  it("seeds a server database when asked, printing the keys only to a terminal", () => {
+    expect(plan("true", true, false)).toEqual({ seed: true, printKeys: false });
+    expect(plan("true", true, false, true)).toEqual({ seed: true, printKeys: true });
+  });
+});
+
+describe("logger", () => {
+  it("redacts credentials, secrets and tokens, at the top level and one down", () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const log = createLogger("info", sink);
+    log.info(
+      {
+        secret: "s1", token: "t1", authorization: "Bearer k1", adminKey: "lk_a", partnerKey: "lk_p", password: "pw",
+        req: { headers: { authorization: "Bearer k2" } },
+        headers: { authorization: "Bearer k3" },
+        connectionParams: { authorization: "Bearer k4" },
+        webhook: { secret: "s2" },
+        program: { tokenSecret: "s3", token_secret: "s4" },
+        customer: { token: "t2" },
+        programId: "kept",
+      },
+      "hello",
+    );
+    expect(lines).toHaveLength(1);
+    const text = lines[0];
+    for (const secret of ["s1", "s2", "s3", "s4", "t1", "t2", "k1", "k2", "k3", "k4", "lk_a", "lk_p", "pw"]) expect(text).not.toContain(`"${secret}"`);
+    expect(text).not.toMatch(/Bearer/);
+    expect(JSON.parse(text)).toMatchObject({ programId: "kept", msg: "hello", secret: "[Redacted]", webhook: { secret: "[Redacted]" } });
+  });
+});
