@@ -18,7 +18,7 @@ export interface Config {
   tokenSecret?: string;
   /** Lifetime of customer tokens in seconds. */
   customerTokenTtlSeconds: number;
-  /** Seed a demo program on first start (on by default for `npm start`). */
+  /** Seed a demo program on first start: by default on the embedded database only (`npm start`). */
   seedDemo: boolean;
   logLevel: string;
   /** Milliseconds between sweeps of outbox rows that were committed but not published. */
@@ -188,7 +188,8 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     adminKey: env.LOYALTY_ADMIN_KEY || undefined,
     tokenSecret: env.LOYALTY_TOKEN_SECRET || undefined,
     customerTokenTtlSeconds: int(env, "CUSTOMER_TOKEN_TTL_SECONDS", 3600, 1),
-    seedDemo: bool(env, "LOYALTY_SEED_DEMO", true),
+    // The demo is for `npm start` on the embedded database; a server database gets it only when asked.
+    seedDemo: bool(env, "LOYALTY_SEED_DEMO", !databaseUrl),
     logLevel: env.LOG_LEVEL || "info",
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 10),
     outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1),

@@ -62,7 +62,7 @@ async function supervise(config: Config): Promise<void> {
 }
 
 async function seedAndPrint(app: App, config: Config, log: ReturnType<typeof createLogger>): Promise<void> {
-  const plan = demoSeedPlan({ requested: process.env.LOYALTY_SEED_DEMO, seedDemo: config.seedDemo, embedded: !config.databaseUrl, terminal: !!process.stdout.isTTY });
+  const plan = demoSeedPlan({ seedDemo: config.seedDemo, embedded: !config.databaseUrl, terminal: !!process.stdout.isTTY });
   if (!plan.seed) return;
   const demo = await seedDemo(app);
   if (!demo) return;

@@ -4,25 +4,30 @@
  */
 import { Writable } from "node:stream";
 import { demoSeedPlan } from "../../src/demo-plan";
+import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/logger";
 
 describe("demo seed plan", () => {
-  const plan = (requested: string | undefined, seedDemo: boolean, embedded: boolean, terminal = false) => demoSeedPlan({ requested, seedDemo, embedded, terminal });
+  /** The decision as a start makes it: LOYALTY_SEED_DEMO as given (undefined: unset), the database, a terminal or not. */
+  const plan = (requested: string | undefined, embedded: boolean, terminal = false) => {
+    const config = loadConfig({ ...(requested !== undefined ? { LOYALTY_SEED_DEMO: requested } : {}), ...(embedded ? {} : { DATABASE_URL: "postgresql://x@127.0.0.1/db" }) });
+    return demoSeedPlan({ seedDemo: config.seedDemo, embedded: !config.databaseUrl, terminal });
+  };
 
   it("seeds the embedded database by default and prints its keys (npm start)", () => {
-    expect(plan(undefined, true, true)).toEqual({ seed: true, printKeys: true });
-    expect(plan("", true, true)).toEqual({ seed: true, printKeys: true });
+    expect(plan(undefined, true)).toEqual({ seed: true, printKeys: true });
+    expect(plan("", true)).toEqual({ seed: true, printKeys: true });
   });
 
   it("does not seed a server database unless LOYALTY_SEED_DEMO asks", () => {
-    expect(plan(undefined, true, false)).toEqual({ seed: false, printKeys: false });
-    expect(plan(undefined, true, false, true)).toEqual({ seed: false, printKeys: false });
-    expect(plan("false", false, true)).toEqual({ seed: false, printKeys: false });
+    expect(plan(undefined, false)).toEqual({ seed: false, printKeys: false });
+    expect(plan(undefined, false, true)).toEqual({ seed: false, printKeys: false });
+    expect(plan("false", true)).toEqual({ seed: false, printKeys: false });
   });
 
   it("seeds a server database when asked, printing the keys only to a terminal", () => {
-    expect(plan("true", true, false)).toEqual({ seed: true, printKeys: false });
-    expect(plan("true", true, false, true)).toEqual({ seed: true, printKeys: true });
+    expect(plan("true", false)).toEqual({ seed: true, printKeys: false });
+    expect(plan("true", false, true)).toEqual({ seed: true, printKeys: true });
   });
 });
 
