@@ -37,6 +37,13 @@ describe("the cost model", () => {
     const cost = (q: string, v: Record<string, unknown> = {}) => requestedCost(schema, parse(q), v);
     expect(cost(`{ customers(programId: "p", first: 50) { nodes { id stage { key } } } }`)).toBe(1 + 50 * 2);
     expect(cost(`query($n: Int!) { customers(programId: "p", first: $n) { nodes { id } } }`, { n: 7 })).toBe(1 + 7);
+    // Priced once per document, unless a variable can change the price.
+    const paged = parse(`query($n: Int!) { customers(programId: "p", first: $n) { nodes { id } } }`);
+    expect(requestedCost(schema, paged, { n: 7 })).toBe(8);
+    expect(requestedCost(schema, paged, { n: 9 })).toBe(10);
+    const skipped = parse(`query($s: Boolean!) { program(id: "p") { stages @skip(if: $s) { key } } }`);
+    expect(requestedCost(schema, skipped, { s: true })).toBe(1);
+    expect(requestedCost(schema, skipped, { s: false })).toBe(1 + LIST_SIZES["Program.stages"]);
     expect(cost(`{ program(id: "p") { stages { key } } }`)).toBe(1 + LIST_SIZES["Program.stages"]);
     expect(cost(`{ ladderFunnel(programId: "p") { stages { key } } }`)).toBeGreaterThanOrEqual(FIELD_COSTS["Query.ladderFunnel"]);
     // The write itself (10) includes the object it returns.

@@ -157,7 +157,7 @@ export class RedisBuckets implements CostBuckets {
           () => this.fallback.takeNow(key, bucket, -excess),
         );
       }
-      return { ok: true, available: shared() + state.lease };
+      return { ok: true, available: Math.min(bucket.size, shared() + state.lease) };
     }
     const asked = this.redis.takeCost(`loyalty:bucket:${key}`, bucket.size, bucket.restorePerSecond, cost - state.lease, extra, 0);
     state.asking = asked.then(
