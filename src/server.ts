@@ -462,9 +462,11 @@ export async function createServer(app: App, options: { port?: number; host?: st
     if (!(actor instanceof GraphQLError)) {
       const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
       if (throttled) {
-        res.setHeader("retry-after", String(throttled.extensions.retryAfterSeconds));
-        const { http: _http, ...extensions } = throttled.extensions;
-        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: throttled.message, extensions }], extensions: { cost: extensions.cost } }));
+        const { error, delayMs } = throttled;
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        res.setHeader("retry-after", String(error.extensions.retryAfterSeconds));
+        const { http: _http, ...extensions } = error.extensions;
+        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }], extensions: { cost: extensions.cost } }));
       }
     }
     let body: unknown = undefined;

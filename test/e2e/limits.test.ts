@@ -142,6 +142,19 @@ describe("rate limits", () => {
     expect(again).toBe(200);
   });
 
+  it("holds back the 429s of a client that does not wait its Retry-After", async () => {
+    const storefront = await createKey(t, program, "STOREFRONT");
+    const post = () => t.gql(`query($p: ID!) { program(id: $p) { stages { key paths { metric } } } }`, { p: program }, storefront);
+    // Drain it: a program's stages cost ~40, the bucket holds 300 and refills 50 a second.
+    for (let i = 0; i < 100; i++) if ((await post()).status === 429) break;
+    // Now a loop that ignores 429s: without holding them back it would get hundreds in a second.
+    let throttled = 0;
+    const until = Date.now() + 1500;
+    while (Date.now() < until) if ((await post()).status === 429) throttled++;
+    expect(throttled).toBeGreaterThan(0);
+    expect(throttled).toBeLessThanOrEqual(4);
+  });
+
   it("throttles writes without writing: the throttled mutation leaves no row", async () => {
     const storefront = await createKey(t, program, "STOREFRONT");
     // Drain the bucket to the last point: the cheapest request costs 1.
