@@ -42,6 +42,10 @@ SELECT $1, 'STAGE_CHANGED', ch.customer_id, ch.payload || jsonb_build_object('tr
 RETURNING *`;
 
 const MAX_ROUNDS = 5;
+/** Configuration changes a recompute follows before it gives up (each means a fresh read of every pending customer's evaluation). */
+const MAX_RELOADS = 20;
+
+class ConfigurationChanged extends Error {}
 
 export class StageService {
   constructor(private readonly app: App) {}
@@ -60,8 +64,10 @@ export class StageService {
     return report;
   }
 
-  private async recomputeBatches(config: ProgramConfig, cause: string, batchSize: number, report: RecomputeReport, onBatch?: (report: RecomputeReport) => void): Promise<void> {
-    const programId = config.program.id;
+  private async recomputeBatches(given: ProgramConfig, cause: string, batchSize: number, report: RecomputeReport, onBatch?: (report: RecomputeReport) => void): Promise<void> {
+    const programId = given.program.id;
+    let config = given;
+    let reloads = 0;
     let after = "00000000-0000-0000-0000-000000000000";
     for (;;) {
       const customers = await this.app.db.query(
@@ -76,7 +82,19 @@ export class StageService {
       // A customer written meanwhile (its row version changed) is read again and evaluated again:
       // not every write evaluates the ladder (upsertCustomer does not), nor with the newest ladder.
       for (let round = 0; pending.length > 0; round++) {
-        const skipped = await this.evaluateAndApply(config, cause, pending, report);
+        let skipped: string[];
+        try {
+          skipped = await this.evaluateAndApply(config, cause, pending, report);
+        } catch (err) {
+          if (!(err instanceof ConfigurationChanged) || ++reloads > MAX_RELOADS) throw err;
+          // The configuration changed since it was read: these customers are evaluated again with
+          // the new one (a ladder change's own recompute comes after it, but a rule or tier change
+          // has none, and a scheduled recompute must still move its customers).
+          this.app.programConfigs.invalidate(programId);
+          config = await this.app.programs.config(programId);
+          round--;
+          continue;
+        }
         if (skipped.length === 0) break;
         if (round === MAX_ROUNDS) {
           report.skipped += skipped.length;
@@ -118,6 +136,12 @@ export class StageService {
     }
     if (moves.length === 0) return [];
     const events: LoyaltyEventMessage[] = await this.app.db.transaction(async (tx) => {
+      // Moves are written only with the configuration they were evaluated with: a ladder change
+      // committed meanwhile would otherwise be followed by moves onto stages it removed (two
+      // updateLadder at once left customers on a stage of neither). Shared, so a configuration
+      // change waits for these moves, and its own recompute then sees them.
+      const [current] = await tx.query(`SELECT updated_at::text AS version FROM programs WHERE id = $1 FOR SHARE`, [programId]);
+      if (current?.version !== config.version) throw new ConfigurationChanged();
       const written = (await tx.query(APPLY_MOVES, [programId, JSON.stringify(moves), cause])).map(messageFromOutboxRow);
       // Time moved these customers (lapse, windows): a stage reward is owed as for any move. Not for
       // a ladder edit, whose moves are the configuration's doing, not the customers'.
