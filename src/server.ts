@@ -342,6 +342,12 @@ export async function createServer(app: App, options: { port?: number; host?: st
           setImmediate(() => socket.close(4401, "Unauthorized: the credential expired, was revoked or its customer erased"));
           return [new Unauthenticated("This socket's credential is no longer valid")];
         }
+        // An empty bucket, or a Retry-After not waited, as over HTTP (and held back alike).
+        const throttled = await limits.throttledBeforeParsing(actor, request.socket.remoteAddress ?? "");
+        if (throttled) {
+          if (throttled.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, throttled.delayMs));
+          return [throttled.error];
+        }
         const problem = checkJsonShape(payload);
         if (problem) return [new GraphQLError(problem.error.message, { extensions: problem.error.extensions })];
         let document: DocumentNode;

@@ -212,6 +212,15 @@ describe("WebSocket limits", () => {
     expect(query.items[0]).toMatchObject({ program: { id: program } });
   });
 
+  it("draws WebSocket operations from the same bucket as HTTP requests", async () => {
+    const storefront = await createKey(t, program, "STOREFRONT");
+    for (let i = 0; i < 2000; i++) if ((await t.gql(`{ __typename }`, {}, storefront)).status === 429) break;
+    const read = collect(t.ws(storefront), `query($p: ID!) { program(id: $p) { id } }`, { p: program });
+    await read.failed();
+    expect((read.errors[0] as any)[0].extensions).toMatchObject({ code: "THROTTLED" });
+    expect(read.items).toEqual([]);
+  });
+
   it("holds at most WS_MAX_SUBSCRIPTIONS_PER_SOCKET operations on a socket", async () => {
     const client = t.ws(partner);
     const subs = [collect(client, STAGE_CHANGED, { p: program }), collect(client, STAGE_CHANGED, { p: program }), collect(client, STAGE_CHANGED, { p: program })];
