@@ -278,7 +278,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "socket credential sweep failed")), KEY_CACHE_MS);
   sweeper.unref();
 
-  type SocketExtra = { actor?: Actor; authorization?: string; admitted?: Set<string> };
+  type SocketExtra = { actor?: Actor; authorization?: string; admitted?: Set<string>; inFlight?: Map<string, Charge> };
   const wsRules = [...specifiedRules, ...limits.validationRules, ...(limitsConfig.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const charges = new WeakMap<object, Charge>();
   const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
@@ -316,6 +316,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
         }
         socket.once("close", () => {
           clearTimeout(expiry);
+          // Queries and mutations cut off by the close end their turn in flight.
+          for (const charge of ctx.extra.inFlight?.values() ?? []) charge.leave?.();
           openSockets.delete(socket);
           sockets.delete(socket);
           if (sockets.size === 0 && socketsByCredential.get(key) === sockets) socketsByCredential.delete(key);
@@ -328,7 +330,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
       },
       // Called only for connections onConnect accepted.
       onDisconnect: () => app.metrics.subscriptions.dec(),
-      onComplete: (ctx, id) => void ctx.extra.admitted?.delete(id),
+      // An operation ended (or the client ended it): its turn in flight ends too, answered or not
+      // (a query the client completes before its answer never reaches onNext).
+      onComplete: (ctx, id) => {
+        ctx.extra.admitted?.delete(id);
+        ctx.extra.inFlight?.get(id)?.leave?.();
+        ctx.extra.inFlight?.delete(id);
+      },
       /**
        * Each operation goes through what an HTTP request does: the credential checked again, the
        * JSON shape check (nesting, NUL), the parser's token limit, validation with the limits, the cost charged to the
@@ -387,6 +395,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
         if (operation.operation === "subscription") charge.leave?.();
         const contextValue = createContext(app, actor, randomUUID(), undefined, request.socket.remoteAddress ?? "");
         charges.set(contextValue, charge);
+        if (operation.operation !== "subscription") (ctx.extra.inFlight ??= new Map()).set(id, charge);
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       onNext: async (_ctx, _id, _payload, args, result) => {
