@@ -362,6 +362,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
         try {
           document = parse(payload.query, limits.parseOptions);
         } catch (err) {
+          await limits.debit(actor, request.socket.remoteAddress ?? "", Math.ceil(String(payload.query ?? "").length / 10));
           const syntax = err instanceof GraphQLError ? err : new GraphQLError(String(err));
           return [tokenLimitError(syntax, limitsConfig.maxTokens) ?? new GraphQLError(syntax.message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
         }
@@ -373,7 +374,11 @@ export async function createServer(app: App, options: { port?: number; host?: st
           // validates, and throws on a variable the operation does not declare.
           return [new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: "GRAPHQL_VALIDATION_FAILED" } })];
         }
-        if (invalid.length) return invalid;
+        if (invalid.length) {
+          // Never priced, but parsing and validating it was work (see limits.plugin.ts).
+          await limits.debit(actor, request.socket.remoteAddress ?? "", Math.ceil(String(payload.query ?? "").length / 10));
+          return invalid;
+        }
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
         let charge: Charge;
@@ -387,7 +392,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
         const admitted = (ctx.extra.admitted ??= new Set());
         for (const other of admitted) if (!(other in ctx.subscriptions)) admitted.delete(other);
         if (admitted.size >= limitsConfig.maxSubscriptionsPerSocket) {
-          charge.leave?.();
+          await limits.refund(charge);
           return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, admitted.size + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
         }
         admitted.add(id);
@@ -405,7 +410,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
         const charge = contextValue && charges.get(contextValue);
         const operation = getOperationAST(args.document, args.operationName);
         if (charge && operation && operation.operation !== "subscription") {
-          const cost = await limits.settle(charge, schema, args.document, operation, answer.data);
+          const cost = await limits.settle(charge, schema, args.document, operation, answer.data, !!answer.errors?.length);
           answer = { ...answer, extensions: { ...answer.extensions, cost } };
         }
         if (!answer.errors) return answer as any;
@@ -474,15 +479,27 @@ export async function createServer(app: App, options: { port?: number; host?: st
     // below) before anything is parsed, and an empty bucket is THROTTLED before the body is even
     // read (Node discards a body left unread), so a flood costs a header parse and a bucket read.
     const actor = await actorFor(app, req.headers.authorization, requestId).catch((err: GraphQLError) => err);
-    if (!(actor instanceof GraphQLError)) {
-      const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
-      if (throttled) {
-        const { error, delayMs } = throttled;
-        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-        res.setHeader("retry-after", String(error.extensions.retryAfterSeconds));
-        const { http: _http, ...extensions } = error.extensions;
-        return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }], extensions: { cost: extensions.cost } }));
-      }
+    if (actor instanceof GraphQLError) {
+      // A credential that names no one is answered before its body is read, and draws from its
+      // address's bucket as a caller without one does: guessing keys is throttled, and random
+      // keys cannot buy a megabyte's parse each.
+      const anonymous: Actor = { kind: "anonymous" };
+      const throttled = await limits.throttledBeforeParsing(anonymous, clientAddress);
+      if (throttled && throttled.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, throttled.delayMs));
+      if (!throttled) await limits.debit(anonymous, clientAddress, 1);
+      const error = throttled?.error ?? actor;
+      const status = throttled ? 429 : (error.extensions.http as { status?: number } | undefined)?.status ?? 401;
+      if (throttled) res.setHeader("retry-after", String(throttled.error.extensions.retryAfterSeconds));
+      const { http: _http, ...extensions } = error.extensions;
+      return send(res, status, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }] }));
+    }
+    const throttled = await limits.throttledBeforeParsing(actor, clientAddress);
+    if (throttled) {
+      const { error, delayMs } = throttled;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      res.setHeader("retry-after", String(error.extensions.retryAfterSeconds));
+      const { http: _http, ...extensions } = error.extensions;
+      return send(res, 429, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }], extensions: { cost: extensions.cost } }));
     }
     let body: unknown = undefined;
     if (req.method === "POST") {
@@ -510,10 +527,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
     const sql = new CountingQueryable(app.db);
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search: url.search, body },
-      context: async () => {
-        if (actor instanceof GraphQLError) throw actor;
-        return createContext(app, actor, requestId, sql, clientAddress);
-      },
+      context: async () => createContext(app, actor, requestId, sql, clientAddress),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     // SQL statements this request's reads sent (writes go in shared batches and are not counted).

@@ -37,7 +37,10 @@ describe("deeply nested JSON", () => {
     const body = `{"query":"{__typename}","variables":{"a":${nested(20_000)}}}`;
     expect(body.length).toBeLessThan(50_000);
     expectRefused(await post(body), "a");
-    expectRefused(await post(body, "Bearer not-a-key"), "a");
+    // A credential that names no one is answered before the body is read.
+    const unknown = await post(body, "Bearer not-a-key");
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.errors[0].extensions.code).toBe("UNAUTHENTICATED");
     expectRefused(await post(body, `Bearer ${ADMIN_KEY}`), "a");
     // In the extensions, or as the whole body.
     expectRefused(await post(`{"query":"{__typename}","extensions":{"x":${nested(20_000)}}}`), "extensions");

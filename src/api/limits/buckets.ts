@@ -27,7 +27,7 @@ export interface CostBuckets {
 }
 
 export class MemoryBuckets implements CostBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; bucket: BucketConfig }>();
 
   constructor(private readonly now: () => number = () => performance.timeOrigin + performance.now()) {}
 
@@ -41,22 +41,24 @@ export class MemoryBuckets implements CostBuckets {
     let tokens = state ? Math.min(bucket.size, state.tokens + (Math.max(0, now - state.at) * bucket.restorePerSecond) / 1000) : bucket.size;
     const ok = cost <= tokens;
     if (ok) tokens = Math.min(bucket.size, tokens - cost);
-    if (!state && this.buckets.size >= 100_000) this.forgetFull(now, bucket);
-    this.buckets.set(key, { tokens, at: now });
+    if (!state && this.buckets.size >= 100_000) this.forgetFull(now);
+    this.buckets.set(key, { tokens, at: now, bucket });
     return { ok, available: tokens };
   }
 
-  /** Records what another store said a key's bucket holds now. */
-  set(key: string, tokens: number): void {
-    this.buckets.set(key, { tokens, at: this.now() });
-  }
-
-  /** Full buckets hold nothing worth keeping: a key seen again starts full anyway. */
-  private forgetFull(now: number, bucket: BucketConfig): void {
+  /**
+   * Full buckets hold nothing worth keeping: a key seen again starts full anyway (each judged by
+   * its own size and refill). Past that, the least recently created go: never all at once, which
+   * would refill every drained credential.
+   */
+  private forgetFull(now: number): void {
     for (const [key, state] of this.buckets) {
-      if (state.tokens + ((now - state.at) * bucket.restorePerSecond) / 1000 >= bucket.size) this.buckets.delete(key);
+      if (state.tokens + ((now - state.at) * state.bucket.restorePerSecond) / 1000 >= state.bucket.size) this.buckets.delete(key);
     }
-    if (this.buckets.size >= 100_000) this.buckets.clear();
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size < 90_000) break;
+      this.buckets.delete(key);
+    }
   }
 
   async ready(): Promise<void> {}

@@ -191,17 +191,20 @@ export function actualCost(schema: GraphQLSchema, document: DocumentNode, operat
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
         const key = selection.alias?.value ?? selection.name.value;
-        if (seen.has(key) || !(key in object)) continue;
+        if (!(key in object)) continue;
+        // The same key selected again: graphql-js merged both selections into one value and ran
+        // both, so its own cost counts once and what each selects under it counts.
+        const again = seen.has(key);
         seen.add(key);
         const name = selection.name.value;
         if (name === "__schema" || name === "__type") {
-          cost += INTROSPECTION_COST;
+          if (!again) cost += INTROSPECTION_COST;
           continue;
         }
         const field = parent.getFields()[name];
         if (!field) continue;
         const items = Array.isArray(object[key]) ? (object[key] as unknown[]).length : 1;
-        cost += ownCost(schema, parent, field) * items;
+        if (!again) cost += ownCost(schema, parent, field) * items;
         if (selection.selectionSet) cost += walk(selection.selectionSet, typeOf(getNamedType(field.type), object[key]) ?? parent, object[key], new Set());
       } else {
         const set = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet : fragments.get(selection.name.value)?.selectionSet;

@@ -39,11 +39,16 @@ export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): Apol
           if (limits.config.fieldSuggestions) return;
           for (const error of errors) error.message = withoutSuggestions(error.message);
         },
-        async willSendResponse({ response, document, operation }) {
+        async willSendResponse({ response, document, operation, request, contextValue }) {
           if (response.body.kind !== "single") return charge?.leave?.();
           let report = refused;
-          if (charge && document && operation) report = await limits.settle(charge, schema, document, operation, response.body.singleResult.data);
+          const hadErrors = !!response.body.singleResult.errors?.length;
+          if (charge && document && operation) report = await limits.settle(charge, schema, document, operation, response.body.singleResult.data, hadErrors);
           else charge?.leave?.();
+          // A document that did not parse or validate, or named no operation, was never priced,
+          // yet parsing and validating it can take a hundred milliseconds (graphql's overlapping-
+          // fields check is quadratic): it costs its length, a point per ten characters.
+          if (!charge && !refused && contextValue?.actor) await limits.debit(contextValue.actor, contextValue.clientAddress, Math.ceil((request.query?.length ?? 0) / 10));
           if (report) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost: report };
         },
       };

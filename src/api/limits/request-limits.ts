@@ -180,8 +180,10 @@ export class RequestLimits {
       // At least 1: even `{ __typename }` is a round trip, and a flood of free requests is still a flood.
       cost = Math.max(1, requestedCost(schema, document, variables, operationName));
     } catch (err) {
-      // Variables that do not coerce: execution refuses the request before running anything.
-      if (err instanceof GraphQLError) return { caller, bucketKey: null, report: { requestedQueryCost: 0, actualQueryCost: null, throttleStatus: null } };
+      // An argument that does not coerce (a variable of the wrong type, a null for a required
+      // one). Execution would null that field alone and run the rest, unpriced: the whole request
+      // is refused instead, before anything runs.
+      if (err instanceof GraphQLError) throw new GraphQLError(err.message, { extensions: { code: "BAD_USER_INPUT", http: { status: 400 } } });
       throw err;
     }
     const max = this.config.maxCost[caller];
@@ -207,11 +209,15 @@ export class RequestLimits {
     return { caller, bucketKey: key, report, leave };
   }
 
-  /** After execution: the actual cost, and the unused part back in the bucket. */
-  async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown): Promise<CostReport> {
+  /**
+   * After execution: the actual cost, and the unused part back in the bucket. An answer with
+   * errors gets nothing back: an error nulls what was computed beside it (a non-null field
+   * failing nulls its parents), so its answer says nothing of the work done.
+   */
+  async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown, hadErrors = false): Promise<CostReport> {
     charge.leave?.();
     // At least 1: a request refused in its resolvers (forbidden, not found) still cost a round trip.
-    const actual = Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
+    const actual = hadErrors ? charge.report.requestedQueryCost : Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
     charge.report.actualQueryCost = actual;
     const refund = charge.report.requestedQueryCost - actual;
     const bucket = this.config.buckets[charge.caller];
@@ -220,6 +226,25 @@ export class RequestLimits {
       charge.report.throttleStatus = this.status(charge.caller, state.available);
     }
     return charge.report;
+  }
+
+  /**
+   * Takes `cost` from the caller's bucket, or all it holds when that is less: for work done that
+   * was never priced (a document that did not parse or validate, a bad credential's request).
+   */
+  async debit(actor: Actor, address: string, cost: number): Promise<void> {
+    const { caller, key } = callerOf(actor, address);
+    const bucket = this.config.buckets[caller];
+    if (!bucket || cost <= 0) return;
+    const state = await this.buckets.take(key, bucket, cost);
+    if (!state.ok && state.available >= 1) await this.buckets.take(key, bucket, Math.floor(state.available));
+  }
+
+  /** Gives a charge back whole: the request was refused after it was charged, before it ran. */
+  async refund(charge: Charge): Promise<void> {
+    charge.leave?.();
+    const bucket = this.config.buckets[charge.caller];
+    if (charge.bucketKey && bucket) await this.buckets.take(charge.bucketKey, bucket, -charge.report.requestedQueryCost);
   }
 
   private status(caller: CallerClass, available: number): CostReport["throttleStatus"] {
