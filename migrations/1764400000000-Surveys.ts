@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Surveys (domain.md §5): a program's questionnaires (NPS, CSAT, effort, the five loyalty factors,
+ * Surveys (docs/domain.md §5): a program's questionnaires (NPS, CSAT, effort, the five loyalty factors,
  * free text). Answers are not a table of their own: each response is a SURVEY_RESPONSE touchpoint
  * (idempotent by its responseId, earning points by the program's rules, its NPS answer feeding the
  * customer's NPS), with the answers in its data.

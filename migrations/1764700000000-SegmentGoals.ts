@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Goals per RFM segment (domain.md §3: "move segment X from 150 to 200 a year"): a target count of
+ * Goals per RFM segment (docs/domain.md §3: "move segment X from 150 to 200 a year"): a target count of
  * customers by a date, with the count when the goal was set, so progress can be read.
  */
 export class SegmentGoals1764700000000 implements MigrationInterface {

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Rewards for entering a ladder stage (domain.md §4, §7: recognition for advocates, a welcome gift
+ * Rewards for entering a ladder stage (docs/domain.md §4, §7: recognition for advocates, a welcome gift
  * for first-time customers, a win-back offer for the lapsed). A move into the stage owes the reward
  * as a grant, in the transaction of the move; `repeat_after_days` null: once per customer, else
  * again on a later entry once that many days have passed since the last one.

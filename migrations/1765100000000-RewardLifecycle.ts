@@ -2,7 +2,7 @@ import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
  * A reward offered only to customers in some lifecycle phases (a win-back offer for DECLINE, a
- * second-purchase offer for ACQUISITION): domain.md §3's lifecycle-aware handling and §4's
+ * second-purchase offer for ACQUISITION): docs/domain.md §3's lifecycle-aware handling and §4's
  * personalized offers. NULL: every phase.
  */
 export class RewardLifecycle1765100000000 implements MigrationInterface {

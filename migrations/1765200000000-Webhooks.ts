@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Webhooks (architecture.md: outbox → pub/sub → subscriptions and webhooks): a program's endpoints,
+ * Webhooks (docs/architecture.md: outbox → pub/sub → subscriptions and webhooks): a program's endpoints,
  * each with the event topics it wants and the secret its deliveries are signed with, and one
  * delivery per endpoint and event. Deliveries are made when an event is marked published (by its
  * writer, or by the relay for a writer that died), never in the writing transaction, and each

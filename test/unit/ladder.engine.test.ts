@@ -96,7 +96,7 @@ describe("stage engine", () => {
     expect(windowsUsed(griffin)).toEqual([{ metric: Metric.PURCHASE_COUNT, windowDays: 365 }]);
   });
 
-  it("ships presets with the keys of domain.md, each a valid ladder", () => {
+  it("ships presets with the keys of docs/domain.md, each a valid ladder", () => {
     const keys = (k: string) => presetLadder(k)!.stages.map((s) => s.key);
     expect(keys("fourweekmba-5")).toEqual(["prospect", "customer", "client", "supporter", "advocate"]);
     expect(keys("griffin-7")).toEqual([

@@ -1,5 +1,5 @@
 /**
- * The ladders of the source texts (shared/domain.md §1), shipped as presets with default criteria a
+ * The ladders of the source texts (docs/domain.md §1), shipped as presets with default criteria a
  * program can edit. Stage keys are part of the public API: clients refer to stages by key.
  */
 import { Comparator, Criterion, Ladder, Metric, StageDefinition } from "./ladder.types";

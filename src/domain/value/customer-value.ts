@@ -1,5 +1,5 @@
 /**
- * Who the best customers are and how loyal they are (domain.md §2-3), as pure functions of a
+ * Who the best customers are and how loyal they are (docs/domain.md §2-3), as pure functions of a
  * customer's counters and of where the program's buyers stand (quintile breakpoints):
  *   - RFM: recency, frequency and monetary value, each scored 1-5 by quintile among the program's
  *     buyers (5: the most recent, most frequent, highest spending fifth);
@@ -55,7 +55,7 @@ export interface RfmScores {
 }
 
 /**
- * The RFM segments: who to keep, grow, win back (domain.md §3: know the best customers, set goals
+ * The RFM segments: who to keep, grow, win back (docs/domain.md §3: know the best customers, set goals
  * per segment). A grid over the recency (R) and frequency (F) scores; every cell has one segment.
  */
 export enum RfmSegment {
@@ -194,7 +194,7 @@ export function loyaltyOf(row: ValueRow, rfm: RfmScores | null, redemptions: num
   if (surveyAttitude !== null) said.push(surveyAttitude);
   else if (row.nps !== null && row.nps !== undefined) said.push(row.nps * 10);
   if (row.review_count > 0) said.push((row.rating_sum / row.review_count - 1) * 25);
-  // Recommending us to others is attitude shown, not just said (domain.md §2: advocacy).
+  // Recommending us to others is attitude shown, not just said (docs/domain.md §2: advocacy).
   if (row.referral_count > 0 || row.social_share_count > 0) said.push(100);
   const attitudinal = said.length > 0 ? Math.round((said.reduce((a, b) => a + b, 0) / said.length) * 10) / 10 : null;
   const buys = behavioral >= BEHAVIORAL_HIGH;

@@ -1,5 +1,5 @@
 /**
- * Where a customer is in their lifecycle (domain.md §3: contact → acquisition → growth → maturity
+ * Where a customer is in their lifecycle (docs/domain.md §3: contact → acquisition → growth → maturity
  * → decline / churn), from their purchase counters and the clock alone. So every customer has one
  * phase at any moment, a page of customers costs no statement for it, and the same rules run
  * set-based in SQL (lifecyclePhaseSql) for counts per phase and filters.

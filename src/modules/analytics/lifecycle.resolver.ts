@@ -1,5 +1,5 @@
 /**
- * The program's customers by lifecycle phase (domain.md §3: contact → acquisition → growth →
+ * The program's customers by lifecycle phase (docs/domain.md §3: contact → acquisition → growth →
  * maturity → decline / churn), in total and per ladder stage, so each rung's handling can follow
  * where its customers are: a client in DECLINE needs a win-back, one in GROWTH a nudge up. One
  * set-based statement, with the same rule as each customer's own `lifecycle` (value.sql.ts).

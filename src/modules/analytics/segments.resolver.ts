@@ -1,5 +1,5 @@
 /**
- * Who the best customers are (domain.md §3): the program's buyers per RFM segment with what they
+ * Who the best customers are (docs/domain.md §3): the program's buyers per RFM segment with what they
  * are worth, and the top tenth by CLV. Set-based over the program's customers, with the same rules
  * and the same cached percentiles as each customer's own `rfm` and `clv` (value.sql.ts).
  */
@@ -85,7 +85,7 @@ export class ValueSegment {
   goal: SegmentGoal | null;
 }
 
-@ObjectType({ description: "The best customers: the top tenth of the program's buyers by CLV (domain.md §3: know them, describe them)." })
+@ObjectType({ description: "The best customers: the top tenth of the program's buyers by CLV (docs/domain.md §3: know them, describe them)." })
 export class BestCustomers {
   programId: string;
   asOf: Date;

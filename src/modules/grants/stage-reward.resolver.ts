@@ -1,5 +1,5 @@
 /**
- * Stage rewards (domain.md §4, §7): a reward given when a customer enters a ladder stage, e.g. a
+ * Stage rewards (docs/domain.md §4, §7): a reward given when a customer enters a ladder stage, e.g. a
  * welcome gift on first_time_customer, recognition on advocate, a win-back offer on lapsed. A move
  * into the stage owes it as a grant in the move's own transaction (a touchpoint's batch, a recompute
  * as time passes; not a refund's move, which is no achievement, nor a ladder edit's), and it is

@@ -139,7 +139,7 @@ export function planBatch(
       // The touchpoint's id (and a move's transition) are added by the write statement, which assigns them.
       const recorded = { type: record.type, externalId: record.externalId, points: earned.total, pending: planned.pending, balance: String(state.row.balance), occurredAt: record.occurredAt.toISOString() };
       plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: recorded });
-      // Service recovery (domain.md §5): a detractor's answer is an alert of its own, so a tool can
+      // Service recovery (docs/domain.md §5): a detractor's answer is an alert of its own, so a tool can
       // act on it without reading every touchpoint.
       if (deltas.nps !== null && deltas.nps <= DETRACTOR_MAX_NPS) {
         // A survey response (submitSurveyResponse) names its survey and the client's responseId in

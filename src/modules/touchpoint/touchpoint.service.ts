@@ -1,5 +1,5 @@
 /**
- * The write path of every touchpoint (architecture.md): atomically (a batch's one checked write
+ * The write path of every touchpoint (docs/architecture.md): atomically (a batch's one checked write
  * statement, or one transaction), claim the idempotency key, store the touchpoint, post its
  * points, bump the customer's counters, move the stage if the ladder says so, and write the
  * events; publish them after commit.
