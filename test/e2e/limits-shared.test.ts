@@ -10,11 +10,21 @@ import { createKey, griffinProgram } from "../helpers/operations";
 const REDIS_URL = process.env.REDIS_URL;
 const describeWithRedis = REDIS_URL ? describe : describe.skip;
 
+/** Two processes' bucket stores on the same Redis, connected, and closed after `use`. */
+async function withTwoProcesses(use: (one: RedisBuckets, two: RedisBuckets) => Promise<void>): Promise<void> {
+  const [one, two] = [new RedisBuckets(REDIS_URL!, () => undefined), new RedisBuckets(REDIS_URL!, () => undefined)];
+  try {
+    await Promise.all([one.ready(5000), two.ready(5000)]);
+    await use(one, two);
+  } finally {
+    await one.close();
+    await two.close();
+  }
+}
+
 describeWithRedis("cost buckets in Redis", () => {
   it("never lets two processes taking at once overdraw a bucket, and each sees what the other took", async () => {
-    const [one, two] = [new RedisBuckets(REDIS_URL!, () => undefined), new RedisBuckets(REDIS_URL!, () => undefined)];
-    try {
-      await Promise.all([one.ready(5000), two.ready(5000)]);
+    await withTwoProcesses(async (one, two) => {
       const key = `test-${randomUUID()}`;
       // A bucket that refills one point in 1,000 s: what the test takes is what is gone.
       const bucket = { size: 100, restorePerSecond: 0.001 };
@@ -27,16 +37,11 @@ describeWithRedis("cost buckets in Redis", () => {
       await one.take(key, bucket, -50);
       expect((await one.take(key, bucket, 10)).available).toBeCloseTo(40, 1);
       expect((await two.take(key, bucket, 10)).available).toBeCloseTo(30, 1);
-    } finally {
-      await one.close();
-      await two.close();
-    }
+    });
   });
 
   it("leases points to each process without letting the processes together take more than the bucket", async () => {
-    const [one, two] = [new RedisBuckets(REDIS_URL!, () => undefined), new RedisBuckets(REDIS_URL!, () => undefined)];
-    try {
-      await Promise.all([one.ready(5000), two.ready(5000)]);
+    await withTwoProcesses(async (one, two) => {
       const key = `test-${randomUUID()}`;
       // 1,000 points refilling 1,000 a second: each process leases 20 at a time.
       const bucket = { size: 1000, restorePerSecond: 1000 };
@@ -47,10 +52,7 @@ describeWithRedis("cost buckets in Redis", () => {
       // Never more than the bucket and its refill; never less by more than a lease per process.
       expect(ok * 10).toBeLessThanOrEqual(1000 + refilled);
       expect(ok * 10).toBeGreaterThanOrEqual(1000 - 2 * 20);
-    } finally {
-      await one.close();
-      await two.close();
-    }
+    });
   });
 
   describe("two API processes", () => {
