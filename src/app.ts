@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { Config } from "./config";
 import { Db } from "./db/db";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
+import { LiveFeeds } from "./events/live-feeds";
 import { OutboxPublisher } from "./events/outbox";
 import { WebhookDispatcher } from "./events/webhook-dispatcher";
 import { Metrics } from "./observability/metrics";
@@ -40,6 +41,8 @@ export class App {
   /** Prometheus metrics of this App (served at /metrics). */
   readonly metrics = new Metrics();
   readonly outbox: OutboxPublisher;
+  /** What subscribers read: committed events, once each, also when the bus is down (live-feeds.ts). */
+  readonly feeds: LiveFeeds;
   readonly webhooks: WebhookDispatcher;
   readonly programConfigs: ProgramConfigCache;
   readonly programs: ProgramService;
@@ -64,6 +67,14 @@ export class App {
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"), this.metrics);
     this.webhooks = new WebhookDispatcher(this.db, this.log, this.config.webhooks);
     this.outbox.onDeliveriesQueued = () => this.webhooks.kick();
+    this.feeds = new LiveFeeds(this.db, this.bus, this.log);
+    this.outbox.onPublished = (messages) => this.feeds.deliver(messages);
+    // Invalidations sent while the bus was down were lost: forget every cached program and key now
+    // rather than when their entries expire.
+    this.feeds.onBusRecovered = () => {
+      this.programConfigs.invalidateAll();
+      this.auth.forgetAll();
+    };
     this.programConfigs = new ProgramConfigCache(this.db);
     this.programs = new ProgramService(this.db, this.programConfigs);
     this.valueBreakpoints = new ValueBreakpointsCache(this.db);
@@ -82,6 +93,7 @@ export class App {
   start(): void {
     this.outbox.startRelay(this.config.outboxRelayIntervalMs, this.config.outboxRetentionDays);
     this.webhooks.start();
+    this.feeds.start();
     void this.listenForConfigChanges();
   }
 
@@ -122,6 +134,7 @@ export class App {
     // Sends first: the outbox's last flush then queues deliveries without starting them (the next start, or another process, sends them).
     await this.webhooks.stop();
     await this.outbox.stop();
+    await this.feeds.stop();
     await this.bus.close();
   }
 }

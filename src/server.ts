@@ -136,7 +136,9 @@ export async function readiness(app: App): Promise<{ ok: boolean; detail: string
   try {
     const [row] = await app.db.query(`SELECT count(*)::int AS n FROM migrations`);
     if (row.n < MIGRATIONS.length) return { ok: false, detail: `migrations pending (${row.n}/${MIGRATIONS.length})` };
-    return { ok: true, detail: "ready" };
+    // The event bus does not decide readiness: without it, subscribers are served from the outbox.
+    const events = app.feeds.status();
+    return { ok: true, detail: events === "live" ? "ready" : `ready; events: ${events === "bus down" ? "event bus down, subscribers served from the outbox" : "catching up from the outbox"}` };
   } catch (err) {
     // The reason (host, user, table) is for the operator's log, not for an anonymous caller.
     app.log.warn({ err }, "readiness check failed");

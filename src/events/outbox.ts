@@ -1,6 +1,6 @@
 /**
- * After commit, the writer hands its outbox rows to `publishCommitted`: they go to the bus at once
- * and are marked published in batches, and marking queues their webhook deliveries
+ * After commit, the writer hands its outbox rows to `publishCommitted`: they go to this process's
+ * subscribers and to the bus at once and are marked published in batches, and marking queues their webhook deliveries
  * (webhook-dispatcher.ts). A relay sweep publishes rows that were committed but never marked (the
  * process died between commit and publish), so nothing committed is lost. Delivery is at least
  * once; the sequence lets subscribers drop a duplicate.
@@ -16,6 +16,7 @@ export class OutboxPublisher {
   private flushTimer?: NodeJS.Timeout;
   private relayTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
+  private stopping = false;
 
   constructor(
     private readonly db: Db,
@@ -26,12 +27,15 @@ export class OutboxPublisher {
 
   /** Called when marking queued webhook deliveries (to send them now rather than at the next interval). */
   onDeliveriesQueued?: () => void;
+  /** Called with every committed event this process publishes: its own subscribers get them without the bus (live-feeds.ts). */
+  onPublished?: (messages: readonly LoyaltyEventMessage[]) => void;
 
   private queued(count: number): void {
     if (count > 0) this.onDeliveriesQueued?.();
   }
 
   publishCommitted(messages: LoyaltyEventMessage[]): void {
+    this.onPublished?.(messages);
     for (const message of messages) {
       this.bus.publish(message);
       this.metrics?.events.inc({ topic: message.topic, via: "commit" });
@@ -58,7 +62,15 @@ export class OutboxPublisher {
          SELECT count(*)::int AS queued FROM queued`,
         [ids],
       )
-      .then(([row]) => this.queued(row?.queued ?? 0), this.onError);
+      .then(
+        ([row]) => this.queued(row?.queued ?? 0),
+        (err) => {
+          // The database is away: mark them on the next flush, or the relay would publish them again.
+          this.pendingMarks.unshift(...ids);
+          if (!this.stopping) this.flushTimer ??= setTimeout(() => void this.flush(), 1000);
+          this.onError(err);
+        },
+      );
     await this.flushing;
   }
 
@@ -81,9 +93,11 @@ export class OutboxPublisher {
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
     this.queued(rows[0]?.queued ?? 0);
-    for (const row of rows) {
-      this.bus.publish(messageFromOutboxRow(row));
-      this.metrics?.events.inc({ topic: row.topic, via: "relay" });
+    const messages = rows.map(messageFromOutboxRow);
+    this.onPublished?.(messages);
+    for (const message of messages) {
+      this.bus.publish(message);
+      this.metrics?.events.inc({ topic: message.topic, via: "relay" });
     }
     return rows.length;
   }
@@ -116,6 +130,7 @@ export class OutboxPublisher {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.relayTimer) clearInterval(this.relayTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.flush();

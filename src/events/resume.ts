@@ -2,28 +2,26 @@
  * Resuming a subscription. A client that lost its connection (a deploy, a network blip) passes the
  * last sequence it saw as `after`: it first gets every retained event of its feed with a greater
  * sequence from the outbox, in sequence order, then the live feed. The live feed is listening before
- * the outbox is read (with Redis: once this subscription's own marker came back through it, so
- * SUBSCRIBE took effect), so an event committed meanwhile is in one or the other (or both: the live
- * copy of a replayed event, and `after` itself, are dropped), and none falls between.
+ * the outbox is read (and confirmed: live-feeds.ts), so an event committed meanwhile is in one or the
+ * other (or both: the live copy of a replayed event, and `after` itself, are dropped), and none
+ * falls between.
  *
  * What a resume cannot see: an event of a transaction that was still open when the client saw
  * `after`, carrying a smaller sequence, and published while the client was away. Sequences are
  * given when a transaction writes, not when it commits; two writers of one program racing is the
  * rare case. Such an event committed after the resume still arrives (live).
  */
-import { randomUUID } from "node:crypto";
 import { GraphQLError } from "graphql";
 import { BadInput } from "../api/errors";
 import { Db } from "../db/db";
-import { EventBus } from "./event-bus";
+import type { Listener, LiveFeeds } from "./live-feeds";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
 
 /** Outbox rows read per statement while replaying. */
 export const REPLAY_PAGE = 500;
 
-/** How long a resume waits for its marker to come back through the bus (Redis down: it goes on without), and how often it sends it. */
-const MARKER_WAIT_MS = 5000;
-const MARKER_RESEND_MS = 50;
+/** How long a resume waits for its live feed to be confirmed before it reads the outbox anyway. */
+const READY_WAIT_MS = 5000;
 
 /** What a feed carries: some topics of a program, of one customer or all. */
 export interface FeedFilter {
@@ -86,15 +84,16 @@ export async function resumePoint(db: Db, programId: string, after: string, filt
  * The feed's events after `after` (checked by resumePoint) from the outbox, then live ones,
  * without the live copies of replayed ones.
  */
-export function replayThenLive(db: Db, bus: EventBus, programId: string, after: string, filter: FeedFilter): AsyncIterableIterator<LoyaltyEventMessage> {
-  const live = bus.subscribe(programId)[Symbol.asyncIterator]();
-  return endingSource(live, replay(db, bus, live, programId, after, filter));
+export function replayThenLive(db: Db, feeds: LiveFeeds, programId: string, after: string, filter: FeedFilter): AsyncIterableIterator<LoyaltyEventMessage> {
+  // Listening before the outbox is read: an event committed meanwhile is in one or the other.
+  const live = feeds.subscribe(programId);
+  return endingSource(live, replay(db, feeds, live, programId, after, filter));
 }
 
 /**
  * `feed`, whose return() also ends `source`, the iterator it waits on. An async generator's return()
  * waits until the generator reaches a yield: one waiting for a quiet program's next event would
- * keep its bus subscription until that event came. Ending the source lets it finish at once.
+ * keep its subscription until that event came. Ending the source lets it finish at once.
  */
 export function endingSource<T>(source: AsyncIterator<unknown>, feed: AsyncGenerator<T>): AsyncIterableIterator<T> {
   return {
@@ -125,93 +124,43 @@ function contains(sorted: number[], value: number): boolean {
 
 async function* replay(
   db: Db,
-  bus: EventBus,
-  live: AsyncIterator<LoyaltyEventMessage>,
+  feeds: LiveFeeds,
+  live: Listener,
   programId: string,
   after: string,
   filter: FeedFilter,
 ): AsyncGenerator<LoyaltyEventMessage> {
   const wanted = inFeed(filter);
+  // The live feed queues what arrives while the outbox is read (live-feeds.ts bounds that queue).
+  // Its subscription is confirmed first, so nothing committed from now on passes it by; a bus that
+  // never confirms (broken, not down) holds the resume only so long: the feeds read the outbox meanwhile.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([feeds.ready(programId), live.closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_WAIT_MS)))]);
+  if (live.ended) return;
+  clearTimeout(timer);
 
-  // While the outbox is read, live events go to a queue of our own (the bus's iterator bounds what
-  // it holds unread); after the handoff they are read from the bus as any live feed's are.
-  const marker = randomUUID();
-  let heard!: () => void;
-  const listening = new Promise<void>((resolve) => (heard = resolve));
-  const queue: LoyaltyEventMessage[] = [];
-  let wake: (() => void) | undefined;
-  let handoff = false;
-  let pumped = false;
-  let failure: unknown;
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const next = await live.next();
-        if (next.done) break;
-        if (next.value.topic === "FEED_MARKER") {
-          if (next.value.payload.marker === marker) heard();
-        } else if (wanted(next.value)) queue.push(next.value);
-        wake?.();
-        if (handoff) break;
-      }
-    } catch (err) {
-      failure = err;
-    } finally {
-      pumped = true;
-      heard();
-      wake?.();
+  // Every sequence replayed (and `after`, which the client has): their live copies are dropped.
+  const replayed: number[] = [];
+  const seen = Number(after);
+  let cursor = after;
+  for (;;) {
+    const rows = await db.query(REPLAY_PAGE_SQL, [programId, cursor, [...filter.topics], filter.customerId, REPLAY_PAGE]);
+    for (const row of rows) {
+      const message = messageFromOutboxRow(row);
+      replayed.push(Number(message.sequence));
+      yield message;
     }
-  })();
-
-  try {
-    // A marker published before SUBSCRIBE took effect is lost: send it again until one comes back.
-    const probe = () => bus.publish({ sequence: "0", programId, topic: "FEED_MARKER", customerId: null, payload: { marker }, createdAt: new Date().toISOString() });
-    probe();
-    const again = setInterval(probe, MARKER_RESEND_MS);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([listening, new Promise<void>((resolve) => (timer = setTimeout(resolve, MARKER_WAIT_MS)))]);
-    clearInterval(again);
-    clearTimeout(timer);
-
-    // Every sequence replayed (and `after`, which the client has): their live copies (published
-    // after the subscription started, or republished by the relay, at any time) are dropped.
-    const replayed: number[] = [];
-    const seen = Number(after);
-    let cursor = after;
-    for (;;) {
-      const rows = await db.query(REPLAY_PAGE_SQL, [programId, cursor, [...filter.topics], filter.customerId, REPLAY_PAGE]);
-      for (const row of rows) {
-        const message = messageFromOutboxRow(row);
-        replayed.push(Number(message.sequence));
-        yield message;
-      }
-      if (rows.length < REPLAY_PAGE) break;
-      cursor = String(rows[rows.length - 1].id);
-    }
-    const last = replayed.length > 0 ? replayed[replayed.length - 1] : seen;
-    const isCopy = (m: LoyaltyEventMessage) => {
-      const sequence = Number(m.sequence);
-      return sequence === seen || (sequence <= last && contains(replayed, sequence));
-    };
-
-    handoff = true;
-    for (;;) {
-      while (queue.length > 0) {
-        const message = queue.shift()!;
-        if (!isCopy(message)) yield message;
-      }
-      if (pumped) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-    if (failure) throw failure;
-    for (;;) {
-      const next = await live.next();
-      if (next.done) return;
-      if (wanted(next.value) && !isCopy(next.value)) yield next.value;
-    }
-  } finally {
-    await live.return?.();
-    await pump;
+    if (rows.length < REPLAY_PAGE) break;
+    cursor = String(rows[rows.length - 1].id);
+  }
+  const last = replayed.length > 0 ? replayed[replayed.length - 1] : seen;
+  const isCopy = (m: LoyaltyEventMessage) => {
+    const sequence = Number(m.sequence);
+    return sequence === seen || (sequence <= last && contains(replayed, sequence));
+  };
+  for (;;) {
+    const next = await live.next();
+    if (next.done) return;
+    if (wanted(next.value) && !isCopy(next.value)) yield next.value;
   }
 }

@@ -5,6 +5,68 @@
 import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, griffinProgram, ok, purchase } from "../helpers/operations";
 import { REPLAY_PAGE, replayThenLive } from "../../src/events/resume";
+import { LiveFeeds } from "../../src/events/live-feeds";
+import type { BusState, EventBus } from "../../src/events/event-bus";
+
+/** Polls until the condition holds (5 s at most). */
+async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A distributed bus, always up, whose subscriptions start delivering `delayMs` after SUBSCRIBE (as Redis's). */
+class DelayedBus implements EventBus {
+  readonly distributed = true;
+  subscribers = 0;
+  markersHeard = 0;
+  private readonly listeners = new Set<(m: any) => void>();
+  constructor(private readonly delayMs: number) {}
+  publish(m: any): void {
+    for (const l of this.listeners) l(m);
+  }
+  subscribe(): AsyncIterable<any> {
+    const bus = this;
+    return {
+      [Symbol.asyncIterator]() {
+        const waiting: Array<(r: IteratorResult<any>) => void> = [];
+        const held: any[] = [];
+        let ended = false;
+        const listener = (m: any) => {
+          if (m.topic === "FEED_MARKER") bus.markersHeard++;
+          if (waiting.length) waiting.shift()!({ done: false, value: m });
+          else held.push(m);
+        };
+        bus.subscribers++;
+        const timer = Number.isFinite(bus.delayMs) ? setTimeout(() => bus.listeners.add(listener), bus.delayMs) : undefined;
+        return {
+          next: () => new Promise<IteratorResult<any>>((resolve) => (held.length ? resolve({ done: false, value: held.shift() }) : ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve))),
+          return: async () => {
+            if (!ended) bus.subscribers--;
+            ended = true;
+            clearTimeout(timer);
+            bus.listeners.delete(listener);
+            waiting.splice(0).forEach((resolve) => resolve({ done: true, value: undefined }));
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+  publishControl(): void {}
+  control(): AsyncIterable<any> {
+    return { [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => undefined) }) };
+  }
+  state(): BusState {
+    return "up";
+  }
+  onStateChange(): () => void {
+    return () => undefined;
+  }
+  async close(): Promise<void> {}
+}
 
 let t: TestApp;
 beforeAll(async () => {
@@ -101,65 +163,44 @@ describe("resuming a subscription after a sequence", () => {
     const programId = await griffinProgram(t);
     await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 1, currency: "EUR" });
     const [seen] = await outbox(programId);
-    // A bus that, like Redis, delivers to a subscriber only once its SUBSCRIBE took effect (here 400 ms).
-    const listeners = new Set<(m: any) => void>();
-    const bus = {
-      publish: (m: any) => listeners.forEach((l) => l(m)),
-      subscribe: () => ({
-        [Symbol.asyncIterator]: () => {
-          const waiting: Array<(r: IteratorResult<any>) => void> = [];
-          const held: any[] = [];
-          let ended = false;
-          const listener = (m: any) => (waiting.length ? waiting.shift()!({ done: false, value: m }) : held.push(m));
-          setTimeout(() => listeners.add(listener), 400);
-          return {
-            next: () => new Promise<IteratorResult<any>>((resolve) => (held.length ? resolve({ done: false, value: held.shift() }) : ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve))),
-            return: async () => {
-              ended = true;
-              listeners.delete(listener);
-              waiting.splice(0).forEach((resolve) => resolve({ done: true, value: undefined }));
-              return { done: true, value: undefined };
-            },
-          };
-        },
-      }),
-    } as any;
-    const feed = replayThenLive(t.app.db, bus, programId, seen.sequence, { topics: ["STAGE_CHANGED", "TOUCHPOINT_RECORDED"], customerId: null });
-    const items: any[] = [];
-    const reading = (async () => {
-      for (let next = await feed.next(); !next.done; next = await feed.next()) items.push(next.value);
-    })();
-    // Committed and published while the subscription is not listening yet: only the outbox has it.
-    await settle(150);
-    ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" }));
-    await settle(800);
-    await feed.return!(undefined);
-    await reading;
-    const all = await outbox(programId);
-    expect(items.map((m) => m.sequence)).toEqual(all.slice(1).map((e) => e.sequence));
+    // A bus that, like Redis, delivers to a subscriber only once its SUBSCRIBE took effect (here
+    // 400 ms): the feed's markers sent before are lost, so it is confirmed only then.
+    const bus = new DelayedBus(400);
+    const feeds = new LiveFeeds(t.app.db, bus, t.app.log);
+    feeds.start();
+    try {
+      const feed = replayThenLive(t.app.db, feeds, programId, seen.sequence, { topics: ["STAGE_CHANGED", "TOUCHPOINT_RECORDED"], customerId: null });
+      const items: any[] = [];
+      const reading = (async () => {
+        for (let next = await feed.next(); !next.done; next = await feed.next()) items.push(next.value);
+      })();
+      // Committed (and published on the app's own bus) while this bus is not delivering yet: the
+      // replay, which waits for the feed's confirmation, reads it from the outbox.
+      ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" }));
+      const all = await outbox(programId);
+      await waitFor(() => items.length >= all.length - 1);
+      expect(bus.markersHeard).toBeGreaterThan(0);
+      await feed.return!(undefined);
+      await reading;
+      expect(items.map((m) => m.sequence)).toEqual(all.slice(1).map((e) => e.sequence));
+    } finally {
+      await feeds.stop();
+    }
   });
 
   it("lets go of the live feed as soon as the client leaves, even while the program is quiet", async () => {
     const programId = await griffinProgram(t);
-    // A bus whose feed never brings anything, and says when it is ended.
-    const waiting: Array<(r: IteratorResult<never>) => void> = [];
-    let ended = false;
-    const source: AsyncIterator<never> = {
-      next: () => new Promise((resolve) => (ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve))),
-      return: async () => {
-        ended = true;
-        waiting.splice(0).forEach((resolve) => resolve({ done: true, value: undefined }));
-        return { done: true, value: undefined };
-      },
-    };
-    const bus = { publish: () => undefined, subscribe: () => ({ [Symbol.asyncIterator]: () => source }) } as any;
-    const feed = replayThenLive(t.app.db, bus, programId, "0", { topics: ["STAGE_CHANGED"], customerId: null });
+    // A bus whose feed never brings anything (its markers never come back), and says when it is ended.
+    const bus = new DelayedBus(Infinity);
+    const feeds = new LiveFeeds(t.app.db, bus, t.app.log);
+    const feed = replayThenLive(t.app.db, feeds, programId, "0", { topics: ["STAGE_CHANGED"], customerId: null });
     const first = feed.next(); // nothing to replay: it waits for live events
-    await settle(200);
+    await waitFor(() => bus.subscribers === 1);
     const left = await Promise.race([feed.return!(undefined).then(() => "left"), settle(2000).then(() => "still waiting")]);
     expect(left).toBe("left");
-    expect(ended).toBe(true);
+    expect(bus.subscribers).toBe(0);
     expect(await first).toEqual({ done: true, value: undefined });
+    await feeds.stop();
   });
 
   it("keeps the customer filter, starts from the oldest with 0, and pages through long gaps", async () => {

@@ -199,6 +199,17 @@ export class AuthService {
     for (const listener of this.erasedListeners) listener(customerId);
   }
 
+  /**
+   * Forgets every cached key and customer: after the bus was down, a revocation or an erasure may
+   * not have been heard. The next request of each reads the database again.
+   */
+  forgetAll(): void {
+    this.revocations++;
+    this.erasures++;
+    this.keyCache.clear();
+    this.customerCache.clear();
+  }
+
   /** Called with the id of each customer erased, here or in another process (the server closes its WebSockets). */
   readonly erasedListeners = new Set<(customerId: string) => void>();
 }

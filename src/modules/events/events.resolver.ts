@@ -335,9 +335,9 @@ async function customerFeed(context: unknown, args: { programId: string; custome
 async function programFeed(ctx: RequestContext, programId: string, after: string | null | undefined, wanted: FeedFilter) {
   if (after != null) {
     const from = await resumePoint(ctx.app.db, programId, after, wanted);
-    return replayThenLive(ctx.app.db, ctx.app.bus, programId, from, wanted);
+    return replayThenLive(ctx.app.db, ctx.app.feeds, programId, from, wanted);
   }
-  return pipe(ctx.app.bus.subscribe(programId), filter(inFeed(wanted)));
+  return pipe(ctx.app.feeds.subscribe(programId), filter(inFeed(wanted)));
 }
 
 @Resolver()

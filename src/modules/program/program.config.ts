@@ -179,4 +179,9 @@ export class ProgramConfigCache {
   invalidate(programId: string): void {
     this.entries.delete(programId);
   }
+
+  /** Every program: after the bus was down, an invalidation may have been lost. */
+  invalidateAll(): void {
+    this.entries.clear();
+  }
 }
