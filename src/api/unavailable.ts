@@ -132,8 +132,6 @@ export function transientKind(error: unknown, depth = 0): TransientKind | undefi
   return transientKind(originalError, depth + 1) ?? transientKind(cause, depth + 1);
 }
 
-export const isTransient = (error: unknown): boolean => transientKind(error) !== undefined;
-
 /** What the log gets for a transient failure: the innermost error's code and message, no stack. */
 export function describeFailure(error: unknown): { code?: string; message: string } {
   let inner: unknown = error;
