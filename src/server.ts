@@ -16,6 +16,7 @@ import { formatError, isExposed, REQUEST_ID } from "./api/error-masking";
 import { GRAPHIQL_HTML, graphiqlAsset } from "./api/graphiql";
 import { checkJsonShape } from "./api/nul";
 import { createWebSocketEndpoint } from "./api/websocket";
+import { Unavailable, UNAVAILABLE, unavailablePlugin, warnIfTransient } from "./api/unavailable";
 import { MemoryBuckets, RedisBuckets } from "./api/limits/buckets";
 import { limitsPlugin } from "./api/limits/limits.plugin";
 import { RequestLimits } from "./api/limits/request-limits";
@@ -46,6 +47,13 @@ function requestIdOf(req: IncomingMessage): string {
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Answers one error raised before Apollo runs: its `extensions.http` gives the status and headers, and stays out of the body. */
+function sendError(res: ServerResponse, error: GraphQLError): void {
+  const { http, ...extensions } = error.extensions as { http?: { status?: number; headers?: Map<string, string> } };
+  for (const [name, value] of http?.headers ?? []) res.setHeader(name, value);
+  send(res, http?.status ?? 500, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }] }));
 }
 
 /**
@@ -106,6 +114,8 @@ async function actorFor(app: App, authorization: string | undefined, requestId: 
     if (err instanceof GraphQLError) {
       throw new GraphQLError(err.message, { extensions: { ...err.extensions, http: { status: 401 } } });
     }
+    // The key could not be looked up (the database is down): the same request will do, later.
+    if (warnIfTransient(app.log, err, { requestId })) throw new Unavailable(undefined, true);
     // Errors thrown while building the context never reach the plugin's didEncounterErrors: log here.
     app.log.error({ err, requestId }, "authentication failed unexpectedly");
     throw new GraphQLError(`Internal server error (request ${requestId})`, {
@@ -195,6 +205,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       // would load Apollo's from a CDN, in production too.
       ApolloServerPluginLandingPageDisabled(),
       operationMetricsPlugin(app.metrics),
+      unavailablePlugin(),
       {
         async requestDidStart() {
           return {
@@ -202,6 +213,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
               for (const error of errors) {
                 if (isExposed(error) || (error.originalError && isExposed(error.originalError))) continue;
                 if ((error as any).extensions?.validationErrors || (error.originalError as any)?.extensions?.validationErrors) continue;
+                if (warnIfTransient(contextValue?.log ?? app.log, error, { path: error.path })) continue;
                 const target: any = error.originalError ?? error;
                 target[REQUEST_ID] = contextValue?.requestId;
                 (error as any)[REQUEST_ID] = contextValue?.requestId;
@@ -263,6 +275,10 @@ export async function createServer(app: App, options: { port?: number; host?: st
     // below) before anything is parsed, and an empty bucket is THROTTLED before the body is even
     // read (Node discards a body left unread), so a flood costs a header parse and a bucket read.
     const actor = await actorFor(app, req.headers.authorization, requestId).catch((err: GraphQLError) => err);
+    if (actor instanceof GraphQLError && actor.extensions.code === UNAVAILABLE) {
+      // Not a credential naming no one: nothing is drawn from the address's bucket.
+      return sendError(res, actor);
+    }
     if (actor instanceof GraphQLError) {
       // A credential that names no one is answered before its body is read, and draws from its
       // address's bucket as a caller without one does: guessing keys is throttled, and random

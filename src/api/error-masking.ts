@@ -1,9 +1,12 @@
 /**
- * Expected errors reach the client as they are (typed code, field); anything else is a bug and is
- * masked: the client sees INTERNAL_SERVER_ERROR and the request id, the log gets the details.
+ * Expected errors reach the client as they are (typed code, field); a transient failure (the
+ * database or bus unavailable, a lost commit) is UNAVAILABLE and retryable (unavailable.ts);
+ * anything else is a bug and is masked: the client sees INTERNAL_SERVER_ERROR and the request id,
+ * the log gets the details.
  */
 import type { GraphQLFormattedError } from "graphql";
 import { GraphQLError } from "graphql";
+import { transientKind, Unavailable, UNAVAILABLE } from "./unavailable";
 
 const EXPOSED_CODES = new Set([
   "BAD_USER_INPUT",
@@ -20,6 +23,7 @@ const EXPOSED_CODES = new Set([
   "OPERATION_RESOLUTION_FAILURE",
   "QUERY_LIMIT_EXCEEDED",
   "THROTTLED",
+  UNAVAILABLE,
 ]);
 
 /**
@@ -121,6 +125,12 @@ export function formatError(given: GraphQLFormattedError, error: unknown): Graph
   const sqlState = (original as { code?: unknown } | undefined)?.code;
   if (typeof sqlState === "string" && CLIENT_DATA_ERRORS.has(sqlState)) {
     return { message: "A value is out of range or is not valid text", path: formatted.path, extensions: { code: "BAD_USER_INPUT" } };
+  }
+  // The database or bus failed, not the request: the client may send it again as it is.
+  const transient = transientKind(error);
+  if (transient) {
+    const unavailable = new Unavailable(transient);
+    return { message: unavailable.message, path: formatted.path, extensions: { ...unavailable.extensions } };
   }
   const requestId = (original as any)?.[REQUEST_ID] ?? (error as any)?.[REQUEST_ID];
   return {

@@ -14,6 +14,7 @@ import type { App } from "../app";
 import { createContext, RequestContext } from "../context";
 import { formatError, isExposed, REQUEST_ID } from "./error-masking";
 import { Unauthenticated } from "./errors";
+import { Unavailable, warnIfTransient } from "./unavailable";
 import { checkJsonShape } from "./nul";
 import { callerOf, Charge, QueryLimitExceeded, RequestLimits, tokenLimitError, withoutSuggestions } from "./limits/request-limits";
 import { Actor } from "../modules/auth/actor";
@@ -89,6 +90,15 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
       throw err;
     }
   };
+  /** stillValid, or Unavailable when the credential cannot be checked now (the database is down): the client tries again later. */
+  const checkCredential = async (authorization: string): Promise<Actor | null | Unavailable> => {
+    try {
+      return await stillValid(authorization);
+    } catch (err) {
+      if (warnIfTransient(app.log, err, { during: "websocket credential check" })) return new Unavailable();
+      throw err;
+    }
+  };
   const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "socket credential sweep failed")), KEY_CACHE_MS);
   sweeper.unref();
 
@@ -109,7 +119,12 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
           return false;
         }
         const revocationsBefore = app.auth.revocationCount;
-        const actor = await stillValid(authorization);
+        const actor = await checkCredential(authorization);
+        if (actor instanceof Unavailable) {
+          // 1013 is WebSocket's "try again later": graphql-ws clients reconnect after it.
+          socket.close(1013, "Try again later: the credential could not be checked");
+          return false;
+        }
         if (!actor) return false; // closes with 4403 Forbidden
         // Gone while we authenticated: graphql-ws will not call onDisconnect for it.
         if (socket.readyState !== socket.OPEN) return false;
@@ -158,7 +173,8 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
        */
       onSubscribe: async (ctx, id, payload) => {
         const { socket, request } = ctx.extra;
-        const actor = await stillValid(ctx.extra.authorization ?? "");
+        const actor = await checkCredential(ctx.extra.authorization ?? "");
+        if (actor instanceof Unavailable) return [actor];
         if (!actor) {
           // The error is sent first; the close frame follows it on the socket.
           setImmediate(() => socket.close(4401, "Unauthorized: the credential expired, was revoked or its customer erased"));
@@ -230,7 +246,7 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
         if (!answer.errors) return answer as any;
         const requestId = contextValue?.requestId;
         const errors = answer.errors.map((e) => {
-          if (!isExposed(e) && !isExposed(e.originalError)) {
+          if (!isExposed(e) && !isExposed(e.originalError) && !warnIfTransient(app.log, e, { requestId, path: e.path })) {
             (e as any)[REQUEST_ID] = requestId;
             app.log.error({ err: e.originalError ?? e, requestId, path: e.path }, "unexpected error in a subscription");
           }
@@ -238,9 +254,14 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
         });
         return { ...answer, errors } as any;
       },
-      // Errors before execution are the client's: the document does not parse or validate, or a limit refused it.
+      // Errors before execution are the client's: the document does not parse or validate, or a limit
+      // refused it. One with an originalError is a subscription's stream failing after it started.
       onError: (_ctx, _id, _payload, errors) =>
         errors.map((e) => {
+          if (e.originalError && !isExposed(e.originalError)) {
+            if (!warnIfTransient(app.log, e, { path: e.path })) app.log.error({ err: e.originalError }, "a subscription's stream failed");
+            return formatError(e.toJSON(), e);
+          }
           const json = e.toJSON();
           const message = limitsConfig.fieldSuggestions ? json.message : withoutSuggestions(json.message);
           return formatError({ ...json, message, extensions: { code: "GRAPHQL_VALIDATION_FAILED", ...e.extensions } }, e);

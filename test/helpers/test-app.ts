@@ -40,12 +40,14 @@ export async function startTestApp(
     metricsToken?: string;
     /** More configuration, as environment variables (limits, timeouts). */
     env?: Record<string, string>;
+    /** The URL the app connects with, from its scratch database's: a test's proxy in front of the server. */
+    connectVia?: (databaseUrl: string) => string;
   } = {},
 ): Promise<TestApp> {
   const baseUrl = process.env.DATABASE_URL;
   const fresh = baseUrl ? await createScratchDatabase(baseUrl, "loyalty_test") : undefined;
   const config = loadConfig({
-    DATABASE_URL: fresh?.url ?? "",
+    DATABASE_URL: fresh ? (options.connectVia?.(fresh.url) ?? fresh.url) : "",
     LOYALTY_DATA_DIR: "memory://",
     LOYALTY_ADMIN_KEY: ADMIN_KEY,
     DB_POOL_SIZE: String(options.poolSize ?? 8),

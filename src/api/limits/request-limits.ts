@@ -60,6 +60,8 @@ export class Throttled extends GraphQLError {
     super(`Throttled: this credential's budget holds ${Math.floor(report.throttleStatus?.currentlyAvailable ?? 0)} of the ${report.requestedQueryCost} this request costs; retry in ${retryAfterSeconds} s`, {
       extensions: {
         code: THROTTLED,
+        // The same request, sent again after Retry-After, is served (docs/errors.md).
+        retryable: true,
         retryAfterSeconds,
         cost: report,
         http: { status: 429, headers: new Map([["retry-after", String(retryAfterSeconds)]]) },

@@ -2,6 +2,7 @@
 import { extname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { TransientFailure, TransientKind } from "../../api/unavailable";
 import { customerFromRow } from "../customer/customer.types";
 import { ProgramConfig } from "../program/program.config";
 import type { BatchResult, WriteItem } from "./batch-writer";
@@ -34,15 +35,16 @@ export class WriteWorkerClient {
       if (!reply) return;
       this.pending.delete(message.id);
       if (message.kind === "done") reply.resolve(rehydrate(message.result));
-      else reply.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+      else reply.reject(failureFromWorker(message.error));
     });
     // A dead worker must not leave a request waiting: every pending batch fails (its records are
     // then retried one by one on the main thread; their keys make that safe whether or not the
-    // batch had committed), and later batches run on the main thread.
+    // batch had committed), and later batches run on the main thread. A record still failing is
+    // answered retryable: its batch's outcome is unknown, and its key makes a retry safe.
     const fail = (err: unknown) => {
       if (this.alive && !this.closed) log.error({ err }, "write worker stopped: writing on the main thread from now on");
       this.alive = false;
-      for (const reply of this.pending.values()) reply.reject(err);
+      for (const reply of this.pending.values()) reply.reject(new TransientFailure("the write worker stopped before answering the batch", { cause: err }));
       this.pending.clear();
     };
     this.worker.on("error", fail);
@@ -53,7 +55,7 @@ export class WriteWorkerClient {
 
   write(config: ProgramConfig, items: WriteItem[], now: Date): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
-      if (!this.alive) return reject(new Error("write worker stopped"));
+      if (!this.alive) return reject(new TransientFailure("write worker stopped"));
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
       // Only data crosses the thread boundary (the items' callbacks stay here). A program's
@@ -81,6 +83,15 @@ export class WriteWorkerClient {
     });
     return this.closed;
   }
+}
+
+/**
+ * A batch's failure as the worker sent it: the error itself cannot cross the thread boundary, so
+ * the worker, which had it whole (causes and all), said whether, and how, it is transient.
+ */
+function failureFromWorker(error: { message: string; code?: string; transient?: TransientKind }): Error {
+  if (error.transient) return new TransientFailure(error.message, { kind: error.transient, code: error.code });
+  return Object.assign(new Error(error.message), { code: error.code });
 }
 
 /**

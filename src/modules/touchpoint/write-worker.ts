@@ -7,6 +7,7 @@
 import "reflect-metadata";
 import { parentPort, workerData } from "node:worker_threads";
 import { Pool } from "pg";
+import { transientKind } from "../../api/unavailable";
 import { Db } from "../../db/db";
 import { BatchWriter, CONFIG_CHANGED } from "./batch-writer";
 import { ExternalIdCache } from "./external-id.cache";
@@ -62,7 +63,9 @@ if (parentPort) {
     if (message.config) configs.set(programId, message.config);
     const config = configs.get(programId);
     if (closing) {
-      port.postMessage({ kind: "failed", id, error: { message: "write worker is closing" } });
+      // Never written: the main thread's answer says so, retryable (another process, or this one
+      // restarted, takes the retry).
+      port.postMessage({ kind: "failed", id, error: { message: "write worker is closing", transient: "interrupted" } });
       return;
     }
     if (!config) {
@@ -82,7 +85,7 @@ if (parentPort) {
           }
           port.postMessage({ kind: "done", id, result });
         },
-        (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code } }),
+        (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code, transient: transientKind(err) } }),
       );
     inFlight.add(work);
     await work;
