@@ -127,6 +127,21 @@ export class App {
     this.bus.publishControl({ kind: "CUSTOMER_ERASED", programId, customerId });
   }
 
+  /**
+   * The work of a graceful drain, once no new request comes in (server.ts drain): the records
+   * already submitted are written, the jobs running finish, and every event committed here reaches
+   * this process's subscribers. Bounded by `deadline` (a Date.now() value).
+   */
+  async drain(deadline: number): Promise<void> {
+    const left = () => Math.max(0, deadline - Date.now());
+    const within = (work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, left()).unref())]);
+    await within(this.touchpoints.batcher.idle());
+    await within(this.jobs.stop(left()));
+    await within(this.touchpoints.batcher.idle());
+    await this.outbox.flush().catch((err) => this.log.warn({ err }, "drain: outbox marks not written"));
+    await this.feeds.flushed(deadline);
+  }
+
   async stop(): Promise<void> {
     await this.jobs.stop();
     await this.controlFeed?.return?.();

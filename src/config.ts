@@ -41,6 +41,8 @@ export interface Config {
   metricsToken?: string;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
+  /** How long a graceful drain (SIGTERM, SIGINT) may take before the process exits anyway (docs/operations.md). */
+  shutdownGraceMs: number;
   /** Webhook deliveries: how often each process looks for due ones, the first retry's delay (doubling), attempts before FAILED, and each POST's timeout. */
   webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number; allowPrivateNetworks: boolean };
   /** What one request and one credential may cost: see docs/limits.md. */
@@ -197,6 +199,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     outboxRetentionDays: int(env, "OUTBOX_RETENTION_DAYS", 7, 1),
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "API_PROCESSES", 1, 1),
+    shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0),
     metricsToken: metricsToken(env.METRICS_TOKEN),
     writeWorker: bool(env, "WRITE_WORKER", true),
     runJobs: bool(env, "RUN_JOBS", true),

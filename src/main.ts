@@ -33,8 +33,12 @@ async function supervise(config: Config): Promise<void> {
   // A process that dies is replaced after a second; one that keeps dying (the database or Redis
   // unreachable) ends the supervisor instead of a fork storm.
   const deaths: number[] = [];
+  let failedStops = 0;
   cluster.on("exit", (worker, code) => {
-    if (stopping) return;
+    if (stopping) {
+      if (code !== 0) failedStops++;
+      return;
+    }
     const now = Date.now();
     deaths.push(now);
     while (deaths.length > 0 && deaths[0] < now - 60_000) deaths.shift();
@@ -45,7 +49,8 @@ async function supervise(config: Config): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    log.error({ pid: worker.process.pid, code }, "API process died: starting another");
+    if (code === 0) log.info({ pid: worker.process.pid }, "API process stopped: starting another");
+    else log.error({ pid: worker.process.pid, code }, "API process died: starting another");
     const slot = slots.get(worker.id) ?? 0;
     slots.delete(worker.id);
     setTimeout(() => fork(slot), 1000).unref();
@@ -53,8 +58,9 @@ async function supervise(config: Config): Promise<void> {
   const stop = () => {
     stopping = true;
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
-    const check = setInterval(() => Object.keys(cluster.workers ?? {}).length === 0 && process.exit(0), 100);
-    setTimeout(() => process.exit(1), 10_000).unref();
+    // Each API process drains (SHUTDOWN_GRACE_MS); the supervisor exits once all have, with 1 if any failed to.
+    const check = setInterval(() => Object.keys(cluster.workers ?? {}).length === 0 && process.exit(failedStops > 0 ? 1 : 0), 100);
+    setTimeout(() => process.exit(1), config.shutdownGraceMs + 10_000).unref();
     check.unref();
   };
   process.on("SIGTERM", stop);
@@ -97,26 +103,42 @@ async function main(): Promise<void> {
   log.info({ url: server.url, embedded: !config.databaseUrl, pid: process.pid }, "loyalty API listening");
   if (!isWorker) process.stdout.write(`  GraphQL + GraphiQL: http://localhost:${server.port}/graphql   WebSocket: ws://localhost:${server.port}/graphql\n`);
 
+  process.on("SIGTERM", () => void drainAndExit("SIGTERM"));
+  process.on("SIGINT", () => void drainAndExit("SIGINT"));
+
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  /**
+   * Graceful drain (docs/operations.md): not ready, no new request, the requests received
+   * answered, the write batches and jobs finished, their events delivered, WebSockets closed with
+   * 1001, then the pools; exit 0. SHUTDOWN_GRACE_MS bounds it: past it, what is left is cut off and
+   * the exit code is 1.
+   */
+  async function drainAndExit(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down");
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    const started = Date.now();
+    const deadline = started + config.shutdownGraceMs;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "draining");
+    // Closing the pools and the worker must not wait forever either.
+    setTimeout(() => {
+      log.error("drain did not finish: exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs + 5_000).unref();
     try {
+      await server.drain(deadline);
+      await app.drain(deadline);
+      await server.closeSockets(deadline);
+      const inTime = Date.now() <= deadline;
       await server.stop();
       await app.stop();
       await database.close();
-      clearTimeout(force);
-      log.info("stopped");
-      process.exit(0);
+      log.info({ ms: Date.now() - started, inTime }, "stopped");
+      process.exit(inTime ? 0 : 1);
     } catch (err) {
       log.error({ err }, "shutdown failed");
       process.exit(1);
     }
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  }
 }
 
 // A rejection nobody handled is a bug to log, not a reason to drop every connection of the process.

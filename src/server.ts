@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from "node:http";
-import { AddressInfo } from "node:net";
+import { AddressInfo, Server as NetServer } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { GraphQLError, parse } from "graphql";
@@ -36,6 +36,15 @@ export interface RunningServer {
   http: Server;
   /** Closes the WebSockets whose API key was revoked, checked in the database (done every KEY_CACHE_MS anyway). */
   sweepRevokedSockets(): Promise<void>;
+  /**
+   * Graceful drain, first step: /readyz turns 503, the server stops listening, requests that
+   * arrive on open connections get UNAVAILABLE (503, retryable), WebSockets take no new operation,
+   * and every request already received is answered, each connection closed after its answer.
+   * Resolves once they are (or at `deadline`, a Date.now() value).
+   */
+  drain(deadline: number): Promise<void>;
+  /** Graceful drain, last step (once the app delivered its last events): WebSockets close with 1001. */
+  closeSockets(deadline: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -231,8 +240,15 @@ export async function createServer(app: App, options: { port?: number; host?: st
   await limits.ready(2000);
 
 
+  // Requests being answered, for the drain.
+  let draining = false;
+  const answering = new Set<ServerResponse>();
   http.on("request", (req, res) => {
     spoke(req.socket);
+    answering.add(res);
+    res.once("close", () => answering.delete(res));
+    // Each connection closes after its answer once draining (the client's next request goes elsewhere).
+    if (draining) res.shouldKeepAlive = false;
     void handle(req, res).catch((err) => {
       app.log.error({ err }, "http handler failed");
       if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
@@ -253,9 +269,12 @@ export async function createServer(app: App, options: { port?: number; host?: st
     if (url.pathname === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
     if (url.pathname === "/metrics") return serveMetrics(req, res);
     if (url.pathname === "/readyz") {
+      // A load balancer stops sending here as soon as the drain starts.
+      if (draining) return send(res, 503, "application/json", JSON.stringify({ status: "draining", detail: "shutting down: answering the requests already received" }));
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
     }
+    if (draining) return sendError(res, new Unavailable("restarting", true));
     const asset = limitsConfig.graphiql ? graphiqlAsset(url.pathname) : undefined;
     if (asset) {
       res.setHeader("cache-control", "public, max-age=3600");
@@ -353,6 +372,20 @@ export async function createServer(app: App, options: { port?: number; host?: st
     }
   }
 
+  const waitUntil = async (done: () => boolean, deadline: number) => {
+    while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  const drain = async (deadline: number) => {
+    draining = true;
+    // Stop listening, but leave open connections be: http.close() would also close those with no
+    // request parsed yet, resetting a request the client has sent. A request that comes on one
+    // now gets its 503 and the connection closes after it (idle ones are closed at stop()).
+    NetServer.prototype.close.call(http);
+    for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
+    await sockets.drain(deadline);
+    await waitUntil(() => answering.size === 0, deadline);
+  };
+
   const stop = async () => {
     await limits.close();
     await sockets.stop();
@@ -379,6 +412,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
     port,
     http,
     sweepRevokedSockets: sockets.sweepRevokedSockets,
+    drain,
+    closeSockets: (deadline) => sockets.closeAll(deadline),
     stop,
   };
 }

@@ -24,6 +24,7 @@ const MESSAGES = {
   contention: "The request met a concurrent one in the database; retry it (a write with the same idempotency key is applied once)",
   interrupted: "The write was interrupted before its outcome was known; retry it with the same idempotency key (it is applied once)",
   bus: "The event bus is unavailable; retry the request",
+  restarting: "This server is restarting and takes no new requests; retry the request (another server, or this one once back, answers it)",
 } as const;
 
 export type TransientKind = keyof typeof MESSAGES;

@@ -24,6 +24,10 @@ export interface WebSocketEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes the sockets whose credential no longer works, checked in the database (done every KEY_CACHE_MS anyway). */
   sweepRevokedSockets(): Promise<void>;
+  /** Graceful drain, first step: no new operation is taken; resolves once the queries and mutations running are answered. */
+  drain(deadline: number): Promise<void>;
+  /** Graceful drain, last step: once what was sent has left, every socket closes with 1001 (the client reconnects elsewhere and resumes). */
+  closeAll(deadline: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +106,14 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
   const sweeper = setInterval(() => void sweepRevokedSockets().catch((err) => app.log.error({ err }, "socket credential sweep failed")), KEY_CACHE_MS);
   sweeper.unref();
 
+  // Draining: operations refused; queries and mutations running, and when a socket last sent.
+  let draining = false;
+  let running = 0;
+  let lastSent = 0;
+  const waitUntil = async (done: () => boolean, deadline: number) => {
+    while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
   type SocketExtra = { actor?: Actor; authorization?: string; admitted?: Set<string>; inFlight?: Map<string, Charge> };
   const wsRules = [...specifiedRules, ...limits.validationRules, ...(limitsConfig.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const charges = new WeakMap<object, Charge>();
@@ -147,6 +159,8 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
           clearTimeout(expiry);
           // Queries and mutations cut off by the close end their turn in flight.
           for (const charge of ctx.extra.inFlight?.values() ?? []) charge.leave?.();
+          running -= ctx.extra.inFlight?.size ?? 0;
+          ctx.extra.inFlight?.clear();
           openSockets.delete(socket);
           sockets.delete(socket);
           if (sockets.size === 0 && socketsByCredential.get(key) === sockets) socketsByCredential.delete(key);
@@ -164,7 +178,7 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
       onComplete: (ctx, id) => {
         ctx.extra.admitted?.delete(id);
         ctx.extra.inFlight?.get(id)?.leave?.();
-        ctx.extra.inFlight?.delete(id);
+        if (ctx.extra.inFlight?.delete(id)) running--;
       },
       /**
        * Each operation goes through what an HTTP request does: the credential checked again, the
@@ -173,6 +187,8 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
        */
       onSubscribe: async (ctx, id, payload) => {
         const { socket, request } = ctx.extra;
+        // The process is going away: the client subscribes again on its next connection (to another process).
+        if (draining) return [new Unavailable("restarting")];
         const actor = await checkCredential(ctx.extra.authorization ?? "");
         if (actor instanceof Unavailable) return [actor];
         if (!actor) {
@@ -230,10 +246,14 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
         if (operation.operation === "subscription") charge.leave?.();
         const contextValue = createContext(app, actor, randomUUID(), undefined, request.socket.remoteAddress ?? "");
         charges.set(contextValue, charge);
-        if (operation.operation !== "subscription") (ctx.extra.inFlight ??= new Map()).set(id, charge);
+        if (operation.operation !== "subscription") {
+          (ctx.extra.inFlight ??= new Map()).set(id, charge);
+          running++;
+        }
         return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
       },
       onNext: async (_ctx, _id, _payload, args, result) => {
+        lastSent = Date.now();
         const contextValue = args.contextValue as RequestContext | undefined;
         let answer = result as ExecutionResult;
         // A query or mutation reports its cost as over HTTP; a subscription's events do not.
@@ -273,6 +293,18 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
   return {
     handleUpgrade,
     sweepRevokedSockets,
+    async drain(deadline) {
+      draining = true;
+      await waitUntil(() => running === 0, deadline);
+    },
+    async closeAll(deadline) {
+      // An event handed to a subscription is resolved, then sent: wait for the sockets to go quiet
+      // (nothing sent for a moment, nothing left in their buffers) before closing them.
+      const quiet = () => Date.now() - lastSent > 50 && [...wss.clients].every((socket) => socket.bufferedAmount === 0);
+      await waitUntil(quiet, deadline);
+      for (const socket of wss.clients) socket.close(1001, "Server restarting: reconnect, and resubscribe with after: the last sequence received");
+      await waitUntil(() => wss.clients.size === 0, Math.min(deadline, Date.now() + 1000));
+    },
     async stop() {
       app.auth.revokedListeners.delete(closeRevoked);
       app.auth.erasedListeners.delete(closeErased);

@@ -136,6 +136,8 @@ class ProgramFeed {
   ready: Promise<void>;
   markReady!: () => void;
   readonly marker = randomUUID();
+  /** Markers sent by a drain, each waiting to come back (everything published before it came first). */
+  readonly echoes = new Map<string, () => void>();
   busFeed?: AsyncIterator<LoyaltyEventMessage>;
 
   constructor(readonly programId: string) {
@@ -256,10 +258,33 @@ export class LiveFeeds {
     if (this.catchUpCursor !== undefined) this.schedule(0);
   }
 
-  /** Resolves once every listener has handed its events to its reader (graceful drain). */
-  async idle(deadline: number): Promise<void> {
-    await this.polling;
-    while (Date.now() < deadline && this.backlog() > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  /**
+   * For a graceful drain: resolves once every event this process committed so far has been handed
+   * to its listeners' readers, or at the deadline. Live over Redis, each feed's own marker coming
+   * back says its earlier publishes did; catching up, one more outbox read does.
+   */
+  async flushed(deadline: number): Promise<void> {
+    const left = () => Math.max(0, deadline - Date.now());
+    if (this.bus.distributed && this.catchUpCursor === undefined && this.bus.state() === "up") {
+      await Promise.all([...this.feeds.values()].map((feed) => this.echo(feed, left())));
+    } else if (this.catchUpCursor !== undefined) {
+      await Promise.race([this.serialized(() => this.readOutbox()).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, left()).unref())]);
+    }
+    while (Date.now() < deadline && this.backlog() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private echo(feed: ProgramFeed, withinMs: number): Promise<void> {
+    const marker = randomUUID();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        feed.echoes.delete(marker);
+        resolve();
+      };
+      const timer = setTimeout(done, withinMs);
+      feed.echoes.set(marker, done);
+      this.bus.publish({ sequence: "0", programId: feed.programId, topic: "FEED_MARKER", customerId: null, payload: { marker }, createdAt: new Date().toISOString() });
+    });
   }
 
   private backlog(): number {
@@ -282,6 +307,7 @@ export class LiveFeeds {
     const feed = this.feeds.get(message.programId);
     if (!feed) return;
     if (message.topic === "FEED_MARKER") {
+      feed.echoes.get(message.payload.marker)?.();
       if (message.payload.marker === feed.marker && !feed.confirmed) {
         feed.confirmed = true;
         feed.markReady();

@@ -86,8 +86,9 @@ export class Jobs {
     return job?.state ?? null;
   }
 
-  async stop(): Promise<void> {
-    await this.boss?.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
+  /** Lets the jobs running finish (`timeoutMs` at most), then stops taking new ones. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    await this.boss?.stop({ graceful: true, close: false, wait: true, timeout: Math.max(1000, timeoutMs) });
     this.boss = undefined;
   }
 }

@@ -55,8 +55,35 @@ export class WriteBatcher {
     this.writer = new BatchWriter(externalIds);
   }
 
+  /** Records submitted and not answered yet, and who waits for there to be none (a graceful drain). */
+  private outstanding = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  /** Resolves once every record submitted so far is answered (written, or failed). */
+  idle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private answered(): void {
+    if (--this.outstanding > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
   submit(config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
-    return new Promise((resolve, reject) => {
+    this.outstanding++;
+    return new Promise<RecordResult>((resolveRecord, rejectRecord) => {
+      let settled = false;
+      const resolve = (result: RecordResult) => {
+        resolveRecord(result);
+        if (!settled) this.answered();
+        settled = true;
+      };
+      const reject = (error: unknown) => {
+        rejectRecord(error);
+        if (!settled) this.answered();
+        settled = true;
+      };
       const programId = config.program.id;
       const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record), resolve, reject, submittedAt: performance.now() };
       const queue = this.queues.get(programId) ?? [];
