@@ -8,6 +8,7 @@ import { Config } from "./config";
 import { Db } from "./db/db";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
 import { LiveFeeds } from "./events/live-feeds";
+import { logBackgroundFailure } from "./api/unavailable";
 import { OutboxPublisher } from "./events/outbox";
 import { WebhookDispatcher } from "./events/webhook-dispatcher";
 import { Metrics } from "./observability/metrics";
@@ -64,7 +65,7 @@ export class App {
     this.log = deps.log;
     this.clock = deps.clock ?? (() => new Date());
     this.bus = deps.bus ?? createEventBus(this.config.redisUrl, (err) => this.log.warn({ err }, "redis"));
-    this.outbox = new OutboxPublisher(this.db, this.bus, (err) => this.log.error({ err }, "outbox"), this.metrics);
+    this.outbox = new OutboxPublisher(this.db, this.bus, (err) => logBackgroundFailure(this.log, err, "outbox"), this.metrics);
     this.webhooks = new WebhookDispatcher(this.db, this.log, this.config.webhooks);
     this.outbox.onDeliveriesQueued = () => this.webhooks.kick();
     this.feeds = new LiveFeeds(this.db, this.bus, this.log);

@@ -157,6 +157,17 @@ export function warnIfTransient(log: Logger, error: unknown, fields: Record<stri
 }
 
 /**
+ * For background work (outbox marks and relay, webhook sends, live feeds): a transient failure is
+ * a warning with its code and message (an outage would otherwise print a stack every few
+ * hundred milliseconds); anything else is an error, with its stack.
+ */
+export function logBackgroundFailure(log: Logger, error: unknown, message: string, fields: Record<string, unknown> = {}): void {
+  const kind = transientKind(error);
+  if (kind) log.warn({ ...fields, failure: describeFailure(error), kind }, message);
+  else log.error({ ...fields, err: error }, message);
+}
+
+/**
  * Apollo takes an answer's HTTP status from `extensions.http` of the errors as thrown, before
  * formatError gives a driver's error its code: this sets 503 and Retry-After on an answer whose
  * every error came out UNAVAILABLE (a mix with another error is not a "retry as is").

@@ -13,6 +13,7 @@
  * docs/events.md says what a subscriber can rely on.
  */
 import { randomUUID } from "node:crypto";
+import { logBackgroundFailure } from "../api/unavailable";
 import type { Logger } from "pino";
 import { Queryable } from "../db/db";
 import { BusState, EventBus } from "./event-bus";
@@ -203,13 +204,13 @@ export class LiveFeeds {
 
   start(): void {
     this.stopBusWatch = this.bus.onStateChange((state) => this.busChanged(state));
-    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, "live feeds: outbox sweep failed")), this.timings.sweepMs);
+    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => logBackgroundFailure(this.log, err, "live feeds: outbox sweep failed")), this.timings.sweepMs);
     this.sweepTimer.unref();
     // A first sample, so that a catch-up never starts from the beginning of the outbox.
     void this.db
       .query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`)
       .then(([row]) => this.sample(BigInt(row?.newest ?? 0)))
-      .catch((err) => this.log.warn({ err }, "live feeds: newest sequence unknown"));
+      .catch((err) => logBackgroundFailure(this.log, err, "live feeds: newest sequence unknown"));
     if (this.bus.distributed && this.bus.state() === "down") this.busChanged("down");
   }
 
@@ -334,7 +335,7 @@ export class LiveFeeds {
         feed.floor = BigInt(row?.newest ?? 0);
         this.sample(feed.floor);
       })
-      .catch((err) => this.log.warn({ err }, "live feeds: newest sequence unknown"));
+      .catch((err) => logBackgroundFailure(this.log, err, "live feeds: newest sequence unknown"));
     if (!this.bus.distributed) {
       // Every writer that reaches this process's subscribers is this process: nothing to confirm.
       feed.confirmed = true;
@@ -361,7 +362,7 @@ export class LiveFeeds {
         this.accept(next.value, "bus");
       }
     } catch (err) {
-      this.log.warn({ err }, "live feeds: bus feed failed");
+      logBackgroundFailure(this.log, err, "live feeds: bus feed failed");
     }
   }
 
@@ -444,7 +445,7 @@ export class LiveFeeds {
       await this.serialized(() => this.readOutbox());
       read = true;
     } catch (err) {
-      this.log.warn({ err }, "live feeds: outbox catch-up failed");
+      logBackgroundFailure(this.log, err, "live feeds: outbox catch-up failed");
     }
     this.reading = false;
     if (!more && read) {

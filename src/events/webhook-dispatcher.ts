@@ -14,6 +14,7 @@
  * refilled as it frees, endpoints served in turns: an endpoint that hangs holds two slots for its
  * timeout (ten hanging endpoints would fill a process's twenty).
  */
+import { logBackgroundFailure } from "../api/unavailable";
 import { lookup } from "node:dns";
 import { createHmac } from "node:crypto";
 import { BlockList, isIP } from "node:net";
@@ -193,7 +194,7 @@ export class WebhookDispatcher {
       return;
     }
     this.claiming = this.fill()
-      .catch((err) => this.log.error({ err }, "webhook deliveries"))
+      .catch((err) => logBackgroundFailure(this.log, err, "webhook deliveries"))
       .finally(() => {
         this.claiming = undefined;
         if (this.again) {
@@ -216,7 +217,7 @@ export class WebhookDispatcher {
     for (const row of rows) {
       this.sending.set(row.webhook_id, (this.sending.get(row.webhook_id) ?? 0) + 1);
       const send: Promise<void> = this.deliver(row)
-        .catch((err) => this.log.error({ err, delivery: row.id }, "webhook delivery"))
+        .catch((err) => logBackgroundFailure(this.log, err, "webhook delivery", { delivery: row.id }))
         .finally(() => {
           this.inFlight.delete(send);
           const left = this.sending.get(row.webhook_id)! - 1;
