@@ -9,6 +9,7 @@
  * to read it.
  */
 import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -122,33 +123,36 @@ async function main(): Promise<number> {
     const ticker = setInterval(() => process.stdout.write(`  t+${Math.round((Date.now() - loadStart) / 1000)} s: ${load.orders.filter((o) => o.answeredAt).length} orders answered\n`), 10_000);
     const [, faultRun] = await Promise.allSettled([load.run(endAt), runFaults(config.faults, loadStart, config.seconds * 1000, { pg, redis, api, processes: config.processes }, onFault)]);
     clearInterval(ticker);
-    if (faultRun.status === "rejected") faults.at(-1)!.error = String(faultRun.reason?.message ?? faultRun.reason);
+    if (faultRun.status === "rejected") {
+      const why = String(faultRun.reason?.message ?? faultRun.reason);
+      if (faults.length) faults[faults.length - 1].error = why;
+      else throw new Error(`faults: ${why}`);
+    }
     const loadEnd = Date.now();
 
     // Let the subscribers catch up with what was committed last: wait while they still receive.
     const db = new Client({ connectionString: pg.url("loyalty") });
     await db.connect();
-    try {
-      let lastCount = -1;
-      let quietSince = Date.now();
-      await waitFor("subscribers to catch up", async () => {
-        const count = subscribers.all.reduce((n, s) => n + s.received.length, 0);
-        if (count !== lastCount) [lastCount, quietSince] = [count, Date.now()];
-        for (const s of subscribers.all) {
-          const newest = await newestEvent(db, programId, s.topics);
-          if (newest !== null && !s.received.some((r) => r.sequence === newest)) return Date.now() - quietSince > 5000;
-        }
-        return true;
-      }, 60_000, 250).catch(() => undefined);
-      await subscribers.close();
-      const verified = await verify(db, { programId, pointsPerUnit: POINTS_PER_UNIT, orders: load.orders, subscribers: subscribers.all, faults, api });
-      await db.end();
-      await cleanUp();
-      const failed = printReport({ config, runId, loadStart, loadEnd, probes, orders: load.orders, faults, api, apiExit, logFile, subscribers: subscribers.all, ...verified });
-      return failed ? 1 : 0;
-    } finally {
-      await db.end().catch(() => undefined);
-    }
+    undo.push(() => db.end());
+    let lastCount = -1;
+    let quietSince = Date.now();
+    await waitFor("subscribers to catch up", async () => {
+      const count = subscribers.all.reduce((n, s) => n + s.received.length, 0);
+      if (count !== lastCount) [lastCount, quietSince] = [count, Date.now()];
+      for (const s of subscribers.all) {
+        const newest = await newestEvent(db, programId, s.topics);
+        if (newest !== null && !s.received.some((r) => r.sequence === newest)) return Date.now() - quietSince > 5000;
+      }
+      return true;
+    }, 60_000, 250).catch(() => undefined);
+    await subscribers.close();
+    const verified = await verify(db, { programId, pointsPerUnit: POINTS_PER_UNIT, orders: load.orders, subscribers: subscribers.all, faults, api });
+    // The API is stopped (SIGTERM to its supervisor) and the servers removed before the report, which gives the supervisor's exit code.
+    await cleanUp();
+    const failed = printReport({ config, runId, loadStart, loadEnd, probes, orders: load.orders, faults, api, apiExit, logFile, subscribers: subscribers.all, ...verified });
+    // The API's log is kept for a run to look into.
+    if (!failed) rmSync(logFile, { force: true });
+    return failed ? 1 : 0;
   } catch (err) {
     console.error(`chaos run failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

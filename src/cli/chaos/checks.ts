@@ -33,10 +33,11 @@ export interface Delivery {
 
 /**
  * The fault whose window holds `at`, if any: from 1 s before it (an event written just before a kill
- * is published during it) to 2 s after it was restored (reconnecting clients and pools).
+ * is published during it) to 2 s after it was restored (reconnecting clients and pools). Where two
+ * windows meet, the later fault: one that starts right after another was restored is the news.
  */
 export function faultAt(faults: Fault[], at: number): Fault | undefined {
-  return faults.find((f) => at >= f.startedAt - 1000 && at <= (f.restoredAt ?? Infinity) + 2000);
+  return faults.filter((f) => at >= f.startedAt - 1000 && at <= (f.restoredAt ?? Infinity) + 2000).at(-1);
 }
 
 /** Counts by key, largest first, as "key: n, key: n". */

@@ -72,7 +72,7 @@ export function printReport(input: ReportInput): boolean {
   console.log(`\n== Chaos run ${input.runId}: ${config.processes} API processes, ${config.clients} clients over ${config.customers} customers, ${seconds.toFixed(1)} s of load`);
   console.log("\nOrders");
   console.log(table([
-    ["orders", String(orders.length)],
+    ["orders", `${orders.length} (${input.probes} of them before the load, until every subscriber had an event)`],
     ["answered", String(answered.length)],
     ["attempts", String(attempts.length)],
     ["retried orders", String(orders.filter((o) => o.attempts.length > 1).length)],
@@ -99,7 +99,7 @@ export function printReport(input: ReportInput): boolean {
   ]));
   const subscriberErrors = deliveries.flatMap((d) => d.errors.map((e) => `${d.name}: ${e}`));
   if (subscriberErrors.length) console.log(`  errors: ${subscriberErrors.slice(0, 5).join(" | ")}`);
-  console.log(`\nAPI: ${input.api.listening.length} processes started in all, supervisor exit ${input.apiExit ?? "unknown"}; log ${input.logFile}`);
+  console.log(`\nAPI: ${input.api.listening.length} processes started in all, supervisor exit ${input.apiExit ?? "unknown"}; log ${input.logFile} (kept when a check fails)`);
   if (input.api.errors.size) console.log(table([["logged error", "lines"], ...[...input.api.errors].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([m, n]) => [m.slice(0, 110), String(n)])]));
   console.log("\nChecks");
   for (const c of checks) console.log(`  ${c.pass ? "PASS" : "FAIL"}  ${c.name}: ${c.detail}`);
