@@ -130,6 +130,7 @@ async function main(): Promise<number> {
     }
     const loadEnd = Date.now();
 
+    console.log(`  load done after ${((loadEnd - loadStart) / 1000).toFixed(1)} s; waiting for the subscribers, then checking`);
     // Let the subscribers catch up with what was committed last: wait while they still receive.
     const db = new Client({ connectionString: pg.url("loyalty") });
     await db.connect();
@@ -139,9 +140,12 @@ async function main(): Promise<number> {
     await waitFor("subscribers to catch up", async () => {
       const count = subscribers.all.reduce((n, s) => n + s.received.length, 0);
       if (count !== lastCount) [lastCount, quietSince] = [count, Date.now()];
+      const newest = new Map<string, bigint | null>();
       for (const s of subscribers.all) {
-        const newest = await newestEvent(db, programId, s.topics);
-        if (newest !== null && !s.received.some((r) => r.sequence === newest)) return Date.now() - quietSince > 5000;
+        const feed = s.topics.join(",");
+        if (!newest.has(feed)) newest.set(feed, await newestEvent(db, programId, s.topics));
+        const last = newest.get(feed);
+        if (last != null && !s.received.some((r) => r.sequence === last)) return Date.now() - quietSince > 5000;
       }
       return true;
     }, 60_000, 250).catch(() => undefined);

@@ -89,7 +89,9 @@ export async function startApi(options: ApiOptions): Promise<ApiUnderTest> {
       try {
         entry = JSON.parse(line);
       } catch {
-        if (line.trim()) api.errors.set("(not JSON) " + line.trim().slice(0, 100), (api.errors.get("(not JSON) " + line.trim().slice(0, 100)) ?? 0) + 1);
+        // Not ours: a library writing to the console (Apollo's shutdown warning), or a crash's stack.
+        const key = `(not JSON) ${line.trim().slice(0, 100)}`;
+        if (line.trim()) api.errors.set(key, (api.errors.get(key) ?? 0) + 1);
         return;
       }
       if (entry.msg === "loyalty API listening" && typeof entry.pid === "number") {

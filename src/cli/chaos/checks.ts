@@ -130,11 +130,14 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
   check("every order answered", failed.length === 0, `${answered.length} of ${orders.length} answered${failed.length ? `; not: ${tally(failed.map((o) => o.failed!.slice(0, 90)))}` : ""}`);
 
   // Each order's touchpoint and the ledger entries posted for it.
+  // ledger_entries has no index on touchpoint_id: one grouped pass, not a subquery per touchpoint.
   const { rows: posted } = await db.query(
-    `SELECT t.external_id, c.external_id AS customer, t.amount::float8 AS amount, t.points,
-            (SELECT count(*)::int FROM ledger_entries l WHERE l.program_id = t.program_id AND l.touchpoint_id = t.id) AS entries,
-            (SELECT coalesce(sum(amount), 0)::float8 FROM ledger_entries l WHERE l.program_id = t.program_id AND l.touchpoint_id = t.id) AS ledger
+    `WITH entries AS (
+       SELECT touchpoint_id, count(*)::int AS entries, sum(amount)::float8 AS ledger
+         FROM ledger_entries WHERE program_id = $1 AND touchpoint_id IS NOT NULL GROUP BY touchpoint_id)
+     SELECT t.external_id, c.external_id AS customer, t.amount::float8 AS amount, coalesce(e.entries, 0) AS entries, coalesce(e.ledger, 0) AS ledger
        FROM touchpoints t JOIN customers c ON c.program_id = t.program_id AND c.id = t.customer_id
+       LEFT JOIN entries e ON e.touchpoint_id = t.id
       WHERE t.program_id = $1 AND t.type = 'PURCHASE'`,
     [programId],
   );
@@ -196,13 +199,25 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
   const erroredCommitted = orders.filter((o) => o.replayed && !o.attempts.some((a) => DROPPED.has(a.outcome))).length;
   check("no in-flight request dropped", drops.length === 0, drops.length ? `${drops.length} dropped (${tally(where)}), ${droppedCommitted} of their orders had been committed` : "0 dropped");
 
+  // A drain answers what it accepted: from the signal to the process's exit, no attempt may fail
+  // other than by a refused connection (a reset, or an error answer such as Apollo's "received
+  // during server shutdown").
+  const signalled = faults.filter((f) => f.spec.kind === "sigterm");
+  const cutShort = orders.flatMap((o) => o.attempts).filter((a) => a.outcome !== "ok" && a.outcome !== "refused" && signalled.some((f) => a.endedAt >= f.startedAt && a.endedAt <= (f.exitedAt ?? f.restoredAt ?? Infinity) + 1000));
+  check(
+    "SIGTERM: every request in flight answered",
+    cutShort.length === 0,
+    signalled.length === 0 ? "no SIGTERM in this run" : cutShort.length ? `${cutShort.length} attempts failed while a process drained (${tally(cutShort.map((a) => a.outcome))})` : "0 failed while a process drained",
+  );
+
   const delivered = await deliveries(db, programId, input.subscribers);
   const missed = delivered.reduce((n, d) => n + d.missing.length, 0);
   const missedWhere = delivered.flatMap((d) => d.missingAt.map((at) => faultAt(faults, at)?.label ?? "no fault"));
   const short = delivered.filter((d) => d.missing.length > 0);
   check(
     "no subscriber missing an event",
-    missed === 0 && delivered.every((d) => d.expected > 0 && d.errors.length === 0),
+    // A subscription refused while the database was down is retried (the report lists such errors); what counts is what arrived.
+    missed === 0 && delivered.every((d) => d.expected > 0),
     missed ? `${short.length} of ${delivered.length} subscribers missed ${missed} events (written during ${tally(missedWhere)})` : `${delivered.length} subscribers, none missed one`,
   );
   // Where an event went wrong: the fault during which it was written.
@@ -216,7 +231,6 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
     outOfOrderAt.length ? `${outOfOrderAt.length} events came after a later one of their customer (written during ${during(outOfOrderAt)})` : "0 out of order",
   );
 
-  const signalled = faults.filter((f) => f.spec.kind === "sigterm");
   const unclean = signalled.filter((f) => f.exitCode !== 0);
   const unexpected = api.exits.filter((e) => !signalled.some((f) => f.pid === e.pid));
   check(

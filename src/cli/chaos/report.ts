@@ -25,6 +25,9 @@ export interface ReportInput {
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/** The smallest of many numbers (Math.min(...xs) overflows the stack past some ten thousand). */
+const least = (xs: number[]) => xs.reduce((min, x) => (x < min ? x : min), Infinity);
+
 function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : 0;
 }
@@ -39,14 +42,13 @@ function faultLine(f: Fault, input: ReportInput): string[] {
   const at = `t+${((f.startedAt - input.loadStart) / 1000).toFixed(1)} s`;
   if (f.error) return [f.label, at, "-", `not restored: ${f.error}`];
   const restored = f.restoredAt ?? f.startedAt;
-  const okAfter = input.orders.map((o) => o.answeredAt ?? Infinity).filter((t) => t >= restored);
-  const firstOk = okAfter.length ? Math.min(...okAfter) : Infinity;
+  const firstOk = least(input.orders.map((o) => o.answeredAt ?? Infinity).filter((t) => t >= restored));
   const writesBack = Number.isFinite(firstOk) ? `writes back ${s(firstOk - restored)} after` : "no write after";
   if (f.spec.kind === "pg") return [f.label, at, s(restored - f.startedAt), `killed (immediate), restarted; ${writesBack}`];
   if (f.spec.kind === "redis") {
     const during = input.orders.filter((o) => o.answeredAt !== undefined && o.answeredAt >= f.startedAt && o.answeredAt <= restored).length;
-    const eventsAfter = input.subscribers.flatMap((sub) => sub.received.map((r) => r.at)).filter((t) => t >= restored);
-    const events = eventsAfter.length ? `first event delivered ${s(Math.min(...eventsAfter) - restored)} after` : "no event delivered after";
+    const firstEvent = least(input.subscribers.flatMap((sub) => sub.received.map((r) => r.at)).filter((t) => t >= restored));
+    const events = Number.isFinite(firstEvent) ? `first event delivered ${s(firstEvent - restored)} after` : "no event delivered after";
     return [f.label, at, s(restored - f.startedAt), `SIGKILL, restarted; ${during} orders answered while down; ${events}`];
   }
   // The other processes go on serving: what matters is what the signalled one did with its requests.
