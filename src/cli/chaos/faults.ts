@@ -43,14 +43,22 @@ export interface Targets {
 }
 
 /**
+ * Gap between one fault's restoration and the next fault: the report names what went wrong by the
+ * fault window it falls in (1 s before a fault to 2 s after it was restored, checks.ts), and
+ * windows that overlapped would blame one fault for another's harm.
+ */
+const GAP_MS = 3000;
+
+/**
  * Runs the faults spread evenly over [startAt, startAt + durationMs], each to its end (restored)
- * before the next; returns their records. A fault that cannot be restored throws.
+ * and GAP_MS after it before the next; returns their records. A fault that cannot be restored throws.
  */
 export async function runFaults(specs: FaultSpec[], startAt: number, durationMs: number, targets: Targets, onFault: (fault: Fault) => void): Promise<Fault[]> {
   const faults: Fault[] = [];
   const counts = new Map<string, number>();
   for (const [i, spec] of specs.entries()) {
-    const due = startAt + ((i + 1) * durationMs) / (specs.length + 1);
+    const previous = faults.at(-1)?.restoredAt;
+    const due = Math.max(startAt + ((i + 1) * durationMs) / (specs.length + 1), previous ? previous + GAP_MS : 0);
     if (Date.now() < due) await sleep(due - Date.now());
     const n = (counts.get(spec.kind) ?? 0) + 1;
     counts.set(spec.kind, n);
