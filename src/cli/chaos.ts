@@ -121,8 +121,9 @@ async function main(): Promise<number> {
       console.log(`  t+${((f.startedAt - loadStart) / 1000).toFixed(1)} s: ${f.label}`);
     };
     const ticker = setInterval(() => process.stdout.write(`  t+${Math.round((Date.now() - loadStart) / 1000)} s: ${load.orders.filter((o) => o.answeredAt).length} orders answered\n`), 10_000);
-    const [, faultRun] = await Promise.allSettled([load.run(endAt), runFaults(config.faults, loadStart, config.seconds * 1000, { pg, redis, api, processes: config.processes }, onFault)]);
+    const [loadRun, faultRun] = await Promise.allSettled([load.run(endAt), runFaults(config.faults, loadStart, config.seconds * 1000, { pg, redis, api, processes: config.processes }, onFault)]);
     clearInterval(ticker);
+    if (loadRun.status === "rejected") throw loadRun.reason;
     if (faultRun.status === "rejected") {
       const why = String(faultRun.reason?.message ?? faultRun.reason);
       if (faults.length) faults[faults.length - 1].error = why;
@@ -150,7 +151,7 @@ async function main(): Promise<number> {
       return true;
     }, 60_000, 250).catch(() => undefined);
     await subscribers.close();
-    const verified = await verify(db, { programId, pointsPerUnit: POINTS_PER_UNIT, orders: load.orders, subscribers: subscribers.all, faults, api });
+    const verified = await verify(db, { programId, pointsPerUnit: POINTS_PER_UNIT, orders: load.orders, subscribers: subscribers.all, faults, faultsPlanned: config.faults.length, api });
     // The API is stopped (SIGTERM to its supervisor) and the servers removed before the report, which gives the supervisor's exit code.
     await cleanUp();
     const failed = printReport({ config, runId, loadStart, loadEnd, probes, orders: load.orders, faults, api, apiExit, logFile, subscribers: subscribers.all, ...verified });

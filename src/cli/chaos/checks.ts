@@ -121,10 +121,13 @@ export interface Verified {
   erroredCommitted: number;
 }
 
-export async function verify(db: Client, input: { programId: string; pointsPerUnit: number; orders: Order[]; subscribers: Subscriber[]; faults: Fault[]; api: ApiUnderTest }): Promise<Verified> {
+export async function verify(db: Client, input: { programId: string; pointsPerUnit: number; orders: Order[]; subscribers: Subscriber[]; faults: Fault[]; faultsPlanned: number; api: ApiUnderTest }): Promise<Verified> {
   const { programId, pointsPerUnit, orders, faults, api } = input;
   const checks: Check[] = [];
   const check = (name: string, pass: boolean, detail: string) => checks.push({ name, pass, detail });
+  // A run whose faults did not all happen proves less than it says.
+  const restored = faults.filter((f) => f.restoredAt !== undefined && !f.error).length;
+  check("every fault injected and recovered from", restored === input.faultsPlanned, `${restored} of ${input.faultsPlanned}${faults.some((f) => f.error) ? `; ${faults.filter((f) => f.error).map((f) => `${f.label}: ${f.error}`).join("; ")}` : ""}`);
   const answered = orders.filter((o) => o.answeredAt !== undefined);
   const failed = orders.filter((o) => o.failed);
   check("every order answered", failed.length === 0, `${answered.length} of ${orders.length} answered${failed.length ? `; not: ${tally(failed.map((o) => o.failed!.slice(0, 90)))}` : ""}`);
