@@ -49,8 +49,9 @@ async function supervise(config: Config): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    if (code === 0) log.info({ pid: worker.process.pid }, "API process stopped: starting another");
-    else log.error({ pid: worker.process.pid, code }, "API process died: starting another");
+    // A process drained on its own SIGTERM exits 0 (a deploy tool's doing); anything else is a crash.
+    if (code === 0) log.info({ pid: worker.process.pid, code }, "API process exited: starting another");
+    else log.error({ pid: worker.process.pid, code }, "API process exited: starting another");
     const slot = slots.get(worker.id) ?? 0;
     slots.delete(worker.id);
     setTimeout(() => fork(slot), 1000).unref();
@@ -125,10 +126,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs + 5_000).unref();
     try {
-      await server.drain(deadline);
-      await app.drain(deadline);
-      await server.closeSockets(deadline);
+      const steps: Record<string, number> = {};
+      const step = async (name: string, work: Promise<void>) => {
+        const from = Date.now();
+        await work;
+        steps[name] = Date.now() - from;
+      };
+      await step("requestsMs", server.drain(deadline));
+      await step("writesAndEventsMs", app.drain(deadline));
+      await step("socketsMs", server.closeSockets(deadline));
       const inTime = Date.now() <= deadline;
+      log.info({ ...steps, inTime }, "drained");
       await server.stop();
       await app.stop();
       await database.close();

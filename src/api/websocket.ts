@@ -299,9 +299,11 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
     },
     async closeAll(deadline) {
       // An event handed to a subscription is resolved, then sent: wait for the sockets to go quiet
-      // (nothing sent for a moment, nothing left in their buffers) before closing them.
-      const quiet = () => Date.now() - lastSent > 50 && [...wss.clients].every((socket) => socket.bufferedAmount === 0);
-      await waitUntil(quiet, deadline);
+      // (nothing sent for a moment, nothing left in their buffers) before closing them. Events of
+      // other processes' writes may keep coming: half a second at most, the client's resume gets
+      // what comes after.
+      const quiet = () => Date.now() - lastSent > 20 && [...wss.clients].every((socket) => socket.bufferedAmount === 0);
+      await waitUntil(quiet, Math.min(deadline, Date.now() + 500));
       for (const socket of wss.clients) socket.close(1001, "Server restarting: reconnect, and resubscribe with after: the last sequence received");
       await waitUntil(() => wss.clients.size === 0, Math.min(deadline, Date.now() + 1000));
     },

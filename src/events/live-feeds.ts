@@ -252,11 +252,18 @@ export class LiveFeeds {
    * one stream with every other process's; while catching up, the outbox read started here does.
    */
   deliver(messages: readonly LoyaltyEventMessage[]): void {
-    if (!this.bus.distributed) {
-      for (const message of messages) this.accept(message, "local");
-      return;
-    }
     if (this.catchUpCursor !== undefined) this.schedule(0);
+    else if (!this.bus.distributed) for (const message of messages) this.accept(message, "local");
+  }
+
+  /**
+   * A write's outcome is unknown (the database went away during its commit): if it committed, its
+   * events were never published. Catch up, so they come in order rather than from a later sweep.
+   */
+  writeOutcomeUnknown(): void {
+    if (this.feeds.size === 0 || this.stopped) return;
+    this.settleUntil = Math.max(this.settleUntil, Date.now() + this.timings.settleMs);
+    this.startCatchingUp();
   }
 
   /**

@@ -100,7 +100,7 @@ export async function startApi(options: ApiOptions): Promise<ApiUnderTest> {
           api.url = entry.url;
           api.wsUrl = entry.url.replace(/^http/, "ws");
         }
-      } else if (entry.msg === "API process died: starting another") {
+      } else if (entry.msg === "API process exited: starting another") {
         api.exits.push({ pid: entry.pid, at: Date.now(), code: entry.code });
       }
       if (entry.level >= 50) {

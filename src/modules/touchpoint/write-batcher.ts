@@ -8,6 +8,7 @@
 import type { App } from "../../app";
 import { NotFound } from "../../api/errors";
 import { sqlState } from "../../db/db";
+import { transientKind } from "../../api/unavailable";
 import { LoyaltyEventMessage } from "../../events/event.types";
 import { ProgramConfig } from "../program/program.config";
 import { BatchStats, BatchWriter, CONFIG_CHANGED, Outcome, WriteItem } from "./batch-writer";
@@ -192,6 +193,8 @@ export class WriteBatcher {
         this.app.programs.cache.invalidate(items[0].programId);
         return this.run(items, attempt + 1, started);
       }
+      // The database went away mid-batch: it may have committed, its events unpublished.
+      if (transientKind(err)) this.app.feeds.writeOutcomeUnknown();
       // One bad record must not fail its neighbours: write them one by one.
       this.app.metrics.writeBatchesFailed.inc();
       if (items.length > 1) {
