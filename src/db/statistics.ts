@@ -134,15 +134,24 @@ export interface StatisticsKeeperOptions {
  * The tables of this schema whose rows changed since their last ANALYZE passed the keeper's limit:
  * the table's own autovacuum_analyze_threshold and _scale_factor when it has them (the hot tables
  * do, see the AutovacuumSettings migration), else the keeper's ($1, $2). With what autovacuum would
- * do about them: whether it runs at all (the setting, the statistics it needs, a launcher process:
- * PGlite and a server with autovacuum off have none), whether the table opted out, and its own
- * analyze limit (the table's settings, else the server's).
+ * do about them: whether it runs at all, whether the table opted out, and its own analyze limit (the
+ * table's settings, else the server's).
+ *
+ * Autovacuum runs when it is on, with the statistics it needs (track_counts), in a server: PGlite
+ * says "on" but is a single-user backend, with no launcher. A role allowed to see other processes
+ * (a superuser, pg_read_all_stats) also sees whether the launcher is there; other roles see no
+ * background process's type, and go by the settings.
  */
 const DUE_TABLES = `
-WITH daemon AS (
+WITH processes AS (
+  SELECT bool_or(backend_type = 'autovacuum launcher') AS launcher, bool_or(backend_type = 'checkpointer') AS visible,
+         bool_or(pid = pg_backend_pid() AND backend_type = 'standalone backend') AS single_user
+    FROM pg_stat_activity
+), daemon AS (
   SELECT current_setting('autovacuum')::bool AND current_setting('track_counts')::bool
-         AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher') AS running,
+         AND NOT coalesce(p.single_user, false) AND (coalesce(p.launcher, false) OR NOT coalesce(p.visible, false)) AS running,
          (SELECT setting::float8 FROM pg_settings WHERE name = 'autovacuum_naptime') AS naptime_s
+    FROM processes p
 ), t AS (
   SELECT s.relname AS table, s.n_mod_since_analyze::float8 AS modified, greatest(c.reltuples, 0)::float8 AS tuples,
          d.running AND coalesce(o.enabled, true) AS autovacuum, d.naptime_s, o.threshold, o.scale_factor
@@ -183,10 +192,10 @@ interface DueRow {
  * ANALYZEs the tables that traffic grew, like autovacuum's analyze: every `intervalMs`, a table
  * whose rows changed since its last ANALYZE (pg_stat_user_tables.n_mod_since_analyze) exceed
  * `threshold + scaleFactor × rows` (the table's own autovacuum settings, else the keeper's) is
- * analyzed, when autovacuum will not do it: it is off (or not
- * running, as in PGlite), the table opted out, or the table has been past autovacuum's own limit
- * for three naps of the launcher without autovacuum getting to it (busy workers). With autovacuum
- * keeping up, the keeper only reads the statistics view.
+ * analyzed, when autovacuum will not do it: it is off (or not running, as in PGlite), the table
+ * opted out, or the table has been past autovacuum's own limit for three naps of the launcher
+ * without autovacuum getting to it (busy workers). With autovacuum keeping up, the keeper only
+ * reads the statistics view.
  *
  * One process at a time analyzes (a transaction-level advisory lock); the others skip that turn.
  */
