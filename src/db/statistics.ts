@@ -179,7 +179,8 @@ export const KEEPER_LOCK = 0x4c59_5354; // "LYST"
 /** How many autovacuum naps a table may wait past its limit before the keeper analyzes it instead. */
 const AUTOVACUUM_GRACE_NAPS = 3;
 
-interface DueRow {
+/** A table past the keeper's limit, as DUE_TABLES reads it. */
+export interface DueRow {
   table: string;
   modified: number;
   tuples: number;

@@ -6,16 +6,7 @@
  */
 import pino from "pino";
 import type { Db } from "../../src/db/db";
-import { StatisticsKeeper } from "../../src/db/statistics";
-
-interface Row {
-  table: string;
-  modified: number;
-  tuples: number;
-  autovacuum: boolean;
-  naptime_s: number;
-  autovacuum_limit: number;
-}
+import { DueRow as Row, StatisticsKeeper } from "../../src/db/statistics";
 
 /** A database whose statistics view shows `rows`; it records the ANALYZE statements it gets. */
 function database(rows: () => Row[], lockFree = () => true) {
