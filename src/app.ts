@@ -6,6 +6,7 @@ import "reflect-metadata";
 import type { Logger } from "pino";
 import { Config } from "./config";
 import { Db } from "./db/db";
+import { StatisticsKeeper } from "./db/statistics";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
 import { LiveFeeds } from "./events/live-feeds";
 import { logBackgroundFailure } from "./api/unavailable";
@@ -53,6 +54,7 @@ export class App {
   readonly rewards = new RewardService();
   readonly points = new PointsService();
   readonly jobs: Jobs;
+  readonly statistics: StatisticsKeeper;
   readonly grants: GrantService;
   readonly touchpoints: TouchpointService;
   readonly stages: StageService;
@@ -82,6 +84,7 @@ export class App {
     this.stages = new StageService(this);
     this.touchpoints = new TouchpointService(this);
     this.jobs = new Jobs(this);
+    this.statistics = new StatisticsKeeper(this.db, this.log, this.config.statsKeeper);
     this.grants = new GrantService(this);
     this.auth = new AuthService(this.db, this.programConfigs, {
       adminKey: this.config.adminKey,
@@ -95,6 +98,7 @@ export class App {
     this.outbox.startRelay(this.config.outboxRelayIntervalMs, this.config.outboxRetentionDays);
     this.webhooks.start();
     this.feeds.start();
+    this.statistics.start();
     void this.listenForConfigChanges();
   }
 
@@ -145,6 +149,7 @@ export class App {
 
   async stop(): Promise<void> {
     await this.jobs.stop();
+    await this.statistics.stop();
     await this.controlFeed?.return?.();
     await this.touchpoints.worker?.close();
     // Sends first: the outbox's last flush then queues deliveries without starting them (the next start, or another process, sends them).

@@ -2,6 +2,8 @@
  * Environment → typed configuration. Every variable the server reads is here (and in the README),
  * so a wrong value fails at start with a clear message instead of deep inside a request.
  */
+import type { StatisticsKeeperOptions } from "./db/statistics";
+
 export interface Config {
   /** HTTP and WebSocket port; 0 picks a free one (tests). */
   port: number;
@@ -47,6 +49,8 @@ export interface Config {
   webhooks: { intervalMs: number; retryBaseMs: number; maxAttempts: number; timeoutMs: number; allowPrivateNetworks: boolean };
   /** What one request and one credential may cost: see docs/limits.md. */
   limits: LimitsConfig;
+  /** The statistics keeper: ANALYZE of tables grown by traffic when autovacuum does not (docs/operations.md). */
+  statsKeeper: StatisticsKeeperOptions;
 }
 
 /** Who a bucket and a cost ceiling belong to: a key's role, a customer token, no credential, LOYALTY_ADMIN_KEY. */
@@ -81,6 +85,14 @@ export interface LimitsConfig {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 100) throw new Error(`${name} must be a number from 0 to 100, got "${raw}"`);
+  return value;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -154,6 +166,22 @@ function readLimits(env: NodeJS.ProcessEnv): LimitsConfig {
   };
 }
 
+/**
+ * The keeper's limit mirrors autovacuum's analyze limit (threshold + scale factor × rows), with a
+ * larger base than autovacuum's 50 so small tables, whose plans a few hundred rows do not change, are
+ * left alone, and the same 10% growth: statistics stay within 10% of the row counts.
+ */
+function readStatsKeeper(env: NodeJS.ProcessEnv): StatisticsKeeperOptions {
+  const mode = (env.STATS_KEEPER || "auto").toLowerCase();
+  if (mode !== "auto" && mode !== "off") throw new Error(`STATS_KEEPER must be auto or off, got "${env.STATS_KEEPER}"`);
+  return {
+    mode,
+    intervalMs: int(env, "STATS_KEEPER_INTERVAL_MS", 10_000, 100),
+    threshold: int(env, "STATS_KEEPER_ANALYZE_THRESHOLD", 500, 0),
+    scaleFactor: fraction(env, "STATS_KEEPER_ANALYZE_SCALE_FACTOR", 0.1),
+  };
+}
+
 function redisUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   if (!/^rediss?:\/\//.test(raw)) throw new Error(`REDIS_URL must be a redis:// URL, got "${raw}"`);
@@ -214,5 +242,6 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
       allowPrivateNetworks: bool(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false),
     },
     limits: readLimits(env),
+    statsKeeper: readStatsKeeper(env),
   };
 }

@@ -1,10 +1,12 @@
 /**
  * The demo program seeded on first start (when there is no program yet): a coffee shop on the
  * griffin-7 ladder with silver/gold tiers, points that expire at the end of the year, two rewards,
- * a few customers at different rungs, and an ADMIN and a PARTNER key, printed once.
+ * a few customers at different rungs, and an ADMIN and a PARTNER key, printed once. The tables it
+ * wrote are then ANALYZEd: a first start otherwise plans on tables never analyzed (src/db/statistics.ts).
  */
 import { App } from "./app";
 import { createContext } from "./context";
+import { analyzeTables, WRITE_PATH_TABLES } from "./db/statistics";
 import { Role } from "./modules/auth/actor";
 import { TouchpointType } from "./modules/program/earning";
 import { CreateProgramInput } from "./modules/program/program.inputs";
@@ -13,6 +15,9 @@ import { CreateRewardInput } from "./modules/rewards/reward.inputs";
 import { TiersInput } from "./modules/tiers/tier.types";
 
 const DAY = 86_400_000;
+
+/** What the seed writes: the program's configuration, its keys, and the write path's tables. */
+const SEEDED_TABLES = ["programs", "stages", "earning_rules", "tiers", "rewards", "api_keys", ...WRITE_PATH_TABLES];
 
 export async function seedDemo(app: App): Promise<{ programId: string; adminKey: string; partnerKey: string } | null> {
   const [{ n }] = await app.db.query(`SELECT count(*)::int AS n FROM programs`);
@@ -75,5 +80,6 @@ export async function seedDemo(app: App): Promise<{ programId: string; adminKey:
   }
   const admin = await app.auth.createApiKey(program.id, Role.ADMIN, "demo admin");
   const partner = await app.auth.createApiKey(program.id, Role.PARTNER, "demo partner (POS)");
+  await analyzeTables(app.db, SEEDED_TABLES);
   return { programId: program.id, adminKey: admin.secret, partnerKey: partner.secret };
 }

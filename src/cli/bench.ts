@@ -23,6 +23,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { Pool } from "undici";
 import { createScratchDatabase } from "../db/scratch-database";
+import { analyzeTables } from "../db/statistics";
 import { cpuBetween, cpuSnapshot, percentile, pooled, Result } from "./bench-stats";
 import { scrapeWritePath, writePathBetween } from "./bench-write-path";
 import { API_SCENARIOS, LAYER_SCENARIOS, NOOP_SCENARIO, OTHER, printReport } from "./bench-report";
@@ -173,6 +174,9 @@ const RECORD_PURCHASE = `mutation($input: RecordPurchaseInput!) {
   recordPurchase(input: $input) { pointsEarned replayed stageChange { to { key } } customer { points { balance } stage { key } } }
 }`;
 
+/** What the loaders below write by the thousand (the programs and keys they create are a few rows). */
+const LOADED_TABLES = ["customers", "touchpoints", "ledger_entries"];
+
 const BASELINE_STEPS = [
   `INSERT INTO bench_keys (program_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING key`,
   `INSERT INTO touchpoints (program_id, customer_id, type, external_id, occurred_at, amount, currency, points, request_hash)
@@ -263,7 +267,14 @@ async function main(): Promise<void> {
     const colds = selected(API_SCENARIOS.cold)
       ? await Promise.all(Array.from({ length: ROUNDS }, (_, round) => seedCold(programId, `cold${round}-`, CUSTOMERS)))
       : [];
-    await pool.query(`ANALYZE`);
+    // The loaders grew these tables by tens of thousands of rows: ANALYZE them, or the server plans
+    // on statistics of empty tables (autovacuum may be off, as on the development machines, or late).
+    // The run says so in its report; during the run the server's statistics keeper does the same
+    // for what the scenarios grow, when autovacuum does not (src/db/statistics.ts).
+    const loaded = await analyzeTables({ query: (sql, params) => pool.query(sql, params).then((r) => r.rows) }, LOADED_TABLES);
+    const [{ autovacuum }] = (await pool.query(`SELECT current_setting('autovacuum') AS autovacuum`)).rows;
+    const statisticsNote = `statistics: ANALYZE ${loaded.tables.join(", ")} after loading (${loaded.ms} ms), before measuring; autovacuum ${autovacuum}; the server's statistics keeper: STATS_KEEPER=${process.env.STATS_KEEPER || "auto"}`;
+    console.log(statisticsNote);
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
     let seq = 0;
@@ -409,6 +420,7 @@ async function main(): Promise<void> {
       const apiUs = warmCpu?.cpu ? ((warmCpu.cpu.server + warmCpu.cpu.postgres) * 1e6) / warmCpu.tps : null;
       printLimits(overhead, apiUs, victim);
     }
+    console.log(statisticsNote);
     console.log(`ledger check: ${check.bad === 0 ? "every balance equals its ledger" : `${check.bad} customers disagree`}`);
   } finally {
     for (const s of [server, other]) s?.child.kill("SIGTERM");

@@ -12,6 +12,11 @@
  * first) and every line after it waits for it (it names no customer to order it by). Up to
  * `concurrency` lines run at once, and the reader stays at most 16 times that ahead, so a file
  * sorted by customer still keeps that many customers going.
+ *
+ * The tables it grows are ANALYZEd as they grow (after the first 1,000 lines, then each time the
+ * lines done have doubled) and at the end: an import into an empty program was otherwise planned as
+ * if its tables stayed empty, the write worker's cached plans reading every row of the program per
+ * batch (src/db/statistics.ts).
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
@@ -21,6 +26,7 @@ import { createContext } from "../context";
 import { formatError, isExposed, REQUEST_ID } from "../api/error-masking";
 import { checkJsonShape } from "../api/nul";
 import { getSchema } from "../schema";
+import { GrowthAnalyzer, WRITE_PATH_TABLES } from "../db/statistics";
 
 /** The mutation each kind of line runs, and whether its answer says `replayed`. */
 const MUTATIONS = {
@@ -60,6 +66,8 @@ export interface ImportSummary {
   upserted: number;
   failed: number;
   byKind: Record<ImportKind, Tally>;
+  /** Lines done at each ANALYZE of the tables the import grows, the last one after the last line. */
+  analyzedAfterLines: number[];
   /** The failures of the lowest MAX_ERRORS line numbers, in line order. */
   errors: ImportError[];
   errorsOmitted: number;
@@ -70,6 +78,8 @@ export interface ImportOptions {
   concurrency?: number;
   /** Called after each line with the number of lines done. */
   onProgress?: (done: number) => void;
+  /** Lines done before the first ANALYZE (1,000); each later one when the lines done have doubled. */
+  analyzeFirstAfter?: number;
 }
 
 type Failure = Omit<ImportError, "line" | "kind">;
@@ -179,6 +189,7 @@ function emptySummary(programId: string): ImportSummary {
     upserted: 0,
     failed: 0,
     byKind: Object.fromEntries(KINDS.map((k) => [k, tally()])) as ImportSummary["byKind"],
+    analyzedAfterLines: [],
     errors: [],
     errorsOmitted: 0,
   };
@@ -204,6 +215,11 @@ export async function importFile(app: App, programId: string, path: string, opti
   let barrier: Promise<void> | undefined;
   const slots = new Slots(concurrency);
   let done = 0;
+  const statistics = new GrowthAnalyzer(app.db, WRITE_PATH_TABLES, {
+    firstAfter: options.analyzeFirstAfter,
+    growth: 2,
+    onError: (err) => app.log.warn({ err }, "import: ANALYZE failed (the import goes on)"),
+  });
 
   const count = (lineNo: number, outcome: Outcome) => {
     if ("result" in outcome) {
@@ -216,6 +232,7 @@ export async function importFile(app: App, programId: string, path: string, opti
       if (summary.errors.length >= 2 * MAX_ERRORS) keepFirstErrors(summary);
     }
     done++;
+    statistics.progress(done);
     try {
       options.onProgress?.(done);
     } catch {
@@ -249,6 +266,7 @@ export async function importFile(app: App, programId: string, path: string, opti
     if (inFlight.size >= maxPending) await Promise.race(inFlight);
   }
   await Promise.allSettled([...inFlight]);
+  summary.analyzedAfterLines = await statistics.finish(done);
   keepFirstErrors(summary);
   return summary;
 }

@@ -14,6 +14,7 @@ import { runPointsLifecycle } from "../modules/points/lifecycle";
 import { reviewTiers } from "../modules/tiers/tier.service";
 import { Presets, SingleBar } from "cli-progress";
 import { countLines, importFile } from "./import";
+import { analyzeTables, WRITE_PATH_TABLES } from "../db/statistics";
 
 const SCHEMA_FILE = resolve(__dirname, "../../../schema/schema.graphql").replace(/dist[\\/]schema/, "schema");
 
@@ -50,6 +51,17 @@ program
     process.stdout.write(`wrote ${opts.out}\n`);
   });
 
+/**
+ * After a command that changed rows in bulk: ANALYZE what it may have changed, as autovacuum would
+ * later (if it runs at all), so the API plans on today's tables (src/db/statistics.ts). Said on
+ * stderr: stdout is the command's JSON answer.
+ */
+async function analyzeAfter(app: App, changedRows: number, tables: readonly string[]): Promise<void> {
+  if (changedRows === 0) return;
+  const { ms } = await analyzeTables(app.db, tables);
+  process.stderr.write(`  ANALYZE ${tables.join(", ")} (${ms} ms)\n`);
+}
+
 /** Runs `work` with the application on the configured database (migrated), then closes both. */
 async function withApp(work: (app: App) => Promise<void>): Promise<void> {
   const config = loadConfig();
@@ -77,6 +89,7 @@ program
         process.stderr.write(`\r  evaluated ${r.evaluated}, moved ${r.changed}`),
       );
       process.stderr.write("\n");
+      await analyzeAfter(app, report.changed + report.lifecycleChanged + report.grantsOwed, WRITE_PATH_TABLES);
       process.stdout.write(JSON.stringify({ programId, ...report }) + "\n");
     });
   });
@@ -91,6 +104,8 @@ program
       const programConfig = await app.programs.config(programId);
       const { grants, ...points } = await runPointsLifecycle(app, programId);
       const tiers = await reviewTiers(app.db, programConfig, app.clock(), (e) => app.outbox.publishCommitted(e));
+      const changed = grants + points.activated + points.expired + points.couponsExpired + tiers.changed;
+      await analyzeAfter(app, changed, [...WRITE_PATH_TABLES, "redemptions"]);
       process.stdout.write(JSON.stringify({ programId, grants, ...points, tiersReviewed: tiers.reviewed, tiersChanged: tiers.changed }) + "\n");
     });
   });
