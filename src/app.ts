@@ -8,7 +8,7 @@ import { Config } from "./config";
 import { Db } from "./db/db";
 import { StatisticsKeeper } from "./db/statistics";
 import { ControlMessage, createEventBus, EventBus } from "./events/event-bus";
-import { LiveFeeds } from "./events/live-feeds";
+import { DEFAULT_LIVE_FEED_TIMINGS, LiveFeeds } from "./events/live-feeds";
 import { logBackgroundFailure } from "./api/unavailable";
 import { OutboxPublisher } from "./events/outbox";
 import { WebhookDispatcher } from "./events/webhook-dispatcher";
@@ -70,7 +70,7 @@ export class App {
     this.outbox = new OutboxPublisher(this.db, this.bus, (err) => logBackgroundFailure(this.log, err, "outbox"), this.metrics);
     this.webhooks = new WebhookDispatcher(this.db, this.log, this.config.webhooks);
     this.outbox.onDeliveriesQueued = () => this.webhooks.kick();
-    this.feeds = new LiveFeeds(this.db, this.bus, this.log);
+    this.feeds = new LiveFeeds(this.db, this.bus, this.log, { ...DEFAULT_LIVE_FEED_TIMINGS, reorderMs: this.config.liveEventsReorderMs });
     this.outbox.onPublished = (messages) => this.feeds.deliver(messages);
     // Invalidations sent while the bus was down were lost: forget every cached program and key now
     // rather than when their entries expire.
@@ -137,14 +137,20 @@ export class App {
    * already submitted are written, the jobs running finish, and every event committed here reaches
    * this process's subscribers. Bounded by `deadline` (a Date.now() value).
    */
-  async drain(deadline: number): Promise<void> {
+  async drain(deadline: number): Promise<Record<string, number>> {
     const left = () => Math.max(0, deadline - Date.now());
-    const within = (work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, left()).unref())]);
-    await within(this.touchpoints.batcher.idle());
-    await within(this.jobs.stop(left()));
-    await within(this.touchpoints.batcher.idle());
-    await this.outbox.flush().catch((err) => this.log.warn({ err }, "drain: outbox marks not written"));
-    await this.feeds.flushed(deadline);
+    const timings: Record<string, number> = {};
+    const step = async (name: string, work: Promise<unknown>) => {
+      const from = Date.now();
+      await Promise.race([work, new Promise((resolve) => setTimeout(resolve, left()).unref())]);
+      timings[name] = (timings[name] ?? 0) + Date.now() - from;
+    };
+    await step("writesMs", this.touchpoints.batcher.idle());
+    await step("jobsMs", this.jobs.stop(left()));
+    await step("writesMs", this.touchpoints.batcher.idle());
+    await step("marksMs", this.outbox.flush().catch((err) => logBackgroundFailure(this.log, err, "drain: outbox marks not written")));
+    await step("eventsMs", this.feeds.flushed(deadline));
+    return timings;
   }
 
   async stop(): Promise<void> {

@@ -43,6 +43,8 @@ export interface Config {
   metricsToken?: string;
   /** API processes to run on this machine (node:cluster, one port); more than one needs DATABASE_URL and REDIS_URL. */
   workers: number;
+  /** How long a live event from Redis waits for stragglers with smaller sequences, to deliver in order (docs/events.md). */
+  liveEventsReorderMs: number;
   /** How long a graceful drain (SIGTERM, SIGINT) may take before the process exits anyway (docs/operations.md). */
   shutdownGraceMs: number;
   /** Webhook deliveries: how often each process looks for due ones, the first retry's delay (doubling), attempts before FAILED, and each POST's timeout. */
@@ -228,6 +230,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     redisUrl: redisUrl(env.REDIS_URL),
     workers: int(env, "API_PROCESSES", 1, 1),
     shutdownGraceMs: int(env, "SHUTDOWN_GRACE_MS", 10_000, 0),
+    liveEventsReorderMs: int(env, "LIVE_EVENTS_REORDER_MS", 50, 0),
     metricsToken: metricsToken(env.METRICS_TOKEN),
     writeWorker: bool(env, "WRITE_WORKER", true),
     runJobs: bool(env, "RUN_JOBS", true),

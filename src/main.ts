@@ -133,7 +133,7 @@ async function main(): Promise<void> {
         steps[name] = Date.now() - from;
       };
       await step("requestsMs", server.drain(deadline));
-      await step("writesAndEventsMs", app.drain(deadline));
+      Object.assign(steps, await app.drain(deadline));
       await step("socketsMs", server.closeSockets(deadline));
       const inTime = Date.now() <= deadline;
       log.info({ ...steps, inTime }, "drained");

@@ -203,6 +203,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Our drain (main.ts) decides when Apollo stops: on its own it would stop at SIGTERM, failing
+    // the requests in flight (outside tests, where NODE_ENV=test hides it).
+    stopOnTerminationSignals: false,
     introspection: limitsConfig.introspection,
     parseOptions: limits.parseOptions,
     validationRules: limits.validationRules,
@@ -242,6 +245,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
 
   // Requests being answered, for the drain.
   let draining = false;
+  // Once the requests of the drain are answered: anything later gets a retryable 503.
+  let refusing = false;
   const answering = new Set<ServerResponse>();
   http.on("request", (req, res) => {
     spoke(req.socket);
@@ -274,7 +279,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
     }
-    if (draining) return sendError(res, new Unavailable("restarting", true));
+    if (refusing) return sendError(res, new Unavailable("restarting", true));
     const asset = limitsConfig.graphiql ? graphiqlAsset(url.pathname) : undefined;
     if (asset) {
       res.setHeader("cache-control", "public, max-age=3600");
@@ -378,12 +383,15 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const drain = async (deadline: number) => {
     draining = true;
     // Stop listening, but leave open connections be: http.close() would also close those with no
-    // request parsed yet, resetting a request the client has sent. A request that comes on one
-    // now gets its 503 and the connection closes after it (idle ones are closed at stop()).
+    // request parsed yet, resetting a request the client has sent. Each open connection still gets
+    // its request answered, with "Connection: close": one more at most, so this ends.
     NetServer.prototype.close.call(http);
     for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
     await sockets.drain(deadline);
     await waitUntil(() => answering.size === 0, deadline);
+    // Connections that stayed idle all along: closed now (a request that comes after all gets a 503).
+    refusing = true;
+    http.closeIdleConnections();
   };
 
   const stop = async () => {

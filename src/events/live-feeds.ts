@@ -31,9 +31,15 @@ export interface LiveFeedTimings {
   sweepWindowMs: number;
   /** After the bus is back and every feed confirmed, how long to go on reading the outbox (other processes' publishers reconnect too). */
   settleMs: number;
+  /**
+   * How long an event from the bus waits for others with smaller sequences: two processes'
+   * publishes can reach Redis in the other order than their commits (a customer's write on one
+   * process, then its next on another, whose publish came first). 0: delivered as they come.
+   */
+  reorderMs: number;
 }
 
-export const DEFAULT_LIVE_FEED_TIMINGS: LiveFeedTimings = { catchUpMs: 200, sweepMs: 5_000, sweepWindowMs: 30_000, settleMs: 1_000 };
+export const DEFAULT_LIVE_FEED_TIMINGS: LiveFeedTimings = { catchUpMs: 200, sweepMs: 5_000, sweepWindowMs: 30_000, settleMs: 1_000, reorderMs: 50 };
 
 /** How long a catch-up read waits for the write transactions in flight to end before it reads anyway. */
 const SETTLE_WAIT_MS = 2_000;
@@ -186,6 +192,9 @@ export class LiveFeeds {
   private readAgain = false;
   /** What the bus brought while catching up: delivered at the switch back, unless read meanwhile. */
   private held: LoyaltyEventMessage[] = [];
+  /** Events from the bus waiting reorderMs for stragglers (see LiveFeedTimings). */
+  private reordering: Array<{ message: LoyaltyEventMessage; at: number }> = [];
+  private reorderTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopBusWatch?: () => void;
@@ -296,7 +305,7 @@ export class LiveFeeds {
   }
 
   private backlog(): number {
-    let pending = 0;
+    let pending = this.reordering.length;
     for (const feed of this.feeds.values()) for (const listener of feed.listeners) pending += listener.pending;
     return pending;
   }
@@ -307,6 +316,7 @@ export class LiveFeeds {
     this.stopBusWatch?.();
     clearInterval(this.sweepTimer);
     clearTimeout(this.catchUpTimer);
+    clearTimeout(this.reorderTimer);
     for (const feed of [...this.feeds.values()]) for (const listener of [...feed.listeners]) listener.end();
     await this.polling?.catch(() => undefined);
   }
@@ -329,8 +339,41 @@ export class LiveFeeds {
       this.held.push(message);
       return;
     }
+    if (source === "bus" && this.timings.reorderMs > 0) {
+      if (this.delivered.has(message.sequence)) return;
+      this.reordering.push({ message, at: Date.now() });
+      this.releaseReordered();
+      return;
+    }
+    this.deliverOnce(feed, message);
+  }
+
+  private deliverOnce(feed: ProgramFeed, message: LoyaltyEventMessage): void {
     if (!this.delivered.add(message.sequence)) return;
     for (const listener of feed.listeners) listener.push(message);
+  }
+
+  /**
+   * Delivers, in sequence order, the bus's events that waited reorderMs; one with a smaller
+   * sequence that has not waited so long holds back those after it.
+   */
+  private releaseReordered(): void {
+    if (this.reorderTimer) return;
+    this.reordering.sort((a, b) => Number(a.message.sequence) - Number(b.message.sequence));
+    const ripe = Date.now() - this.timings.reorderMs;
+    let count = 0;
+    while (count < this.reordering.length && this.reordering[count].at <= ripe) count++;
+    for (const { message } of this.reordering.splice(0, count)) {
+      const feed = this.feeds.get(message.programId);
+      if (feed) this.deliverOnce(feed, message);
+    }
+    if (this.reordering.length === 0) return;
+    const wait = Math.max(1, this.reordering[0].at + this.timings.reorderMs - Date.now());
+    this.reorderTimer = setTimeout(() => {
+      this.reorderTimer = undefined;
+      this.releaseReordered();
+    }, wait);
+    this.reorderTimer.unref();
   }
 
   private open(programId: string): ProgramFeed {
@@ -424,6 +467,9 @@ export class LiveFeeds {
   }
 
   private startCatchingUp(): void {
+    // What waits to be reordered is held like the rest: the outbox reads deliver it, in order.
+    this.held.push(...this.reordering.map((r) => r.message));
+    this.reordering = [];
     // From a little before now: an event published just before the outage was noticed may be lost.
     this.catchUpCursor ??= this.sequenceAgo(this.timings.settleMs * 2);
     this.schedule(this.timings.catchUpMs);
