@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     await cleanUp();
     const failed = printReport({ config, runId, loadStart, loadEnd, probes, orders: load.orders, faults, api, apiExit, logFile, subscribers: subscribers.all, ...verified });
     // The API's log is kept for a run to look into.
-    if (!failed) rmSync(logFile, { force: true });
+    if (!failed && !process.env.CHAOS_KEEP_LOG) rmSync(logFile, { force: true });
     return failed ? 1 : 0;
   } catch (err) {
     console.error(`chaos run failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -82,6 +82,12 @@ export class Listener implements AsyncIterableIterator<LoyaltyEventMessage> {
     return this.queue.length;
   }
 
+  pendingUpTo(sequence: number): number {
+    let count = 0;
+    for (const message of this.queue) if (Number(message.sequence) <= sequence) count++;
+    return count;
+  }
+
   push(message: LoyaltyEventMessage): void {
     if (this.ended) return;
     if (this.waiting) {
@@ -192,6 +198,8 @@ export class LiveFeeds {
   private readAgain = false;
   /** What the bus brought while catching up: delivered at the switch back, unless read meanwhile. */
   private held: LoyaltyEventMessage[] = [];
+  /** The greatest sequence this process committed (a drain waits until its subscribers have it). */
+  private newestOwn = 0;
   /** Events from the bus waiting reorderMs for stragglers (see LiveFeedTimings). */
   private reordering: Array<{ message: LoyaltyEventMessage; at: number }> = [];
   private reorderTimer?: NodeJS.Timeout;
@@ -261,6 +269,7 @@ export class LiveFeeds {
    * one stream with every other process's; while catching up, the outbox read started here does.
    */
   deliver(messages: readonly LoyaltyEventMessage[]): void {
+    for (const message of messages) if (Number(message.sequence) > this.newestOwn) this.newestOwn = Number(message.sequence);
     if (this.catchUpCursor !== undefined) this.schedule(0);
     else if (!this.bus.distributed) for (const message of messages) this.accept(message, "local");
   }
@@ -287,7 +296,16 @@ export class LiveFeeds {
     } else if (this.catchUpCursor !== undefined) {
       await Promise.race([this.serialized(() => this.readOutbox()).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, left()).unref())]);
     }
-    while (Date.now() < deadline && this.backlog() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Other processes' events keep coming: wait only for those up to this process's last one.
+    const upTo = this.newestOwn;
+    while (Date.now() < deadline && this.pendingUpTo(upTo) > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** Events with a sequence up to `sequence` not yet handed to a reader. */
+  private pendingUpTo(sequence: number): number {
+    let pending = this.reordering.filter((r) => Number(r.message.sequence) <= sequence).length;
+    for (const feed of this.feeds.values()) for (const listener of feed.listeners) pending += listener.pendingUpTo(sequence);
+    return pending;
   }
 
   private echo(feed: ProgramFeed, withinMs: number): Promise<void> {
@@ -304,11 +322,6 @@ export class LiveFeeds {
     });
   }
 
-  private backlog(): number {
-    let pending = this.reordering.length;
-    for (const feed of this.feeds.values()) for (const listener of feed.listeners) pending += listener.pending;
-    return pending;
-  }
 
   /** Ends every listener (their readers see the end) and stops reading. */
   async stop(): Promise<void> {

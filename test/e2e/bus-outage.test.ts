@@ -3,8 +3,11 @@
  * either process still gets every committed event of its feed, once, in order per customer (from
  * its own process's commits and the outbox while Redis is down, and across the moment it comes
  * back); /readyz stays ready and says the bus is down; a revocation sent during the outage is
- * heard once it is back. Redis here is the test's own, killed with SIGKILL.
+ * heard once it is back; a webhook endpoint gets every event of its topic once. Redis here is the
+ * test's own, killed with SIGKILL.
  */
+import { createServer, Server } from "node:http";
+import { AddressInfo } from "node:net";
 import { createClient, Client as WsClient } from "graphql-ws";
 import WebSocket from "ws";
 import { ADMIN_KEY, collect, startSecondProcess, startTestApp, SecondProcess, TestApp } from "../helpers/test-app";
@@ -34,8 +37,22 @@ describeWithRedis("a Redis outage under load", () => {
   let t: TestApp;
   let second: SecondProcess;
   const clients: WsClient[] = [];
+  // A webhook endpoint: the sequences each path received.
+  let receiver: Server;
+  let hookBase: string;
+  const hooked = new Map<string, string[]>();
 
   beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        hooked.set(req.url ?? "/", [...(hooked.get(req.url ?? "/") ?? []), JSON.parse(body).sequence]);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    hookBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     redis = await startThrowawayRedis();
     t = await startTestApp({ redisUrl: redis.url });
     second = await startSecondProcess(t);
@@ -45,6 +62,7 @@ describeWithRedis("a Redis outage under load", () => {
     await second?.stop();
     await t?.stop();
     await redis?.stop();
+    await new Promise((resolve) => receiver?.close(resolve));
   });
 
   const processes = () => [
@@ -92,6 +110,8 @@ describeWithRedis("a Redis outage under load", () => {
   async function outage(outageMs: number): Promise<void> {
     const programId = await griffinProgram(t);
     await waitFor(() => processes().every((p) => p.app.bus.state() === "up"), 15_000, "bus up");
+    const hookPath = `/moves-${programId}`;
+    ok(await t.gql(`mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret } }`, { i: { programId, url: `${hookBase}${hookPath}`, topics: ["STAGE_CHANGED"], description: "outage" } }));
     const [one, two] = processes();
     const subscribers = [
       { feed: collect(ws(one.wsUrl), LOYALTY_EVENTS, { p: programId }), field: "loyaltyEvents", topics: LOYALTY_TOPICS },
@@ -117,6 +137,11 @@ describeWithRedis("a Redis outage under load", () => {
     const after = writers.written();
     await waitFor(() => writers.written() >= after + 30, 30_000, "writes after the outage");
     await writers.stop();
+
+    // Webhooks do not go through the bus: every move reached the endpoint, once.
+    const moves = (await t.app.db.query(`SELECT id::text AS sequence FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' ORDER BY id`, [programId])).map((r: any) => r.sequence);
+    await waitFor(() => (hooked.get(hookPath)?.length ?? 0) >= moves.length, 30_000, "webhook deliveries").catch(() => undefined);
+    expect([...(hooked.get(hookPath) ?? [])].sort((a, b) => Number(a) - Number(b))).toEqual(moves);
 
     for (const { feed, field, topics } of subscribers) {
       const rows = await t.app.db.query(`SELECT id::text AS sequence, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY id`, [programId, [...topics]]);
