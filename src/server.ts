@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, IncomingMessage, Server, ServerResponse } from "node:http";
+import cluster from "node:cluster";
 import { AddressInfo, Server as NetServer } from "node:net";
 import { ApolloServer, HeaderMap } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
@@ -183,7 +184,12 @@ export async function createServer(app: App, options: { port?: number; host?: st
   // A connection that never sends a request is closed after headersTimeout too: Node's own timer
   // starts only with a request's first bytes.
   const silent = new WeakMap<object, NodeJS.Timeout>();
+  let draining = false;
+  // Connections opened once the drain started: their requests get a retryable 503 (see drain).
+  const openedDraining = new WeakSet<object>();
   http.on("connection", (socket) => {
+    // (One of several processes has stopped listening: a connection still handed over is served.)
+    if (draining && !cluster.isWorker) openedDraining.add(socket);
     const timer = setTimeout(() => socket.destroy(), limitsConfig.headersTimeoutMs);
     timer.unref();
     silent.set(socket, timer);
@@ -196,6 +202,10 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const sockets = createWebSocketEndpoint(app, schema, limits, MAX_BODY_BYTES);
   http.on("upgrade", (req, socket, head) => {
     spoke(socket);
+    if (draining) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
     sockets.handleUpgrade(req, socket, head);
   });
 
@@ -244,7 +254,6 @@ export async function createServer(app: App, options: { port?: number; host?: st
 
 
   // Requests being answered, for the drain.
-  let draining = false;
   // Once the requests of the drain are answered: anything later gets a retryable 503.
   let refusing = false;
   const answering = new Set<ServerResponse>();
@@ -279,7 +288,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
     }
-    if (refusing) return sendError(res, new Unavailable("restarting", true));
+    if (refusing || openedDraining.has(req.socket)) return sendError(res, new Unavailable("restarting", true));
     const asset = limitsConfig.graphiql ? graphiqlAsset(url.pathname) : undefined;
     if (asset) {
       res.setHeader("cache-control", "public, max-age=3600");
@@ -382,10 +391,13 @@ export async function createServer(app: App, options: { port?: number; host?: st
   };
   const drain = async (deadline: number) => {
     draining = true;
-    // Stop listening, but leave open connections be: http.close() would also close those with no
-    // request parsed yet, resetting a request the client has sent. Each open connection still gets
-    // its request answered, with "Connection: close": one more at most, so this ends.
-    NetServer.prototype.close.call(http);
+    // One of several API processes stops listening at once: the supervisor's socket, which keeps
+    // its queue of connections, deals new ones to the others. Alone, a process keeps listening
+    // until it stops: closing the socket would reset the connections queued in it, requests
+    // clients have sent; they are accepted and answered 503 instead (retryable, nothing done).
+    // Either way open connections are left be (http.close() would also close those with no
+    // request parsed yet): each gets its request answered, with "Connection: close".
+    if (cluster.isWorker) NetServer.prototype.close.call(http);
     for (const res of answering) if (!res.headersSent) res.shouldKeepAlive = false;
     await sockets.drain(deadline);
     await waitUntil(() => answering.size === 0, deadline);
