@@ -1,5 +1,5 @@
 /**
- * Environment → typed configuration. Every variable the server reads is here (and in the README),
+ * Environment → typed configuration. Every variable the server reads is here (and in docs/configuration.md),
  * so a wrong value fails at start with a clear message instead of deep inside a request.
  */
 import type { StatisticsKeeperOptions } from "./db/statistics";
