@@ -1,5 +1,6 @@
 /**
- * The DataSource for TypeORM's own CLI (`npx typeorm migration:run -d ormconfig.ts`), on the
+ * The DataSource for TypeORM's own CLI (`npx typeorm-ts-node-commonjs migration:generate
+ * migrations/<Name> -d ormconfig.ts`; plain `npx typeorm` cannot load TypeScript), on the
  * PostgreSQL of DATABASE_URL. The embedded database exists only inside a running process, so for it
  * use `npm run migrate`, which starts it first.
  */
