@@ -1,5 +1,5 @@
 /** Who may do what: each role, each program, over HTTP. */
-import { ADMIN_KEY, collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { ADMIN_KEY, collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, getCustomer, griffinProgram, purchase, recompute, tableCounts } from "../helpers/operations";
 
 let t: TestApp;
@@ -67,8 +67,9 @@ describe("revoking an API key", () => {
     const { apiKey, secret } = created.data.createApiKey;
     // In use: it reads, and a subscription opened with it is live.
     expect(code(await getCustomer(t, customerA, secret))).toBeUndefined();
+    const open = t.app.feeds.listenerCount(programA);
     const live = collect(t.ws(secret), STAGE_CHANGED, { p: programA });
-    await settle(300);
+    await listening(t.app, programA, open + 1);
 
     // Listed (never with a secret or hash), working.
     const listed = await t.gql(LIST, { p: programA }, keys.adminA);
@@ -108,8 +109,9 @@ describe("revoking an API key", () => {
       i: { programId: programA, role: "ADMIN", name: "revoked elsewhere" },
     });
     const { apiKey, secret } = created.data.createApiKey;
+    const open = t.app.feeds.listenerCount(programA);
     const live = collect(t.ws(secret), STAGE_CHANGED, { p: programA });
-    await settle(300);
+    await listening(t.app, programA, open + 1);
     // Revoked as another process would, with its message lost: nothing told this one.
     await t.app.db.query(`UPDATE api_keys SET revoked_at = now() WHERE program_id = $1 AND id = $2`, [programA, apiKey.id]);
     await t.server.sweepRevokedSockets();

@@ -107,7 +107,7 @@ describe("production defaults", () => {
     const page = await fetch(t.server.url, { headers: { accept: "text/html" } });
     expect(page.status).not.toBe(200);
     await page.text();
-    const typo = await t.gql(`{ programz { id } }`);
+    const typo = await t.gql(/* invalid on purpose */ `{ programz { id } }`);
     expect(typo.errors?.[0].message).toMatch(/Cannot query field "programz"/);
     expect(typo.errors?.[0].message).not.toMatch(/Did you mean/);
   });

@@ -4,7 +4,7 @@
  */
 import { metricsAccess } from "../../src/observability/metrics-endpoint";
 import { griffinProgram, purchase, refund } from "../helpers/operations";
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 
 /** The value of one series of the exposition text (`name{labels}`), 0 when absent. */
 function value(text: string, series: string): number {
@@ -73,7 +73,7 @@ describe("/metrics", () => {
 
   it("labels a document that does not validate as invalid, not by the client's field names", async () => {
     const before = (await scrape(t)).text;
-    const res = await t.gql(`{ noSuchField }`);
+    const res = await t.gql(/* invalid on purpose */ `{ noSuchField }`);
     expect(res.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     const after = (await scrape(t)).text;
     expect(value(after, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}') - value(before, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}')).toBe(1);
@@ -84,7 +84,7 @@ describe("/metrics", () => {
     const programId = await griffinProgram(t);
     const client = t.ws();
     const sub = collect(client, `subscription($programId: ID!) { loyaltyEvents(programId: $programId) { __typename } }`, { programId });
-    await settle(300);
+    await listening(t.app, programId);
     await purchase(t, { programId, customerExternalId: "ws", orderId: "ws1", amount: 5, currency: "EUR" });
     await sub.next(1);
     expect(value((await scrape(t)).text, "loyalty_websocket_connections")).toBe(1);

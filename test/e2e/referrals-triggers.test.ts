@@ -3,7 +3,7 @@
  * and referee, once; a reward issued when a customer shows a pattern (10 product views in 24
  * hours, no purchase yet), once per window; rewardEvents carries REWARD_ISSUED.
  */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 import { createProgram, DAY, pointsDisagreements, purchase } from "../helpers/operations";
 
 let t: TestApp;
@@ -107,7 +107,7 @@ describe("triggered rewards", () => {
 
     const viewerId = (await view("viewer", 0)).data.recordTouchpoint.customer.id;
     const feed = collect(t.ws(), `subscription($p: ID!, $c: ID) { rewardEvents(programId: $p, customerId: $c) { kind rewardName code points status } }`, { p: programId, c: viewerId });
-    await settle();
+    await listening(t.app, programId);
     for (let i = 1; i < 9; i++) await view("viewer", i);
     const redemptions = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { redemptions { status points code } } }`, { id })).data.customer.redemptions;
     expect(await redemptions(viewerId)).toEqual([]);

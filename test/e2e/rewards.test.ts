@@ -3,7 +3,7 @@
  * overselling under a race, coupon codes (generated and pooled), use and cancel, rewardEvents,
  * spending from the lots that expire first, and the overdraft policy when spent points are refunded.
  */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, createProgram, DAY, ok, pointsDisagreements, purchase, refund } from "../helpers/operations";
 
 let t: TestApp;
@@ -167,7 +167,7 @@ describe("coupons: used, cancelled, events", () => {
       p: programId,
       c: eve,
     });
-    await settle();
+    await listening(t.app, programId);
 
     const used = (await redeem(eve, rewardId, "u1")).data.redeemReward;
     const use = await t.gql(`mutation($p: ID!, $code: String!) { useCoupon(programId: $p, code: $code) { ${COUPON_FIELDS} } }`, { p: programId, code: used.code });

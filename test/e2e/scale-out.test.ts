@@ -3,7 +3,8 @@
  * receives what is written through the other, and a ladder changed through one is used by both.
  * Needs Redis: REDIS_URL (.ci/run starts the local one and sets it).
  */
-import { collect, SecondProcess, settle, startSecondProcess, startTestApp, TestApp, ADMIN_KEY } from "../helpers/test-app";
+import { collect, listening, SecondProcess, startSecondProcess, startTestApp, TestApp, ADMIN_KEY } from "../helpers/test-app";
+import { until } from "../helpers/until";
 import { griffinProgram, purchase } from "../helpers/operations";
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -37,7 +38,7 @@ describeWithRedis("several API processes (Redis)", () => {
     const WebSocket = (await import("ws")).default;
     const clientOnB = createClient({ url: b.server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${ADMIN_KEY}` }, lazy: true, retryAttempts: 0 });
     const sub = collect(clientOnB, `subscription($p: ID!) { stageChanged(programId: $p) { customerId to { key } } }`, { p: programId });
-    await settle(400);
+    await listening(b.app, programId);
     const written = await purchase(a, { programId, customerExternalId: "far", orderId: "f1", amount: 3, currency: "EUR" });
     await sub.next(1);
     expect(sub.items[0].stageChanged).toEqual({ customerId: written.data.recordPurchase.customer.id, to: { key: "first_time_customer" } });
@@ -59,8 +60,10 @@ describeWithRedis("several API processes (Redis)", () => {
     await writes;
     const all = await a.app.db.query(`SELECT id::text AS id FROM outbox WHERE program_id = $1 AND id > $2 ORDER BY id`, [programId, seen.id]);
     await sub.next(all.length);
-    await settle(500);
-    const got = sub.items.map((i: any) => i.loyaltyEvents.sequence);
+    // Each once: a marker written on A after them arrives on B, and before it came exactly these.
+    await purchase(a, { programId, customerExternalId: "r", orderId: "marker", amount: 3, currency: "EUR" });
+    const [marker] = await a.app.db.query(`SELECT max(id)::text AS id FROM outbox WHERE program_id = $1 AND topic = 'TOUCHPOINT_RECORDED'`, [programId]);
+    const got = (await sub.before((i: any) => i.loyaltyEvents.sequence === marker.id)).map((i: any) => i.loyaltyEvents.sequence);
     expect([...got].sort((x, y) => Number(x) - Number(y))).toEqual(all.map((r: any) => r.id));
     sub.unsubscribe();
     await clientOnB.dispose();
@@ -72,7 +75,8 @@ describeWithRedis("several API processes (Redis)", () => {
     expect((await stagesOnB())[0]).toBe("suspect"); // cached on B now
     const res = await a.gql(`mutation($p: ID!) { updateLadder(programId: $p, ladder: { preset: "trust-6" }) { id } }`, { p: programId });
     expect(res.errors).toBeUndefined();
-    await settle(300);
+    // B hears of the change over Redis and drops its cached ladder.
+    await until(async () => (await stagesOnB())[0] !== "suspect", { what: "B to read the new ladder" });
     expect(await stagesOnB()).toEqual(["awareness", "trust", "transaction", "satisfaction", "loyalty", "word_of_mouth"]);
     // And B writes with the new ladder.
     const viaB = await onB(`mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { stage { key } } } }`, {
@@ -92,12 +96,8 @@ describeWithRedis("several API processes (Redis)", () => {
     const revoked = await a.gql(`mutation($p: ID!, $id: ID!) { revokeApiKey(programId: $p, id: $id) { revokedAt } }`, { p: programId, id: apiKey.id });
     expect(revoked.errors).toBeUndefined();
     // Redis carries the revocation: B hears it within moments (its key cache would keep the key 30 s).
-    let seenOnB: unknown;
-    for (let i = 0; i < 20; i++) {
-      seenOnB = (await readOnB()).errors?.[0].extensions?.code;
-      if (seenOnB === "UNAUTHENTICATED") break;
-      await settle(100);
-    }
-    expect(seenOnB).toBe("UNAUTHENTICATED");
+    const code = async () => (await readOnB()).errors?.[0].extensions?.code;
+    await until(async () => (await code()) === "UNAUTHENTICATED", { timeoutMs: 2000, what: "B to refuse the revoked key" });
+    expect(await code()).toBe("UNAUTHENTICATED");
   });
 });

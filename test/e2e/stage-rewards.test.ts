@@ -4,7 +4,7 @@
  * not by refunds; a purchase's reward waits for its return window and a full refund cancels it;
  * erased customers get nothing; concurrent first purchases; switching off; bad input and roles.
  */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 import { createKey, createProgram, DAY, griffinProgram, ok, PURCHASE_RULE, purchase, recompute, refund, tableCounts } from "../helpers/operations";
 
 let t: TestApp;
@@ -42,7 +42,7 @@ describe("stage rewards", () => {
     expect(welcome).toMatchObject({ name: "first_time_customer gift", stageKey: "first_time_customer", stage: { key: "first_time_customer" }, rewardId, repeatAfterDays: null, active: true });
 
     const feed = collect(t.ws(), `subscription($p: ID!) { rewardEvents(programId: $p) { kind rewardId code reason grantKey } }`, { p: programId });
-    await settle();
+    await listening(t.app, programId);
     const first = ok(await buy(programId, "ann", "a1")).data.recordPurchase;
     expect(first.stageChange.to.key).toBe("first_time_customer");
     let ann = await customer(programId, "ann");

@@ -2,20 +2,12 @@
  * Resuming a subscription after a disconnect (`after`): the events missed come from the outbox,
  * in order, then live ones, each once, with the same filters and role checks as a live subscription.
  */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
+import { until } from "../helpers/until";
 import { createKey, griffinProgram, ok, purchase } from "../helpers/operations";
 import { REPLAY_PAGE, replayThenLive } from "../../src/events/resume";
 import { LiveFeeds } from "../../src/events/live-feeds";
 import type { BusState, EventBus } from "../../src/events/event-bus";
-
-/** Polls until the condition holds (5 s at most). */
-async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** A distributed bus, always up, whose subscriptions start delivering `delayMs` after SUBSCRIBE (as Redis's). */
 class DelayedBus implements EventBus {
@@ -103,14 +95,18 @@ describe("resuming a subscription after a sequence", () => {
     // Written while the replay may still run, and after it: each arrives once.
     const concurrent = Promise.all(["d1", "e1", "f1"].map((o) => purchase(t, { programId, customerExternalId: o, orderId: o, amount: 5, currency: "EUR" })));
     await concurrent;
-    await settle(300);
+    // The replay is over once everything written so far came: a3 is then written to a live feed.
+    const sofar = (await outbox(programId)).filter((e) => BigInt(e.sequence) > BigInt(seen));
+    await resumed.next(sofar.length);
     await purchase(t, { programId, customerExternalId: "a", orderId: "a3", amount: 5, currency: "EUR" });
     const all = await outbox(programId);
     const expected = all.filter((e) => BigInt(e.sequence) > BigInt(seen)).map((e) => e.sequence);
     await resumed.next(expected.length);
-    await settle(500);
+    // Each once: a marker written after a3 arrives, and before it came exactly the expected.
+    await purchase(t, { programId, customerExternalId: "m", orderId: "marker", amount: 5, currency: "EUR" });
+    const beforeMarker = await resumed.before((i: any) => i.loyaltyEvents.externalId === "marker");
     expect(resumed.errors).toEqual([]);
-    const got = sequencesOf(resumed.items, "loyaltyEvents");
+    const got = sequencesOf(beforeMarker, "loyaltyEvents");
     expect(new Set(got).size).toBe(got.length);
     expect([...got].sort((x, y) => Number(x) - Number(y))).toEqual(expected);
     // The replayed part (everything written before the subscription) comes first, in sequence order.
@@ -142,18 +138,22 @@ describe("resuming a subscription after a sequence", () => {
       // And a client that had seen the second orphan before it lost its connection.
       const sawSecond = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: second });
       await resumed.next(3); // the stage move of a1, then the orphans: replayed
-      await settle(300);
+      // Both live feeds are listening: what the relay publishes now reaches them.
+      await listening(t.app, programId, 2);
       expect(await t.app.outbox.relayOnce()).toBe(2); // now published live as well
       await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" });
       await resumed.next(5);
       await sawSecond.next(3);
-      await settle(300);
-      const got = sequencesOf(resumed.items, "loyaltyEvents");
+      // Nothing more (no second copy of an orphan): a marker written after a2 arrives on both,
+      // and what came before it is asserted.
+      await purchase(t, { programId, customerExternalId: "m", orderId: "marker", amount: 1, currency: "EUR" });
+      const isMarker = (i: any) => i.loyaltyEvents.externalId === "marker";
+      const got = sequencesOf(await resumed.before(isMarker), "loyaltyEvents");
       expect(got.filter((q) => q === first || q === second)).toEqual([first, second]);
       expect(got).toHaveLength(5); // the move, the orphans, then a2's touchpoint and move
       // Not the second orphan again; the first, republished live with a smaller sequence, may be
       // one it never saw (a late commit looks the same), so it comes: at least once.
-      expect(sequencesOf(sawSecond.items, "loyaltyEvents")).toEqual([first, ...got.slice(3)]);
+      expect(sequencesOf(await sawSecond.before(isMarker), "loyaltyEvents")).toEqual([first, ...got.slice(3)]);
     } finally {
       t.app.outbox.startRelay(500, 7);
     }
@@ -178,7 +178,7 @@ describe("resuming a subscription after a sequence", () => {
       // replay, which waits for the feed's confirmation, reads it from the outbox.
       ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" }));
       const all = await outbox(programId);
-      await waitFor(() => items.length >= all.length - 1);
+      await until(() => items.length >= all.length - 1, { what: `${all.length - 1} events replayed then live` });
       expect(bus.markersHeard).toBeGreaterThan(0);
       await feed.return!(undefined);
       await reading;
@@ -195,8 +195,9 @@ describe("resuming a subscription after a sequence", () => {
     const feeds = new LiveFeeds(t.app.db, bus, t.app.log);
     const feed = replayThenLive(t.app.db, feeds, programId, "0", { topics: ["STAGE_CHANGED"], customerId: null });
     const first = feed.next(); // nothing to replay: it waits for live events
-    await waitFor(() => bus.subscribers === 1);
-    const left = await Promise.race([feed.return!(undefined).then(() => "left"), settle(2000).then(() => "still waiting")]);
+    await until(() => bus.subscribers === 1, { what: "the feed's bus subscription" });
+    // A deadline, not a wait: leaving must not take until some event comes.
+    const left = await Promise.race([feed.return!(undefined).then(() => "left"), new Promise((resolve) => setTimeout(() => resolve("still waiting"), 2000))]);
     expect(left).toBe("left");
     expect(bus.subscribers).toBe(0);
     expect(await first).toEqual({ done: true, value: undefined });
@@ -225,11 +226,15 @@ describe("resuming a subscription after a sequence", () => {
     const everything = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: "0" });
     const all = await outbox(programId);
     await everything.next(all.length, 15_000);
-    await settle(300);
-    expect(moves.items.map((i: any) => [i.stageChanged.sequence, i.stageChanged.customerId])).toEqual(mine.map((e) => [e.sequence, a]));
-    const got = sequencesOf(everything.items, "loyaltyEvents");
+    // Nothing more: markers written after (a's third and fourth purchases, which make it a client)
+    // arrive, and before them came exactly these.
+    for (const order of ["a3", "a4"]) await purchase(t, { programId, customerId: a, orderId: order, amount: 1, currency: "EUR" });
+    const movesBefore = await moves.before((i: any) => i.stageChanged.to.key === "client");
+    expect(movesBefore.map((i: any) => [i.stageChanged.sequence, i.stageChanged.customerId])).toEqual(mine.map((e) => [e.sequence, a]));
+    const everythingBefore = await everything.before((i: any) => i.loyaltyEvents.externalId === "a3");
+    const got = sequencesOf(everythingBefore, "loyaltyEvents");
     expect(got).toEqual(all.map((e) => e.sequence));
-    expect(everything.items.at(-1).loyaltyEvents.externalId).toBe(`bulk-${extra}`);
+    expect(everythingBefore.at(-1).loyaltyEvents.externalId).toBe(`bulk-${extra}`);
   });
 
   it("refuses a bad, foreign or expired resume point with the field, and checks roles as live", async () => {
@@ -261,9 +266,8 @@ describe("resuming a subscription after a sequence", () => {
     // From what is kept, it goes on.
     const kept = collect(t.ws(), LOYALTY_EVENTS, { p: programId, after: expired.extensions.oldestRetained });
     await kept.next(2);
-    await settle(300);
-    expect(sequencesOf(kept.items, "loyaltyEvents")).toEqual([third.sequence, fourth.sequence]);
-    // The server is still up and answers.
+    // The server is still up and answers; a2 is also the marker: before it came exactly these two.
     expect((await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 1, currency: "EUR" })).errors).toBeUndefined();
+    expect(sequencesOf(await kept.before((i: any) => i.loyaltyEvents.externalId === "a2"), "loyaltyEvents")).toEqual([third.sequence, fourth.sequence]);
   });
 });

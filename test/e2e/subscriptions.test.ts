@@ -1,6 +1,7 @@
 /** Live events over graphql-ws: every committed move arrives, in order; a rolled-back one never does. */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
-import { createKey, griffinProgram, purchase, touchpoint } from "../helpers/operations";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
+import { until } from "../helpers/until";
+import { createKey, griffinProgram, ok, purchase, touchpoint } from "../helpers/operations";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -30,6 +31,17 @@ async function installCommitFailure(): Promise<void> {
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fail_at_commit()`);
 }
 
+/**
+ * A stage move committed but never published, as a writer that died between COMMIT and publish
+ * leaves it: the relay publishes it (the row is a minute old, past its grace).
+ */
+async function unpublishedMove(programId: string, customerId: string, summary: string): Promise<void> {
+  await t.app.db.query(
+    `INSERT INTO outbox (program_id, topic, customer_id, payload, created_at) VALUES ($1, 'STAGE_CHANGED', $2, $3, now() - interval '1 minute')`,
+    [programId, customerId, JSON.stringify({ customerId, from: null, to: { key: "prospect", name: "Prospect", rank: 1 }, reason: { stage: "prospect", pathIndex: 0, criteria: [], summary }, cause: "TOUCHPOINT", at: new Date().toISOString() })],
+  );
+}
+
 describe("subscriptions", () => {
   it("delivers exactly the committed stage moves, filtered by program and customer", async () => {
     await installCommitFailure();
@@ -42,7 +54,8 @@ describe("subscriptions", () => {
     const onlyX = collect(admin, STAGE_CHANGED, { p: programId, c: x });
     const everything = collect(admin, LOYALTY_EVENTS, { p: programId });
     const elsewhere = collect(admin, STAGE_CHANGED, { p: otherProgram });
-    await settle(300);
+    await listening(t.app, programId, 3);
+    await listening(t.app, otherProgram, 1);
 
     expect((await touchpoint(t, { programId, customerId: x, type: "VISIT", externalId: "v1" })).errors).toBeUndefined(); // no move: already prospect
     expect((await purchase(t, { programId, customerId: x, orderId: "x1", amount: 10, currency: "EUR" })).errors).toBeUndefined();
@@ -51,15 +64,20 @@ describe("subscriptions", () => {
     expect(doomed.errors?.[0].extensions?.code).toBe("INTERNAL_SERVER_ERROR");
     expect(doomed.errors?.[0].message).not.toContain("test:");
     expect((await purchase(t, { programId, customerId: x, orderId: "x2", amount: 10, currency: "EUR" })).errors).toBeUndefined();
-    await purchase(t, { programId: otherProgram, customerExternalId: "z", orderId: "z1", amount: 5, currency: "EUR" });
+    const z = (await purchase(t, { programId: otherProgram, customerExternalId: "z", orderId: "z1", amount: 5, currency: "EUR" })).data.recordPurchase.customer.id;
 
     await all.next(3);
     await onlyX.next(2);
     await everything.next(7);
     await elsewhere.next(1);
-    await settle(500);
+    // Nothing more came of those writes (no copy, nothing of the rolled-back one): a marker written
+    // after them arrives, and only what is asserted below came before it. x's fourth purchase
+    // makes it a client; z2 is a new customer of the other program.
+    for (const order of ["x3", "x4"]) ok(await purchase(t, { programId, customerId: x, orderId: order, amount: 10, currency: "EUR" }));
+    ok(await purchase(t, { programId: otherProgram, customerExternalId: "z2", orderId: "z2", amount: 5, currency: "EUR" }));
+    const toClient = (i: any) => i.stageChanged.to.key === "client";
 
-    const moves = all.items.map((i: any) => i.stageChanged);
+    const moves = (await all.before(toClient)).map((i: any) => i.stageChanged);
     expect(moves.map((m: any) => [m.customerId === x ? "x" : "y", m.from.key, m.to.key])).toEqual([
       ["x", "prospect", "first_time_customer"],
       ["y", "suspect", "first_time_customer"],
@@ -68,10 +86,10 @@ describe("subscriptions", () => {
     expect(moves[0]).toMatchObject({ cause: "TOUCHPOINT", reason: { summary: "PURCHASE_COUNT 1 >= 1" } });
     const sequences = moves.map((m: any) => Number(m.sequence));
     expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
-    expect(onlyX.items.map((i: any) => i.stageChanged.to.key)).toEqual(["first_time_customer", "repeat_customer"]);
-    expect(elsewhere.items).toHaveLength(1);
+    expect((await onlyX.before(toClient)).map((i: any) => i.stageChanged.to.key)).toEqual(["first_time_customer", "repeat_customer"]);
+    expect(await elsewhere.before((i: any) => i.stageChanged.customerId !== z)).toHaveLength(1);
 
-    const events = everything.items.map((i: any) => i.loyaltyEvents);
+    const events = (await everything.before((i: any) => i.loyaltyEvents.externalId === "x3")).map((i: any) => i.loyaltyEvents);
     expect(events.map((e: any) => e.__typename === "StageChangedEvent" ? `move:${e.to.key}` : `tp:${e.externalId}`)).toEqual([
       "tp:v1",
       "tp:x1",
@@ -91,13 +109,10 @@ describe("subscriptions", () => {
   it("publishes, by the relay sweep, events committed but never published", async () => {
     const programId = await griffinProgram(t);
     const sub = collect(t.ws(), STAGE_CHANGED, { p: programId });
-    await settle(300);
+    await listening(t.app, programId);
     // A writer that died between COMMIT and publish: the row is in the outbox, unpublished.
     const [customer] = await t.app.db.query(`INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, 'ghost', 'suspect') RETURNING id`, [programId]);
-    await t.app.db.query(
-      `INSERT INTO outbox (program_id, topic, customer_id, payload, created_at) VALUES ($1, 'STAGE_CHANGED', $2, $3, now() - interval '1 minute')`,
-      [programId, customer.id, JSON.stringify({ customerId: customer.id, from: null, to: { key: "prospect", name: "Prospect", rank: 1 }, reason: { stage: "prospect", pathIndex: 0, criteria: [], summary: "x" }, cause: "TOUCHPOINT", at: new Date().toISOString() })],
-    );
+    await unpublishedMove(programId, customer.id, "x");
     await sub.next(1, 5000);
     expect(sub.items[0].stageChanged).toMatchObject({ customerId: customer.id, to: { key: "prospect" } });
     const [row] = await t.app.db.query(`SELECT count(*)::int AS n FROM outbox WHERE program_id = $1 AND published_at IS NULL`, [programId]);
@@ -148,17 +163,22 @@ describe("subscriptions", () => {
     expect(JSON.stringify(peek.errors)).toContain("FORBIDDEN");
 
     const own = collect(t.ws(token), STAGE_CHANGED, { p: programId, c });
-    await settle(300);
+    await listening(t.app, programId);
     await purchase(t, { programId, customerId: c, orderId: "m2", amount: 1, currency: "EUR" });
     await purchase(t, { programId, customerId: other, orderId: "o2", amount: 1, currency: "EUR" });
     await own.next(1);
-    await settle(300);
-    expect(own.items.map((i: any) => [i.stageChanged.customerId, i.stageChanged.to.key])).toEqual([[c, "repeat_customer"]]);
+    // The other customer's move never comes: a marker for c, written after it, arrives with
+    // nothing else before it but c's own move. (A fake event, so the purchases below still move c.)
+    await unpublishedMove(programId, c, "marker");
+    const mine = await own.before((i: any) => i.stageChanged.reason?.summary === "marker");
+    expect(mine.map((i: any) => [i.stageChanged.customerId, i.stageChanged.to.key])).toEqual([[c, "repeat_customer"]]);
     own.unsubscribe();
+    // Counted from 0 again below, for the next subscription.
+    await until(() => t.app.feeds.listenerCount(programId) === 0, { what: "the first subscription to end" });
 
     // The socket stays open, but the token's rights end with the token.
     const expiring = collect(t.ws(token), STAGE_CHANGED, { p: programId, c });
-    await settle(300);
+    await listening(t.app, programId);
     t.advanceClock(2 * 3600_000);
     try {
       await purchase(t, { programId, customerId: c, orderId: "m3", amount: 1, currency: "EUR" });
@@ -170,7 +190,7 @@ describe("subscriptions", () => {
       t.advanceClock(-2 * 3600_000);
     }
 
-    const invalid = collect(t.ws(), `subscription($p: ID!) { stageChanged(programId: $p) { nope } }`, { p: programId });
+    const invalid = collect(t.ws(), /* invalid on purpose */ `subscription($p: ID!) { stageChanged(programId: $p) { nope } }`, { p: programId });
     await invalid.failed();
     expect(JSON.stringify(invalid.errors)).toContain("GRAPHQL_VALIDATION_FAILED");
 

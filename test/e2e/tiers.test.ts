@@ -3,7 +3,7 @@
  * rewards, downgrade only at review (window end + grace) by the policy, and manual tiers that are
  * neither a floor nor a ceiling.
  */
-import { collect, settle, startTestApp, TestApp } from "../helpers/test-app";
+import { collect, listening, startTestApp, TestApp } from "../helpers/test-app";
 import { createProgram, DAY, pointsDisagreements, withClock } from "../helpers/operations";
 
 let t: TestApp;
@@ -45,7 +45,7 @@ describe("tiers", () => {
   it("upgrades as soon as touchpoints qualify, explains it, streams it, and shows the way to the next", async () => {
     const programId = await tiered({}, [{ name: "gold double", touchpointType: "PURCHASE", multiplier: 2, tiers: ["gold"], priority: 1 }]);
     const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on TierChangedEvent { from to cause } } }`, { p: programId });
-    await settle();
+    await listening(t.app, programId);
     const first = await buy(programId, { customerExternalId: "ti" }, "t1", 150);
     const id = first.data.recordPurchase.customer.id;
     expect(first.data.recordPurchase.customer.tier).toMatchObject({ tier: { key: "silver" }, progress: { have: 150, next: { key: "gold" }, need: 150, by: null } });

@@ -99,9 +99,9 @@ describe("input validation", () => {
   it("answers malformed requests without a 500 and stays up", async () => {
     const raw = await fetch(t.server.url, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
     expect(raw.status).toBe(400);
-    const syntax = await t.gql(`{ programs { id `);
+    const syntax = await t.gql(/* invalid on purpose */ `{ programs { id `);
     expect(syntax.errors?.[0].extensions?.code).toBe("GRAPHQL_PARSE_FAILED");
-    const unknownField = await t.gql(`{ programs { nope } }`);
+    const unknownField = await t.gql(/* invalid on purpose */ `{ programs { nope } }`);
     expect(unknownField.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     const health = await fetch(t.server.url.replace("/graphql", "/healthz"));
     expect(health.status).toBe(200);

@@ -8,7 +8,8 @@ import { createServer, IncomingMessage, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { lookup } from "node:dns";
 import { hostname } from "node:os";
-import { settle, startTestApp, TestApp } from "../helpers/test-app";
+import { startTestApp, TestApp } from "../helpers/test-app";
+import { until as untilHolds } from "../helpers/until";
 import { createKey, griffinProgram, ok, purchase } from "../helpers/operations";
 
 let t: TestApp;
@@ -60,14 +61,8 @@ async function createWebhook(programId: string, path: string, topics: string[], 
   return t.gql(CREATE, { i: { programId, url: `${base}${path}`, topics, description: "test" } }, token);
 }
 
-/** Waits until `check` holds (the dispatcher runs every 200 ms in tests). */
-async function until(check: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("timed out");
-    await settle(50);
-  }
-}
+/** Waits until `check` holds (the dispatcher runs every 200 ms in tests; retries back off from 200 ms). */
+const until = (check: () => boolean | Promise<boolean>, what = "the webhook deliveries") => untilHolds(check, { timeoutMs: 8000, what });
 
 const deliveries = async (webhookId: string, status?: string) => ok(await t.gql(DELIVERIES, { w: webhookId, s: status ?? null })).data.webhookDeliveries.nodes;
 
@@ -81,15 +76,20 @@ describe("webhooks", () => {
     ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a1", amount: 10, currency: "EUR" }));
     ok(await purchase(t, { programId, customerExternalId: "a", orderId: "a2", amount: 10, currency: "EUR" }));
     await until(() => (received.get("/moves")?.length ?? 0) >= 2);
-    await settle(500);
-    const got = received.get("/moves")!;
-    expect(got).toHaveLength(2); // the moves only, not the touchpoints
+    // The moves only, not the touchpoints: a marker move written after them is sent, and every
+    // delivery queued for the endpoint is settled (queued in sequence order, so the touchpoints'
+    // would be among them); what came besides the marker are the two moves.
+    const marker = ok(await purchase(t, { programId, customerExternalId: "m", orderId: "m1", amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+    const isMarker = (r: { body: string }) => JSON.parse(r.body).customerId === marker;
+    await until(async () => received.get("/moves")!.some(isMarker) && (await deliveries(created.webhook.id)).every((d: any) => d.status !== "PENDING"));
+    const got = received.get("/moves")!.filter((r) => !isMarker(r));
+    expect(got).toHaveLength(2);
     const bodies = got.map((r) => JSON.parse(r.body));
     expect(bodies.map((b) => [b.topic, b.payload.to.key]).sort()).toEqual([
       ["STAGE_CHANGED", "first_time_customer"],
       ["STAGE_CHANGED", "repeat_customer"],
     ]);
-    const [outbox] = await t.app.db.query(`SELECT array_agg(id::text ORDER BY id) AS ids FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED'`, [programId]);
+    const [outbox] = await t.app.db.query(`SELECT array_agg(id::text ORDER BY id) AS ids FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' AND customer_id <> $2`, [programId, marker]);
     expect(bodies.map((b) => b.sequence).sort()).toEqual(outbox.ids.sort());
     for (const { headers, body } of got) {
       expect(headers["content-type"]).toBe("application/json");
@@ -103,6 +103,7 @@ describe("webhooks", () => {
     expect(listed.map((d: any) => [d.status, d.attempts, d.lastStatus])).toEqual([
       ["DELIVERED", 1, 200],
       ["DELIVERED", 1, 200],
+      ["DELIVERED", 1, 200], // the marker's
     ]);
   });
 
@@ -110,6 +111,9 @@ describe("webhooks", () => {
     const programId = await griffinProgram(t);
     const flaky = ok(await createWebhook(programId, "/flaky", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
     const down = ok(await createWebhook(programId, "/down", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    // In another program, sent only later: its delivery shows that the dispatcher went on after /down failed.
+    const elsewhere = await griffinProgram(t);
+    const later = ok(await createWebhook(elsewhere, "/after-down", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
     answers.set("/flaky", [500, 503]);
     answers.set("/down", [500, 500, 500]);
     ok(await purchase(t, { programId, customerExternalId: "b", orderId: "b1", amount: 10, currency: "EUR" }));
@@ -121,8 +125,11 @@ describe("webhooks", () => {
     await until(async () => (await deliveries(down.id, "FAILED")).length === 1);
     const [failed] = await deliveries(down.id);
     expect(failed).toMatchObject({ status: "FAILED", attempts: 3, lastStatus: 500, lastError: "HTTP 500", deliveredAt: null });
-    await settle(800);
-    expect(received.get("/down")).toHaveLength(3); // no more after FAILED
+    // No more after FAILED: a later event is sent to another endpoint of the program after several
+    // of the dispatcher's rounds (its retries back off from 200 ms), and /down had nothing more meanwhile.
+    ok(await purchase(t, { programId: elsewhere, customerExternalId: "b2", orderId: "b2", amount: 10, currency: "EUR" }));
+    await until(async () => (await deliveries(later.id, "DELIVERED")).length >= 1);
+    expect(received.get("/down")).toHaveLength(3);
 
     // The endpoint is fixed: send it again.
     const again = ok(await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status attempts } }`, { w: down.id, d: failed.id }));
@@ -136,9 +143,11 @@ describe("webhooks", () => {
   it("queues nothing for a paused endpoint, and sends what an orphaned event owed (the relay publishes it)", async () => {
     const programId = await griffinProgram(t);
     const hook = ok(await createWebhook(programId, "/paused", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
+    // An active endpoint of the same topic: when it has c1's event, c1 was dispatched.
+    const active = ok(await createWebhook(programId, "/active", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
     ok(await t.gql(`mutation($w: ID!) { setWebhookActive(webhookId: $w, active: false) { active } }`, { w: hook.id }));
     ok(await purchase(t, { programId, customerExternalId: "c", orderId: "c1", amount: 10, currency: "EUR" }));
-    await settle(1000);
+    await until(async () => (await deliveries(active.id, "DELIVERED")).length === 1);
     expect(received.get("/paused")).toBeUndefined();
     expect(await deliveries(hook.id)).toEqual([]);
 
@@ -151,8 +160,12 @@ describe("webhooks", () => {
       [programId],
     );
     await until(() => (received.get("/paused")?.length ?? 0) >= 1);
-    await settle(500);
-    expect(received.get("/paused")!.map((r) => JSON.parse(r.body).sequence)).toEqual([orphan.id]);
+    // Only the orphan was owed: a marker event written after it is sent, and before it came the orphan alone.
+    ok(await purchase(t, { programId, customerExternalId: "c", orderId: "c2", amount: 10, currency: "EUR" }));
+    const isMarker = (r: { body: string }) => JSON.parse(r.body).payload.externalId === "c2";
+    await until(() => received.get("/paused")!.some(isMarker));
+    const sent = received.get("/paused")!;
+    expect(sent.slice(0, sent.findIndex(isMarker)).map((r) => JSON.parse(r.body).sequence)).toEqual([orphan.id]);
   });
 
   it("keeps sending to other endpoints while one hangs, and reads only the status of an endless answer", async () => {
@@ -210,10 +223,12 @@ describe("webhooks", () => {
     expect(v1).toBe(createHmac("sha256", created.secret).update(`${ts}.${body}`).digest("hex"));
     answers.set("/ping", [503]);
     expect(ok(await t.gql(TEST, { w: created.webhook.id })).data.testWebhook).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
-    // Not a delivery: nothing recorded, nothing retried.
-    await settle(600);
-    expect(await deliveries(created.webhook.id)).toEqual([]);
-    expect(received.get("/ping")).toHaveLength(2);
+    // Not a delivery: nothing recorded, nothing retried. A real event after the tests is
+    // delivered (the dispatcher ran on), and it is the only delivery and the third request.
+    ok(await purchase(t, { programId, customerExternalId: "p", orderId: "p1", amount: 1, currency: "EUR" }));
+    await until(async () => (await deliveries(created.webhook.id, "DELIVERED")).length === 1);
+    expect((await deliveries(created.webhook.id)).map((d: any) => d.topic)).toEqual(["STAGE_CHANGED"]);
+    expect(received.get("/ping")!.map((r) => JSON.parse(r.body).topic)).toEqual(["PING", "PING", "STAGE_CHANGED"]);
     const partner = await createKey(t, programId, "PARTNER");
     expect((await t.gql(TEST, { w: created.webhook.id }, partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });

@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config";
 import { openDatabase, OpenDatabase } from "../../src/db/open";
 import { createScratchDatabase } from "../../src/db/scratch-database";
 import { createServer, RunningServer } from "../../src/server";
+import { until } from "./until";
 
 export const ADMIN_KEY = "test-root-key-0123456789abcdef0123456789";
 
@@ -160,7 +161,7 @@ export function collect<T = any>(client: WsClient, query: string, variables: Rec
       },
     },
   );
-  const until = (check: () => boolean, ms: number) =>
+  const arrival = (check: () => boolean, ms: number) =>
     new Promise<void>((resolve, reject) => {
       if (check()) return resolve();
       const timer = setTimeout(() => reject(new Error(`timed out: ${items.length} items, ${errors.length} errors`)), ms);
@@ -177,8 +178,17 @@ export function collect<T = any>(client: WsClient, query: string, variables: Rec
     get completed() {
       return completed;
     },
-    next: (n: number, ms = 5000) => until(() => items.length >= n, ms),
-    failed: (ms = 5000) => until(() => errors.length > 0, ms),
+    next: (n: number, ms = 5000) => arrival(() => items.length >= n, ms),
+    failed: (ms = 5000) => arrival(() => errors.length > 0, ms),
+    /**
+     * Waits for an item `isMarker` accepts and returns the items that came before it. To show that
+     * nothing more came of earlier writes, a test writes a marker after them: events reach a
+     * subscriber in sequence order, so what an earlier write had still to send would come first.
+     */
+    before: async (isMarker: (item: T) => boolean, ms = 5000): Promise<T[]> => {
+      await arrival(() => items.some(isMarker), ms);
+      return items.slice(0, items.findIndex(isMarker));
+    },
     unsubscribe: () => {
       unsubscribe();
       waiters = [];
@@ -186,5 +196,12 @@ export function collect<T = any>(client: WsClient, query: string, variables: Rec
   };
 }
 
-/** Resolves once the server has the subscription registered (graphql-ws acks only the connection). */
-export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Resolves once `app` has `count` subscribers of the program registered and its feed hears the
+ * program's events (graphql-ws acks only the connection, not the subscription): from then on,
+ * every commit of the program reaches them. `count` includes subscriptions still open from before.
+ */
+export async function listening(app: App, programId: string, count = 1): Promise<void> {
+  await until(() => app.feeds.listenerCount(programId) >= count, { what: `${count} subscriber(s) of program ${programId}` });
+  await app.feeds.ready(programId);
+}
