@@ -148,7 +148,10 @@ export class App {
     await step("writesMs", this.touchpoints.batcher.idle());
     await step("jobsMs", this.jobs.stop(left()));
     await step("writesMs", this.touchpoints.batcher.idle());
-    await step("marksMs", this.outbox.flush().catch((err) => logBackgroundFailure(this.log, err, "drain: outbox marks not written")));
+    await step(
+      "marksMs",
+      this.outbox.flush().catch((err) => logBackgroundFailure(this.log, err, "drain: outbox marks not written")),
+    );
     await step("eventsMs", this.feeds.flushed(deadline));
     return timings;
   }

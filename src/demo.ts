@@ -23,30 +23,33 @@ export async function seedDemo(app: App): Promise<{ programId: string; adminKey:
   const [{ n }] = await app.db.query(`SELECT count(*)::int AS n FROM programs`);
   if (n > 0) return null;
   const ctx = createContext(app, { kind: "root" }, "seed-demo");
-  const program = await app.programs.create(ctx, Object.assign(new CreateProgramInput(), {
-    name: "Demo Coffee",
-    pointsName: "beans",
-    timeZone: "UTC",
-    ladder: { preset: "griffin-7" },
-    earningRules: [
-      { touchpointType: TouchpointType.PURCHASE, pointsPerUnit: 1, name: "1 bean per euro", priority: 0 },
-      { touchpointType: TouchpointType.REVIEW, fixedPoints: 50, name: "Review bonus", priority: 0 },
-      { touchpointType: TouchpointType.REFERRAL, fixedPoints: 100, name: "Referral bonus", priority: 0 },
-      { touchpointType: TouchpointType.PURCHASE, multiplier: 2, tiers: ["gold"], name: "Gold members earn double", priority: -1 },
-    ],
-    points: { pendingDays: 0, expiry: ExpiryPolicy.END_OF_YEAR, overdraft: OverdraftPolicy.ALLOW_NEGATIVE },
-    tiers: Object.assign(new TiersInput(), {
-      levels: [
-        { key: "silver", name: "Silver", threshold: 50 },
-        { key: "gold", name: "Gold", threshold: 200 },
+  const program = await app.programs.create(
+    ctx,
+    Object.assign(new CreateProgramInput(), {
+      name: "Demo Coffee",
+      pointsName: "beans",
+      timeZone: "UTC",
+      ladder: { preset: "griffin-7" },
+      earningRules: [
+        { touchpointType: TouchpointType.PURCHASE, pointsPerUnit: 1, name: "1 bean per euro", priority: 0 },
+        { touchpointType: TouchpointType.REVIEW, fixedPoints: 50, name: "Review bonus", priority: 0 },
+        { touchpointType: TouchpointType.REFERRAL, fixedPoints: 100, name: "Referral bonus", priority: 0 },
+        { touchpointType: TouchpointType.PURCHASE, multiplier: 2, tiers: ["gold"], name: "Gold members earn double", priority: -1 },
       ],
-      basis: "POINTS_EARNED",
-      window: "ROLLING_DAYS",
-      windowDays: 365,
-      graceDays: 30,
-      downgrade: "ONE_TIER",
+      points: { pendingDays: 0, expiry: ExpiryPolicy.END_OF_YEAR, overdraft: OverdraftPolicy.ALLOW_NEGATIVE },
+      tiers: Object.assign(new TiersInput(), {
+        levels: [
+          { key: "silver", name: "Silver", threshold: 50 },
+          { key: "gold", name: "Gold", threshold: 200 },
+        ],
+        basis: "POINTS_EARNED",
+        window: "ROLLING_DAYS",
+        windowDays: 365,
+        graceDays: 30,
+        downgrade: "ONE_TIER",
+      }),
     }),
-  }));
+  );
   for (const reward of [
     { name: "Free espresso", description: "Any espresso drink, any size", pointsCost: 40, couponValidDays: 30 },
     { name: "Demo Coffee tote bag", description: "While stocks last", pointsCost: 150, stock: 20, perCustomerLimit: 1 },
@@ -67,14 +70,29 @@ export async function seedDemo(app: App): Promise<{ programId: string; adminKey:
     for (let i = 0; i < person.purchases; i++) {
       const occurredAt = new Date(now - (person.purchases - i) * 20 * DAY);
       await app.touchpoints.record(ctx, config, {
-        programId: program.id, customerExternalId: person.id, type: TouchpointType.PURCHASE, externalId: `${person.id}-order-${i + 1}`,
-        keyField: "orderId", occurredAt, amount: 12.5 + i * 3, currency: "EUR", channel: "pos", hashed: { seed: person.id, i },
+        programId: program.id,
+        customerExternalId: person.id,
+        type: TouchpointType.PURCHASE,
+        externalId: `${person.id}-order-${i + 1}`,
+        keyField: "orderId",
+        occurredAt,
+        amount: 12.5 + i * 3,
+        currency: "EUR",
+        channel: "pos",
+        hashed: { seed: person.id, i },
       });
     }
     for (const type of person.extras ?? []) {
       await app.touchpoints.record(ctx, config, {
-        programId: program.id, customerExternalId: person.id, type, externalId: `${person.id}-${type.toLowerCase()}`,
-        keyField: "externalId", occurredAt: new Date(now - DAY), amount: null, channel: "web", hashed: { seed: person.id, type },
+        programId: program.id,
+        customerExternalId: person.id,
+        type,
+        externalId: `${person.id}-${type.toLowerCase()}`,
+        keyField: "externalId",
+        occurredAt: new Date(now - DAY),
+        amount: null,
+        channel: "web",
+        hashed: { seed: person.id, type },
       });
     }
   }

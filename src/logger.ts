@@ -6,10 +6,28 @@ import pino, { DestinationStream, Logger } from "pino";
  * ours passes one; this is the belt for one that would.
  */
 export const REDACTED_PATHS = [
-  "authorization", "*.authorization", "headers.authorization", "*.headers.authorization", "req.headers.authorization",
-  "connectionParams.authorization", "*.connectionParams.authorization",
-  "secret", "*.secret", "token", "*.token", "tokenSecret", "*.tokenSecret", "token_secret", "*.token_secret",
-  "adminKey", "*.adminKey", "partnerKey", "*.partnerKey", "apiKey", "password", "*.password",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "req.headers.authorization",
+  "connectionParams.authorization",
+  "*.connectionParams.authorization",
+  "secret",
+  "*.secret",
+  "token",
+  "*.token",
+  "tokenSecret",
+  "*.tokenSecret",
+  "token_secret",
+  "*.token_secret",
+  "adminKey",
+  "*.adminKey",
+  "partnerKey",
+  "*.partnerKey",
+  "apiKey",
+  "password",
+  "*.password",
 ];
 
 /** Structured JSON logs on stdout (or `destination`, for tests); every request's lines carry its requestId. */

@@ -141,7 +141,12 @@ async function actorFor(app: App, authorization: string | undefined, requestId: 
 function listen(http: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
-      const reason = err.code === "EADDRINUSE" ? "is in use by another process" : err.code === "EACCES" ? "needs privileges this process does not have" : `cannot be listened on (${err.message})`;
+      const reason =
+        err.code === "EADDRINUSE"
+          ? "is in use by another process"
+          : err.code === "EACCES"
+            ? "needs privileges this process does not have"
+            : `cannot be listened on (${err.message})`;
       reject(Object.assign(new Error(`port ${port} on ${host} ${reason}: set PORT (and HOST) to another`), { code: err.code }));
     };
     http.once("error", failed);
@@ -158,7 +163,13 @@ export async function readiness(app: App): Promise<{ ok: boolean; detail: string
     if (row.n < MIGRATIONS.length) return { ok: false, detail: `migrations pending (${row.n}/${MIGRATIONS.length})` };
     // The event bus does not decide readiness: without it, subscribers are served from the outbox.
     const events = app.feeds.status();
-    return { ok: true, detail: events === "live" ? "ready" : `ready; events: ${events === "bus down" ? "event bus down, subscribers served from the outbox" : "catching up from the outbox"}` };
+    return {
+      ok: true,
+      detail:
+        events === "live"
+          ? "ready"
+          : `ready; events: ${events === "bus down" ? "event bus down, subscribers served from the outbox" : "catching up from the outbox"}`,
+    };
   } catch (err) {
     // The reason (host, user, table) is for the operator's log, not for an anonymous caller.
     app.log.warn({ err }, "readiness check failed");
@@ -171,7 +182,9 @@ export async function createServer(app: App, options: { port?: number; host?: st
   const limitsConfig = app.config.limits;
   const limits = new RequestLimits(
     limitsConfig,
-    app.config.redisUrl ? new RedisBuckets(app.config.redisUrl, (err) => app.log.warn({ err }, "rate-limit buckets: Redis unavailable, using this process's")) : new MemoryBuckets(),
+    app.config.redisUrl
+      ? new RedisBuckets(app.config.redisUrl, (err) => app.log.warn({ err }, "rate-limit buckets: Redis unavailable, using this process's"))
+      : new MemoryBuckets(),
   );
   // Slow and silent clients let go: headers within headersTimeout, the whole request within
   // requestTimeout, an idle keep-alive connection after keepAliveTimeout (checked every second).
@@ -252,7 +265,6 @@ export async function createServer(app: App, options: { port?: number; host?: st
   // Buckets shared through Redis: the first requests should not fall back to this process's.
   await limits.ready(2000);
 
-
   // Requests being answered, for the drain.
   // Once the requests of the drain are answered: anything later gets a retryable 503.
   let refusing = false;
@@ -284,7 +296,8 @@ export async function createServer(app: App, options: { port?: number; host?: st
     if (url.pathname === "/metrics") return serveMetrics(req, res);
     if (url.pathname === "/readyz") {
       // A load balancer stops sending here as soon as the drain starts.
-      if (draining) return send(res, 503, "application/json", JSON.stringify({ status: "draining", detail: "shutting down: answering the requests already received" }));
+      if (draining)
+        return send(res, 503, "application/json", JSON.stringify({ status: "draining", detail: "shutting down: answering the requests already received" }));
       const ready = await readiness(app);
       return send(res, ready.ok ? 200 : 503, "application/json", JSON.stringify({ status: ready.ok ? "ready" : "not ready", detail: ready.detail }));
     }
@@ -321,7 +334,7 @@ export async function createServer(app: App, options: { port?: number; host?: st
       if (throttled && throttled.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, throttled.delayMs));
       if (!throttled) await limits.debit(anonymous, clientAddress, 1);
       const error = throttled?.error ?? actor;
-      const status = throttled ? 429 : (error.extensions.http as { status?: number } | undefined)?.status ?? 401;
+      const status = throttled ? 429 : ((error.extensions.http as { status?: number } | undefined)?.status ?? 401);
       if (throttled) res.setHeader("retry-after", String(throttled.error.extensions.retryAfterSeconds));
       const { http: _http, ...extensions } = error.extensions;
       return send(res, status, "application/json", JSON.stringify({ errors: [{ message: error.message, extensions }] }));
@@ -342,12 +355,22 @@ export async function createServer(app: App, options: { port?: number; host?: st
       } catch (err) {
         const status = (err as any).status ?? 400;
         if (status === 413) res.setHeader("connection", "close");
-        return send(res, status, "application/json", JSON.stringify({ errors: [{ message: (err as Error).message, extensions: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } }] }));
+        return send(
+          res,
+          status,
+          "application/json",
+          JSON.stringify({ errors: [{ message: (err as Error).message, extensions: { code: status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST" } }] }),
+        );
       }
       try {
         body = raw.length ? JSON.parse(raw) : {};
       } catch {
-        return send(res, 400, "application/json", JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }));
+        return send(
+          res,
+          400,
+          "application/json",
+          JSON.stringify({ errors: [{ message: "request body is not valid JSON", extensions: { code: "BAD_REQUEST" } }] }),
+        );
       }
       const problem = checkJsonShape(body);
       if (problem) return send(res, problem.status, "application/json", JSON.stringify({ errors: [problem.error] }));

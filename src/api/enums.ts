@@ -12,7 +12,10 @@ registerEnumType(Metric, {
     PURCHASE_AMOUNT: { description: "Amount bought, net of refunds, in the program's currency units." },
     DAYS_SINCE_LAST_PURCHASE: { description: "Whole days since the latest purchase; none for a customer who never bought." },
     AVERAGE_RATING: { description: "Average review rating (1-5)." },
-    NPS: { description: "The latest Net Promoter answer (0-10): the NPS question of a survey response (submitSurveyResponse), or a SURVEY_RESPONSE touchpoint with data.nps." },
+    NPS: {
+      description:
+        "The latest Net Promoter answer (0-10): the NPS question of a survey response (submitSurveyResponse), or a SURVEY_RESPONSE touchpoint with data.nps.",
+    },
     LIFETIME_POINTS: { description: "Points ever earned (not reduced by spending)." },
     TENURE_DAYS: { description: "Whole days since the customer joined the program." },
   },

@@ -81,11 +81,7 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
     }),
 
     stageHistory: perCustomerList((programId, ids) =>
-      db.query(
-        `SELECT * FROM stage_transitions WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY id`,
-        [programId, ids],
-        { prepare: true },
-      ),
+      db.query(`SELECT * FROM stage_transitions WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY id`, [programId, ids], { prepare: true }),
     ),
 
     /** Windowed metrics as of the request's start, for the windows the program's ladder reads. */
@@ -110,7 +106,9 @@ export function createLoaders(db: Queryable, programs: ProgramConfigCache, asOf:
     ),
 
     grants: perCustomerList((programId, ids) =>
-      db.query(`SELECT * FROM grants WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY created_at DESC, key`, [programId, ids], { prepare: true }),
+      db.query(`SELECT * FROM grants WHERE program_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY created_at DESC, key`, [programId, ids], {
+        prepare: true,
+      }),
     ),
 
     redemptions: perCustomerList((programId, ids) =>

@@ -31,7 +31,8 @@ function memoizeTargetMetadatas(): void {
   const memo = new Map<unknown, unknown[]>();
   const original = storage.getTargetValidationMetadatas;
   storage.getTargetValidationMetadatas = function (target: unknown, schema: unknown, always: boolean, strictGroups: boolean, groups?: string[]) {
-    if (schema !== undefined || always || strictGroups || (groups && groups.length > 0)) return original.call(this, target, schema, always, strictGroups, groups);
+    if (schema !== undefined || always || strictGroups || (groups && groups.length > 0))
+      return original.call(this, target, schema, always, strictGroups, groups);
     let found = memo.get(target);
     if (!found) memo.set(target, (found = original.call(this, target, schema, always, strictGroups, groups)));
     return found;
@@ -66,7 +67,12 @@ export async function validateArgument(value: unknown, _type?: unknown, resolver
   // so a client sending twenty rules knows which one is wrong.
   const failures = await Promise.all(
     value.map((item, index) =>
-      validated(item) ? validateOrReject(item, VALIDATOR_OPTIONS).then(() => null, (errors: ValidationError[]) => ({ index, errors })) : null,
+      validated(item)
+        ? validateOrReject(item, VALIDATOR_OPTIONS).then(
+            () => null,
+            (errors: ValidationError[]) => ({ index, errors }),
+          )
+        : null,
     ),
   );
   const items = failures.filter((f): f is { index: number; errors: ValidationError[] } => f !== null);

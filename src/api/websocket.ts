@@ -7,7 +7,17 @@
 import { randomUUID } from "node:crypto";
 import { IncomingMessage } from "node:http";
 import { Duplex } from "node:stream";
-import { DocumentNode, ExecutionResult, getOperationAST, GraphQLError, GraphQLSchema, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate } from "graphql";
+import {
+  DocumentNode,
+  ExecutionResult,
+  getOperationAST,
+  GraphQLError,
+  GraphQLSchema,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+} from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocket, WebSocketServer } from "ws";
 import type { App } from "../app";
@@ -82,7 +92,8 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
     for (const { actor } of openSockets.values()) if (actor.kind === "key") keys.set(actor.keyId, actor.programId);
     for (const keyId of await app.auth.revokedAmong([...keys].map(([keyId, programId]) => ({ programId, keyId })))) closeRevoked(keyId);
     for (const [socket, { authorization, actor }] of openSockets) {
-      if (actor.kind === "customer" && !(await stillValid(authorization))) socket.close(4401, "Unauthorized: the customer token expired or its customer was erased");
+      if (actor.kind === "customer" && !(await stillValid(authorization)))
+        socket.close(4401, "Unauthorized: the customer token expired or its customer was erased");
     }
   };
   const stillValid = async (authorization: string): Promise<Actor | null> => {
@@ -226,7 +237,8 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
           return invalid;
         }
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
+        if (!operation)
+          return [new GraphQLError("Unable to identify the operation: name one with operationName", { extensions: { code: "OPERATION_RESOLUTION_FAILURE" } })];
         let charge: Charge;
         try {
           charge = await limits.charge(schema, actor, request.socket.remoteAddress ?? "", document, payload.operationName, payload.variables ?? undefined);
@@ -239,7 +251,14 @@ export function createWebSocketEndpoint(app: App, schema: GraphQLSchema, limits:
         for (const other of admitted) if (!(other in ctx.subscriptions)) admitted.delete(other);
         if (admitted.size >= limitsConfig.maxSubscriptionsPerSocket) {
           await limits.refund(charge);
-          return [new QueryLimitExceeded("subscriptions", limitsConfig.maxSubscriptionsPerSocket, admitted.size + 1, `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`)];
+          return [
+            new QueryLimitExceeded(
+              "subscriptions",
+              limitsConfig.maxSubscriptionsPerSocket,
+              admitted.size + 1,
+              `A socket may hold at most ${limitsConfig.maxSubscriptionsPerSocket} operations at once`,
+            ),
+          ];
         }
         admitted.add(id);
         // A subscription lives long: it does not hold its credential's in-flight budget.

@@ -32,7 +32,15 @@ export interface Layers {
 }
 
 export async function startLayers(databaseUrl: string, adminKey: string, poolSize: number, concurrency: number): Promise<Layers> {
-  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOYALTY_ADMIN_KEY: adminKey, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", DB_POOL_SIZE: String(poolSize), API_PROCESSES: "1" });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    LOYALTY_ADMIN_KEY: adminKey,
+    LOYALTY_SEED_DEMO: "false",
+    LOG_LEVEL: "warn",
+    DB_POOL_SIZE: String(poolSize),
+    API_PROCESSES: "1",
+  });
   const log = createLogger("warn");
   const database: OpenDatabase = await openDatabase(config, log, { migrate: false });
   // Not app.start(): its relay and pollers would sweep the bench's outbox from this process too,
@@ -43,7 +51,10 @@ export async function startLayers(databaseUrl: string, adminKey: string, poolSiz
   /** Ends whatever was started, each part even when another fails. */
   const close = async () => {
     const steps = [() => client?.close(), () => server?.stop(), () => app.stop(), () => database.close()];
-    for (const step of steps) await Promise.resolve().then(step).catch((err) => console.error("layers: closing:", err));
+    for (const step of steps)
+      await Promise.resolve()
+        .then(step)
+        .catch((err) => console.error("layers: closing:", err));
   };
   try {
     server = await createServer(app, { port: 0, host: "127.0.0.1" });
@@ -58,7 +69,17 @@ export async function startLayers(databaseUrl: string, adminKey: string, poolSiz
   let stored: RecordResult | undefined;
   const purchase = (programId: string, customerExternalId: string, orderId: string): TouchpointRecord => {
     const input = { programId, customerExternalId, orderId, amount: 25, currency: "EUR" };
-    return { programId, customerExternalId, type: TouchpointType.PURCHASE, externalId: orderId, keyField: "orderId", occurredAt: new Date(), amount: 25, currency: "EUR", hashed: input };
+    return {
+      programId,
+      customerExternalId,
+      type: TouchpointType.PURCHASE,
+      externalId: orderId,
+      keyField: "orderId",
+      occurredAt: new Date(),
+      amount: 25,
+      currency: "EUR",
+      hashed: input,
+    };
   };
   return {
     async writePath(programId, customerExternalId, orderId) {

@@ -31,7 +31,14 @@ export interface LoadResult {
  * `concurrency` loops sending `body(i)` with `token` for `seconds` (after a 1 s ramp-up). With
  * `honorRetryAfter`, a loop told 429 waits the Retry-After it was given, as a client should.
  */
-export async function load(url: string, token: string, concurrency: number, seconds: number, body: (i: number) => string, honorRetryAfter = false): Promise<LoadResult> {
+export async function load(
+  url: string,
+  token: string,
+  concurrency: number,
+  seconds: number,
+  body: (i: number) => string,
+  honorRetryAfter = false,
+): Promise<LoadResult> {
   const { origin, pathname } = new URL(url);
   const pool = new Pool(origin, { connections: concurrency });
   const latencies: number[] = [];
@@ -42,7 +49,12 @@ export async function load(url: string, token: string, concurrency: number, seco
   const loops = Array.from({ length: concurrency }, async () => {
     while (!stop) {
       const t0 = performance.now();
-      const res = await pool.request({ path: pathname, method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: body(seq++) });
+      const res = await pool.request({
+        path: pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: body(seq++),
+      });
       await res.body.text();
       if (honorRetryAfter && res.statusCode === 429) await new Promise((r) => setTimeout(r, Number(res.headers["retry-after"] ?? 1) * 1000));
       if (!measuring) continue;
@@ -64,7 +76,13 @@ export async function load(url: string, token: string, concurrency: number, seco
 }
 
 /** µs of CPU the limits spend on one request of `query` answered with `answer`, with `buckets`. */
-async function overheadPerRequest(query: string, variables: Record<string, unknown>, answer: unknown, buckets: CostBuckets, iterations: number): Promise<number> {
+async function overheadPerRequest(
+  query: string,
+  variables: Record<string, unknown>,
+  answer: unknown,
+  buckets: CostBuckets,
+  iterations: number,
+): Promise<number> {
   const schema = await getSchema();
   const document = parse(query);
   const operation = document.definitions[0] as OperationDefinitionNode;
@@ -72,7 +90,7 @@ async function overheadPerRequest(query: string, variables: Record<string, unkno
   // 60,000). It refills faster than a PARTNER's so that this loop, which runs far faster than the
   // API, measures the taking and not a drained bucket's refusals.
   const bucket = { size: 60_000, restorePerSecond: 1_000_000 };
-  const once = async (i: number) => {
+  const once = async () => {
     const cost = requestedCost(schema, document, variables);
     await buckets.take("bench:partner", bucket, 0);
     await buckets.take("bench:partner", bucket, cost);
@@ -82,9 +100,14 @@ async function overheadPerRequest(query: string, variables: Record<string, unkno
   // 32 at once, as the server has them in flight (Redis commands then share round trips).
   const run = async (count: number) => {
     let next = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => {
-      while (next < count) await once(next++);
-    }));
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < count) {
+          next++;
+          await once();
+        }
+      }),
+    );
   };
   await run(2000); // compiled before measuring
   const before = process.cpuUsage();
@@ -132,16 +155,25 @@ export interface VictimRuns {
 export function printLimits(overhead: Overhead | null, apiCpuPerPurchaseUs: number | null, victim: VictimRuns | null): void {
   console.log(`\nrequest limits`);
   if (overhead) {
-    const share = (us: number) => (apiCpuPerPurchaseUs ? ` = ${((100 * us) / apiCpuPerPurchaseUs).toFixed(1)}% of the API's ${Math.round(apiCpuPerPurchaseUs)} µs per warm purchase (server + PostgreSQL)` : "");
+    const share = (us: number) =>
+      apiCpuPerPurchaseUs
+        ? ` = ${((100 * us) / apiCpuPerPurchaseUs).toFixed(1)}% of the API's ${Math.round(apiCpuPerPurchaseUs)} µs per warm purchase (server + PostgreSQL)`
+        : "";
     console.log(`  limits overhead, in-process buckets: ${overhead.memoryUs.toFixed(1)} µs of CPU per recordPurchase${share(overhead.memoryUs)}`);
-    if (overhead.redisUs !== null) console.log(`  limits overhead, Redis buckets:      ${overhead.redisUs.toFixed(1)} µs of this process's CPU per recordPurchase${share(overhead.redisUs)}`);
+    if (overhead.redisUs !== null)
+      console.log(
+        `  limits overhead, Redis buckets:      ${overhead.redisUs.toFixed(1)} µs of this process's CPU per recordPurchase${share(overhead.redisUs)}`,
+      );
   }
   if (victim) {
     const line = (name: string, r: LoadResult) =>
       `  ${name.padEnd(44)}${(r.ops / r.seconds).toFixed(0).padStart(8)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(7)} ms  ${[...r.statuses].map(([s, n]) => `${s}: ${n}`).join(", ")}`;
     console.log(line(`one PARTNER key, purchases (all clients)`, victim.partner));
     console.log(line("victim alone (4 clients)", victim.alone));
-    for (const [label, run] of [["waits its Retry-After", victim.politeFlood], ["ignores 429s", victim.hostileFlood]] as const) {
+    for (const [label, run] of [
+      ["waits its Retry-After", victim.politeFlood],
+      ["ignores 429s", victim.hostileFlood],
+    ] as const) {
       console.log(line(`victim, while a key that ${label} floods`, run.victim));
       console.log(line(`  the flood (28 clients)`, run.flood));
       console.log(`  victim p99 under that flood / alone: ${(run.victim.p99 / victim.alone.p99).toFixed(2)}× (goal: at most 2×)`);

@@ -21,7 +21,9 @@ export const LAYER_SCENARIOS = ["layer write path", "layer graphql   "] as const
 /** Prints every scenario's rounds (after the run's heading). */
 export function printReport(rounds: Map<string, Result[]>): void {
   const fmt = (n: number, d = 0) => n.toFixed(d).padStart(8);
-  console.log(`${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios (median of the rounds, their range)`);
+  console.log(
+    `${"scenario".padEnd(20)}${"ops/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"errors".padStart(8)}${"cores: server/pg/gen".padStart(22)}   api ratios (median of the rounds, their range)`,
+  );
   const cores = (r: Result) => (r.cpu ? `${r.cpu.server.toFixed(2)}/${r.cpu.postgres.toFixed(2)}/${r.cpu.generator.toFixed(2)}` : "-").padStart(22);
   const line = (r: Result) => `${r.name.padEnd(20)}${fmt(r.tps)}${fmt(r.p50, 2)}${fmt(r.p99, 2)}${fmt(r.errors)}${cores(r)}`;
   // Per core: purchases per second of CPU used by everyone (server, PostgreSQL, load generator).
@@ -45,11 +47,15 @@ export function printReport(rounds: Map<string, Result[]>): void {
       const ratios = [ratio(api, tx, "of baseline-tx"), ratio(api, cte, "of baseline-cte"), ratio(api, cte, "per core", perCore)].filter(Boolean).join("; ");
       console.log(`${line(pooled(api))}   ${ratios}`);
       const writePaths = api.map((r) => r.writePath);
-      const writePath = writePaths.every((w) => w) ? describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[])) : "not available (the server's /metrics did not answer)";
+      const writePath = writePaths.every((w) => w)
+        ? describeWritePath(writePathTotal(writePaths as NonNullable<Result["writePath"]>[]))
+        : "not available (the server's /metrics did not answer)";
       console.log(`${"".padEnd(20)}write path: ${writePath}`);
       const theirs = rounds.get(name + OTHER);
       if (theirs) {
-        const theirRatios = [ratio(theirs, tx, "of baseline-tx"), ratio(theirs, cte, "of baseline-cte"), ratio(theirs, cte, "per core", perCore)].filter(Boolean).join("; ");
+        const theirRatios = [ratio(theirs, tx, "of baseline-tx"), ratio(theirs, cte, "of baseline-cte"), ratio(theirs, cte, "per core", perCore)]
+          .filter(Boolean)
+          .join("; ");
         console.log(`${line({ ...pooled(theirs), name: "  other build" })}   ${theirRatios}`);
         console.log(`${"".padEnd(20)}this build / other build: ${ratio(api, theirs, "ops/s")}; ${ratio(api, theirs, "per core", perCore)}`);
       }

@@ -57,7 +57,11 @@ export function cpuSnapshot(serverPid: number) {
   if (!existsSync("/proc/self/stat")) return null;
   const own = process.cpuUsage();
   // No server process (a scenario served inside this one): nothing to count, not pid 0's children.
-  return { server: serverPid > 0 ? cpuSeconds({ pid: serverPid }) : new Map<string, number>(), postgres: cpuSeconds({ comm: "postgres" }), generator: (own.user + own.system) / 1e6 };
+  return {
+    server: serverPid > 0 ? cpuSeconds({ pid: serverPid }) : new Map<string, number>(),
+    postgres: cpuSeconds({ comm: "postgres" }),
+    generator: (own.user + own.system) / 1e6,
+  };
 }
 
 export function cpuBetween(a: NonNullable<ReturnType<typeof cpuSnapshot>>, b: NonNullable<ReturnType<typeof cpuSnapshot>>, seconds: number) {
@@ -78,7 +82,17 @@ export function pooled(rounds: Result[]): Result {
     ? { server: weighted((c) => c.server), postgres: weighted((c) => c.postgres), generator: weighted((c) => c.generator) }
     : null;
   const ops = latencies.length;
-  return { name: rounds[0].name, latencies, ops, seconds, tps: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: rounds.reduce((n, r) => n + r.errors, 0), cpu };
+  return {
+    name: rounds[0].name,
+    latencies,
+    ops,
+    seconds,
+    tps: ops / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    cpu,
+  };
 }
 
 export function median(values: number[]): number {
@@ -86,4 +100,3 @@ export function median(values: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
-

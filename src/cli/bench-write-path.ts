@@ -52,7 +52,11 @@ export function writePathFrom(text: string): WritePath {
     if (!line.startsWith("loyalty_write_")) continue;
     const space = line.lastIndexOf(" ");
     // With several API processes each series carries its process's slot: add them up.
-    const series = line.slice(0, space).replace(/,?process="\d+"/, "").replace("{}", "").replace("{,", "{");
+    const series = line
+      .slice(0, space)
+      .replace(/,?process="\d+"/, "")
+      .replace("{}", "")
+      .replace("{,", "{");
     values.set(series, (values.get(series) ?? 0) + Number(line.slice(space + 1)));
   }
   return Object.fromEntries(Object.entries(SERIES).map(([key, series]) => [key, values.get(series) ?? 0])) as unknown as WritePath;

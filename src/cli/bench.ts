@@ -75,7 +75,13 @@ const selected = (name: string) => !ONLY || ONLY.some((prefix) => name.startsWit
  * skipped unless BENCH_ONLY selects `name`, or `always`.
  */
 
-async function drive(name: string, op: (worker: number, i: number) => Promise<void>, server?: Server, seconds = SECONDS / ROUNDS, always = false): Promise<Result | null> {
+async function drive(
+  name: string,
+  op: (worker: number, i: number) => Promise<void>,
+  server?: Server,
+  seconds = SECONDS / ROUNDS,
+  always = false,
+): Promise<Result | null> {
   if (!always && !selected(name.replace(OTHER, ""))) return null;
   let measuring = false;
   let stop = false;
@@ -111,7 +117,18 @@ async function drive(name: string, op: (worker: number, i: number) => Promise<vo
   await Promise.all(loops);
   if (firstError) console.error(`  ${name}: ${errors} errors, first:`, firstError);
   latencies.sort((a, b) => a - b);
-  return { name, latencies, ops: latencies.length, seconds: elapsed, tps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, cpu, writePath };
+  return {
+    name,
+    latencies,
+    ops: latencies.length,
+    seconds: elapsed,
+    tps: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    cpu,
+    writePath,
+  };
 }
 
 /**
@@ -131,8 +148,18 @@ async function startServer(databaseUrl: string, main = join(__dirname, "../main.
   const port = await freePort();
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS ? process.env.BENCH_SERVER_NODE_ARGS.split(" ") : [];
   const child = spawn(process.execPath, [...nodeArgs, main], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "warn", NODE_ENV: "production", DB_POOL_SIZE: String(SERVER_POOL),
-      ...(SERVER_WORKERS > 1 ? { API_PROCESSES: String(SERVER_WORKERS), REDIS_URL } : {}) },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOYALTY_ADMIN_KEY: ADMIN_KEY,
+      LOYALTY_SEED_DEMO: "false",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+      DB_POOL_SIZE: String(SERVER_POOL),
+      ...(SERVER_WORKERS > 1 ? { API_PROCESSES: String(SERVER_WORKERS), REDIS_URL } : {}),
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}/graphql`;
@@ -250,7 +277,12 @@ async function main(): Promise<void> {
     // The same warm customers in a program with tiers, as the demo program has: its batches also
     // read each customer's tier window and write the upgrades they qualify for.
     const tieredProgramId = await createProgram("Bench tiers", {
-      tiers: { levels: [{ key: "silver", name: "Silver", threshold: 500 }, { key: "gold", name: "Gold", threshold: 2000 }] },
+      tiers: {
+        levels: [
+          { key: "silver", name: "Silver", threshold: 500 },
+          { key: "gold", name: "Gold", threshold: 2000 },
+        ],
+      },
     });
     const tieredWarm = await seedWarm(tieredProgramId, "tiered-");
     // The layer scenarios (bench-layers.ts): warm customers of a program of their own, written by an
@@ -278,12 +310,14 @@ async function main(): Promise<void> {
     const hot = customers[0];
     const pick = (spread: boolean) => (spread ? customers[Math.floor(Math.random() * customers.length)] : hot);
     let seq = 0;
-    const recordOn = (customer: () => { external_id: string }, program = programId, to = server!) => async () => {
-      const data = await gql(to.url, RECORD_PURCHASE, {
-        input: { programId: program, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
-      });
-      if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
-    };
+    const recordOn =
+      (customer: () => { external_id: string }, program = programId, to = server!) =>
+      async () => {
+        const data = await gql(to.url, RECORD_PURCHASE, {
+          input: { programId: program, customerExternalId: customer().external_id, orderId: `api-${seq++}`, amount: 25, currency: "EUR" },
+        });
+        if (data.recordPurchase.pointsEarned !== 25) throw new Error("unexpected points");
+      };
     /** A random customer of `list`, from its first or second half when another build takes the other. */
     const among = (list: Array<{ external_id: string }>, half: number) => {
       const size = other ? Math.floor(list.length / 2) : list.length;
@@ -303,7 +337,14 @@ async function main(): Promise<void> {
     if (WARMUP_SECONDS > 0 && Object.values(API_SCENARIOS).some(selected)) {
       // Each build its own half of the warm-up customers, so both compile the first-purchase path.
       for (const [half, to] of [server, other].entries()) {
-        if (to) await drive("warm-up", recordOn(() => among(warmupCustomers, half), warmupProgramId, to), to, WARMUP_SECONDS, true);
+        if (to)
+          await drive(
+            "warm-up",
+            recordOn(() => among(warmupCustomers, half), warmupProgramId, to),
+            to,
+            WARMUP_SECONDS,
+            true,
+          );
       }
     }
 
@@ -327,9 +368,18 @@ async function main(): Promise<void> {
      */
     let round = 0;
     const runApi = async (name: string, pick: (half: number) => { external_id: string }, program = programId) => {
-      const mine = () => run(name, recordOn(() => pick(0), program));
+      const mine = () =>
+        run(
+          name,
+          recordOn(() => pick(0), program),
+        );
       if (!other) return mine();
-      const theirs = () => run(name + OTHER, recordOn(() => pick(1), program, other), other);
+      const theirs = () =>
+        run(
+          name + OTHER,
+          recordOn(() => pick(1), program, other),
+          other,
+        );
       // Which goes first alternates: the second runs on the table and WAL the first just grew.
       for (const go of round % 2 === 0 ? [mine, theirs] : [theirs, mine]) await go();
     };
@@ -385,10 +435,22 @@ async function main(): Promise<void> {
       const answer = await gql(url, RECORD_PURCHASE, { input });
       overhead = await limitsOverhead(RECORD_PURCHASE, { input }, answer, REDIS_URL);
       const key = async (name: string) =>
-        (await gql(url, `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name } })).createApiKey.secret as string;
+        (await gql(url, `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name } })).createApiKey
+          .secret as string;
       const [victimKey, politeKey, hostileKey] = [await key("bench victim"), await key("bench polite flood"), await key("bench hostile flood")];
       const purchaseBody = () =>
-        JSON.stringify({ query: RECORD_PURCHASE, variables: { input: { programId, customerExternalId: warm[Math.floor(Math.random() * warm.length)].external_id, orderId: `victim-${seq++}`, amount: 25, currency: "EUR" } } });
+        JSON.stringify({
+          query: RECORD_PURCHASE,
+          variables: {
+            input: {
+              programId,
+              customerExternalId: warm[Math.floor(Math.random() * warm.length)].external_id,
+              orderId: `victim-${seq++}`,
+              amount: 25,
+              currency: "EUR",
+            },
+          },
+        });
       // The most expensive read a PARTNER may send (about 2,000 of its 5,000), again and again.
       const heavy = JSON.stringify({
         query: `query($p: ID!) { customers(programId: $p, first: 200) { nodes { id stage { key } points { balance } rfm { recency frequency monetary } nextStage { stage { key } } } } }`,
@@ -398,7 +460,10 @@ async function main(): Promise<void> {
       const partner = await load(url, politeKey, CONCURRENCY, SECONDS, purchaseBody);
       const alone = await load(url, victimKey, 4, SECONDS, purchaseBody);
       const underFlood = async (floodKey: string, polite: boolean) => {
-        const [victimRun, flood] = await Promise.all([load(url, victimKey, 4, SECONDS, purchaseBody), load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy, polite)]);
+        const [victimRun, flood] = await Promise.all([
+          load(url, victimKey, 4, SECONDS, purchaseBody),
+          load(url, floodKey, CONCURRENCY - 4, SECONDS, () => heavy, polite),
+        ]);
         return { victim: victimRun, flood };
       };
       victim = { partner, alone, politeFlood: await underFlood(politeKey, true), hostileFlood: await underFlood(hostileKey, false) };
@@ -406,8 +471,11 @@ async function main(): Promise<void> {
 
     // Nothing lost, nothing twice: every customer's balance equals its ledger.
     const [check] = (
-      await pool.query(`SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
-        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`, [[programId, tieredProgramId, warmupProgramId, ...(layersProgramId ? [layersProgramId] : [])]])
+      await pool.query(
+        `SELECT count(*)::int AS bad FROM customers c WHERE c.program_id = ANY($1::uuid[]) AND c.balance <>
+        coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.program_id = c.program_id AND l.customer_id = c.id), 0)`,
+        [[programId, tieredProgramId, warmupProgramId, ...(layersProgramId ? [layersProgramId] : [])]],
+      )
     ).rows;
 
     console.log(

@@ -46,7 +46,11 @@ const cli = new Command("chaos")
   .option("--order-deadline <seconds>", "an order not answered this long after its first attempt fails", Number, 90);
 
 async function gql(api: ApiUnderTest, key: string, query: string, variables: Record<string, unknown>): Promise<any> {
-  const res = await fetch(api.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(api.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as any;
   if (body.errors) throw new Error(`setup failed: ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -66,7 +70,9 @@ async function main(): Promise<number> {
   const runId = `chaos-${Date.now().toString(36)}`;
   const logFile = join(tmpdir(), `loyalty-${runId}-api.log`);
   const adminKey = `chaos-${randomUUID()}`;
-  console.log(`chaos run ${runId}: ${config.seconds} s of load, ${config.clients} clients, ${config.processes} API processes, faults: ${opts.faults ?? base.faults}`);
+  console.log(
+    `chaos run ${runId}: ${config.seconds} s of load, ${config.clients} clients, ${config.processes} API processes, faults: ${opts.faults ?? base.faults}`,
+  );
 
   // Undone in reverse, on success, failure or Ctrl-C: nothing of the run is left behind.
   const undo: Array<() => Promise<unknown>> = [];
@@ -96,22 +102,40 @@ async function main(): Promise<number> {
     });
     const programId: string = createProgram.id;
     const key = async (role: string) =>
-      (await gql(api, adminKey, `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }`, { input: { programId, role, name: `chaos ${role}` } })).createApiKey.secret as string;
+      (
+        await gql(api, adminKey, `mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }`, {
+          input: { programId, role, name: `chaos ${role}` },
+        })
+      ).createApiKey.secret as string;
     const partnerKey = await key("PARTNER");
     const subscriberKey = await key("ADMIN");
 
-    const load = new Load({ url: api.url, key: partnerKey, programId, runId, clients: config.clients, customers: config.customers, attemptTimeoutMs: opts.attemptTimeout * 1000, orderDeadlineMs: opts.orderDeadline * 1000 });
+    const load = new Load({
+      url: api.url,
+      key: partnerKey,
+      programId,
+      runId,
+      clients: config.clients,
+      customers: config.customers,
+      attemptTimeoutMs: opts.attemptTimeout * 1000,
+      orderDeadlineMs: opts.orderDeadline * 1000,
+    });
     const subscribers = new Subscribers(api.wsUrl, subscriberKey, programId);
     for (let i = 0; i < config.subscribers; i++) subscribers.open("loyaltyEvents");
     for (let i = 0; i < Math.ceil(config.subscribers / 2); i++) subscribers.open("stageChanged");
     // A live subscription says nothing when it is in place: purchases of new customers (each moves a
     // stage) until every subscriber has received an event; from there on it must miss none.
     let probes = 0;
-    await waitFor("every subscriber to receive a first event", async () => {
-      if (subscribers.all.every((s) => s.received.length > 0)) return true;
-      await load.post(`probe-${probes}`, 10, `${runId}-probe-${probes++}`);
-      return false;
-    }, 60_000, 100);
+    await waitFor(
+      "every subscriber to receive a first event",
+      async () => {
+        if (subscribers.all.every((s) => s.received.length > 0)) return true;
+        await load.post(`probe-${probes}`, 10, `${runId}-probe-${probes++}`);
+        return false;
+      },
+      60_000,
+      100,
+    );
 
     const loadStart = Date.now();
     const endAt = loadStart + config.seconds * 1000;
@@ -120,8 +144,14 @@ async function main(): Promise<number> {
       faults.push(f);
       console.log(`  t+${((f.startedAt - loadStart) / 1000).toFixed(1)} s: ${f.label}`);
     };
-    const ticker = setInterval(() => process.stdout.write(`  t+${Math.round((Date.now() - loadStart) / 1000)} s: ${load.orders.filter((o) => o.answeredAt).length} orders answered\n`), 10_000);
-    const [loadRun, faultRun] = await Promise.allSettled([load.run(endAt), runFaults(config.faults, loadStart, config.seconds * 1000, { pg, redis, api, processes: config.processes }, onFault)]);
+    const ticker = setInterval(
+      () => process.stdout.write(`  t+${Math.round((Date.now() - loadStart) / 1000)} s: ${load.orders.filter((o) => o.answeredAt).length} orders answered\n`),
+      10_000,
+    );
+    const [loadRun, faultRun] = await Promise.allSettled([
+      load.run(endAt),
+      runFaults(config.faults, loadStart, config.seconds * 1000, { pg, redis, api, processes: config.processes }, onFault),
+    ]);
     clearInterval(ticker);
     if (loadRun.status === "rejected") throw loadRun.reason;
     if (faultRun.status === "rejected") {
@@ -138,23 +168,49 @@ async function main(): Promise<number> {
     undo.push(() => db.end());
     let lastCount = -1;
     let quietSince = Date.now();
-    await waitFor("subscribers to catch up", async () => {
-      const count = subscribers.all.reduce((n, s) => n + s.received.length, 0);
-      if (count !== lastCount) [lastCount, quietSince] = [count, Date.now()];
-      const newest = new Map<string, bigint | null>();
-      for (const s of subscribers.all) {
-        const feed = s.topics.join(",");
-        if (!newest.has(feed)) newest.set(feed, await newestEvent(db, programId, s.topics));
-        const last = newest.get(feed);
-        if (last != null && !s.received.some((r) => r.sequence === last)) return Date.now() - quietSince > 5000;
-      }
-      return true;
-    }, 60_000, 250).catch(() => undefined);
+    await waitFor(
+      "subscribers to catch up",
+      async () => {
+        const count = subscribers.all.reduce((n, s) => n + s.received.length, 0);
+        if (count !== lastCount) [lastCount, quietSince] = [count, Date.now()];
+        const newest = new Map<string, bigint | null>();
+        for (const s of subscribers.all) {
+          const feed = s.topics.join(",");
+          if (!newest.has(feed)) newest.set(feed, await newestEvent(db, programId, s.topics));
+          const last = newest.get(feed);
+          if (last != null && !s.received.some((r) => r.sequence === last)) return Date.now() - quietSince > 5000;
+        }
+        return true;
+      },
+      60_000,
+      250,
+    ).catch(() => undefined);
     await subscribers.close();
-    const verified = await verify(db, { programId, pointsPerUnit: POINTS_PER_UNIT, orders: load.orders, subscribers: subscribers.all, faults, faultsPlanned: config.faults.length, api });
+    const verified = await verify(db, {
+      programId,
+      pointsPerUnit: POINTS_PER_UNIT,
+      orders: load.orders,
+      subscribers: subscribers.all,
+      faults,
+      faultsPlanned: config.faults.length,
+      api,
+    });
     // The API is stopped (SIGTERM to its supervisor) and the servers removed before the report, which gives the supervisor's exit code.
     await cleanUp();
-    const failed = printReport({ config, runId, loadStart, loadEnd, probes, orders: load.orders, faults, api, apiExit, logFile, subscribers: subscribers.all, ...verified });
+    const failed = printReport({
+      config,
+      runId,
+      loadStart,
+      loadEnd,
+      probes,
+      orders: load.orders,
+      faults,
+      api,
+      apiExit,
+      logFile,
+      subscribers: subscribers.all,
+      ...verified,
+    });
     // The API's log is kept for a run to look into.
     if (!failed && !process.env.CHAOS_KEEP_LOG) rmSync(logFile, { force: true });
     return failed ? 1 : 0;

@@ -130,7 +130,12 @@ function parseLine(text: string, programId: string): Parsed {
 async function runRecord(app: App, kind: ImportKind, input: Record<string, unknown>, lineNo: number): Promise<Outcome> {
   const { schema, byKind } = await prepared();
   const requestId = `import:${lineNo}`;
-  const result = await execute({ schema, document: byKind.get(kind)!, variableValues: { input }, contextValue: createContext(app, { kind: "root" }, requestId) });
+  const result = await execute({
+    schema,
+    document: byKind.get(kind)!,
+    variableValues: { input },
+    contextValue: createContext(app, { kind: "root" }, requestId),
+  });
   if (!result.errors?.length) {
     const answer = (result.data as any)[MUTATIONS[kind].field];
     return { kind, result: kind === "customer" ? "upserted" : answer.replayed ? "replayed" : "written" };

@@ -128,7 +128,9 @@ program
         throw err instanceof NotFound ? new Error(`no program ${programId}`) : err;
       });
       // A progress bar for a person at a terminal; a script gets the summary alone.
-      const bar = process.stderr.isTTY ? new SingleBar({ format: "  importing [{bar}] {value}/{total} lines, {eta_formatted} left", stream: process.stderr }, Presets.shades_classic) : null;
+      const bar = process.stderr.isTTY
+        ? new SingleBar({ format: "  importing [{bar}] {value}/{total} lines, {eta_formatted} left", stream: process.stderr }, Presets.shades_classic)
+        : null;
       bar?.start(await countLines(file), 0);
       const summary = await importFile(app, programId, file, { concurrency, onProgress: (done) => bar?.update(done) });
       bar?.stop();

@@ -21,7 +21,25 @@ import { ENTITIES } from "./entities";
 import { PostgresNamingStrategy } from "./naming-strategy";
 
 /** Every migration, in order. New migrations are appended here and in migrations/. */
-export const MIGRATIONS = [Foundation1763800000000, PointsEconomy1763900000000, Tiers1764000000000, ReferralsAndTriggers1764100000000, OptimisticWriteBatch1764200000000, LeanerWriteChecks1764300000000, Surveys1764400000000, RefundCompletion1764500000000, CustomerErasure1764600000000, SegmentGoals1764700000000, StageRewards1764800000000, ValuePolicy1764900000000, LifecycleEvents1765000000000, RewardLifecycle1765100000000, Webhooks1765200000000, CustomerAttributesSize1765300000000, AutovacuumSettings1765420000000];
+export const MIGRATIONS = [
+  Foundation1763800000000,
+  PointsEconomy1763900000000,
+  Tiers1764000000000,
+  ReferralsAndTriggers1764100000000,
+  OptimisticWriteBatch1764200000000,
+  LeanerWriteChecks1764300000000,
+  Surveys1764400000000,
+  RefundCompletion1764500000000,
+  CustomerErasure1764600000000,
+  SegmentGoals1764700000000,
+  StageRewards1764800000000,
+  ValuePolicy1764900000000,
+  LifecycleEvents1765000000000,
+  RewardLifecycle1765100000000,
+  Webhooks1765200000000,
+  CustomerAttributesSize1765300000000,
+  AutovacuumSettings1765420000000,
+];
 
 /**
  * The one DataSource shape used by the server, the CLI and ormconfig.ts. `synchronize` is never on:

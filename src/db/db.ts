@@ -82,7 +82,9 @@ export class Db implements Queryable {
   /** @internal */
   async run<R extends QueryResultRow>(target: Pool | PoolClient, sql: string, params: unknown[], prepare?: boolean): Promise<R[]> {
     this.statements++;
-    const result = await target.query<R>(prepare && this.prepareStatements ? { name: this.nameOf(sql), text: sql, values: params } : { text: sql, values: params });
+    const result = await target.query<R>(
+      prepare && this.prepareStatements ? { name: this.nameOf(sql), text: sql, values: params } : { text: sql, values: params },
+    );
     return result.rows;
   }
 

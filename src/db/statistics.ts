@@ -247,7 +247,14 @@ export class StatisticsKeeper {
       // In this transaction: the lock is held until the statistics are committed (and with them the
       // invalidation that makes every connection plan its statements again). A table skipped as
       // locked (being analyzed or vacuumed by someone else) keeps its count and comes up next turn.
-      return { rows: due, analyzed: await analyzeTables(tx, due.map((row) => row.table), { skipLocked: true }) };
+      return {
+        rows: due,
+        analyzed: await analyzeTables(
+          tx,
+          due.map((row) => row.table),
+          { skipLocked: true },
+        ),
+      };
     });
     if (!result) return [];
     for (const table of result.analyzed.tables) this.pastAutovacuumSince.delete(table);

@@ -19,7 +19,18 @@ export const REWARD_TOPICS = ["REWARD_ISSUED", "REWARD_REDEEMED", "COUPON_USED",
 export type RewardTopic = (typeof REWARD_TOPICS)[number];
 
 /** The topics clients see (loyaltyEvents, webhooks): every event about customers; not the internal PROGRAM_CHANGED. */
-export const LOYALTY_TOPICS: readonly string[] = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED", ...REWARD_TOPICS, "POINTS_ADJUSTED", "POINTS_EXPIRED", "POINTS_ACTIVATED", "TIER_CHANGED", "DETRACTOR_ALERT", "CUSTOMER_ERASED", "LIFECYCLE_CHANGED"];
+export const LOYALTY_TOPICS: readonly string[] = [
+  "STAGE_CHANGED",
+  "TOUCHPOINT_RECORDED",
+  ...REWARD_TOPICS,
+  "POINTS_ADJUSTED",
+  "POINTS_EXPIRED",
+  "POINTS_ACTIVATED",
+  "TIER_CHANGED",
+  "DETRACTOR_ALERT",
+  "CUSTOMER_ERASED",
+  "LIFECYCLE_CHANGED",
+];
 
 export interface LoyaltyEventMessage {
   sequence: string;

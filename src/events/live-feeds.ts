@@ -221,7 +221,10 @@ export class LiveFeeds {
 
   start(): void {
     this.stopBusWatch = this.bus.onStateChange((state) => this.busChanged(state));
-    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => logBackgroundFailure(this.log, err, "live feeds: outbox sweep failed")), this.timings.sweepMs);
+    this.sweepTimer = setInterval(
+      () => void this.sweep().catch((err) => logBackgroundFailure(this.log, err, "live feeds: outbox sweep failed")),
+      this.timings.sweepMs,
+    );
     this.sweepTimer.unref();
     // A first sample, so that a catch-up never starts from the beginning of the outbox.
     void this.db
@@ -318,10 +321,16 @@ export class LiveFeeds {
       };
       const timer = setTimeout(done, withinMs);
       feed.echoes.set(marker, done);
-      this.bus.publish({ sequence: "0", programId: feed.programId, topic: "FEED_MARKER", customerId: null, payload: { marker }, createdAt: new Date().toISOString() });
+      this.bus.publish({
+        sequence: "0",
+        programId: feed.programId,
+        topic: "FEED_MARKER",
+        customerId: null,
+        payload: { marker },
+        createdAt: new Date().toISOString(),
+      });
     });
   }
-
 
   /** Ends every listener (their readers see the end) and stops reading. */
   async stop(): Promise<void> {
@@ -439,7 +448,14 @@ export class LiveFeeds {
     if (this.bus.state() === "down") feed.markReady();
     const probe = () => {
       if (feed.confirmed || this.feeds.get(feed.programId) !== feed || this.stopped || this.bus.state() === "down") return clearInterval(again);
-      this.bus.publish({ sequence: "0", programId: feed.programId, topic: "FEED_MARKER", customerId: null, payload: { marker: feed.marker }, createdAt: new Date().toISOString() });
+      this.bus.publish({
+        sequence: "0",
+        programId: feed.programId,
+        topic: "FEED_MARKER",
+        customerId: null,
+        payload: { marker: feed.marker },
+        createdAt: new Date().toISOString(),
+      });
     };
     const again = setInterval(probe, MARKER_RESEND_MS);
     again.unref();

@@ -122,14 +122,7 @@ function contains(sorted: number[], value: number): boolean {
   return false;
 }
 
-async function* replay(
-  db: Db,
-  feeds: LiveFeeds,
-  live: Listener,
-  programId: string,
-  after: string,
-  filter: FeedFilter,
-): AsyncGenerator<LoyaltyEventMessage> {
+async function* replay(db: Db, feeds: LiveFeeds, live: Listener, programId: string, after: string, filter: FeedFilter): AsyncGenerator<LoyaltyEventMessage> {
   const wanted = inFeed(filter);
   // The live feed queues what arrives while the outbox is read (live-feeds.ts bounds that queue).
   // Its subscription is confirmed first, so nothing committed from now on passes it by; a bus that

@@ -127,11 +127,28 @@ export function webhookSignature(secret: string, body: string, unixSeconds: numb
 
 /** Addresses an endpoint may not have unless WEBHOOK_ALLOW_PRIVATE_NETWORKS: loopback, private, link-local (cloud metadata), unspecified. */
 const PRIVATE = new BlockList();
-for (const [net, prefix] of [["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12], ["192.168.0.0", 16], ["198.18.0.0", 15]] as const) {
+for (const [net, prefix] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+] as const) {
   PRIVATE.addSubnet(net, prefix, "ipv4");
 }
 // Unspecified, loopback, unique-local, link-local and site-local; NAT64 and 6to4 can carry any IPv4 address.
-for (const [net, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["64:ff9b::", 96], ["2002::", 16]] as const) {
+for (const [net, prefix] of [
+  ["::", 128],
+  ["::1", 128],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["fec0::", 10],
+  ["64:ff9b::", 96],
+  ["2002::", 16],
+] as const) {
   PRIVATE.addSubnet(net, prefix, "ipv6");
 }
 
@@ -174,7 +191,10 @@ export class WebhookDispatcher {
             if (err) return callback(err);
             const addresses: Array<{ address: string }> = Array.isArray(address) ? address : [{ address }];
             const refused = !this.options.allowPrivateNetworks && addresses.find((a) => isPrivateAddress(a.address));
-            if (refused) return callback(Object.assign(new Error(`${hostname} resolves to ${refused.address}, a loopback, private or link-local address`), { code: "EPRIVATEADDRESS" }));
+            if (refused)
+              return callback(
+                Object.assign(new Error(`${hostname} resolves to ${refused.address}, a loopback, private or link-local address`), { code: "EPRIVATEADDRESS" }),
+              );
             callback(null, address, family);
           }),
       },

@@ -35,7 +35,11 @@ export function metricsAccess(remoteAddress: string | undefined, headers: Incomi
 /** GraphQL operations by first root field, type and outcome, and their latency. */
 export function operationMetricsPlugin(metrics: Metrics): ApolloServerPlugin<any> {
   // The series of each (operation, type), made once: labels are hashed on every call otherwise.
-  type Series = { ok: ReturnType<Metrics["operations"]["labels"]>; error: ReturnType<Metrics["operations"]["labels"]>; seconds: ReturnType<Metrics["operationSeconds"]["labels"]> };
+  type Series = {
+    ok: ReturnType<Metrics["operations"]["labels"]>;
+    error: ReturnType<Metrics["operations"]["labels"]>;
+    seconds: ReturnType<Metrics["operationSeconds"]["labels"]>;
+  };
   const series = new Map<string, Series>();
   const seriesOf = (operation: string, type: string) => {
     const key = `${operation} ${type}`;

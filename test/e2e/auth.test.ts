@@ -137,20 +137,38 @@ describe("roles in a program", () => {
     const rec = await purchase(t, { programId: programA, customerExternalId: "p1", orderId: "p1", amount: 3, currency: "EUR" }, keys.partnerA);
     expect(rec.errors).toBeUndefined();
     expect((await getCustomer(t, customerA, keys.partnerA)).data.customer.id).toBe(customerA);
-    expect(code(await purchase(t, { programId: programB, customerExternalId: "p1", orderId: "p1", amount: 3, currency: "EUR" }, keys.partnerA))).toBe("FORBIDDEN");
+    expect(code(await purchase(t, { programId: programB, customerExternalId: "p1", orderId: "p1", amount: 3, currency: "EUR" }, keys.partnerA))).toBe(
+      "FORBIDDEN",
+    );
     expect(code(await recompute(t, programA, keys.partnerA))).toBe("FORBIDDEN");
-    expect(code(await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId: programA, role: "ADMIN", name: "x" } }, keys.partnerA))).toBe("FORBIDDEN");
-    expect(code(await t.gql(`mutation($p: ID!) { updateLadder(programId: $p, ladder: { preset: "trust-6" }) { id } }`, { p: programA }, keys.partnerA))).toBe("FORBIDDEN");
+    expect(
+      code(
+        await t.gql(
+          `mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`,
+          { i: { programId: programA, role: "ADMIN", name: "x" } },
+          keys.partnerA,
+        ),
+      ),
+    ).toBe("FORBIDDEN");
+    expect(code(await t.gql(`mutation($p: ID!) { updateLadder(programId: $p, ladder: { preset: "trust-6" }) { id } }`, { p: programA }, keys.partnerA))).toBe(
+      "FORBIDDEN",
+    );
     expect(code(await t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { programId } }`, { p: programA }, keys.partnerA))).toBe("FORBIDDEN");
     expect((await tableCounts(t)).touchpoints).toBe(before.touchpoints + 1);
   });
 
   it("STOREFRONT reads the program's public data but no customer and records nothing", async () => {
-    const program = await t.gql(`query($p: ID!) { program(id: $p) { name stages { key } earningRules { touchpointType } } }`, { p: programA }, keys.storefrontA);
+    const program = await t.gql(
+      `query($p: ID!) { program(id: $p) { name stages { key } earningRules { touchpointType } } }`,
+      { p: programA },
+      keys.storefrontA,
+    );
     expect(program.data.program.stages).toHaveLength(8);
     expect(code(await getCustomer(t, customerA, keys.storefrontA))).toBe("FORBIDDEN");
     expect(code(await t.gql(`query($p: ID!) { customers(programId: $p) { nodes { id } } }`, { p: programA }, keys.storefrontA))).toBe("FORBIDDEN");
-    expect(code(await purchase(t, { programId: programA, customerExternalId: "s", orderId: "s", amount: 1, currency: "EUR" }, keys.storefrontA))).toBe("FORBIDDEN");
+    expect(code(await purchase(t, { programId: programA, customerExternalId: "s", orderId: "s", amount: 1, currency: "EUR" }, keys.storefrontA))).toBe(
+      "FORBIDDEN",
+    );
     expect(code(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerA }, keys.storefrontA))).toBe("FORBIDDEN");
   });
 
@@ -172,7 +190,8 @@ describe("roles in a program", () => {
     const junkRes = await t.gql(`{ me { id } }`, {}, junk);
     expect([junkRes.status, code(junkRes)]).toEqual([401, "UNAUTHENTICATED"]);
     // No membership probing: another customer, existing or not, is FORBIDDEN alike.
-    const probe = (externalId: string) => t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programA, e: externalId }, token);
+    const probe = (externalId: string) =>
+      t.gql(`query($p: ID!, $e: String!) { customer(programId: $p, externalId: $e) { id } }`, { p: programA, e: externalId }, token);
     expect(code(await probe("a2"))).toBe("FORBIDDEN");
     expect(code(await probe("nobody@example.com"))).toBe("FORBIDDEN");
     expect((await probe("a1")).data.customer.id).toBe(customerA);

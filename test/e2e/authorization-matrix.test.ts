@@ -72,7 +72,8 @@ beforeAll(async () => {
   ids.programId = programA;
   ids.programB = programB;
   const customerOf = async (programId: string, externalId: string, amount: number) =>
-    ok(await purchase(t, { programId, customerExternalId: externalId, orderId: `o-${externalId}`, amount, currency: "EUR" })).data.recordPurchase.customer.id as string;
+    ok(await purchase(t, { programId, customerExternalId: externalId, orderId: `o-${externalId}`, amount, currency: "EUR" })).data.recordPurchase.customer
+      .id as string;
   ids.c1 = await customerOf(programA, "m1", 500);
   ids.c2 = await customerOf(programA, "m2", 10);
   const cB = await customerOf(programB, "mb", 10);
@@ -81,7 +82,9 @@ beforeAll(async () => {
     ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId })).data.issueCustomerToken.token as string;
   const root = (query: string, variables: Record<string, unknown>) => t.gql(query, variables).then(ok);
 
-  ids.rewardId = (await root(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId: programA, name: "Mug", pointsCost: 1 } })).data.createReward.id;
+  ids.rewardId = (
+    await root(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId: programA, name: "Mug", pointsCost: 1 } })
+  ).data.createReward.id;
   const redeemed = await root(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { ... on Redemption { id } } }`, {
     i: { customerId: ids.c1, rewardId: ids.rewardId, idempotencyKey: "setup" },
   });
@@ -92,9 +95,9 @@ beforeAll(async () => {
     })
   ).data.createSurvey.id;
   const webhook = (programId: string) =>
-    root(`mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } } }`, { i: { programId, url: "http://127.0.0.1:9/hook", topics: ["STAGE_CHANGED"] } }).then(
-      (r) => r.data.createWebhook.webhook.id as string,
-    );
+    root(`mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { webhook { id } } }`, {
+      i: { programId, url: "http://127.0.0.1:9/hook", topics: ["STAGE_CHANGED"] },
+    }).then((r) => r.data.createWebhook.webhook.id as string);
   ids.webhookId = await webhook(programA);
   ids.triggerId = (
     await root(`mutation($i: CreateRewardTriggerInput!) { createRewardTrigger(input: $i) { id } }`, {
@@ -117,7 +120,9 @@ beforeAll(async () => {
   t.advanceClock(-(ttlMs + 60_000));
   const expiredToken = await tokenOf(ids.c1).finally(() => t.advanceClock(ttlMs + 60_000));
   const revoked = ok(
-    await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }`, { i: { programId: programA, role: "ADMIN", name: "revoked" } }),
+    await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } secret } }`, {
+      i: { programId: programA, role: "ADMIN", name: "revoked" },
+    }),
   ).data.createApiKey;
   ok(await t.gql(`mutation($p: ID!, $id: ID!) { revokeApiKey(programId: $p, id: $id) { id } }`, { p: programA, id: revoked.apiKey.id }));
 
@@ -154,7 +159,11 @@ function expected(policy: Policy, c: Credential): Outcome {
   if (c.kind === "none" || c.kind === "bad") return "UNAUTHENTICATED";
   const { allow } = policy;
   const kindServed =
-    c.kind === "root" ? allow.includes("ROOT") || allow.includes("ADMIN") : c.kind === "key" ? allow.includes(c.role!) : allow.includes("CUSTOMER") || allow.includes("SELF");
+    c.kind === "root"
+      ? allow.includes("ROOT") || allow.includes("ADMIN")
+      : c.kind === "key"
+        ? allow.includes(c.role!)
+        : allow.includes("CUSTOMER") || allow.includes("SELF");
   if (!kindServed) return policy.refuse ?? "FORBIDDEN";
   if (policy.program === CREDENTIAL || policy.program === ANY_PROGRAM) return "ALLOW";
   if (c.kind === "root") return "ALLOW";
@@ -189,7 +198,13 @@ function outcomeOf(answer: Answer, field: string, policy: Policy): Outcome | "44
 /** Argument values by name: real rows of program A, so an allowed call reaches its resolver. */
 function idFor(operation: string, name: string): string | undefined {
   if (name === "id") {
-    return { "Query.program": ids.programId, "Query.customer": ids.c1, "Query.reward": ids.rewardId, "Query.survey": ids.surveyId, "Mutation.cancelRedemption": ids.redemptionId }[operation];
+    return {
+      "Query.program": ids.programId,
+      "Query.customer": ids.c1,
+      "Query.reward": ids.rewardId,
+      "Query.survey": ids.surveyId,
+      "Mutation.cancelRedemption": ids.redemptionId,
+    }[operation];
   }
   const byName: Record<string, string> = {
     programId: ids.programId,
@@ -215,7 +230,8 @@ function valueOf(operation: string, name: string, type: GraphQLInputType, badIds
   if (type instanceof GraphQLInputObjectType) {
     const value: Record<string, unknown> = {};
     for (const field of Object.values(type.getFields())) {
-      if (field.type instanceof GraphQLNonNull || (OPTIONAL_GIVEN.has(field.name) && field.name !== "after")) value[field.name] = valueOf(operation, field.name, field.type, badIds);
+      if (field.type instanceof GraphQLNonNull || (OPTIONAL_GIVEN.has(field.name) && field.name !== "after"))
+        value[field.name] = valueOf(operation, field.name, field.type, badIds);
     }
     return value;
   }
@@ -284,7 +300,10 @@ function overWs(client: Client, call: Call): Promise<Answer> {
       { query: call.query, variables: call.variables },
       {
         next: (value) => done({ data: value.data, errors: value.errors as Answer["errors"] }),
-        error: (err: any) => done(Array.isArray(err) ? { errors: err } : typeof err?.code === "number" ? { closed: err.code } : { errors: [{ extensions: { code: String(err) } }] }),
+        error: (err: any) =>
+          done(
+            Array.isArray(err) ? { errors: err } : typeof err?.code === "number" ? { closed: err.code } : { errors: [{ extensions: { code: String(err) } }] },
+          ),
         complete: () => done({ data: {} }),
       },
     );
@@ -294,9 +313,11 @@ function overWs(client: Client, call: Call): Promise<Answer> {
 /** Runs `work` over `items`, `width` at a time. */
 async function inTurns<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 function describeCell(call: Call, c: Credential) {
@@ -356,7 +377,8 @@ describe("authorization matrix", () => {
         const answer = await overWs(client, call);
         const got = outcomeOf(answer, call.field, policy);
         // An allowed feed proves it started: from `after: "0"` it replays the program's first events at once.
-        if (want === "ALLOW" && key.startsWith("Subscription.") && !answer.data?.[call.field]) wrong.push(`${describeCell(call, c)} over WebSocket: no event, ${JSON.stringify(answer.errors)}`);
+        if (want === "ALLOW" && key.startsWith("Subscription.") && !answer.data?.[call.field])
+          wrong.push(`${describeCell(call, c)} over WebSocket: no event, ${JSON.stringify(answer.errors)}`);
         // A credential that names no one cannot open the socket (4403), and no credential at all
         // closes it at once (4401: no operation works without one), whatever it asks.
         const wanted = c.kind === "bad" ? "4403" : c.kind === "none" ? "closed 4401" : want;
@@ -374,8 +396,11 @@ describe("authorization matrix", () => {
     // Writes that would take away a row other cells use get one of their own.
     const fresh: Record<string, () => Promise<Record<string, unknown>>> = {
       "Mutation.eraseCustomer": async () => ({
-        customerId: (await root(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId: ids.programId, externalId: `throwaway-${Math.random()}` } }))
-          .data.upsertCustomer.id,
+        customerId: (
+          await root(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, {
+            i: { programId: ids.programId, externalId: `throwaway-${Math.random()}` },
+          })
+        ).data.upsertCustomer.id,
       }),
       "Mutation.deleteWebhook": async () => ({
         webhookId: (
@@ -386,7 +411,9 @@ describe("authorization matrix", () => {
       }),
       "Mutation.revokeApiKey": async () => ({
         id: (
-          await root(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } } }`, { i: { programId: ids.programId, role: "PARTNER", name: "throwaway" } })
+          await root(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } } }`, {
+            i: { programId: ids.programId, role: "PARTNER", name: "throwaway" },
+          })
         ).data.createApiKey.apiKey.id,
       }),
     };
@@ -401,7 +428,8 @@ describe("authorization matrix", () => {
         allowed++;
         if (got !== "ALLOW") wrong.push(`${describeCell(call, c)}: want ALLOW, got ${got} ${JSON.stringify(answer.errors)}`);
         // Reaching the resolver: an internal error would hide a broken cell behind "not denied".
-        if (answer.errors?.some((e) => e.extensions?.code === "INTERNAL_SERVER_ERROR")) wrong.push(`${describeCell(call, c)}: ${JSON.stringify(answer.errors)}`);
+        if (answer.errors?.some((e) => e.extensions?.code === "INTERNAL_SERVER_ERROR"))
+          wrong.push(`${describeCell(call, c)}: ${JSON.stringify(answer.errors)}`);
       }
     }
     expect(wrong).toEqual([]);

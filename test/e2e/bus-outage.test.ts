@@ -79,7 +79,11 @@ describeWithRedis("a Redis outage under load", () => {
   }
 
   async function post(url: string, query: string, variables: Record<string, unknown>, token = ADMIN_KEY): Promise<any> {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return { status: res.status, ...((await res.json()) as any) };
   }
 
@@ -113,7 +117,11 @@ describeWithRedis("a Redis outage under load", () => {
     const programId = await griffinProgram(t);
     await waitFor(() => processes().every((p) => p.app.bus.state() === "up"), 15_000, "bus up");
     const hookPath = `/moves-${programId}`;
-    ok(await t.gql(`mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret } }`, { i: { programId, url: `${hookBase}${hookPath}`, topics: ["STAGE_CHANGED"], description: "outage" } }));
+    ok(
+      await t.gql(`mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { secret } }`, {
+        i: { programId, url: `${hookBase}${hookPath}`, topics: ["STAGE_CHANGED"], description: "outage" },
+      }),
+    );
     const [one, two] = processes();
     const subscribers = [
       { feed: collect(ws(one.wsUrl), LOYALTY_EVENTS, { p: programId }), field: "loyaltyEvents", topics: LOYALTY_TOPICS },
@@ -141,12 +149,17 @@ describeWithRedis("a Redis outage under load", () => {
     await writers.stop();
 
     // Webhooks do not go through the bus: every move reached the endpoint, once.
-    const moves = (await t.app.db.query(`SELECT id::text AS sequence FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' ORDER BY id`, [programId])).map((r: any) => r.sequence);
+    const moves = (
+      await t.app.db.query(`SELECT id::text AS sequence FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' ORDER BY id`, [programId])
+    ).map((r: any) => r.sequence);
     await waitFor(() => (hooked.get(hookPath)?.length ?? 0) >= moves.length, 30_000, "webhook deliveries").catch(() => undefined);
     expect([...(hooked.get(hookPath) ?? [])].sort((a, b) => Number(a) - Number(b))).toEqual(moves);
 
     for (const { feed, field, topics } of subscribers) {
-      const rows = await t.app.db.query(`SELECT id::text AS sequence, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY id`, [programId, [...topics]]);
+      const rows = await t.app.db.query(`SELECT id::text AS sequence, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY id`, [
+        programId,
+        [...topics],
+      ]);
       await feed.next(rows.length, 20_000).catch(() => undefined);
       const got = feed.items.map((item: any) => item[field] as { sequence: string; customerId: string });
       const sequences = got.map((e) => e.sequence);
@@ -176,7 +189,9 @@ describeWithRedis("a Redis outage under load", () => {
     expect((await read(two.url)).errors).toBeUndefined();
     await redis.kill();
     await waitFor(() => processes().every((p) => p.app.bus.state() === "down"), 10_000, "bus seen down");
-    const keyId = ok(await post(one.url, `query($p: ID!) { apiKeys(programId: $p) { id role } }`, { p: programId })).data.apiKeys.find((k: any) => k.role === "PARTNER").id;
+    const keyId = ok(await post(one.url, `query($p: ID!) { apiKeys(programId: $p) { id role } }`, { p: programId })).data.apiKeys.find(
+      (k: any) => k.role === "PARTNER",
+    ).id;
     ok(await post(one.url, `mutation($k: ID!, $p: ID!) { revokeApiKey(id: $k, programId: $p) { id } }`, { k: keyId, p: programId }));
     expect((await read(one.url)).errors?.[0].extensions.code).toBe("UNAUTHENTICATED");
     await redis.start();

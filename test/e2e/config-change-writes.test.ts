@@ -19,14 +19,21 @@ const CLIENTS = 8;
 const PURCHASES_PER_CLIENT = 15;
 
 it("answers every purchase and refund while earning rules change continually, each written once", async () => {
-  const programId = await createProgram(t, { name: "Churning rules", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+  const programId = await createProgram(t, {
+    name: "Churning rules",
+    ladder: { preset: "griffin-7" },
+    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+  });
   let writing = true;
   let changes = 0;
   // Two ADMIN loops replacing the rules back to back until the writers are done: every batch's
   // configuration is likely to change between its read and its write.
   const admin = async (n: number) => {
     for (let i = 0; writing; i++) {
-      const rules = [{ touchpointType: "PURCHASE", pointsPerUnit: 1 + ((i + n) % 3) }, { touchpointType: "REVIEW", fixedPoints: i % 7 }];
+      const rules = [
+        { touchpointType: "PURCHASE", pointsPerUnit: 1 + ((i + n) % 3) },
+        { touchpointType: "REVIEW", fixedPoints: i % 7 },
+      ];
       ok(await t.gql(SET_RULES, { p: programId, r: rules }));
       changes++;
     }
@@ -49,7 +56,8 @@ it("answers every purchase and refund while earning rules change continually, ea
         else {
           const { replayed, pointsEarned, touchpoint } = again.data.recordPurchase;
           const first = answers.get(orderId);
-          if (first && !(replayed && pointsEarned === first.pointsEarned && touchpoint.id === first.touchpoint.id)) failures.push({ orderId, retry: again.data });
+          if (first && !(replayed && pointsEarned === first.pointsEarned && touchpoint.id === first.touchpoint.id))
+            failures.push({ orderId, retry: again.data });
         }
       }
       // Every seventh order refunded in part: the refund path checks the configuration too.
@@ -74,7 +82,11 @@ it("answers every purchase and refund while earning rules change continually, ea
   expect(rows.length).toBe(CLIENTS * PURCHASES_PER_CLIENT);
   for (const row of rows) {
     const answer = answers.get(row.external_id);
-    expect({ order: row.external_id, points: row.points, id: row.id }).toEqual({ order: row.external_id, points: answer.pointsEarned, id: answer.touchpoint.id });
+    expect({ order: row.external_id, points: row.points, id: row.id }).toEqual({
+      order: row.external_id,
+      points: answer.pointsEarned,
+      id: answer.touchpoint.id,
+    });
   }
   // A purchase earned by one of the rule sets it could have met: amount × 1, 2 or 3.
   for (const answer of answers.values()) expect([1, 2, 3].map((k) => k * answer.touchpoint.amount)).toContain(answer.pointsEarned);

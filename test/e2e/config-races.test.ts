@@ -64,10 +64,15 @@ describe("concurrent configuration changes", () => {
 
   it("a mix of ladder, rule, tier and reward changes at once: each typed, the final state whole", async () => {
     const programId = await programWithCustomers();
-    const rewardId = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 10 } })).data
-      .createReward.id;
+    const rewardId = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 10 } }))
+      .data.createReward.id;
     const rules = [PURCHASE_RULE, { touchpointType: "REVIEW", fixedPoints: 5 }];
-    const tiers = { levels: [{ key: "silver", name: "Silver", threshold: 10 }, { key: "gold", name: "Gold", threshold: 100 }] };
+    const tiers = {
+      levels: [
+        { key: "silver", name: "Silver", threshold: 10 },
+        { key: "gold", name: "Gold", threshold: 100 },
+      ],
+    };
     const calls: Array<Promise<any>> = [];
     for (let i = 0; i < 4; i++) {
       calls.push(t.gql(UPDATE_LADDER, { p: programId, l: { preset: i % 2 ? "griffin-7" : "fourweekmba-5" } }));

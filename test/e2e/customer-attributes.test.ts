@@ -33,9 +33,7 @@ const expectTooLarge = (res: { status: number; errors?: any[] }) => {
 describe("customer attributes", () => {
   it("keeps the merged attributes within 16 KB under 64 concurrent upserts of new keys", async () => {
     ok(await upsert({ externalId: "crowded", attributes: { seed: 1 } }));
-    const results = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => upsert({ externalId: "crowded", attributes: { [`k${i}`]: "x".repeat(15_000) } })),
-    );
+    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => upsert({ externalId: "crowded", attributes: { [`k${i}`]: "x".repeat(15_000) } })));
     const accepted = results.filter((r) => !r.errors);
     const refused = results.filter((r) => r.errors);
     for (const r of refused) expectTooLarge(r);

@@ -23,7 +23,6 @@ async function valueOf(programId: string, externalId: string, token?: string) {
   return res.data.customer;
 }
 
-
 /**
  * Ten buyers: c1 … c10, where ck bought k times for 10k each, last (10 - k) * 10 days ago. Quintile
  * breakpoints are then the 2nd, 4th, 6th and 8th buyer on each measure, so ck scores ceil(k / 2) on all three.
@@ -33,7 +32,8 @@ async function tenBuyers(): Promise<string> {
   const now = t.app.clock().getTime();
   for (let k = 1; k <= 10; k++) {
     const at = new Date(now - (10 - k) * 10 * DAY - k * 60_000).toISOString();
-    for (let n = 1; n <= k; n++) ok(await purchase(t, { programId, customerExternalId: `c${k}`, orderId: `c${k}-${n}`, amount: 10 * k, currency: "EUR", occurredAt: at }));
+    for (let n = 1; n <= k; n++)
+      ok(await purchase(t, { programId, customerExternalId: `c${k}`, orderId: `c${k}-${n}`, amount: 10 * k, currency: "EUR", occurredAt: at }));
   }
   return programId;
 }
@@ -44,7 +44,16 @@ describe("customer value", () => {
     ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
     const scores = await Promise.all([1, 2, 5, 9, 10].map((k) => valueOf(programId, `c${k}`)));
     expect(scores.map((s) => s.rfm.score)).toEqual(["111", "111", "333", "555", "555"]);
-    expect(scores[4].rfm).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", segment: "CHAMPIONS", daysSinceLastPurchase: 0, purchaseCount: 10, purchaseAmount: 1000 });
+    expect(scores[4].rfm).toEqual({
+      recency: 5,
+      frequency: 5,
+      monetary: 5,
+      score: "555",
+      segment: "CHAMPIONS",
+      daysSinceLastPurchase: 0,
+      purchaseCount: 10,
+      purchaseAmount: 1000,
+    });
     expect(scores[0].rfm).toMatchObject({ daysSinceLastPurchase: 90, purchaseCount: 1, purchaseAmount: 10 });
     // c10: 1000 in less than a year, three more years of 1000. c1: 10, and 30 more.
     expect(scores[4].clv).toBe(4000);
@@ -68,7 +77,11 @@ describe("customer value", () => {
     ok(await review(t, { programId, customerExternalId: "c2", reviewId: "r2", rating: 5, productId: "sku-1" }));
     const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 100 } }));
     const c8 = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "c8") { id } }`, { p: programId })).data.customer.id;
-    const redeemed = ok(await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: c8, rewardId: reward.data.createReward.id, idempotencyKey: "m1" } }));
+    const redeemed = ok(
+      await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, {
+        i: { customerId: c8, rewardId: reward.data.createReward.id, idempotencyKey: "m1" },
+      }),
+    );
     expect(redeemed.data.redeemReward.__typename).toBe("Redemption");
 
     const loyalty = async (k: number) => (await valueOf(programId, `c${k}`)).loyalty;
@@ -92,8 +105,19 @@ describe("customer value", () => {
     ok(await purchase(t, { programId, customerExternalId: "eve", orderId: "e-mid", amount: 20, currency: "EUR", occurredAt: at(40) }));
     ok(await purchase(t, { programId, customerExternalId: "eve", orderId: "e-new", amount: 50, currency: "EUR", occurredAt: at(5) }));
     const dates = async () => {
-      const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "eve") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount } rfm { daysSinceLastPurchase } clv } }`, { p: programId })).data.customer;
-      return { first: c.metrics.firstPurchaseAt, last: c.metrics.lastPurchaseAt, count: c.metrics.purchaseCount, days: c.rfm?.daysSinceLastPurchase ?? null, clv: c.clv };
+      const c = (
+        await t.gql(
+          `query($p: ID!) { customer(programId: $p, externalId: "eve") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount } rfm { daysSinceLastPurchase } clv } }`,
+          { p: programId },
+        )
+      ).data.customer;
+      return {
+        first: c.metrics.firstPurchaseAt,
+        last: c.metrics.lastPurchaseAt,
+        count: c.metrics.purchaseCount,
+        days: c.rfm?.daysSinceLastPurchase ?? null,
+        clv: c.clv,
+      };
     };
     // A partial refund leaves the dates alone.
     ok(await refund(t, { programId, orderId: "e-new", refundId: "r1", amount: 10 }));
@@ -113,7 +137,12 @@ describe("customer value", () => {
     // A ladder whose next rung needs 10 purchases in 365 days: nextStage shows the windowed count.
     const programId = await createProgram(t, {
       name: "Windowed",
-      ladder: { stages: [{ key: "member", name: "Member" }, { key: "regular", name: "Regular", paths: [[{ metric: "PURCHASE_COUNT", op: "GTE", value: 10, windowDays: 365 }]] }] },
+      ladder: {
+        stages: [
+          { key: "member", name: "Member" },
+          { key: "regular", name: "Regular", paths: [[{ metric: "PURCHASE_COUNT", op: "GTE", value: 10, windowDays: 365 }]] },
+        ],
+      },
       earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
     });
     const now = t.app.clock().getTime();
@@ -123,13 +152,21 @@ describe("customer value", () => {
     await buy("paid", 30, 30);
     await buy("partly", 20, 30); // refunded in part: still a purchase
     await buy("voided", 25, 0, [{ sku: "x", quantity: 1, unitPrice: 5, voided: true }]); // nothing paid, never refunded
-    await buy("twin", 15, 20, [{ sku: "a", quantity: 1, unitPrice: 10 }, { sku: "a", quantity: 1, unitPrice: 10 }]); // one of two units back
+    await buy("twin", 15, 20, [
+      { sku: "a", quantity: 1, unitPrice: 10 },
+      { sku: "a", quantity: 1, unitPrice: 10 },
+    ]); // one of two units back
     await buy("free", 2, 0, [{ sku: "gift", quantity: 2, unitPrice: 0 }]); // every line back, in two refunds
     ok(await refund(t, { programId, orderId: "partly", refundId: "p1", amount: 10 }));
     ok(await refund(t, { programId, orderId: "twin", refundId: "t1", lines: [{ sku: "a", quantity: 1 }] }));
     const state = async () => {
-      const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "ivy") {
-        metrics { purchaseCount lastPurchaseAt } nextStage { requirements { have } } } }`, { p: programId })).data.customer;
+      const c = (
+        await t.gql(
+          `query($p: ID!) { customer(programId: $p, externalId: "ivy") {
+        metrics { purchaseCount lastPurchaseAt } nextStage { requirements { have } } } }`,
+          { p: programId },
+        )
+      ).data.customer;
       return { count: c.metrics.purchaseCount, last: c.metrics.lastPurchaseAt, windowed: c.nextStage.requirements[0].have };
     };
     expect(await state()).toEqual({ count: 5, last: at(2), windowed: 5 });
@@ -153,20 +190,36 @@ describe("customer value", () => {
     const programId = await griffinProgram(t);
     const now = t.app.clock().getTime();
     const at = (days: number) => new Date(now - days * DAY).toISOString();
-    for (let d = 60; d > 40; d--) ok(await purchase(t, { programId, customerExternalId: "hal", orderId: `old-${d}`, amount: 10, currency: "EUR", occurredAt: at(d) }));
+    for (let d = 60; d > 40; d--)
+      ok(await purchase(t, { programId, customerExternalId: "hal", orderId: `old-${d}`, amount: 10, currency: "EUR", occurredAt: at(d) }));
     // Refund the ten newest old orders while ten newer purchases come in, all at once.
     await Promise.all([
       ...Array.from({ length: 10 }, (_, i) => refund(t, { programId, orderId: `old-${41 + i}`, refundId: `rf-${i}`, amount: 10 }).then(ok)),
-      ...Array.from({ length: 10 }, (_, i) => purchase(t, { programId, customerExternalId: "hal", orderId: `new-${i}`, amount: 10, currency: "EUR", occurredAt: at(20 - i) }).then(ok)),
+      ...Array.from({ length: 10 }, (_, i) =>
+        purchase(t, { programId, customerExternalId: "hal", orderId: `new-${i}`, amount: 10, currency: "EUR", occurredAt: at(20 - i) }).then(ok),
+      ),
     ]);
-    const c = (await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "hal") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount purchaseAmount } } }`, { p: programId })).data.customer;
+    const c = (
+      await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "hal") { metrics { firstPurchaseAt lastPurchaseAt purchaseCount purchaseAmount } } }`, {
+        p: programId,
+      })
+    ).data.customer;
     expect(c.metrics).toEqual({ firstPurchaseAt: at(60), lastPurchaseAt: at(11), purchaseCount: 20, purchaseAmount: 200 });
   });
 
   it("sums CLV per stage in the ladder funnel, as each customer's CLV adds up (now, and with customers lapsed)", async () => {
     const programId = await tenBuyers();
     // Some history beyond a year, some refunds: every branch of the rule.
-    ok(await purchase(t, { programId, customerExternalId: "c3", orderId: "c3-old", amount: 77.77, currency: "EUR", occurredAt: new Date(t.app.clock().getTime() - 700 * DAY).toISOString() }));
+    ok(
+      await purchase(t, {
+        programId,
+        customerExternalId: "c3",
+        orderId: "c3-old",
+        amount: 77.77,
+        currency: "EUR",
+        occurredAt: new Date(t.app.clock().getTime() - 700 * DAY).toISOString(),
+      }),
+    );
     ok(await refund(t, { programId, orderId: "c6-1", refundId: "c6-r", amount: 60 }));
     ok(await touchpoint(t, { programId, customerExternalId: "window-shopper", type: "VISIT", externalId: "w1" }));
     const compare = async () => {
@@ -197,10 +250,10 @@ describe("customer value", () => {
     });
     await fc.assert(
       fc.asyncProperty(sample, async ({ percentiles, values }) => {
-        const rows = await t.app.db.query(`SELECT ${quintileSql("v", "$1::numeric[]", "$2::numeric[]")} AS q FROM unnest($3::numeric[]) WITH ORDINALITY AS x(v, i) ORDER BY i`, [
-          ...quintileParams(percentiles),
-          values,
-        ]);
+        const rows = await t.app.db.query(
+          `SELECT ${quintileSql("v", "$1::numeric[]", "$2::numeric[]")} AS q FROM unnest($3::numeric[]) WITH ORDINALITY AS x(v, i) ORDER BY i`,
+          [...quintileParams(percentiles), values],
+        );
         expect(rows.map((r) => r.q)).toEqual(values.map((v) => quintile(v, percentiles)));
       }),
       { numRuns: 60 },
@@ -212,7 +265,8 @@ describe("customer value", () => {
     // Four buyers tied on every measure, a customer who never bought, and an old big spender.
     const tied = new Date(t.app.clock().getTime() - 45 * DAY).toISOString();
     for (const name of ["t1", "t2", "t3", "t4"]) {
-      for (const n of [1, 2]) ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-${n}`, amount: 15, currency: "EUR", occurredAt: tied }));
+      for (const n of [1, 2])
+        ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-${n}`, amount: 15, currency: "EUR", occurredAt: tied }));
     }
     ok(await touchpoint(t, { programId, customerExternalId: "visitor", type: "VISIT", externalId: "v1" }));
     for (const n of [1, 2, 3, 4, 5]) ok(await purchase(t, { programId, customerExternalId: `small${n}`, orderId: `small${n}`, amount: n, currency: "EUR" }));
@@ -237,7 +291,10 @@ describe("customer value", () => {
       for (const segment of v.segments) {
         const mine = buyers.filter((n: any) => n.rfm.segment === segment.segment);
         expect([segment.segment, segment.customers]).toEqual([segment.segment, mine.length]);
-        expect(segment.clv).toBeCloseTo(mine.reduce((sum: number, n: any) => sum + n.clv, 0), 2);
+        expect(segment.clv).toBeCloseTo(
+          mine.reduce((sum: number, n: any) => sum + n.clv, 0),
+          2,
+        );
         if (mine.length === 0) expect(segment.averageClv).toBeNull();
       }
       expect(v.segments.filter((s: any) => s.customers > 0).length).toBeGreaterThanOrEqual(4);
@@ -248,7 +305,10 @@ describe("customer value", () => {
       expect(v.best.clvThreshold).toBeCloseTo(threshold, 2);
       expect(v.best.customers).toBe(best.length);
       expect(best.length).toBeGreaterThanOrEqual(Math.ceil(buyers.length / 10));
-      expect(v.best.clv).toBeCloseTo(best.reduce((sum: number, n: any) => sum + n.clv, 0), 2);
+      expect(v.best.clv).toBeCloseTo(
+        best.reduce((sum: number, n: any) => sum + n.clv, 0),
+        2,
+      );
       expect(v.best.shareOfClv).toBeCloseTo(v.best.clv / clvs.reduce((a: number, b: number) => a + b, 0), 2);
       expect(v.best.top.map((n: any) => n.clv)).toEqual(best.slice(0, 3).map((n: any) => n.clv));
       return v;
@@ -271,14 +331,19 @@ describe("customer value", () => {
     const dueAt = new Date(t.app.clock().getTime() + 365 * DAY).toISOString();
     const goals = async () =>
       Object.fromEntries(
-        ok(await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment customers goal { target baseline progress } } } }`, { p: programId }))
-          .data.valueSegments.segments.map((s: any) => [s.segment, s]),
+        ok(
+          await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment customers goal { target baseline progress } } } }`, { p: programId }),
+        ).data.valueSegments.segments.map((s: any) => [s.segment, s]),
       );
     // Seed the cached percentiles first, so the newcomers below do not move them.
     const start = await goals();
     const baseline = start.NEW_CUSTOMERS.customers;
     const set = ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 4, dueAt, note: "welcome drive" } })).data.setSegmentGoal;
-    expect(set).toMatchObject({ segment: "NEW_CUSTOMERS", customers: baseline, goal: { target: baseline + 4, baseline, progress: 0, note: "welcome drive", dueAt } });
+    expect(set).toMatchObject({
+      segment: "NEW_CUSTOMERS",
+      customers: baseline,
+      goal: { target: baseline + 4, baseline, progress: 0, note: "welcome drive", dueAt },
+    });
     // Two first purchases today: new customers (the most recent, the fewest purchases).
     for (const name of ["n1", "n2"]) ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-1`, amount: 5, currency: "EUR" }));
     const now = await goals();
@@ -290,7 +355,9 @@ describe("customer value", () => {
     // Past its date and not reached: overdue. A goal to shrink a segment is reached at or below its target.
     const status = async () =>
       Object.fromEntries(
-        ok(await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment goal { reached overdue } } } }`, { p: programId })).data.valueSegments.segments.map((s: any) => [s.segment, s.goal]),
+        ok(
+          await t.gql(`query($p: ID!) { valueSegments(programId: $p) { segments { segment goal { reached overdue } } } }`, { p: programId }),
+        ).data.valueSegments.segments.map((s: any) => [s.segment, s.goal]),
       );
     expect((await status()).NEW_CUSTOMERS).toEqual({ reached: false, overdue: false });
     expect((await withClock(t, 366 * DAY, status)).NEW_CUSTOMERS).toEqual({ reached: false, overdue: true });
@@ -301,7 +368,10 @@ describe("customer value", () => {
     ok(await t.gql(SET, { i: { programId, segment: "NEW_CUSTOMERS", target: baseline + 2, dueAt } }));
     ok(await t.gql(SET, { i: { programId, segment: "LOYAL", target: now.LOYAL.customers, dueAt } }));
     const reached = await status();
-    expect([reached.NEW_CUSTOMERS, reached.LOYAL]).toEqual([{ reached: true, overdue: false }, { reached: true, overdue: false }]);
+    expect([reached.NEW_CUSTOMERS, reached.LOYAL]).toEqual([
+      { reached: true, overdue: false },
+      { reached: true, overdue: false },
+    ]);
     // Bad goals write nothing; only ADMIN sets them; clearing removes one.
     const bad = async (i: Record<string, unknown>, field: string) => {
       const res = await t.gql(SET, { i: { programId, segment: "CHAMPIONS", target: 5, dueAt, ...i } });

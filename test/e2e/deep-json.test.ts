@@ -95,7 +95,7 @@ describe("deeply nested JSON", () => {
     await new Promise((resolve) => socket.once("open", resolve));
     socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${ADMIN_KEY}` } }));
     await next("connection_ack");
-    const query = JSON.stringify("subscription { loyaltyEvents(programId: \"00000000-0000-0000-0000-000000000000\") { sequence } }");
+    const query = JSON.stringify('subscription { loyaltyEvents(programId: "00000000-0000-0000-0000-000000000000") { sequence } }');
     socket.send(`{"id":"1","type":"subscribe","payload":{"query":${query},"variables":{"x":${nested(20_000)}}}}`);
     const error = await next("error");
     expect(error).toEqual({ id: "1", type: "error", payload: [expect.objectContaining({ extensions: { code: "BAD_REQUEST", field: "x" } })] });

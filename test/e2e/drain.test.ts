@@ -55,7 +55,14 @@ async function start(): Promise<{ child: ChildProcess; port: number; output: () 
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const port = Number(/"url":"http:\/\/127\.0\.0\.1:(\d+)\/graphql"/.exec(output)?.[1] ?? /localhost:(\d+)\/graphql/.exec(output)?.[1]);
-    if (port && (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) return { child, port, output: () => output };
+    if (
+      port &&
+      (await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      return { child, port, output: () => output };
     if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -65,10 +72,7 @@ async function start(): Promise<{ child: ChildProcess; port: number; output: () 
 
 /** How a request ended; `sentBeforeSignal` for the ones sent before SIGTERM. */
 type Outcome = { orderId: string; sentBeforeSignal: boolean } & (
-  | { kind: "ok" }
-  | { kind: "unavailable" }
-  | { kind: "connection failed"; error: string }
-  | { kind: "other"; body: string }
+  { kind: "ok" } | { kind: "unavailable" } | { kind: "connection failed"; error: string } | { kind: "other"; body: string }
 );
 
 /** One POST, on a keep-alive connection as a real client's; what came back, or how it failed. */
@@ -76,7 +80,14 @@ function post(agent: Agent, port: number, body: unknown): Promise<{ status: numb
   return new Promise((resolve) => {
     const payload = JSON.stringify(body);
     const req = request(
-      { host: "127.0.0.1", port, path: "/graphql", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), authorization: `Bearer ${ADMIN_KEY}` } },
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/graphql",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), authorization: `Bearer ${ADMIN_KEY}` },
+      },
       (res) => {
         let text = "";
         res.on("data", (chunk) => (text += chunk));
@@ -95,7 +106,11 @@ it("answers every request it received, writes each once, delivers their events, 
   const server = await start();
   const { port } = server;
   const gql = async (query: string, variables: Record<string, unknown>) => {
-    const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return (await res.json()) as any;
   };
   const created = await gql(`mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
@@ -117,7 +132,11 @@ it("answers every request it received, writes each once, delivers their events, 
   let subscribed = false;
   ws.subscribe(
     { query: `subscription($p: ID!) { loyaltyEvents(programId: $p) { ... on TouchpointRecordedEvent { sequence externalId } } }`, variables: { p: programId } },
-    { next: (value: any) => value.data?.loyaltyEvents?.externalId && events.push(value.data.loyaltyEvents.externalId), error: () => undefined, complete: () => undefined },
+    {
+      next: (value: any) => value.data?.loyaltyEvents?.externalId && events.push(value.data.loyaltyEvents.externalId),
+      error: () => undefined,
+      complete: () => undefined,
+    },
   );
   // The subscription is registered once a first event reaches it.
   while (!subscribed) {
@@ -136,7 +155,10 @@ it("answers every request it received, writes each once, delivers their events, 
       const orderId = `c${c}-${n}`;
       const sentBeforeSignal = !signalled;
       sent++;
-      const answer = await post(agent, port, { query: PURCHASE, variables: { i: { programId, customerExternalId: `customer-${c % 8}`, orderId, amount: 2, currency: "EUR" } } });
+      const answer = await post(agent, port, {
+        query: PURCHASE,
+        variables: { i: { programId, customerExternalId: `customer-${c % 8}`, orderId, amount: 2, currency: "EUR" } },
+      });
       if ("error" in answer) {
         // The server is gone (refused), or the connection was cut: checked below against what was written.
         outcomes.push({ orderId, sentBeforeSignal, kind: "connection failed", error: `${answer.error.code} ${answer.error.message}` });
@@ -144,7 +166,8 @@ it("answers every request it received, writes each once, delivers their events, 
       }
       const body = JSON.parse(answer.body);
       if (answer.status === 200 && !body.errors) outcomes.push({ orderId, sentBeforeSignal, kind: "ok" });
-      else if (answer.status === 503 && body.errors?.[0]?.extensions?.code === "UNAVAILABLE" && body.errors[0].extensions.retryable) outcomes.push({ orderId, sentBeforeSignal, kind: "unavailable" });
+      else if (answer.status === 503 && body.errors?.[0]?.extensions?.code === "UNAVAILABLE" && body.errors[0].extensions.retryable)
+        outcomes.push({ orderId, sentBeforeSignal, kind: "unavailable" });
       else outcomes.push({ orderId, sentBeforeSignal, kind: "other", body: answer.body });
     }
   });

@@ -54,7 +54,11 @@ interface IndexShape {
 /** `((status = 'ACTIVE'::text) AND (remaining > 0))` and `status = 'ACTIVE' AND remaining > 0` compare equal. */
 function normalizePredicate(sql: string | null | undefined): string | null {
   if (!sql) return null;
-  return sql.replace(/::[a-z ]+(\[\])?/g, "").replace(/[()]/g, "").replace(/\s+/g, " ").trim();
+  return sql
+    .replace(/::[a-z ]+(\[\])?/g, "")
+    .replace(/[()]/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 /**
@@ -87,7 +91,8 @@ it("every index is as its entity declares it: columns in order, uniqueness, pred
     })),
   );
   // Indexes of their own only: those behind primary keys and unique constraints are the builder's to compare.
-  const rows: Array<{ table: string; name: string; columns: string[]; unique: boolean; predicate: string | null }> = await dataSource.query(`
+  const rows: Array<{ table: string; name: string; columns: string[]; unique: boolean; predicate: string | null }> = await dataSource.query(
+    `
     SELECT t.relname AS table, x.relname AS name, i.indisunique AS unique, pg_get_expr(i.indpred, i.indrelid) AS predicate,
            array(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS columns
       FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid

@@ -20,7 +20,10 @@ describe("eraseCustomer", () => {
     const programId = await createProgram(t, {
       name: "Forgetful",
       ladder: { preset: "griffin-7" },
-      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "REVIEW", fixedPoints: 5 }],
+      earningRules: [
+        { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+        { touchpointType: "REVIEW", fixedPoints: 5 },
+      ],
     });
     const eve = ok(
       await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, {
@@ -32,16 +35,37 @@ describe("eraseCustomer", () => {
     ok(await review(t, { programId, customerId: eve, reviewId: "r1", rating: 2, text: "Eve here: the parcel came late" }));
     const survey = ok(
       await t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, {
-        i: { programId, name: "How was it?", questions: [{ key: "nps", kind: "NPS", text: "Recommend us?" }, { key: "why", kind: "TEXT", text: "Why?", required: false }] },
+        i: {
+          programId,
+          name: "How was it?",
+          questions: [
+            { key: "nps", kind: "NPS", text: "Recommend us?" },
+            { key: "why", kind: "TEXT", text: "Why?", required: false },
+          ],
+        },
       }),
     ).data.createSurvey.id;
-    ok(await t.gql(`mutation($i: SubmitSurveyResponseInput!) { submitSurveyResponse(input: $i) { replayed } }`, {
-      i: { surveyId: survey, customerId: eve, responseId: "s1", answers: [{ questionKey: "nps", value: 3 }, { questionKey: "why", text: "call me on 06 12 34 56 78" }] },
-    }));
+    ok(
+      await t.gql(`mutation($i: SubmitSurveyResponseInput!) { submitSurveyResponse(input: $i) { replayed } }`, {
+        i: {
+          surveyId: survey,
+          customerId: eve,
+          responseId: "s1",
+          answers: [
+            { questionKey: "nps", value: 3 },
+            { questionKey: "why", text: "call me on 06 12 34 56 78" },
+          ],
+        },
+      }),
+    );
     const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: eve })).data.issueCustomerToken.token;
     // In use (so this process has it cached as good) until the erasure.
     expect(ok(await t.gql(`{ programs { id } }`, {}, token)).data.programs).toEqual([{ id: programId }]);
-    const events = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on CustomerErasedEvent { sequence customerId at } } }`, { p: programId });
+    const events = collect(
+      t.ws(),
+      `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on CustomerErasedEvent { sequence customerId at } } }`,
+      { p: programId },
+    );
     await listening(t.app, programId);
 
     // Only the program's ADMIN.
@@ -64,7 +88,10 @@ describe("eraseCustomer", () => {
     expect(erased.erasedAt).toBeTruthy();
     expect(erased.stageHistory.map((h: any) => h.to.key)).toEqual(["first_time_customer", "repeat_customer"]);
     // What they wrote is gone; a survey response keeps only its survey and derived attitude.
-    const stored = await t.app.db.query(`SELECT type, data, request_hash FROM touchpoints WHERE program_id = $1 AND customer_id = $2 ORDER BY id`, [programId, eve]);
+    const stored = await t.app.db.query(`SELECT type, data, request_hash FROM touchpoints WHERE program_id = $1 AND customer_id = $2 ORDER BY id`, [
+      programId,
+      eve,
+    ]);
     expect(stored).toHaveLength(4);
     expect(JSON.stringify(stored)).not.toMatch(/Eve|06 12|late|eve@example/);
     expect(stored.every((r) => r.request_hash === "erased")).toBe(true);
@@ -79,7 +106,11 @@ describe("eraseCustomer", () => {
     expect(again.erasedAt).toBe(erased.erasedAt);
     // Erasing again sent nothing: a marker written after it (another customer's visit) arrives,
     // and before it came the one erasure event only.
-    ok(await t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { replayed } }`, { i: { programId, customerExternalId: "marker", type: "VISIT", externalId: "marker-1" } }));
+    ok(
+      await t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { replayed } }`, {
+        i: { programId, customerExternalId: "marker", type: "VISIT", externalId: "marker-1" },
+      }),
+    );
     const beforeMarker = await events.before((e: any) => e.loyaltyEvents.__typename === "TouchpointRecordedEvent");
     expect(beforeMarker.filter((e: any) => e.loyaltyEvents.__typename === "CustomerErasedEvent")).toHaveLength(1);
     events.unsubscribe();
@@ -89,24 +120,39 @@ describe("eraseCustomer", () => {
     const reuse = await purchase(t, { programId, customerExternalId: `erased:${eve}`, orderId: "e4", amount: 5, currency: "EUR" });
     expect(code(reuse)).toBe("BAD_USER_INPUT");
     expect(reuse.errors?.[0].extensions?.field).toBe("customerExternalId");
-    expect(code(await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId, externalId: `erased:${eve}`, name: "Eve" } }))).toBe(
-      "BAD_USER_INPUT",
-    );
+    expect(
+      code(
+        await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId, externalId: `erased:${eve}`, name: "Eve" } }),
+      ),
+    ).toBe("BAD_USER_INPUT");
     const back = ok(await purchase(t, { programId, customerExternalId: "eve@example.com", orderId: "e5", amount: 5, currency: "EUR" })).data.recordPurchase;
     expect(back.customer.id).not.toBe(eve);
     expect(back.customer.points.balance).toBe(5);
     // Nor by her orders, or any other write that names her by id.
-    expect(code(await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "e1", refundId: "e1-r", amount: 10 } }))).toBe("NOT_FOUND");
-    expect(code(await t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points } }`, { i: { programId, customerId: eve, points: 5, reason: "goodwill", idempotencyKey: "adj" } }))).toBe(
-      "NOT_FOUND",
-    );
-    const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 5 } })).data.createReward.id;
+    expect(
+      code(
+        await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, {
+          i: { programId, orderId: "e1", refundId: "e1-r", amount: 10 },
+        }),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(
+      code(
+        await t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points } }`, {
+          i: { programId, customerId: eve, points: 5, reason: "goodwill", idempotencyKey: "adj" },
+        }),
+      ),
+    ).toBe("NOT_FOUND");
+    const reward = ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 5 } })).data
+      .createReward.id;
     const REDEEM = `mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`;
     expect(code(await t.gql(REDEEM, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }))).toBe("NOT_FOUND");
     // Her own token no longer names anyone: refused before any operation looks at her.
     const redeemed = await t.gql(REDEEM, { i: { customerId: eve, rewardId: reward, idempotencyKey: "mug" } }, token);
     expect([redeemed.status, code(redeemed)]).toEqual([401, "UNAUTHENTICATED"]);
-    const referral = await t.gql(`mutation($i: RecordReferralInput!) { recordReferral(input: $i) { replayed } }`, { i: { programId, referrerId: eve, refereeExternalId: "friend", referralId: "ref1" } });
+    const referral = await t.gql(`mutation($i: RecordReferralInput!) { recordReferral(input: $i) { replayed } }`, {
+      i: { programId, referrerId: eve, refereeExternalId: "friend", referralId: "ref1" },
+    });
     expect(code(referral)).toBe("NOT_FOUND");
     expect(await t.app.db.query(`SELECT 1 FROM customers WHERE program_id = $1 AND external_id = 'friend'`, [programId])).toEqual([]);
     expect(await pointsDisagreements(t, programId)).toEqual([]);

@@ -61,7 +61,13 @@ const runsOf = (name: keyof typeof WEIGHTS) => Math.max(1, Math.round(RUNS * WEI
  */
 const budget = (name: keyof typeof WEIGHTS) => 30_000 + runsOf(name) * 60;
 const timeout = (name: keyof typeof WEIGHTS) => budget(name) + 30_000;
-const params = (name: keyof typeof WEIGHTS): fc.Parameters<any> => ({ numRuns: runsOf(name), seed: SEED, path: PATH, interruptAfterTimeLimit: budget(name), markInterruptAsFailure: true });
+const params = (name: keyof typeof WEIGHTS): fc.Parameters<any> => ({
+  numRuns: runsOf(name),
+  seed: SEED,
+  path: PATH,
+  interruptAfterTimeLimit: budget(name),
+  markInterruptAsFailure: true,
+});
 
 const MAX_BODY = 1_000_000;
 const GENEROUS = "1000000000:1000000000";
@@ -93,7 +99,8 @@ beforeAll(async () => {
   storefront = await createKey(t, program, "STOREFRONT");
   customerId = ok(await purchase(t, { programId: program, customerExternalId: "fuzz-c1", orderId: "fuzz-o1", amount: 10, currency: "EUR" }, partner)).data
     .recordPurchase.customer.id;
-  customerToken = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken.token;
+  customerToken = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken
+    .token;
 });
 afterAll(() => t.stop());
 
@@ -166,7 +173,12 @@ interface Answer {
 }
 
 function describeCase(c: HttpCase): string {
-  const body = c.body === undefined ? "(none)" : typeof c.body === "string" ? JSON.stringify(clip(c.body)) : `${c.body.length} bytes ${Buffer.from(c.body.slice(0, 60)).toString("hex")}`;
+  const body =
+    c.body === undefined
+      ? "(none)"
+      : typeof c.body === "string"
+        ? JSON.stringify(clip(c.body))
+        : `${c.body.length} bytes ${Buffer.from(c.body.slice(0, 60)).toString("hex")}`;
   return `${c.what}: ${c.method} /graphql${clip(c.search ?? "", 300)} headers ${JSON.stringify(c.headers, (_k, v) => (typeof v === "string" ? clip(v, 200) : v))} body ${body}`;
 }
 
@@ -205,13 +217,15 @@ function check(c: HttpCase, a: Answer): void {
   if (internal) fail("INTERNAL_SERVER_ERROR");
   const leak = leakIn(a.text);
   if (leak) fail(`the answer shows ${leak}`);
-  if (c.writes && a.json?.data && typeof a.json.data === "object" && Object.values(a.json.data).some((v) => v !== null)) fail("a write meant to be refused was answered with data");
+  if (c.writes && a.json?.data && typeof a.json.data === "object" && Object.values(a.json.data).some((v) => v !== null))
+    fail("a write meant to be refused was answered with data");
 }
 
 async function roundTrip(c: HttpCase): Promise<Answer> {
   const started = performance.now();
   const a = await send(c);
-  if (process.env.FUZZ_DEBUG && performance.now() - started > 500) console.log(`slow ${Math.round(performance.now() - started)} ms: ${a.status} ${describeCase(c).slice(0, 1500)} → ${clip(a.text, 300)}`);
+  if (process.env.FUZZ_DEBUG && performance.now() - started > 500)
+    console.log(`slow ${Math.round(performance.now() - started)} ms: ${a.status} ${describeCase(c).slice(0, 1500)} → ${clip(a.text, 300)}`);
   check(c, a);
   return a;
 }
@@ -284,7 +298,25 @@ const NASTY_STRINGS = [
   "EUR\u0000",
 ];
 
-const NASTY_NUMBERS = [0, -0, -1, 1, 0.5, -0.001, 10.123, 2 ** 31, -(2 ** 31) - 1, 2 ** 53, -(2 ** 53), 1e13, 3e9, 1e308, -1e308, Number.MIN_VALUE, Number.EPSILON];
+const NASTY_NUMBERS = [
+  0,
+  -0,
+  -1,
+  1,
+  0.5,
+  -0.001,
+  10.123,
+  2 ** 31,
+  -(2 ** 31) - 1,
+  2 ** 53,
+  -(2 ** 53),
+  1e13,
+  3e9,
+  1e308,
+  -1e308,
+  Number.MIN_VALUE,
+  Number.EPSILON,
+];
 
 /** Text of one repeated unit, n units long: the way to make a 1 MB string cheaply. */
 const repeated = fc
@@ -304,7 +336,11 @@ const nastyString = fc.oneof(
 /** A JSON value nested `depth` levels deep, as text (JSON.stringify itself would recurse that deep). */
 const deepJsonText = fc
   .record({
-    depth: fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 1, max: 200 }) }, { weight: 4, arbitrary: fc.integer({ min: 200, max: 20_000 }) }, { weight: 2, arbitrary: fc.integer({ min: 20_000, max: 160_000 }) }),
+    depth: fc.oneof(
+      { weight: 2, arbitrary: fc.integer({ min: 1, max: 200 }) },
+      { weight: 4, arbitrary: fc.integer({ min: 200, max: 20_000 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 20_000, max: 160_000 }) },
+    ),
     shape: fc.constantFrom("array", "object", "mixed"),
   })
   .map(({ depth, shape }) => {
@@ -335,13 +371,33 @@ const READS = [
 // Credentials
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
-const header = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c < 0x7f || c > 0x9f).map((c) => String.fromCharCode(c)), maxLength: 300 });
+const header = fc.string({
+  unit: fc
+    .integer({ min: 0x20, max: 0xff })
+    .filter((c) => c < 0x7f || c > 0x9f)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 300,
+});
 const base64urlChars = fc.string({ unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), minLength: 1, maxLength: 60 });
 
 /** A credential that names no one (or nothing at all): never one of the test's real credentials. */
 const badCredential: fc.Arbitrary<string | null> = fc.oneof(
   fc.constant(null),
-  fc.constantFrom("", "Bearer", "Bearer ", "Bearer  ", "Basic dXNlcjpwYXNz", "bearer", "Token x", "lk_", "ct_", "ct_.", "lk__", "Bearer lk_0_0", "Bearer ct_a.b"),
+  fc.constantFrom(
+    "",
+    "Bearer",
+    "Bearer ",
+    "Bearer  ",
+    "Basic dXNlcjpwYXNz",
+    "bearer",
+    "Token x",
+    "lk_",
+    "ct_",
+    "ct_.",
+    "lk__",
+    "Bearer lk_0_0",
+    "Bearer ct_a.b",
+  ),
   header,
   header.map((s) => `Bearer ${s}`),
   // API keys: the right shape with wrong parts, and the test's own keys altered.
@@ -349,9 +405,16 @@ const badCredential: fc.Arbitrary<string | null> = fc.oneof(
   fc.tuple(fc.nat(), fc.constantFrom("flip", "cut", "grow", "upper")).map(([i, how]) => `Bearer ${alter(partner, i, how)}`),
   // Customer tokens: forged claims (any JSON, or the right shape) with any signature, and the real one altered.
   fc.tuple(fc.jsonValue({ maxDepth: 3 }), base64urlChars).map(([claims, sig]) => `Bearer ct_${b64url(JSON.stringify(claims) ?? "null")}.${sig}`),
-  fc.tuple(fc.constantFrom("null", "0", '""', "[]", "true", "{}", '{"p":null}', "[null]", "{", "\u0000"), base64urlChars).map(([claims, sig]) => `Bearer ct_${b64url(claims)}.${sig}`),
   fc
-    .record({ p: fc.oneof(fc.constant("PROGRAM"), fc.uuid(), nastyString), c: fc.oneof(fc.constant("CUSTOMER"), fc.uuid(), nastyString), e: fc.oneof(fc.integer(), fc.constantFrom(1e308, -1, 0, 9e15)), sig: base64urlChars })
+    .tuple(fc.constantFrom("null", "0", '""', "[]", "true", "{}", '{"p":null}', "[null]", "{", "\u0000"), base64urlChars)
+    .map(([claims, sig]) => `Bearer ct_${b64url(claims)}.${sig}`),
+  fc
+    .record({
+      p: fc.oneof(fc.constant("PROGRAM"), fc.uuid(), nastyString),
+      c: fc.oneof(fc.constant("CUSTOMER"), fc.uuid(), nastyString),
+      e: fc.oneof(fc.integer(), fc.constantFrom(1e308, -1, 0, 9e15)),
+      sig: base64urlChars,
+    })
     .map(({ p, c, e, sig }) => `Bearer ct_${b64url(JSON.stringify({ p: p === "PROGRAM" ? program : p, c: c === "CUSTOMER" ? customerId : c, e }))}.${sig}`),
   fc.tuple(fc.nat(), fc.constantFrom("flip", "cut", "grow")).map(([i, how]) => `Bearer ${alter(customerToken, i, how)}`),
   fc.constantFrom("ADMIN", "x".repeat(5000), `${"Bearer ".repeat(500)}x`),
@@ -529,7 +592,16 @@ function buildDocument(g: Gen, operation: "query" | "mutation" | "subscription",
 
   const directives = () => {
     if (!chance(g, 0.15)) return "";
-    return pick(g, [" @include(if: true)", " @skip(if: false)", " @include(if: false)", " @skip(if: true)", " @deprecated", " @include(if: $nope)", " @skip(if: true) @skip(if: true)", " @specifiedBy(url: \"x\")"]);
+    return pick(g, [
+      " @include(if: true)",
+      " @skip(if: false)",
+      " @include(if: false)",
+      " @skip(if: true)",
+      " @deprecated",
+      " @include(if: $nope)",
+      " @skip(if: true) @skip(if: true)",
+      ' @specifiedBy(url: "x")',
+    ]);
   };
 
   const alias = () => (chance(g, 0.2) ? `${pick(g, ["a", "b", "same", "__x", `a${int(g, 0, 99)}`])}: ` : "");
@@ -552,7 +624,7 @@ function buildDocument(g: Gen, operation: "query" | "mutation" | "subscription",
       parts.push(`${alias()}${field.name}${argsOf(field, depth, false)}${directives()}${selection(field.type, depth + 1)}`);
     }
     if (chance(g, 0.1)) parts.push("__typename");
-    if (chance(g, 0.02)) parts.push(pick(g, ["noSuchField", "__schema { types { name } }", "__type(name: \"Customer\") { name }"]));
+    if (chance(g, 0.02)) parts.push(pick(g, ["noSuchField", "__schema { types { name } }", '__type(name: "Customer") { name }']));
     let body = parts.join(" ");
     if ((isObjectType(named) || isInterfaceType(named)) && chance(g, 0.15)) {
       const name = `F${nextFragment++}`;
@@ -573,7 +645,9 @@ function buildDocument(g: Gen, operation: "query" | "mutation" | "subscription",
   for (let i = 0; i < count; i++) {
     const field = pick(g, fields);
     const breakIt = i === broken && field.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined);
-    roots.push(`${count > 1 || chance(g, 0.2) ? `r${i}: ` : ""}${field.name}${argsOf(field, 0, breakIt)}${i === broken && !breakIt ? "(zzNoSuchArgument: 1)" : ""}${directives()}${selection(field.type, 1)}`);
+    roots.push(
+      `${count > 1 || chance(g, 0.2) ? `r${i}: ` : ""}${field.name}${argsOf(field, 0, breakIt)}${i === broken && !breakIt ? "(zzNoSuchArgument: 1)" : ""}${directives()}${selection(field.type, 1)}`,
+    );
   }
   const operationName = chance(g, 0.3) ? pick(g, ["Op", "op_1", "Fuzz"]) : undefined;
   const head = `${operation}${operationName ? ` ${operationName}` : ""}${variableDefs.length ? `(${variableDefs.join(", ")})` : ""}`;
@@ -603,7 +677,12 @@ const CONTENT_TYPES = [
 const rawBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }) },
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 300 }) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(`{"query":"{ programs { id } }"}`, JSON.stringify({ query: PURCHASE, variables: { input: {} } })), fc.nat()).map(([s, n]) => s.slice(0, n % s.length)) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(`{"query":"{ programs { id } }"}`, JSON.stringify({ query: PURCHASE, variables: { input: {} } })), fc.nat())
+      .map(([s, n]) => s.slice(0, n % s.length)),
+  },
   { weight: 3, arbitrary: anyJsonText },
   // Deep JSON: as the body, and where variables go.
   { weight: 2, arbitrary: deepJsonText },
@@ -613,8 +692,14 @@ const rawBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
     weight: 4,
     arbitrary: fc
       .record({
-        query: fc.oneof(fc.constantFrom("PURCHASE", "READ"), anyJsonText.map((s) => ({ raw: s }))),
-        variables: fc.option(anyJsonText.filter((s) => !s.startsWith("{") && s !== "null"), { nil: undefined }),
+        query: fc.oneof(
+          fc.constantFrom("PURCHASE", "READ"),
+          anyJsonText.map((s) => ({ raw: s })),
+        ),
+        variables: fc.option(
+          anyJsonText.filter((s) => !s.startsWith("{") && s !== "null"),
+          { nil: undefined },
+        ),
         operationName: fc.option(fc.oneof(fc.integer(), fc.constant("[]"), fc.constant("{}")).map(String), { nil: undefined }),
         extensions: fc.option(anyJsonText, { nil: undefined }),
       })
@@ -626,7 +711,14 @@ const rawBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
       }),
   },
   // Batches, which are not accepted.
-  { weight: 1, arbitrary: fc.array(fc.constantFrom(`{"query":${JSON.stringify(PURCHASE)},"variables":{"input":{}}}`, `{"query":"{ programs { id } }"}`, "null", "[]"), { maxLength: 5 }).map((xs) => `[${xs.join(",")}]`) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(fc.constantFrom(`{"query":${JSON.stringify(PURCHASE)},"variables":{"input":{}}}`, `{"query":"{ programs { id } }"}`, "null", "[]"), {
+        maxLength: 5,
+      })
+      .map((xs) => `[${xs.join(",")}]`),
+  },
   // A query string that is not GraphQL, or is GraphQL of the deepest and largest kinds.
   {
     weight: 3,
@@ -640,10 +732,20 @@ const rawBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
         fc.integer({ min: 1, max: 100_000 }).map((n) => `{ __typename ${"@skip(if: false) ".repeat(n)}}`),
         fc.integer({ min: 1, max: 100_000 }).map((n) => `{ programs(${"a: 1 ".repeat(n)}) { id } }`),
         fc.integer({ min: 1, max: 100_000 }).map((n) => `query { ${"...F ".repeat(n)} } fragment F on Query { __typename }`),
-        fc.integer({ min: 1, max: 3_000 }).map((n) => `query { ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ...F${i + 1} }`).join(" ")} fragment F${n} on Query { ...F0 }`),
+        fc
+          .integer({ min: 1, max: 3_000 })
+          .map(
+            (n) =>
+              `query { ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ...F${i + 1} }`).join(" ")} fragment F${n} on Query { ...F0 }`,
+          ),
         fc.integer({ min: 1, max: 200_000 }).map((n) => `{ programs { id } } ${"#".repeat(n)}`),
         fc.integer({ min: 1, max: 100_000 }).map((n) => `{ customers(programId: ${"[".repeat(n)}"x"${"]".repeat(n)}) { nodes { id } } }`),
-        fc.constantFrom("mutation { recordPurchase }", "subscription { stageChanged(programId: 1) { customerId } }", "query { ...on Mutation { __typename } }", "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }"),
+        fc.constantFrom(
+          "mutation { recordPurchase }",
+          "subscription { stageChanged(programId: 1) { customerId } }",
+          "query { ...on Mutation { __typename } }",
+          "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }",
+        ),
       )
       .map((query) => JSON.stringify({ query })),
   },
@@ -659,12 +761,28 @@ const rawRequest: fc.Arbitrary<HttpCase> = fc
     requestId: fc.option(fc.oneof(header, fc.constantFrom("x".repeat(101), "../..", "id\u00ff")), { nil: undefined }),
     search: fc.option(
       fc.oneof(
-        fc.record({ query: fc.oneof(nastyString, fc.constantFrom(READS[0], PURCHASE, "{ __typename }")), variables: fc.option(anyJsonText, { nil: undefined }), extra: fc.string({ maxLength: 30 }) }).map(({ query, variables, extra }) => {
-          const p = new URLSearchParams({ query });
-          if (variables !== undefined) p.set("variables", variables);
-          return `?${p.toString()}${extra ? `&${encodeURIComponent(extra)}` : ""}`;
-        }),
-        fc.constantFrom("?", "?query", "?query=%", "?query=%E0%A4%A", "?query=%00", "?variables={", "?query={__typename}&query={programs{id}}", "?operationName[]=x", "?query[$gt]=1"),
+        fc
+          .record({
+            query: fc.oneof(nastyString, fc.constantFrom(READS[0], PURCHASE, "{ __typename }")),
+            variables: fc.option(anyJsonText, { nil: undefined }),
+            extra: fc.string({ maxLength: 30 }),
+          })
+          .map(({ query, variables, extra }) => {
+            const p = new URLSearchParams({ query });
+            if (variables !== undefined) p.set("variables", variables);
+            return `?${p.toString()}${extra ? `&${encodeURIComponent(extra)}` : ""}`;
+          }),
+        fc.constantFrom(
+          "?",
+          "?query",
+          "?query=%",
+          "?query=%E0%A4%A",
+          "?query=%00",
+          "?variables={",
+          "?query={__typename}&query={programs{id}}",
+          "?operationName[]=x",
+          "?query[$gt]=1",
+        ),
         fc.string({ unit: "binary", maxLength: 100 }).map((s) => `?query=${encodeURIComponent(s)}`),
       ),
       { nil: undefined },
@@ -672,7 +790,15 @@ const rawRequest: fc.Arbitrary<HttpCase> = fc
   })
   .map(({ method, contentType, credential, body, preflight, requestId, search }): HttpCase => {
     const token =
-      credential === "PARTNER" ? partner : credential === "ROOT" ? ADMIN_KEY : credential === "STOREFRONT" ? storefront : credential === "CUSTOMER" ? customerToken : null;
+      credential === "PARTNER"
+        ? partner
+        : credential === "ROOT"
+          ? ADMIN_KEY
+          : credential === "STOREFRONT"
+            ? storefront
+            : credential === "CUSTOMER"
+              ? customerToken
+              : null;
     const headers: Record<string, string> = {};
     if (contentType !== undefined) headers["content-type"] = contentType;
     if (credential === null) {
@@ -779,14 +905,32 @@ const INVALID_WRITES: InvalidWrite[] = [
     document: `mutation($input: RecordReviewInput!) { recordReview(input: $input) { pointsEarned } }`,
     token: "PARTNER",
     base: () => ({ programId: program, customerExternalId: `fuzz-${randomUUID()}`, reviewId: randomUUID(), rating: 4 }),
-    patches: [{ rating: 6 }, { rating: 0 }, { rating: -1 }, { rating: 2 ** 31 }, { rating: 4.5 }, { rating: "5" }, { text: "x".repeat(5001) }, { reviewId: "" }, { text: "a\u0000" }],
+    patches: [
+      { rating: 6 },
+      { rating: 0 },
+      { rating: -1 },
+      { rating: 2 ** 31 },
+      { rating: 4.5 },
+      { rating: "5" },
+      { text: "x".repeat(5001) },
+      { reviewId: "" },
+      { text: "a\u0000" },
+    ],
   },
   {
     what: "upsertCustomer",
     document: `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`,
     token: "PARTNER",
     base: () => ({ programId: program, externalId: `fuzz-${randomUUID()}` }),
-    patches: [{ email: "not-an-email" }, { name: "n".repeat(201) }, { externalId: "" }, { externalId: null }, { attributes: "x" }, { attributes: { a: "\u0000" } }, { email: 5 }],
+    patches: [
+      { email: "not-an-email" },
+      { name: "n".repeat(201) },
+      { externalId: "" },
+      { externalId: null },
+      { attributes: "x" },
+      { attributes: { a: "\u0000" } },
+      { email: 5 },
+    ],
   },
   {
     what: "createProgram",
@@ -797,7 +941,14 @@ const INVALID_WRITES: InvalidWrite[] = [
       { ladder: { preset: "nope" } },
       { ladder: {} },
       { ladder: { preset: "griffin-7", stages: [{ key: "a", name: "A" }] } },
-      { ladder: { stages: [{ key: "a", name: "A" }, { key: "b", name: "B", paths: [] }] } },
+      {
+        ladder: {
+          stages: [
+            { key: "a", name: "A" },
+            { key: "b", name: "B", paths: [] },
+          ],
+        },
+      },
       { timeZone: "Mars/Olympus" },
       { earningRules: [{ touchpointType: "PURCHASE" }] },
       { earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: -1 }] },
@@ -810,7 +961,16 @@ const INVALID_WRITES: InvalidWrite[] = [
     document: `mutation($input: AdjustPointsInput!) { adjustPoints(input: $input) { id } }`,
     token: "ADMIN_ROLE",
     base: () => ({ programId: program, customerId, idempotencyKey: randomUUID(), points: 5, reason: "fuzz" }),
-    patches: [{ points: "NaN" }, { points: 1e308 }, { points: -1e308 }, { points: null }, { reason: undefined }, { customerId: "not-a-uuid" }, { programId: "x" }, { idempotencyKey: null }],
+    patches: [
+      { points: "NaN" },
+      { points: 1e308 },
+      { points: -1e308 },
+      { points: null },
+      { reason: undefined },
+      { customerId: "not-a-uuid" },
+      { programId: "x" },
+      { idempotencyKey: null },
+    ],
   },
 ];
 
@@ -818,7 +978,9 @@ const invalidWrite: fc.Arbitrary<HttpCase> = fc
   .record({
     write: fc.nat(),
     patch: fc.nat(),
-    noise: fc.dictionary(fc.constantFrom("channel", "customerExternalId", "text", "productId", "email", "name"), fc.oneof(nastyString, fc.constant("ok")), { maxKeys: 2 }),
+    noise: fc.dictionary(fc.constantFrom("channel", "customerExternalId", "text", "productId", "email", "name"), fc.oneof(nastyString, fc.constant("ok")), {
+      maxKeys: 2,
+    }),
     alias: fc.boolean(),
   })
   .map(({ write, patch, noise, alias }) => {
@@ -833,17 +995,19 @@ const invalidWrite: fc.Arbitrary<HttpCase> = fc
     // Noise must not make another field valid that the patch made invalid: the patch wins above.
     const token = w.token === "PARTNER" ? partner : w.token === "ROOT" ? ADMIN_KEY : adminRole;
     const document = alias ? w.document.replace(/\{ (\w+)\(/, "{ aliased: $1(") : w.document;
-    return post(`invalid ${w.what} ${JSON.stringify(p, (_k, v) => (typeof v === "string" ? clip(v, 40) : v))}`, { query: document, variables: { input } }, token, { writes: true });
+    return post(
+      `invalid ${w.what} ${JSON.stringify(p, (_k, v) => (typeof v === "string" ? clip(v, 40) : v))}`,
+      { query: document, variables: { input } },
+      token,
+      { writes: true },
+    );
   });
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket
 
 type Frame =
-  | { kind: "init"; payload: string | undefined }
-  | { kind: "subscribe"; text: string }
-  | { kind: "text"; text: string }
-  | { kind: "binary"; bytes: Uint8Array };
+  { kind: "init"; payload: string | undefined } | { kind: "subscribe"; text: string } | { kind: "text"; text: string } | { kind: "binary"; bytes: Uint8Array };
 
 const SUBSCRIPTIONS = [
   `subscription($p: ID!) { stageChanged(programId: $p) { customerId } }`,
@@ -854,30 +1018,58 @@ const SUBSCRIPTIONS = [
   `subscription { a: stageChanged(programId: "x") { customerId } b: stageChanged(programId: "y") { customerId } }`,
 ];
 
-const wsId = fc.oneof(fc.constantFrom(`"1"`, `"s"`, `""`, "1", "null", "[]", "{}", JSON.stringify("i".repeat(5000)), `"__proto__"`), fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)));
+const wsId = fc.oneof(
+  fc.constantFrom(`"1"`, `"s"`, `""`, "1", "null", "[]", "{}", JSON.stringify("i".repeat(5000)), `"__proto__"`),
+  fc.string({ maxLength: 20 }).map((s) => JSON.stringify(s)),
+);
 const wsFrame: fc.Arbitrary<Frame> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
       .oneof(
-        fc.constantFrom("PARTNER", "CUSTOMER", "STOREFRONT", "ROOT").map((who) => ({ authorization: `Bearer ${who === "PARTNER" ? partner : who === "CUSTOMER" ? customerToken : who === "STOREFRONT" ? storefront : ADMIN_KEY}` })),
+        fc.constantFrom("PARTNER", "CUSTOMER", "STOREFRONT", "ROOT").map((who) => ({
+          authorization: `Bearer ${who === "PARTNER" ? partner : who === "CUSTOMER" ? customerToken : who === "STOREFRONT" ? storefront : ADMIN_KEY}`,
+        })),
         badCredential.map((authorization) => (authorization === null ? {} : { authorization })),
         fc
-          .tuple(fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((claims) => JSON.stringify(claims) ?? "null"), fc.constantFrom("null", "0", "[]", '"x"', "{")), base64urlChars)
+          .tuple(
+            fc.oneof(
+              fc.jsonValue({ maxDepth: 2 }).map((claims) => JSON.stringify(claims) ?? "null"),
+              fc.constantFrom("null", "0", "[]", '"x"', "{"),
+            ),
+            base64urlChars,
+          )
           .map(([claims, sig]) => ({ authorization: `Bearer ct_${b64url(claims)}.${sig}` })),
         badCredential.map((Authorization) => ({ Authorization, authorization: 5 })),
         fc.constantFrom<unknown>(null, [], "Bearer x", 7, { authorization: null }, { authorization: ["Bearer x"] }, { authorization: { toString: "x" } }),
       )
       .map((p) => ({ kind: "init" as const, payload: JSON.stringify(p) }))
-      .chain((f) => fc.oneof(fc.constant(f), deepJsonText.map((d) => ({ kind: "init" as const, payload: d })), fc.constant({ kind: "init" as const, payload: undefined }))),
+      .chain((f) =>
+        fc.oneof(
+          fc.constant(f),
+          deepJsonText.map((d) => ({ kind: "init" as const, payload: d })),
+          fc.constant({ kind: "init" as const, payload: undefined }),
+        ),
+      ),
   },
   {
     weight: 5,
     arbitrary: fc
       .record({
         id: wsId,
-        query: fc.oneof(fc.constantFrom(...SUBSCRIPTIONS).map((q) => JSON.stringify(q)), anyJsonText, nastyString.map((s) => JSON.stringify(s))),
-        variables: fc.option(fc.oneof(fc.constant("PROGRAM"), anyJsonText, deepJsonText.map((d) => `{"a":${d}}`)), { nil: undefined }),
+        query: fc.oneof(
+          fc.constantFrom(...SUBSCRIPTIONS).map((q) => JSON.stringify(q)),
+          anyJsonText,
+          nastyString.map((s) => JSON.stringify(s)),
+        ),
+        variables: fc.option(
+          fc.oneof(
+            fc.constant("PROGRAM"),
+            anyJsonText,
+            deepJsonText.map((d) => `{"a":${d}}`),
+          ),
+          { nil: undefined },
+        ),
         operationName: fc.option(anyJsonText, { nil: undefined }),
         extensions: fc.option(anyJsonText, { nil: undefined }),
         payloadIsJunk: fc.option(anyJsonText, { freq: 8, nil: undefined }),
@@ -896,8 +1088,28 @@ const wsFrame: fc.Arbitrary<Frame> = fc.oneof(
       .oneof(
         fc.string({ unit: "binary", maxLength: 200 }),
         anyJsonText,
-        fc.constantFrom(`{"type":"ping"}`, `{"type":"pong"}`, `{"type":"complete","id":"1"}`, `{"type":"complete"}`, `{"type":"next","id":"1","payload":{}}`, `{"type":"error","id":"1","payload":[]}`, `{"type":"connection_ack"}`, `{"type":"start","id":"1","payload":{"query":"{ __typename }"}}`, `{"type":null}`, `{"type":"__proto__"}`, `{"type":"subscribe","id":"1"}`, `{"type":"ping","payload":[]}`, ""),
-        fc.record({ type: fc.string({ maxLength: 20 }), id: fc.option(fc.string(), { nil: undefined }), payload: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }) }).map((m) => JSON.stringify(m)),
+        fc.constantFrom(
+          `{"type":"ping"}`,
+          `{"type":"pong"}`,
+          `{"type":"complete","id":"1"}`,
+          `{"type":"complete"}`,
+          `{"type":"next","id":"1","payload":{}}`,
+          `{"type":"error","id":"1","payload":[]}`,
+          `{"type":"connection_ack"}`,
+          `{"type":"start","id":"1","payload":{"query":"{ __typename }"}}`,
+          `{"type":null}`,
+          `{"type":"__proto__"}`,
+          `{"type":"subscribe","id":"1"}`,
+          `{"type":"ping","payload":[]}`,
+          "",
+        ),
+        fc
+          .record({
+            type: fc.string({ maxLength: 20 }),
+            id: fc.option(fc.string(), { nil: undefined }),
+            payload: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }),
+          })
+          .map((m) => JSON.stringify(m)),
         fc.integer({ min: 1_000_001, max: 1_050_000 }).map((n) => `{"type":"ping","payload":{"a":"${"x".repeat(n)}"}}`),
       )
       .map((text) => ({ kind: "text" as const, text })),
@@ -906,13 +1118,19 @@ const wsFrame: fc.Arbitrary<Frame> = fc.oneof(
 );
 
 const wsCase = fc.record({
-  protocol: fc.oneof({ weight: 9, arbitrary: fc.constant<string | null>("graphql-transport-ws") }, { weight: 1, arbitrary: fc.constantFrom<string | null>(null, "graphql-ws", "x", "graphql-transport-ws, graphql-ws") }),
+  protocol: fc.oneof(
+    { weight: 9, arbitrary: fc.constant<string | null>("graphql-transport-ws") },
+    { weight: 1, arbitrary: fc.constantFrom<string | null>(null, "graphql-ws", "x", "graphql-transport-ws, graphql-ws") },
+  ),
   /** Most sockets start with a good connection_init, so subscribe frames reach the server's checks. */
   start: fc.oneof({ weight: 3, arbitrary: fc.constant<"good" | "none">("good") }, { weight: 1, arbitrary: fc.constant<"good" | "none">("none") }),
   frames: fc.array(wsFrame, { minLength: 1, maxLength: 5 }),
 });
 
-const describeFrame = (f: Frame) => (f.kind === "binary" ? `binary ${Buffer.from(f.bytes.slice(0, 60)).toString("hex")} (${f.bytes.length} bytes)` : `${f.kind} ${clip(JSON.stringify(f.kind === "init" ? (f.payload ?? "(no payload)") : f.text), 300)}`);
+const describeFrame = (f: Frame) =>
+  f.kind === "binary"
+    ? `binary ${Buffer.from(f.bytes.slice(0, 60)).toString("hex")} (${f.bytes.length} bytes)`
+    : `${f.kind} ${clip(JSON.stringify(f.kind === "init" ? (f.payload ?? "(no payload)") : f.text), 300)}`;
 
 /**
  * Opens a socket, sends the frames (waiting after a connection_init for its ack or the close), and,
@@ -1027,7 +1245,13 @@ describe("requests rejected by construction write nothing and never fail inside"
           if (credential !== null) headers.authorization = credential;
           const c: HttpCase =
             method === "GET"
-              ? { what: "bad credential (GET)", method, headers, search: `?${new URLSearchParams({ query: body.query, variables: JSON.stringify(body.variables) })}`, writes: body.query === PURCHASE }
+              ? {
+                  what: "bad credential (GET)",
+                  method,
+                  headers,
+                  search: `?${new URLSearchParams({ query: body.query, variables: JSON.stringify(body.variables) })}`,
+                  writes: body.query === PURCHASE,
+                }
               : { what: "bad credential", method, headers, body: JSON.stringify(body), writes: body.query === PURCHASE };
           const a = await roundTrip(c);
           // No program's data goes to a caller without a credential that names someone.
@@ -1050,8 +1274,11 @@ describe("requests rejected by construction write nothing and never fail inside"
           const operation = chance(g, 0.7) ? "mutation" : "query";
           const built = buildDocument(g, operation, { hostile: 0.15, broken: true });
           const token = who === "PARTNER" ? partner : who === "ADMIN_ROLE" ? adminRole : who === "ROOT" ? ADMIN_KEY : customerToken;
-          const a = await roundTrip(post(`broken ${operation}`, { query: built.document, variables: built.variables, operationName: built.operationName }, token, { writes: true }));
-          if (a.json?.data !== undefined && a.json?.data !== null) throw new Error(`a document that cannot validate ran: ${clip(built.document, 2000)} → ${clip(a.text)}`);
+          const a = await roundTrip(
+            post(`broken ${operation}`, { query: built.document, variables: built.variables, operationName: built.operationName }, token, { writes: true }),
+          );
+          if (a.json?.data !== undefined && a.json?.data !== null)
+            throw new Error(`a document that cannot validate ran: ${clip(built.document, 2000)} → ${clip(a.text)}`);
         }),
         params("invalidDocuments"),
       );
@@ -1089,11 +1316,24 @@ describe("any document from the schema", () => {
           const asGet = operation === "query" && chance(g, 0.15);
           const body = { query: built.document, variables: built.variables, operationName: built.operationName };
           // JSON.stringify turns NaN and Infinity into null: they go in as text, which a client can send.
-          const text = JSON.stringify(body, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? `__NUM_${v}__` : v)).replace(/"__NUM_(NaN|Infinity|-Infinity)__"/g, (_m, n) => (chance(g, 0.5) ? n : "1e999"));
+          const text = JSON.stringify(body, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? `__NUM_${v}__` : v)).replace(
+            /"__NUM_(NaN|Infinity|-Infinity)__"/g,
+            (_m, n) => (chance(g, 0.5) ? n : "1e999"),
+          );
           await roundTrip(
             asGet
-              ? { what: "schema query (GET)", method: "GET", headers: { "apollo-require-preflight": "1", ...(token ? { authorization: `Bearer ${token}` } : {}) }, search: `?${new URLSearchParams({ query: built.document, variables: JSON.stringify(built.variables) })}` }
-              : { what: `schema ${operation}`, method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: text },
+              ? {
+                  what: "schema query (GET)",
+                  method: "GET",
+                  headers: { "apollo-require-preflight": "1", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+                  search: `?${new URLSearchParams({ query: built.document, variables: JSON.stringify(built.variables) })}`,
+                }
+              : {
+                  what: `schema ${operation}`,
+                  method: "POST",
+                  headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+                  body: text,
+                },
           );
         }),
         params("documents"),

@@ -41,7 +41,16 @@ describe("import", () => {
     const other = await griffinProgram(t);
     const ago = (days: number) => new Date(t.app.clock().getTime() - days * DAY).toISOString();
     // 40 more customers with two purchases each, interleaved, for the write path to batch.
-    const crowd = Array.from({ length: 40 }, (_, i) => [1, 2].map((n) => ({ kind: "purchase", customerExternalId: `crowd-${i}`, orderId: `crowd-${i}-${n}`, amount: 15, currency: "EUR", occurredAt: ago(30 / n) }))).flat();
+    const crowd = Array.from({ length: 40 }, (_, i) =>
+      [1, 2].map((n) => ({
+        kind: "purchase",
+        customerExternalId: `crowd-${i}`,
+        orderId: `crowd-${i}-${n}`,
+        amount: 15,
+        currency: "EUR",
+        occurredAt: ago(30 / n),
+      })),
+    ).flat();
     const path = file("history.ndjson", [
       { kind: "customer", externalId: "ana", email: "ana@example.com", name: "Ana", attributes: { since: 2019 } },
       { kind: "purchase", customerExternalId: "ana", orderId: "o1", amount: 40, currency: "EUR", occurredAt: ago(300) },
@@ -90,7 +99,13 @@ describe("import", () => {
     // Ana's lines ran in order, each evaluated as of now: her first purchase, 300 days old, made her
     // lapsed; the third (100 days ago) a repeat customer again, the fourth a client; the refund took her back.
     const ana = await customer(programId, "ana");
-    expect(ana).toMatchObject({ email: "ana@example.com", name: "Ana", stage: { key: "repeat_customer" }, points: { balance: 60, lifetime: 60 }, metrics: { purchaseCount: 3 } });
+    expect(ana).toMatchObject({
+      email: "ana@example.com",
+      name: "Ana",
+      stage: { key: "repeat_customer" },
+      points: { balance: 60, lifetime: 60 },
+      metrics: { purchaseCount: 3 },
+    });
     expect(ana.stageHistory.map((m: any) => m.to.key)).toEqual(["lapsed", "repeat_customer", "client", "repeat_customer"]);
     expect((await customer(programId, "crowd-7")).points.balance).toBe(30);
     expect(await customer(other, "cy")).toBeNull();
@@ -146,7 +161,15 @@ describe("import", () => {
     ]);
     expect(summary.errors.every((e) => !/Internal server error/i.test(e.message))).toBe(true);
 
-    const many = await importFile(t.app, programId, file("many.ndjson", Array.from({ length: 150 }, (_, i) => ({ ...good, orderId: `m${i}`, amount: -1 }))), { concurrency: 50 });
+    const many = await importFile(
+      t.app,
+      programId,
+      file(
+        "many.ndjson",
+        Array.from({ length: 150 }, (_, i) => ({ ...good, orderId: `m${i}`, amount: -1 })),
+      ),
+      { concurrency: 50 },
+    );
     expect([many.failed, many.errors.length, many.errorsOmitted]).toEqual([150, 100, 50]);
     expect(many.errors.map((e) => e.line)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });

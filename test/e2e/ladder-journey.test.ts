@@ -128,12 +128,25 @@ describe("the ladder, end to end", () => {
         stages: [
           { key: "newcomer", name: "Newcomer" },
           { key: "fan", name: "Fan", paths: [[{ metric: "PURCHASE_COUNT", op: "GTE", value: 3 }], [{ metric: "NPS", op: "GTE", value: 9 }]] },
-          { key: "dormant", name: "Dormant", side: true, paths: [[{ metric: "PURCHASE_COUNT", op: "GTE", value: 1 }, { metric: "DAYS_SINCE_LAST_PURCHASE", op: "GT", value: 90 }]] },
+          {
+            key: "dormant",
+            name: "Dormant",
+            side: true,
+            paths: [
+              [
+                { metric: "PURCHASE_COUNT", op: "GTE", value: 1 },
+                { metric: "DAYS_SINCE_LAST_PURCHASE", op: "GT", value: 90 },
+              ],
+            ],
+          },
         ],
       },
       earningRules: [{ touchpointType: "SURVEY_RESPONSE", fixedPoints: 20 }],
     });
-    const program = await t.gql(`query($id: ID!) { program(id: $id) { ladderPreset stages { key rank side paths { metric op value windowDays } } earningRules { touchpointType fixedPoints } } }`, { id: programId });
+    const program = await t.gql(
+      `query($id: ID!) { program(id: $id) { ladderPreset stages { key rank side paths { metric op value windowDays } } earningRules { touchpointType fixedPoints } } }`,
+      { id: programId },
+    );
     expect(program.data.program.ladderPreset).toBeNull();
     expect(program.data.program.stages.map((s: any) => [s.key, s.rank, s.side, s.paths.length])).toEqual([
       ["newcomer", 0, false, 0],
@@ -141,19 +154,24 @@ describe("the ladder, end to end", () => {
       ["dormant", 2, true, 1],
     ]);
     const res = await touchpoint(t, { programId, customerExternalId: "dee", type: "SURVEY_RESPONSE", externalId: "s1", data: { nps: 10 } });
-    expect(res.data.recordTouchpoint).toMatchObject({ pointsEarned: 20, stageChange: { to: { key: "fan" }, reason: { pathIndex: 1, summary: "NPS 10 >= 9" } } });
+    expect(res.data.recordTouchpoint).toMatchObject({
+      pointsEarned: 20,
+      stageChange: { to: { key: "fan" }, reason: { pathIndex: 1, summary: "NPS 10 >= 9" } },
+    });
   });
 
   it("re-places every customer when the ladder is replaced", async () => {
     const programId = await griffinProgram(t);
     await purchase(t, { programId, customerExternalId: "eve", orderId: "e1", amount: 5, currency: "EUR" });
-    const res = await t.gql(
-      `mutation($p: ID!, $l: LadderInput!) { updateLadder(programId: $p, ladder: $l) { ladderPreset stages { key } } }`,
-      { p: programId, l: { preset: "fourweekmba-5" } },
-    );
+    const res = await t.gql(`mutation($p: ID!, $l: LadderInput!) { updateLadder(programId: $p, ladder: $l) { ladderPreset stages { key } } }`, {
+      p: programId,
+      l: { preset: "fourweekmba-5" },
+    });
     expect(res.errors).toBeUndefined();
     expect(res.data.updateLadder.stages.map((s: any) => s.key)).toEqual(["prospect", "customer", "client", "supporter", "advocate"]);
-    const eve = await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "eve") { stage { key } stageHistory { cause to { key } } } }`, { p: programId });
+    const eve = await t.gql(`query($p: ID!) { customer(programId: $p, externalId: "eve") { stage { key } stageHistory { cause to { key } } } }`, {
+      p: programId,
+    });
     expect(eve.data.customer.stage.key).toBe("customer");
     expect(eve.data.customer.stageHistory.at(-1)).toEqual({ cause: "LADDER_UPDATE", to: { key: "customer" } });
   });
@@ -163,7 +181,10 @@ describe("the ladder, end to end", () => {
     for (let i = 0; i < 5; i++) await purchase(t, { programId, customerExternalId: `buyer${i}`, orderId: `p${i}`, amount: 1, currency: "EUR" });
     for (let i = 0; i < 3; i++) await touchpoint(t, { programId, customerExternalId: `visitor${i}`, type: "VISIT", externalId: `v${i}` });
     const page = (after: string | null) =>
-      t.gql(`query($p: ID!, $a: String) { customers(programId: $p, stage: "first_time_customer", first: 2, after: $a) { edges { cursor node { externalId stage { key } } } pageInfo { hasNextPage endCursor } } }`, { p: programId, a: after });
+      t.gql(
+        `query($p: ID!, $a: String) { customers(programId: $p, stage: "first_time_customer", first: 2, after: $a) { edges { cursor node { externalId stage { key } } } pageInfo { hasNextPage endCursor } } }`,
+        { p: programId, a: after },
+      );
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
@@ -177,7 +198,10 @@ describe("the ladder, end to end", () => {
       after = conn.pageInfo.endCursor;
     }
     expect(seen.sort()).toEqual(["buyer0", "buyer1", "buyer2", "buyer3", "buyer4"]);
-    const funnel = await t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers entered left } transitions { from { key } to { key } count } } }`, { p: programId });
+    const funnel = await t.gql(
+      `query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers entered left } transitions { from { key } to { key } count } } }`,
+      { p: programId },
+    );
     const byKey = Object.fromEntries(funnel.data.ladderFunnel.stages.map((s: any) => [s.stage.key, s]));
     expect(byKey.first_time_customer).toEqual({ stage: { key: "first_time_customer" }, customers: 5, entered: 5, left: 0 });
     expect(byKey.prospect).toMatchObject({ customers: 3, entered: 3 });
@@ -188,7 +212,9 @@ describe("the ladder, end to end", () => {
     const programId = await griffinProgram(t);
     const ids: Record<string, string> = {};
     for (const name of ["ann", "bob", "cy"]) {
-      ids[name] = ok(await purchase(t, { programId, customerExternalId: name, orderId: `${name}-1`, amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+      ids[name] = ok(
+        await purchase(t, { programId, customerExternalId: name, orderId: `${name}-1`, amount: 10, currency: "EUR" }),
+      ).data.recordPurchase.customer.id;
     }
     ok(await purchase(t, { programId, customerExternalId: "ann", orderId: "ann-2", amount: 10, currency: "EUR" }));
     // The history, dated: all three joined 20 days ago; ann bought first 10 days ago and again 4
@@ -204,7 +230,9 @@ describe("the ladder, end to end", () => {
     await date("bob", 20, [6]);
     await date("cy", 20, [6]);
     const funnel = ok(
-      await t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers left averageDaysOnStage averageDaysBeforeLeaving } } }`, { p: programId }),
+      await t.gql(`query($p: ID!) { ladderFunnel(programId: $p) { stages { stage { key } customers left averageDaysOnStage averageDaysBeforeLeaving } } }`, {
+        p: programId,
+      }),
     );
     const byKey = Object.fromEntries(funnel.data.ladderFunnel.stages.map((s: any) => [s.stage.key, s]));
     // suspect: left by all three, after 10, 14 and 14 days in the program.
@@ -214,7 +242,10 @@ describe("the ladder, end to end", () => {
     expect(byKey.repeat_customer).toMatchObject({ customers: 1, left: 0, averageDaysOnStage: 4, averageDaysBeforeLeaving: null });
     // A period that ends before ann left first_time_customer: nobody left it then.
     const before = ok(
-      await t.gql(`query($p: ID!, $to: DateTime) { ladderFunnel(programId: $p, to: $to) { stages { stage { key } averageDaysBeforeLeaving } } }`, { p: programId, to: ago(5).toISOString() }),
+      await t.gql(`query($p: ID!, $to: DateTime) { ladderFunnel(programId: $p, to: $to) { stages { stage { key } averageDaysBeforeLeaving } } }`, {
+        p: programId,
+        to: ago(5).toISOString(),
+      }),
     );
     expect(before.data.ladderFunnel.stages.find((s: any) => s.stage.key === "first_time_customer").averageDaysBeforeLeaving).toBeNull();
   });

@@ -72,7 +72,11 @@ describeWithRedis("cost buckets in Redis", () => {
       const program = await griffinProgram(a);
       const key = await createKey(a, program, "STOREFRONT");
       const post = (url: string) =>
-        fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: `{ __typename }` }) });
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: `{ __typename }` }),
+        });
       // 200 points, 1 a request: spent half on each process.
       let served = 0;
       const started = Date.now();

@@ -29,7 +29,8 @@ beforeAll(async () => {
   });
   program = await griffinProgram(t);
   partner = await createKey(t, program, "PARTNER");
-  customerId = ok(await purchase(t, { programId: program, customerExternalId: "c1", orderId: "o1", amount: 10, currency: "EUR" }, partner)).data.recordPurchase.customer.id;
+  customerId = ok(await purchase(t, { programId: program, customerExternalId: "c1", orderId: "o1", amount: 10, currency: "EUR" }, partner)).data.recordPurchase
+    .customer.id;
 });
 afterAll(() => t.stop());
 
@@ -86,33 +87,55 @@ describe("refused before execution", () => {
 
   it("gives nothing back for an answer with errors, and prices a key selected twice by both selections", async () => {
     const post = async (query: string, variables: Record<string, unknown>) => {
-      const res = await fetch(t.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${partner}` }, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(t.server.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${partner}` },
+        body: JSON.stringify({ query, variables }),
+      });
       return (await res.json()) as any;
     };
     // A page with a bad `first` inside: the error nulls the answer, the work beside it was done.
-    const failed = await post(`query($p: ID!) { customers(programId: $p, first: 20) { nodes { id rfm { frequency } touchpoints(first: -1) { nodes { id } } } } }`, { p: program });
+    const failed = await post(
+      `query($p: ID!) { customers(programId: $p, first: 20) { nodes { id rfm { frequency } touchpoints(first: -1) { nodes { id } } } } }`,
+      { p: program },
+    );
     expect(failed.errors?.[0].extensions.code).toBe("BAD_USER_INPUT");
     expect(failed.extensions.cost.actualQueryCost).toBe(failed.extensions.cost.requestedQueryCost);
     // The same answer, asked for once or split over two selections of one key, costs the same.
     const once = await post(`query($p: ID!) { customers(programId: $p, first: 5) { nodes { id rfm { frequency } } } }`, { p: program });
-    const split = await post(`query($p: ID!) { customers(programId: $p, first: 5) { nodes { id } } customers(programId: $p, first: 5) { nodes { rfm { frequency } } } }`, { p: program });
+    const split = await post(
+      `query($p: ID!) { customers(programId: $p, first: 5) { nodes { id } } customers(programId: $p, first: 5) { nodes { rfm { frequency } } } }`,
+      { p: program },
+    );
     expect(split.data).toEqual(once.data);
     expect(split.extensions.cost.actualQueryCost).toBeGreaterThanOrEqual(once.extensions.cost.actualQueryCost);
   });
 
   it("charges a document that does not validate by its length, so invalid documents cannot be sent for free", async () => {
     const key = await createKey(t, program, "STOREFRONT");
-    const before = await fetch(t.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: `{ __typename }` }) });
+    const before = await fetch(t.server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: `{ __typename }` }),
+    });
     const available = ((await before.json()) as any).extensions.cost.throttleStatus.currentlyAvailable;
     const invalid = `{ ${"nope { id } ".repeat(40)} }`;
     expect((await t.gql(invalid, {}, key)).errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
-    const after = await fetch(t.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: `{ __typename }` }) });
+    const after = await fetch(t.server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: `{ __typename }` }),
+    });
     // 300 points, refilling 50 a second: the invalid document's ~48 points show, give or take the refill.
     expect(((await after.json()) as any).extensions.cost.throttleStatus.currentlyAvailable).toBeLessThan(available - 30);
   });
 
   it("answers a credential that names no one before reading its body, from its address's bucket", async () => {
-    const res = await fetch(t.server.url, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer lk_00000000000000000000000000000000_aaaaaaaaaaaaaaaaaaaaaaaa" }, body: "{ not json" });
+    const res = await fetch(t.server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer lk_00000000000000000000000000000000_aaaaaaaaaaaaaaaaaaaaaaaa" },
+      body: "{ not json",
+    });
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
   });
@@ -202,7 +225,8 @@ describe("rate limits", () => {
     const storefront = await createKey(t, program, "STOREFRONT");
     // Drain the bucket to the last point: the cheapest request costs 1.
     for (let i = 0; i < 2000; i++) if ((await t.gql(`{ __typename }`, {}, storefront)).status === 429) break;
-    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken.token;
+    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken
+      .token;
     const before = await tableCounts(t);
     const res = await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, storefront);
     expect(res.status).toBe(429);
@@ -266,7 +290,11 @@ describe("WebSocket limits", () => {
 
   it("holds at most WS_MAX_SUBSCRIPTIONS_PER_SOCKET operations on a socket", async () => {
     const client = t.ws(partner);
-    const subs = [collect(client, STAGE_CHANGED, { p: program }), collect(client, STAGE_CHANGED, { p: program }), collect(client, STAGE_CHANGED, { p: program })];
+    const subs = [
+      collect(client, STAGE_CHANGED, { p: program }),
+      collect(client, STAGE_CHANGED, { p: program }),
+      collect(client, STAGE_CHANGED, { p: program }),
+    ];
     const fourth = collect(client, STAGE_CHANGED, { p: program });
     await fourth.failed();
     expect((fourth.errors[0] as any)[0].extensions).toMatchObject({ code: "QUERY_LIMIT_EXCEEDED", limit: "subscriptions", max: 3 });
@@ -304,7 +332,8 @@ describe("WebSocket limits", () => {
   });
 
   it("checks a customer token on every operation and closes the socket when it has expired", async () => {
-    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken.token;
+    const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: customerId }, partner)).data.issueCustomerToken
+      .token;
     const { ws, closed } = await rawSocket({ authorization: `Bearer ${token}` });
     const messages: any[] = [];
     ws.on("message", (m) => messages.push(JSON.parse(m.toString())));
@@ -320,7 +349,13 @@ describe("WebSocket limits", () => {
 
     t.advanceClock(2 * 3600 * 1000);
     try {
-      ws.send(JSON.stringify({ id: "2", type: "subscribe", payload: { query: `mutation { transferPoints(input: { toCustomerId: "${customerId}", points: 1, idempotencyKey: "x" }) { __typename } }` } }));
+      ws.send(
+        JSON.stringify({
+          id: "2",
+          type: "subscribe",
+          payload: { query: `mutation { transferPoints(input: { toCustomerId: "${customerId}", points: 1, idempotencyKey: "x" }) { __typename } }` },
+        }),
+      );
       await until(() => messages.some((m) => m.id === "2"));
       expect(messages.find((m) => m.id === "2")).toMatchObject({ type: "error", payload: [{ extensions: { code: "UNAUTHENTICATED" } }] });
       expect((await closed).code).toBe(4401);
@@ -332,7 +367,8 @@ describe("WebSocket limits", () => {
 
 describe("closing sockets whose credential is gone", () => {
   it("closes an erased customer's socket at once (4401)", async () => {
-    const id = ok(await purchase(t, { programId: program, customerExternalId: "to-erase", orderId: "e1", amount: 5, currency: "EUR" }, partner)).data.recordPurchase.customer.id;
+    const id = ok(await purchase(t, { programId: program, customerExternalId: "to-erase", orderId: "e1", amount: 5, currency: "EUR" }, partner)).data
+      .recordPurchase.customer.id;
     const token = ok(await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: id }, partner)).data.issueCustomerToken.token;
     const socket = new WebSocket(t.server.wsUrl, "graphql-transport-ws");
     const closed = new Promise<number>((r) => socket.on("close", (code) => r(code)));

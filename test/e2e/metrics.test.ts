@@ -76,7 +76,10 @@ describe("/metrics", () => {
     const res = await t.gql(/* invalid on purpose */ `{ noSuchField }`);
     expect(res.errors?.[0].extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
     const after = (await scrape(t)).text;
-    expect(value(after, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}') - value(before, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}')).toBe(1);
+    expect(
+      value(after, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}') -
+        value(before, 'loyalty_graphql_operations_total{operation="invalid",type="unknown",outcome="error"}'),
+    ).toBe(1);
     expect(after).not.toContain("noSuchField");
   });
 

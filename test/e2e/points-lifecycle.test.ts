@@ -16,14 +16,20 @@ afterEach(async () => expect(await pointsDisagreements(t)).toEqual([]));
 const LIFECYCLE = `mutation($p: ID!) { runPointsLifecycle(programId: $p) { activated expired couponsExpired } }`;
 
 async function points(id: string) {
-  const res = await t.gql(`query($id: ID!) { customer(id: $id) { points { balance pending lifetime } ledger(first: 20) { nodes { amount kind note } } } }`, { id });
+  const res = await t.gql(`query($id: ID!) { customer(id: $id) { points { balance pending lifetime } ledger(first: 20) { nodes { amount kind note } } } }`, {
+    id,
+  });
   return res.data.customer;
 }
 
 async function shop(policy: Record<string, unknown>): Promise<string> {
-  return createProgram(t, { name: "Clock shop", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }], points: policy });
+  return createProgram(t, {
+    name: "Clock shop",
+    ladder: { preset: "griffin-7" },
+    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    points: policy,
+  });
 }
-
 
 describe("the points lifecycle", () => {
   it("activates pending points when the return window ends, paying a negative balance first", async () => {
@@ -44,10 +50,13 @@ describe("the points lifecycle", () => {
 
   it("expires only what is left of each lot (known failure: balances collapsing at expiry)", async () => {
     const programId = await shop({ expiry: "AFTER_DAYS", expiryDays: 30 });
-    const reward = (await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 80 } })).data.createReward.id;
+    const reward = (await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Mug", pointsCost: 80 } })).data
+      .createReward.id;
     const res = await purchase(t, { programId, customerExternalId: "ex", orderId: "ex1", amount: 100, currency: "EUR" });
     const id = res.data.recordPurchase.customer.id;
-    const redeemed = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: id, rewardId: reward, idempotencyKey: "m1" } });
+    const redeemed = await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, {
+      i: { customerId: id, rewardId: reward, idempotencyKey: "m1" },
+    });
     expect(redeemed.data.redeemReward.__typename).toBe("Redemption");
     await withClock(t, 10 * DAY, async () => {
       await purchase(t, { programId, customerId: id, orderId: "ex2", amount: 50, currency: "EUR" });
@@ -67,10 +76,16 @@ describe("the points lifecycle", () => {
 
   it("expires issued coupons past their validity, and the scheduled job (pg-boss) does the same work", async () => {
     const programId = await shop({ expiry: "AFTER_DAYS", expiryDays: 5 });
-    const reward = (await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Voucher", pointsCost: 10, couponValidDays: 2 } })).data.createReward.id;
+    const reward = (
+      await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, {
+        i: { programId, name: "Voucher", pointsCost: 10, couponValidDays: 2 },
+      })
+    ).data.createReward.id;
     const res = await purchase(t, { programId, customerExternalId: "cj", orderId: "cj1", amount: 30, currency: "EUR" });
     const id = res.data.recordPurchase.customer.id;
-    await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId: id, rewardId: reward, idempotencyKey: "v1" } });
+    await t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, {
+      i: { customerId: id, rewardId: reward, idempotencyKey: "v1" },
+    });
     await t.app.jobs.start({ work: true });
     try {
       await withClock(t, 6 * DAY, async () => {
@@ -94,17 +109,33 @@ describe("adjustments and transfers", () => {
     const programId = await shop({ overdraft: "CLAMP_AT_ZERO" });
     const res = await purchase(t, { programId, customerExternalId: "aj", orderId: "aj1", amount: 40, currency: "EUR" });
     const id = res.data.recordPurchase.customer.id;
-    const adjust = (i: Record<string, unknown>) => t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points shortfall balance replayed } }`, { i: { programId, customerId: id, ...i } });
-    expect((await adjust({ points: 15, reason: "late delivery", idempotencyKey: "a1" })).data.adjustPoints).toEqual({ points: 15, shortfall: 0, balance: 55, replayed: false });
+    const adjust = (i: Record<string, unknown>) =>
+      t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points shortfall balance replayed } }`, { i: { programId, customerId: id, ...i } });
+    expect((await adjust({ points: 15, reason: "late delivery", idempotencyKey: "a1" })).data.adjustPoints).toEqual({
+      points: 15,
+      shortfall: 0,
+      balance: 55,
+      replayed: false,
+    });
     expect((await adjust({ points: 15, reason: "late delivery", idempotencyKey: "a1" })).data.adjustPoints).toMatchObject({ points: 15, replayed: true });
     expect((await adjust({ points: 16, reason: "late delivery", idempotencyKey: "a1" })).errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
     expect((await adjust({ points: 5, reason: "", idempotencyKey: "a2" })).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "reason" });
-    expect((await adjust({ points: -100, reason: "fraud", idempotencyKey: "a3" })).data.adjustPoints).toEqual({ points: -55, shortfall: 45, balance: 0, replayed: false });
+    expect((await adjust({ points: -100, reason: "fraud", idempotencyKey: "a3" })).data.adjustPoints).toEqual({
+      points: -55,
+      shortfall: 45,
+      balance: 0,
+      replayed: false,
+    });
     const ledger = (await points(id)).ledger.nodes;
     expect(ledger[0]).toEqual({ amount: -55, kind: "ADJUSTMENT", note: "fraud" });
     // Only ADMIN adjusts.
-    const partner = (await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name: "pos" } })).data.createApiKey.secret;
-    const denied = await t.gql(`mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points } }`, { i: { programId, customerId: id, points: 1, reason: "why not", idempotencyKey: "a4" } }, partner);
+    const partner = (await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId, role: "PARTNER", name: "pos" } }))
+      .data.createApiKey.secret;
+    const denied = await t.gql(
+      `mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { points } }`,
+      { i: { programId, customerId: id, points: 1, reason: "why not", idempotencyKey: "a4" } },
+      partner,
+    );
     expect(denied.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
@@ -113,9 +144,12 @@ describe("adjustments and transfers", () => {
     const a = (await purchase(t, { programId, customerExternalId: "ta", orderId: "ta1", amount: 50, currency: "EUR" })).data.recordPurchase.customer.id;
     const b = (await purchase(t, { programId, customerExternalId: "tb", orderId: "tb1", amount: 5, currency: "EUR" })).data.recordPurchase.customer.id;
     const move = (points: number, key: string) =>
-      t.gql(`mutation($i: TransferPointsInput!) { transferPoints(input: $i) { __typename ... on PointsTransfer { points fromBalance toBalance replayed } ... on InsufficientPoints { balance required } } }`, {
-        i: { programId, fromCustomerId: a, toCustomerId: b, points, idempotencyKey: key },
-      });
+      t.gql(
+        `mutation($i: TransferPointsInput!) { transferPoints(input: $i) { __typename ... on PointsTransfer { points fromBalance toBalance replayed } ... on InsufficientPoints { balance required } } }`,
+        {
+          i: { programId, fromCustomerId: a, toCustomerId: b, points, idempotencyKey: key },
+        },
+      );
     const results = await Promise.all([move(30, "t1"), move(30, "t1")]);
     expect(results.map((r) => r.data.transferPoints.replayed).sort()).toEqual([false, true]);
     expect(results[0].data.transferPoints).toMatchObject({ points: 30, fromBalance: 20, toBalance: 35 });
@@ -140,7 +174,9 @@ describe("rule order", () => {
       ],
     });
     const visit = (key: string) =>
-      t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { appliedRules { name points } } }`, { i: { programId, customerExternalId: "ro", type: "VISIT", externalId: key } });
+      t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { appliedRules { name points } } }`, {
+        i: { programId, customerExternalId: "ro", type: "VISIT", externalId: key },
+      });
     expect((await visit("v1")).data.recordTouchpoint.appliedRules).toEqual([{ name: "welcome", points: 5 }]);
     // Editing the second rule (listed second still) changes its points, not the order.
     const set = await t.gql(`mutation($p: ID!, $r: [EarningRuleInput!]!) { setEarningRules(programId: $p, rules: $r) { earningRules { name } } }`, {

@@ -18,7 +18,11 @@ const rewards = new Map<string, string[]>();
 beforeAll(async () => {
   t = await startTestApp();
   // Negative balances paid by new points; clamped refunds; and pending points activating into a debt.
-  for (const [overdraft, pendingDays] of [["ALLOW_NEGATIVE", 0], ["CLAMP_AT_ZERO", 0], ["ALLOW_NEGATIVE", 3]] as const) {
+  for (const [overdraft, pendingDays] of [
+    ["ALLOW_NEGATIVE", 0],
+    ["CLAMP_AT_ZERO", 0],
+    ["ALLOW_NEGATIVE", 3],
+  ] as const) {
     const programId = await createProgram(t, {
       name: `Properties ${overdraft} ${pendingDays}`,
       ladder: { preset: "griffin-7" },
@@ -31,7 +35,9 @@ beforeAll(async () => {
     programs.push(programId);
     const ids: string[] = [];
     for (const cost of [7, 30, 90]) {
-      const r = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: `cost ${cost}`, pointsCost: cost } });
+      const r = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, {
+        i: { programId, name: `cost ${cost}`, pointsCost: cost },
+      });
       ids.push(r.data.createReward.id);
     }
     rewards.set(programId, ids);

@@ -28,7 +28,14 @@ function tp(programId: string, customerExternalId: string, type: string, externa
 
 it("refuses a multiplier-only rule below 1 (it would take points earlier rules gave)", async () => {
   const res = await t.gql(`mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, {
-    i: { name: "Half", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "PURCHASE", multiplier: 0.5 }] },
+    i: {
+      name: "Half",
+      ladder: { preset: "griffin-7" },
+      earningRules: [
+        { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+        { touchpointType: "PURCHASE", multiplier: 0.5 },
+      ],
+    },
   });
   expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "earningRules[1].multiplier" });
 });
@@ -43,7 +50,9 @@ it("keeps a rule's caps counting when the rules are edited with their ids", asyn
     ],
   });
   const review = (id: string, who: string) =>
-    t.gql(`mutation($i: RecordReviewInput!) { recordReview(input: $i) { pointsEarned } }`, { i: { programId, customerExternalId: who, reviewId: id, rating: 5 } });
+    t.gql(`mutation($i: RecordReviewInput!) { recordReview(input: $i) { pointsEarned } }`, {
+      i: { programId, customerExternalId: who, reviewId: id, rating: 5 },
+    });
   expect((await tp(programId, "c1", "VISIT", "v1")).data.recordTouchpoint.pointsEarned).toBe(10);
   expect((await review("r1", "c1")).data.recordReview.pointsEarned).toBe(100);
   const rules = (await t.gql(`query($p: ID!) { program(id: $p) { earningRules { id name } } }`, { p: programId })).data.program.earningRules;
@@ -57,7 +66,12 @@ it("keeps a rule's caps counting when the rules are edited with their ids", asyn
     ],
   });
   expect(set.errors).toBeUndefined();
-  expect(set.data.setEarningRules.earningRules.filter((r: any) => r.name !== "share").map((r: any) => r.id).sort()).toEqual([id("visit"), id("review budget")].sort());
+  expect(
+    set.data.setEarningRules.earningRules
+      .filter((r: any) => r.name !== "share")
+      .map((r: any) => r.id)
+      .sort(),
+  ).toEqual([id("visit"), id("review budget")].sort());
   expect((await tp(programId, "c1", "VISIT", "v2")).data.recordTouchpoint.pointsEarned).toBe(0);
   expect((await review("r2", "c2")).data.recordReview.pointsEarned).toBe(0);
   const unknown = await t.gql(`mutation($p: ID!, $r: [EarningRuleInput!]!) { setEarningRules(programId: $p, rules: $r) { id } }`, {
@@ -77,7 +91,9 @@ it("cancels a reward a trigger gave (it cost nothing, nothing comes back) and re
   });
   await tp(programId, "tv1", "PRODUCT_VIEW", "pv-1");
   const [redemption] = await t.app.db.query(`SELECT * FROM redemptions WHERE program_id = $1`, [programId]);
-  const cancel = await t.gql(`mutation($id: ID!) { cancelRedemption(id: $id, reason: "oops") { __typename ... on Redemption { status points } } }`, { id: redemption.id });
+  const cancel = await t.gql(`mutation($id: ID!) { cancelRedemption(id: $id, reason: "oops") { __typename ... on Redemption { status points } } }`, {
+    id: redemption.id,
+  });
   expect(cancel.data.cancelRedemption).toEqual({ __typename: "Redemption", status: "CANCELLED", points: 0 });
   const [reward] = await t.app.db.query(`SELECT issued FROM rewards WHERE id = $1`, [rewardId]);
   expect(reward.issued).toBe(0);
@@ -86,12 +102,21 @@ it("cancels a reward a trigger gave (it cost nothing, nothing comes back) and re
 it("completes an order once: refunding a free line after the paid one does not take the purchase away twice", async () => {
   const programId = await createProgram(t, { name: "Gift", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
   const p = await purchase(t, {
-    programId, customerExternalId: "g1", orderId: "g-o1", amount: 10, currency: "EUR",
-    lines: [{ sku: "A", quantity: 1, unitPrice: 10 }, { sku: "GIFT", quantity: 1, unitPrice: 0 }],
+    programId,
+    customerExternalId: "g1",
+    orderId: "g-o1",
+    amount: 10,
+    currency: "EUR",
+    lines: [
+      { sku: "A", quantity: 1, unitPrice: 10 },
+      { sku: "GIFT", quantity: 1, unitPrice: 0 },
+    ],
   });
   const customerId = p.data.recordPurchase.customer.id;
   const r = (refundId: string, sku: string) =>
-    t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, refundId, orderId: "g-o1", lines: [{ sku, quantity: 1 }] } });
+    t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, {
+      i: { programId, refundId, orderId: "g-o1", lines: [{ sku, quantity: 1 }] },
+    });
   expect((await r("g-r1", "A")).data.recordRefund.pointsEarned).toBe(-10);
   expect((await r("g-r2", "GIFT")).data.recordRefund.pointsEarned).toBe(0);
   const [c] = await t.app.db.query(`SELECT purchase_count FROM customers WHERE id = $1`, [customerId]);
@@ -133,10 +158,15 @@ it("keeps reward grants apart from client keys, and one failing grant never bloc
 
 it("replays concurrent first attempts of one referral", async () => {
   const programId = await createProgram(t, {
-    name: "Ref", ladder: { preset: "griffin-7" },
-    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "REFERRAL", fixedPoints: 25, referralTrigger: "SIGNUP", beneficiary: "REFEREE" }],
+    name: "Ref",
+    ladder: { preset: "griffin-7" },
+    earningRules: [
+      { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+      { touchpointType: "REFERRAL", fixedPoints: 25, referralTrigger: "SIGNUP", beneficiary: "REFEREE" },
+    ],
   });
-  const referrerId = (await purchase(t, { programId, customerExternalId: "alice", orderId: "a-o1", amount: 5, currency: "EUR" })).data.recordPurchase.customer.id;
+  const referrerId = (await purchase(t, { programId, customerExternalId: "alice", orderId: "a-o1", amount: 5, currency: "EUR" })).data.recordPurchase.customer
+    .id;
   for (let round = 0; round < 5; round++) {
     const results = await Promise.all(
       [1, 2, 3].map(() =>
@@ -157,7 +187,9 @@ it("replays concurrent first attempts of one referral", async () => {
 
 it("bounds a per-period cap by its period: a late visit from yesterday earns yesterday's room", async () => {
   const programId = await createProgram(t, {
-    name: "Late", ladder: { preset: "griffin-7" }, timeZone: "UTC",
+    name: "Late",
+    ladder: { preset: "griffin-7" },
+    timeZone: "UTC",
     earningRules: [{ name: "visit", touchpointType: "VISIT", fixedPoints: 10, capPoints: 10, capPeriod: "DAY" }],
   });
   expect((await tp(programId, "l1", "VISIT", "today")).data.recordTouchpoint.pointsEarned).toBe(10);
@@ -176,7 +208,9 @@ it("refunds by lines an order that earned no points", async () => {
 
 it("does not take back points of the order that already expired", async () => {
   const programId = await createProgram(t, {
-    name: "Exp", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    name: "Exp",
+    ladder: { preset: "griffin-7" },
+    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
     points: { expiry: "AFTER_DAYS", expiryDays: 1, overdraft: "ALLOW_NEGATIVE" },
   });
   const id = (await purchase(t, { programId, customerExternalId: "e1", orderId: "e-o1", amount: 100, currency: "EUR" })).data.recordPurchase.customer.id;
@@ -195,15 +229,22 @@ it("does not take back points of the order that already expired", async () => {
 
 describe("API edges found by review", () => {
   it("refills a pool after redemptions, and keeps a code unique across the program's rewards", async () => {
-    const programId = await createProgram(t, { name: "Pools", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+    const programId = await createProgram(t, {
+      name: "Pools",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    });
     const a = await createReward({ programId, name: "A", pointsCost: 1, couponSource: "POOL" });
     const b = await createReward({ programId, name: "B", pointsCost: 1, couponSource: "POOL" });
-    const add = (rewardId: string, codes: string[]) => t.gql(`mutation($r: ID!, $c: [String!]!) { addRewardCoupons(rewardId: $r, codes: $c) }`, { r: rewardId, c: codes });
+    const add = (rewardId: string, codes: string[]) =>
+      t.gql(`mutation($r: ID!, $c: [String!]!) { addRewardCoupons(rewardId: $r, codes: $c) }`, { r: rewardId, c: codes });
     expect((await add(a, ["SAME-CODE", "A-ONLY"])).data.addRewardCoupons).toBe(2);
     expect((await add(b, ["SAME-CODE", "B-ONLY"])).data.addRewardCoupons).toBe(1);
     const id = (await purchase(t, { programId, customerExternalId: "p1", orderId: "p1", amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
     const redeem = (rewardId: string, key: string) =>
-      t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename ... on Redemption { code } } }`, { i: { customerId: id, rewardId, idempotencyKey: key } });
+      t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename ... on Redemption { code } } }`, {
+        i: { customerId: id, rewardId, idempotencyKey: key },
+      });
     expect((await redeem(a, "a1")).data.redeemReward.code).toBe("A-ONLY");
     expect((await add(a, ["FRESH-1", "FRESH-2"])).data.addRewardCoupons).toBe(2);
     expect((await redeem(b, "b1")).data.redeemReward.code).toBe("B-ONLY");
@@ -215,19 +256,38 @@ describe("API edges found by review", () => {
   });
 
   it("names the item and the field of a bad list argument, and refuses duplicates, unknown tiers and empty stage keys", async () => {
-    const programId = await createProgram(t, { name: "Lists", ladder: { preset: "griffin-7" }, tiers: { levels: [{ key: "gold", name: "Gold", threshold: 10 }] } });
-    const set = (rules: unknown[]) => t.gql(`mutation($p: ID!, $r: [EarningRuleInput!]!) { setEarningRules(programId: $p, rules: $r) { id } }`, { p: programId, r: rules });
+    const programId = await createProgram(t, {
+      name: "Lists",
+      ladder: { preset: "griffin-7" },
+      tiers: { levels: [{ key: "gold", name: "Gold", threshold: 10 }] },
+    });
+    const set = (rules: unknown[]) =>
+      t.gql(`mutation($p: ID!, $r: [EarningRuleInput!]!) { setEarningRules(programId: $p, rules: $r) { id } }`, { p: programId, r: rules });
     const ok = { touchpointType: "VISIT", fixedPoints: 1 };
-    expect((await set([ok, { touchpointType: "PURCHASE", pointsPerUnit: -1 }])).errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "rules[1].pointsPerUnit" });
+    expect((await set([ok, { touchpointType: "PURCHASE", pointsPerUnit: -1 }])).errors?.[0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "rules[1].pointsPerUnit",
+    });
     expect((await set([ok, { ...ok, tiers: ["platinum"] }])).errors?.[0].extensions).toMatchObject({ field: "rules[1].tiers" });
     expect((await set([{ ...ok, tiers: ["gold"] }])).errors).toBeUndefined();
     expect((await set([{ ...ok, stages: [""] }])).errors?.[0].extensions).toMatchObject({ field: "rules[0].stages" });
     const rules = (await t.gql(`query($p: ID!) { program(id: $p) { earningRules { id } } }`, { p: programId })).data.program.earningRules;
-    expect((await set([{ ...ok, id: rules[0].id }, { ...ok, id: rules[0].id }])).errors?.[0].extensions).toMatchObject({ field: "rules[1].id" });
-    const reward = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "R", pointsCost: 1, tiers: ["platinum"] } });
+    expect(
+      (
+        await set([
+          { ...ok, id: rules[0].id },
+          { ...ok, id: rules[0].id },
+        ])
+      ).errors?.[0].extensions,
+    ).toMatchObject({ field: "rules[1].id" });
+    const reward = await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, {
+      i: { programId, name: "R", pointsCost: 1, tiers: ["platinum"] },
+    });
     expect(reward.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "tiers[0]" });
     const id = (await purchase(t, { programId, customerExternalId: "far", orderId: "far", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
-    const far = await t.gql(`mutation($c: ID!) { setCustomerTier(customerId: $c, tier: "gold", until: "9999-12-31T00:00:00Z", reason: "because") { id } }`, { c: id });
+    const far = await t.gql(`mutation($c: ID!) { setCustomerTier(customerId: $c, tier: "gold", until: "9999-12-31T00:00:00Z", reason: "because") { id } }`, {
+      c: id,
+    });
     expect(far.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "until" });
   });
 
@@ -235,7 +295,8 @@ describe("API edges found by review", () => {
     const mine = await createProgram(t, { name: "Mine", ladder: { preset: "griffin-7" } });
     const theirs = await createProgram(t, { name: "Theirs", ladder: { preset: "griffin-7" } });
     const rewardId = await createReward({ programId: theirs, name: "Theirs", pointsCost: 1 });
-    const key = (await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId: mine, role: "ADMIN", name: "a" } })).data.createApiKey.secret;
+    const key = (await t.gql(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }`, { i: { programId: mine, role: "ADMIN", name: "a" } }))
+      .data.createApiKey.secret;
     const read = (id: string, token: string | null) => t.gql(`query($id: ID!) { reward(id: $id) { id } }`, { id }, token);
     expect((await read(rewardId, key)).errors?.[0].extensions?.code).toBe("NOT_FOUND");
     expect((await read("00000000-0000-4000-8000-000000000000", key)).errors?.[0].extensions?.code).toBe("NOT_FOUND");
@@ -245,10 +306,17 @@ describe("API edges found by review", () => {
   });
 
   it("gives owed grants when the lifecycle runs on demand", async () => {
-    const programId = await createProgram(t, { name: "Owed", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+    const programId = await createProgram(t, {
+      name: "Owed",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    });
     const id = (await purchase(t, { programId, customerExternalId: "ow", orderId: "ow", amount: 1, currency: "EUR" })).data.recordPurchase.customer.id;
     // As a crash between the commit that owed it and its giving would leave it.
-    await t.app.db.query(`INSERT INTO grants (program_id, key, customer_id, kind, points, reason, created_at) VALUES ($1, 'left-over', $2, 'POINTS', 9, 'left over', now())`, [programId, id]);
+    await t.app.db.query(
+      `INSERT INTO grants (program_id, key, customer_id, kind, points, reason, created_at) VALUES ($1, 'left-over', $2, 'POINTS', 9, 'left over', now())`,
+      [programId, id],
+    );
     await t.gql(`mutation($p: ID!) { runPointsLifecycle(programId: $p) { activated } }`, { p: programId });
     const balance = (await t.gql(`query($id: ID!) { customer(id: $id) { points { balance } grants { key grantedAt } } }`, { id })).data.customer;
     expect(balance.points.balance).toBe(10);
@@ -258,12 +326,16 @@ describe("API edges found by review", () => {
 
 it("gives a refunded purchase's room under a per-customer cap back", async () => {
   const programId = await createProgram(t, {
-    name: "Cap refund", ladder: { preset: "griffin-7" }, timeZone: "UTC",
+    name: "Cap refund",
+    ladder: { preset: "griffin-7" },
+    timeZone: "UTC",
     earningRules: [{ name: "daily", touchpointType: "PURCHASE", pointsPerUnit: 1, capPoints: 50, capPeriod: "DAY" }],
   });
   const buy = (orderId: string, amount: number) => purchase(t, { programId, customerExternalId: "cr", orderId, amount, currency: "EUR" });
   expect((await buy("cr1", 50)).data.recordPurchase.pointsEarned).toBe(50);
   expect((await buy("cr2", 10)).data.recordPurchase.pointsEarned).toBe(0);
-  await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "cr1", refundId: "cr1-r", amount: 50 } });
+  await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, {
+    i: { programId, orderId: "cr1", refundId: "cr1-r", amount: 50 },
+  });
   expect((await buy("cr3", 30)).data.recordPurchase.pointsEarned).toBe(30);
 });

@@ -20,7 +20,10 @@ function buy(input: Record<string, unknown>) {
 }
 
 function giveBack(input: Record<string, unknown>) {
-  return t.gql(`mutation($input: RecordRefundInput!) { recordRefund(input: $input) { pointsEarned pointsShortfall customer { points { balance pending lifetime } } } }`, { input });
+  return t.gql(
+    `mutation($input: RecordRefundInput!) { recordRefund(input: $input) { pointsEarned pointsShortfall customer { points { balance pending lifetime } } } }`,
+    { input },
+  );
 }
 
 const line = (sku: string, quantity: number, unitPrice: number, extra: Record<string, unknown> = {}) => ({ sku, quantity, unitPrice, ...extra });
@@ -43,11 +46,18 @@ describe("earning rules", () => {
     const p = first.data.recordPurchase;
     // 35 base + 20 more on the coffee line; the voided cake earns nothing; a prospect gets no bonus.
     expect(p.pointsEarned).toBe(55);
-    expect(p.appliedRules.map((r: any) => [r.name, r.points])).toEqual([["base", 35], ["double coffee", 20]]);
+    expect(p.appliedRules.map((r: any) => [r.name, r.points])).toEqual([
+      ["base", 35],
+      ["double coffee", 20],
+    ]);
     expect(p.customer.pointLots.map((l: any) => l.amount).sort()).toEqual([20, 35]);
 
     const second = await buy({ programId, customerExternalId: "r1", orderId: "o2", amount: 35, currency: "EUR", lines });
-    expect(second.data.recordPurchase.appliedRules.map((r: any) => [r.name, r.points])).toEqual([["base", 35], ["double coffee", 20], ["repeat bonus", 27]]);
+    expect(second.data.recordPurchase.appliedRules.map((r: any) => [r.name, r.points])).toEqual([
+      ["base", 35],
+      ["double coffee", 20],
+      ["repeat bonus", 27],
+    ]);
     expect(second.data.recordPurchase.customer.points).toEqual({ balance: 137, pending: 0, lifetime: 137 });
 
     // A retry gets the same explanation back, and nothing is posted twice.
@@ -111,7 +121,10 @@ describe("pending points and refunds", () => {
     const programId = await createProgram(t, {
       name: "Pending",
       ladder: { preset: "griffin-7" },
-      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "REVIEW", fixedPoints: 5 }],
+      earningRules: [
+        { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+        { touchpointType: "REVIEW", fixedPoints: 5 },
+      ],
       points: { pendingDays: 14 },
     });
     const p = await buy({ programId, customerExternalId: "pd", orderId: "p1", amount: 80, currency: "EUR" });
@@ -152,13 +165,19 @@ describe("pending points and refunds", () => {
     const rest = await giveBack({ programId, orderId: "L1", refundId: "L1-r5", lines: [{ sku: "promo", quantity: 2 }] });
     expect(rest.data.recordRefund.pointsEarned).toBe(-67);
     expect(rest.data.recordRefund.customer.points).toEqual({ balance: 0, pending: 0, lifetime: 0 });
-    const [tp] = await t.app.db.query(`SELECT points, points_reversed, refunded_amount FROM touchpoints WHERE program_id = $1 AND external_id = 'L1'`, [programId]);
+    const [tp] = await t.app.db.query(`SELECT points, points_reversed, refunded_amount FROM touchpoints WHERE program_id = $1 AND external_id = 'L1'`, [
+      programId,
+    ]);
     expect(tp).toMatchObject({ points: 107, points_reversed: 107 });
     expect(Number(tp.refunded_amount)).toBe(40);
   });
 
   it("reverses points on a refund by amount, pro rata (known failure: points never reversed on refunds)", async () => {
-    const programId = await createProgram(t, { name: "Pro rata", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 2 }] });
+    const programId = await createProgram(t, {
+      name: "Pro rata",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 2 }],
+    });
     await buy({ programId, customerExternalId: "pr", orderId: "A", amount: 50, currency: "EUR" });
     const r = await giveBack({ programId, orderId: "A", refundId: "A-1", amount: 12.5 });
     expect(r.data.recordRefund).toMatchObject({ pointsEarned: -25, customer: { points: { balance: 75 } } });
@@ -167,7 +186,11 @@ describe("pending points and refunds", () => {
 
 describe("purchases unchanged by the points work", () => {
   it("still answers a plain purchase with its points", async () => {
-    const programId = await createProgram(t, { name: "Plain", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
+    const programId = await createProgram(t, {
+      name: "Plain",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    });
     const res = await purchase(t, { programId, customerExternalId: "pl", orderId: "x", amount: 12, currency: "EUR" });
     expect(res.data.recordPurchase.pointsEarned).toBe(12);
     const back = await refund(t, { programId, orderId: "x", refundId: "x-r", amount: 12 });
@@ -186,21 +209,31 @@ describe("time-boxed rules, calendar expiry and configuration errors", () => {
       earningRules: [
         { name: "today only", touchpointType: "VISIT", fixedPoints: 3, daysOfWeek: [weekday] },
         { name: "not today", touchpointType: "VISIT", fixedPoints: 100, daysOfWeek: [(weekday % 7) + 1] },
-        { name: "campaign", touchpointType: "VISIT", fixedPoints: 7, activeFrom: new Date(now.getTime() - 86_400_000).toISOString(), activeTo: new Date(now.getTime() + 86_400_000).toISOString() },
+        {
+          name: "campaign",
+          touchpointType: "VISIT",
+          fixedPoints: 7,
+          activeFrom: new Date(now.getTime() - 86_400_000).toISOString(),
+          activeTo: new Date(now.getTime() + 86_400_000).toISOString(),
+        },
         { name: "over", touchpointType: "VISIT", fixedPoints: 50, activeTo: new Date(now.getTime() - 86_400_000).toISOString() },
       ],
       points: { expiry: "END_OF_MONTH" },
     });
-    const res = await t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { appliedRules { name } customer { pointLots { expiresAt } } } }`, {
-      i: { programId, customerExternalId: "hh", type: "VISIT", externalId: "v1" },
-    });
+    const res = await t.gql(
+      `mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { appliedRules { name } customer { pointLots { expiresAt } } } }`,
+      {
+        i: { programId, customerExternalId: "hh", type: "VISIT", externalId: "v1" },
+      },
+    );
     expect(res.data.recordTouchpoint.appliedRules.map((r: any) => r.name).sort()).toEqual(["campaign", "today only"]);
     const monthEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString();
     expect(res.data.recordTouchpoint.customer.pointLots.map((l: any) => l.expiresAt)).toEqual([monthEnd, monthEnd]);
   });
 
   it("refuses inconsistent rules and policies with the field, writing nothing", async () => {
-    const create = (input: Record<string, unknown>) => t.gql(`mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, { i: { name: "Bad", ladder: { preset: "griffin-7" }, ...input } });
+    const create = (input: Record<string, unknown>) =>
+      t.gql(`mutation($i: CreateProgramInput!) { createProgram(input: $i) { id } }`, { i: { name: "Bad", ladder: { preset: "griffin-7" }, ...input } });
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ earningRules: [{ touchpointType: "VISIT", fixedPoints: 1, capPoints: 5 }] }, "earningRules[0].capPeriod"],
       [{ earningRules: [{ touchpointType: "VISIT" }] }, "earningRules[0]"],
@@ -208,7 +241,17 @@ describe("time-boxed rules, calendar expiry and configuration errors", () => {
       [{ earningRules: [{ touchpointType: "VISIT", fixedPoints: 1, daysOfWeek: [8] }] }, "earningRules[0].daysOfWeek"],
       [{ earningRules: [{ touchpointType: "PURCHASE", fixedPoints: 5, referralTrigger: "SIGNUP", beneficiary: "REFEREE" }] }, "earningRules[0].touchpointType"],
       [{ points: { expiry: "AFTER_DAYS" } }, "points.expiryDays"],
-      [{ tiers: { levels: [{ key: "gold", name: "Gold", threshold: 300 }, { key: "silver", name: "Silver", threshold: 100 }] } }, "tiers.levels[1].threshold"],
+      [
+        {
+          tiers: {
+            levels: [
+              { key: "gold", name: "Gold", threshold: 300 },
+              { key: "silver", name: "Silver", threshold: 100 },
+            ],
+          },
+        },
+        "tiers.levels[1].threshold",
+      ],
     ];
     const [{ n: before }] = await t.app.db.query(`SELECT count(*)::int AS n FROM programs`);
     for (const [input, field] of cases) {

@@ -75,7 +75,11 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   const programs = await gql(port, demoKey, `{ programs { id name ladderPreset } }`);
   expect(programs.data.programs).toEqual([{ id: expect.any(String), name: "Demo Coffee", ladderPreset: "griffin-7" }]);
   const programId = programs.data.programs[0].id;
-  const customers = await gql(port, demoKey, `{ customers(programId: "${programId}") { nodes { externalId stage { key } tier { tier { key } } points { balance } } } }`);
+  const customers = await gql(
+    port,
+    demoKey,
+    `{ customers(programId: "${programId}") { nodes { externalId stage { key } tier { tier { key } } points { balance } } } }`,
+  );
   const stages = Object.fromEntries(customers.data.customers.nodes.map((n: any) => [n.externalId, [n.stage.key, n.tier.tier?.key ?? null, n.points.balance]]));
   expect(stages).toEqual({
     "demo-ana": ["prospect", null, 0],
@@ -86,7 +90,10 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   });
   const catalog = await gql(port, demoKey, `{ program(id: "${programId}") { rewards { name pointsCost } tiers { key } } }`);
   expect(catalog.data.program).toEqual({
-    rewards: [{ name: "Free espresso", pointsCost: 40 }, { name: "Demo Coffee tote bag", pointsCost: 150 }],
+    rewards: [
+      { name: "Free espresso", pointsCost: 40 },
+      { name: "Demo Coffee tote bag", pointsCost: 150 },
+    ],
     tiers: [{ key: "silver" }, { key: "gold" }],
   });
   expect(await stop(first.child)).toBe(0);
@@ -101,22 +108,46 @@ it("starts on the embedded database with a demo program, stops on SIGTERM, and k
   // The CLI on the same data, with the server stopped (PGlite is one process's database).
   const recompute = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(recompute.status).toBe(0);
-  expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({ programId, evaluated: 5, changed: 0, skipped: 0, grantsOwed: 0, lifecycleChanged: 4 });
+  expect(JSON.parse(recompute.stdout.trim().split("\n").pop()!)).toEqual({
+    programId,
+    evaluated: 5,
+    changed: 0,
+    skipped: 0,
+    grantsOwed: 0,
+    lifecycleChanged: 4,
+  });
   const lifecycle = spawnSync(process.execPath, [...node("src/cli/index.ts"), "points-lifecycle", programId], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(lifecycle.status).toBe(0);
   expect(JSON.parse(lifecycle.stdout.trim().split("\n").pop()!)).toEqual({
-    programId, grants: 0, activated: 0, expired: 0, couponsExpired: 0, tiersReviewed: 0, tiersChanged: 0,
+    programId,
+    grants: 0,
+    activated: 0,
+    expired: 0,
+    couponsExpired: 0,
+    tiersReviewed: 0,
+    tiersChanged: 0,
   });
   // History from a file: two good lines and a bad one (reported, exit code 2); the summary on stdout.
   const history = join(dataDir, "history.ndjson");
-  writeFileSync(history, [
-    JSON.stringify({ kind: "customer", externalId: "imported-1", name: "Imported" }),
-    JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-1", amount: 12, currency: "EUR" }),
-    JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-2", amount: 0, currency: "EURO" }),
-  ].join("\n"));
+  writeFileSync(
+    history,
+    [
+      JSON.stringify({ kind: "customer", externalId: "imported-1", name: "Imported" }),
+      JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-1", amount: 12, currency: "EUR" }),
+      JSON.stringify({ kind: "purchase", customerExternalId: "imported-1", orderId: "imp-2", amount: 0, currency: "EURO" }),
+    ].join("\n"),
+  );
   const imported = spawnSync(process.execPath, [...node("src/cli/index.ts"), "import", programId, history], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(imported.status).toBe(2);
-  expect(JSON.parse(imported.stdout.trim().split("\n").pop()!)).toMatchObject({ file: history, programId, lines: 3, written: 1, upserted: 1, failed: 1, errors: [{ line: 3, kind: "purchase", code: "BAD_USER_INPUT", field: "currency" }] });
+  expect(JSON.parse(imported.stdout.trim().split("\n").pop()!)).toMatchObject({
+    file: history,
+    programId,
+    lines: 3,
+    written: 1,
+    upserted: 1,
+    failed: 1,
+    errors: [{ line: 3, kind: "purchase", code: "BAD_USER_INPUT", field: "currency" }],
+  });
   const bad = spawnSync(process.execPath, [...node("src/cli/index.ts"), "recompute", "nope"], { env: env(), cwd: ROOT, encoding: "utf8" });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toContain('"nope" is not a program id');
@@ -133,34 +164,38 @@ it("fails fast on a bad configuration, naming the variable", () => {
 
 const onServerDatabase = process.env.DATABASE_URL ? it : it.skip;
 
-onServerDatabase("seeds no demo on a server database unless asked, and never prints its keys into a collected log", async () => {
-  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_seed");
-  const started: ChildProcess[] = [];
-  try {
-    // Production's first start: no demo program, no key anywhere in its output (debug: every log line).
-    const first = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug" });
-    started.push(first.child);
-    expect((await gql(first.port, ADMIN_KEY, `{ programs { id } }`)).data.programs).toEqual([]);
-    expect(await stop(first.child)).toBe(0);
-    expect(first.output()).not.toMatch(/lk_|shown once|Demo Coffee/);
+onServerDatabase(
+  "seeds no demo on a server database unless asked, and never prints its keys into a collected log",
+  async () => {
+    const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_seed");
+    const started: ChildProcess[] = [];
+    try {
+      // Production's first start: no demo program, no key anywhere in its output (debug: every log line).
+      const first = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug" });
+      started.push(first.child);
+      expect((await gql(first.port, ADMIN_KEY, `{ programs { id } }`)).data.programs).toEqual([]);
+      expect(await stop(first.child)).toBe(0);
+      expect(first.output()).not.toMatch(/lk_|shown once|Demo Coffee/);
 
-    // Asked for explicitly: seeded, its keys still not printed (the output is a pipe, not a terminal).
-    const asked = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug", LOYALTY_SEED_DEMO: "true" });
-    started.push(asked.child);
-    const programs = (await gql(asked.port, ADMIN_KEY, `{ programs { id name } }`)).data.programs;
-    expect(programs).toEqual([{ id: expect.any(String), name: "Demo Coffee" }]);
-    // Its keys exist, never shown: the bootstrap key reaches the demo, and createApiKey makes more.
-    const keys = await gql(asked.port, ADMIN_KEY, `{ apiKeys(programId: "${programs[0].id}") { role } }`);
-    expect(keys.data.apiKeys.map((k: any) => k.role).sort()).toEqual(["ADMIN", "PARTNER"]);
-    expect(await stop(asked.child)).toBe(0);
-    expect(asked.output()).not.toMatch(/lk_|shown once/);
-    expect(asked.output()).toContain("demo keys not printed");
-  } finally {
-    // A server left running by a failed expectation would keep the test run from ending.
-    for (const child of started) if (child.exitCode === null && child.signalCode === null) await stop(child);
-    await database.drop();
-  }
-}, 120_000);
+      // Asked for explicitly: seeded, its keys still not printed (the output is a pipe, not a terminal).
+      const asked = await start({ DATABASE_URL: database.url, LOG_LEVEL: "debug", LOYALTY_SEED_DEMO: "true" });
+      started.push(asked.child);
+      const programs = (await gql(asked.port, ADMIN_KEY, `{ programs { id name } }`)).data.programs;
+      expect(programs).toEqual([{ id: expect.any(String), name: "Demo Coffee" }]);
+      // Its keys exist, never shown: the bootstrap key reaches the demo, and createApiKey makes more.
+      const keys = await gql(asked.port, ADMIN_KEY, `{ apiKeys(programId: "${programs[0].id}") { role } }`);
+      expect(keys.data.apiKeys.map((k: any) => k.role).sort()).toEqual(["ADMIN", "PARTNER"]);
+      expect(await stop(asked.child)).toBe(0);
+      expect(asked.output()).not.toMatch(/lk_|shown once/);
+      expect(asked.output()).toContain("demo keys not printed");
+    } finally {
+      // A server left running by a failed expectation would keep the test run from ending.
+      for (const child of started) if (child.exitCode === null && child.signalCode === null) await stop(child);
+      await database.drop();
+    }
+  },
+  120_000,
+);
 
 it("fails fast when its port is taken, naming the port", async () => {
   const taken = createNetServer();
@@ -195,84 +230,109 @@ function scrapeOnNewConnection(port: number): Promise<string> {
 
 const clusterable = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
 
-clusterable("runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)", async () => {
-  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_cluster");
-  // PORT=0: the processes share the one port the system picks (node:cluster), read from their logs.
-  const child = spawn(process.execPath, node("src/main.ts"), {
-    env: { ...env(), DATABASE_URL: database.url, REDIS_URL: process.env.REDIS_URL!, API_PROCESSES: "2", PORT: "0", HOST: "127.0.0.1", LOYALTY_ADMIN_KEY: ADMIN_KEY, LOYALTY_SEED_DEMO: "false", LOG_LEVEL: "info" },
-    cwd: ROOT,
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  try {
-    const pids = new Set<number>();
-    const ports = new Set<number>();
-    for (let i = 0; i < 300 && pids.size < 2; i++) {
-      for (const m of output.matchAll(/"url":"http:\/\/127\.0\.0\.1:(\d+)\/graphql","embedded":false,"pid":(\d+)[^\n]*loyalty API listening/g)) {
-        ports.add(Number(m[1]));
-        pids.add(Number(m[2]));
+clusterable(
+  "runs several API processes on one port with API_PROCESSES (PostgreSQL and Redis)",
+  async () => {
+    const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_cluster");
+    // PORT=0: the processes share the one port the system picks (node:cluster), read from their logs.
+    const child = spawn(process.execPath, node("src/main.ts"), {
+      env: {
+        ...env(),
+        DATABASE_URL: database.url,
+        REDIS_URL: process.env.REDIS_URL!,
+        API_PROCESSES: "2",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        LOYALTY_ADMIN_KEY: ADMIN_KEY,
+        LOYALTY_SEED_DEMO: "false",
+        LOG_LEVEL: "info",
+      },
+      cwd: ROOT,
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    try {
+      const pids = new Set<number>();
+      const ports = new Set<number>();
+      for (let i = 0; i < 300 && pids.size < 2; i++) {
+        for (const m of output.matchAll(/"url":"http:\/\/127\.0\.0\.1:(\d+)\/graphql","embedded":false,"pid":(\d+)[^\n]*loyalty API listening/g)) {
+          ports.add(Number(m[1]));
+          pids.add(Number(m[2]));
+        }
+        await new Promise((r) => setTimeout(r, 200));
       }
-      await new Promise((r) => setTimeout(r, 200));
+      expect(pids.size).toBe(2);
+      expect(ports.size).toBe(1);
+      const [port] = ports;
+      const created = await gql(port, ADMIN_KEY, `mutation { createProgram(input: { name: "C", ladder: { preset: "griffin-7" } }) { id } }`);
+      const programId = created.data.createProgram.id;
+      // The processes behind the one port write to and read from the one database.
+      for (let i = 0; i < 10; i++) {
+        const res = await gql(
+          port,
+          ADMIN_KEY,
+          `mutation { recordPurchase(input: { programId: "${programId}", customerExternalId: "c${i}", orderId: "o${i}", amount: 1, currency: "EUR" }) { pointsEarned } }`,
+        );
+        expect(res.errors).toBeUndefined();
+      }
+      const list = await gql(port, ADMIN_KEY, `{ customers(programId: "${programId}", first: 50) { nodes { id } } }`);
+      expect(list.data.customers.nodes).toHaveLength(10);
+      // Whichever process answers a scrape (a new connection each: the cluster deals connections
+      // round robin, so both answer some), it reports both processes' series, each labelled with its
+      // slot, which the supervisor gathers: together they count every purchase.
+      const recorded = /^loyalty_graphql_operations_total\{operation="recordPurchase",type="mutation",outcome="ok",process="([01])"\} (\d+)$/;
+      for (let i = 0; i < 6; i++) {
+        const lines = (await scrapeOnNewConnection(port))
+          .split("\n")
+          .map((line) => recorded.exec(line))
+          .filter((m) => m !== null);
+        expect(lines.reduce((sum, m) => sum + Number(m![2]), 0)).toBe(10);
+        expect(new Set(lines.map((m) => m![1])).size).toBe(lines.length);
+      }
+      expect(await stop(child)).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await database.drop();
     }
-    expect(pids.size).toBe(2);
-    expect(ports.size).toBe(1);
-    const [port] = ports;
-    const created = await gql(port, ADMIN_KEY, `mutation { createProgram(input: { name: "C", ladder: { preset: "griffin-7" } }) { id } }`);
-    const programId = created.data.createProgram.id;
-    // The processes behind the one port write to and read from the one database.
-    for (let i = 0; i < 10; i++) {
-      const res = await gql(port, ADMIN_KEY, `mutation { recordPurchase(input: { programId: "${programId}", customerExternalId: "c${i}", orderId: "o${i}", amount: 1, currency: "EUR" }) { pointsEarned } }`);
-      expect(res.errors).toBeUndefined();
-    }
-    const list = await gql(port, ADMIN_KEY, `{ customers(programId: "${programId}", first: 50) { nodes { id } } }`);
-    expect(list.data.customers.nodes).toHaveLength(10);
-    // Whichever process answers a scrape (a new connection each: the cluster deals connections
-    // round robin, so both answer some), it reports both processes' series, each labelled with its
-    // slot, which the supervisor gathers: together they count every purchase.
-    const recorded = /^loyalty_graphql_operations_total\{operation="recordPurchase",type="mutation",outcome="ok",process="([01])"\} (\d+)$/;
-    for (let i = 0; i < 6; i++) {
-      const lines = (await scrapeOnNewConnection(port)).split("\n").map((line) => recorded.exec(line)).filter((m) => m !== null);
-      expect(lines.reduce((sum, m) => sum + Number(m![2]), 0)).toBe(10);
-      expect(new Set(lines.map((m) => m![1])).size).toBe(lines.length);
-    }
-    expect(await stop(child)).toBe(0);
-  } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await database.drop();
-  }
-}, 180_000);
+  },
+  180_000,
+);
 
 const withServer = process.env.DATABASE_URL ? it : it.skip;
 
-withServer("npm run worker works the scheduled jobs apart from the API, and stops on SIGTERM (PostgreSQL)", async () => {
-  const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_worker");
-  const child = spawn(process.execPath, node("src/worker.ts"), {
-    env: { ...env(), DATABASE_URL: database.url, LOG_LEVEL: "info", POINTS_LIFECYCLE_CRON: "* * * * *" },
-    cwd: ROOT,
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  try {
-    for (let i = 0; i < 300 && !output.includes("job worker started"); i++) await new Promise((r) => setTimeout(r, 200));
-    expect(output).toContain("job worker started");
-    // The schedules are in PostgreSQL, where every worker and API process sees them.
-    const { Client } = await import("pg");
-    const client = new Client({ connectionString: database.url });
-    await client.connect();
-    const { rows } = await client.query(`SELECT name, cron FROM pgboss.schedule ORDER BY name`);
-    await client.end();
-    expect(rows).toEqual([
-      { name: "points-lifecycle", cron: "* * * * *" },
-      { name: "stages-recompute", cron: "17 3 * * *" },
-    ]);
-    expect(await stop(child)).toBe(0);
-    const without = spawnSync(process.execPath, node("src/worker.ts"), { env: env(), cwd: ROOT, encoding: "utf8" });
-    expect(without.status).toBe(1);
-    expect(without.stderr).toContain("the worker needs DATABASE_URL");
-  } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await database.drop();
-  }
-}, 120_000);
+withServer(
+  "npm run worker works the scheduled jobs apart from the API, and stops on SIGTERM (PostgreSQL)",
+  async () => {
+    const database = await createScratchDatabase(process.env.DATABASE_URL!, "loyalty_worker");
+    const child = spawn(process.execPath, node("src/worker.ts"), {
+      env: { ...env(), DATABASE_URL: database.url, LOG_LEVEL: "info", POINTS_LIFECYCLE_CRON: "* * * * *" },
+      cwd: ROOT,
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    try {
+      for (let i = 0; i < 300 && !output.includes("job worker started"); i++) await new Promise((r) => setTimeout(r, 200));
+      expect(output).toContain("job worker started");
+      // The schedules are in PostgreSQL, where every worker and API process sees them.
+      const { Client } = await import("pg");
+      const client = new Client({ connectionString: database.url });
+      await client.connect();
+      const { rows } = await client.query(`SELECT name, cron FROM pgboss.schedule ORDER BY name`);
+      await client.end();
+      expect(rows).toEqual([
+        { name: "points-lifecycle", cron: "* * * * *" },
+        { name: "stages-recompute", cron: "17 3 * * *" },
+      ]);
+      expect(await stop(child)).toBe(0);
+      const without = spawnSync(process.execPath, node("src/worker.ts"), { env: env(), cwd: ROOT, encoding: "utf8" });
+      expect(without.status).toBe(1);
+      expect(without.stderr).toContain("the worker needs DATABASE_URL");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await database.drop();
+    }
+  },
+  120_000,
+);

@@ -34,7 +34,8 @@ describe("referrals", () => {
         { name: "first order bonus", touchpointType: "PURCHASE", fixedPoints: 50, referralTrigger: "FIRST_PURCHASE", beneficiary: "REFEREE" },
       ],
     });
-    const referrerId = (await purchase(t, { programId, customerExternalId: "alice", orderId: "a1", amount: 20, currency: "EUR" })).data.recordPurchase.customer.id;
+    const referrerId = (await purchase(t, { programId, customerExternalId: "alice", orderId: "a1", amount: 20, currency: "EUR" })).data.recordPurchase.customer
+      .id;
     const res = await t.gql(REFER, { i: { programId, referrerId, refereeExternalId: "bob", referralId: "ref-1" } });
     expect(res.errors).toBeUndefined();
     const p = res.data.recordReferral;
@@ -73,13 +74,16 @@ describe("referral bonuses in a return window", () => {
       ],
       points: { pendingDays: 14 },
     });
-    const referrerId = (await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId, externalId: "ref-a" } })).data.upsertCustomer.id;
+    const referrerId = (await t.gql(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id } }`, { i: { programId, externalId: "ref-a" } })).data
+      .upsertCustomer.id;
     const bobId = (await t.gql(REFER, { i: { programId, referrerId, refereeExternalId: "ref-b", referralId: "pr-1" } })).data.recordReferral.referee.id;
     await purchase(t, { programId, customerId: bobId, orderId: "pb1", amount: 30, currency: "EUR" });
     const grantsOf = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { grants { points grantedAt } } }`, { id })).data.customer.grants;
     expect(await grantsOf(referrerId)).toEqual([{ points: 100, grantedAt: null }]);
     // Refunded in full within the window: the bonus is cancelled, and the next purchase counts as the first.
-    await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, { i: { programId, orderId: "pb1", refundId: "pb1-r", amount: 30 } });
+    await t.gql(`mutation($i: RecordRefundInput!) { recordRefund(input: $i) { pointsEarned } }`, {
+      i: { programId, orderId: "pb1", refundId: "pb1-r", amount: 30 },
+    });
     expect((await grantsOf(referrerId))[0].grantedAt).not.toBeNull();
     expect(await balance(referrerId)).toBe(0);
     await purchase(t, { programId, customerId: bobId, orderId: "pb2", amount: 20, currency: "EUR" });
@@ -96,20 +100,34 @@ describe("referral bonuses in a return window", () => {
 
 describe("triggered rewards", () => {
   it("issues the coupon after 10 product views in 24 hours with no purchase yet, once per window", async () => {
-    const programId = await createProgram(t, { name: "Trigger", ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }] });
-    const rewardId = (await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "10% off your first order", pointsCost: 1, couponValidDays: 7 } })).data.createReward.id;
+    const programId = await createProgram(t, {
+      name: "Trigger",
+      ladder: { preset: "griffin-7" },
+      earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }],
+    });
+    const rewardId = (
+      await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, {
+        i: { programId, name: "10% off your first order", pointsCost: 1, couponValidDays: 7 },
+      })
+    ).data.createReward.id;
     const trig = await t.gql(`mutation($i: CreateRewardTriggerInput!) { createRewardTrigger(input: $i) { id minCount } }`, {
       i: { programId, name: "curious browser", rewardId, touchpointType: "PRODUCT_VIEW", minCount: 10, windowHours: 24, requireNoPurchase: true },
     });
     expect(trig.errors).toBeUndefined();
     const view = (customer: string, n: number) =>
-      t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { customer { id } } }`, { i: { programId, customerExternalId: customer, type: "PRODUCT_VIEW", externalId: `${customer}-view-${n}` } });
+      t.gql(`mutation($i: RecordTouchpointInput!) { recordTouchpoint(input: $i) { customer { id } } }`, {
+        i: { programId, customerExternalId: customer, type: "PRODUCT_VIEW", externalId: `${customer}-view-${n}` },
+      });
 
     const viewerId = (await view("viewer", 0)).data.recordTouchpoint.customer.id;
-    const feed = collect(t.ws(), `subscription($p: ID!, $c: ID) { rewardEvents(programId: $p, customerId: $c) { kind rewardName code points status } }`, { p: programId, c: viewerId });
+    const feed = collect(t.ws(), `subscription($p: ID!, $c: ID) { rewardEvents(programId: $p, customerId: $c) { kind rewardName code points status } }`, {
+      p: programId,
+      c: viewerId,
+    });
     await listening(t.app, programId);
     for (let i = 1; i < 9; i++) await view("viewer", i);
-    const redemptions = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { redemptions { status points code } } }`, { id })).data.customer.redemptions;
+    const redemptions = async (id: string) =>
+      (await t.gql(`query($id: ID!) { customer(id: $id) { redemptions { status points code } } }`, { id })).data.customer.redemptions;
     expect(await redemptions(viewerId)).toEqual([]);
     // The tenth view, and a burst after it: one coupon, not one per view.
     await Promise.all([9, 10, 11, 12].map((i) => view("viewer", i)));

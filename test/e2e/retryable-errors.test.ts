@@ -73,7 +73,11 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 10_000)
 }
 
 /** One operation over a graphql-ws client: its result, the errors it was refused with, or the socket's close code. */
-function overWebSocket(client: WsClient, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: readonly any[]; closed?: number }> {
+function overWebSocket(
+  client: WsClient,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ data?: any; errors?: readonly any[]; closed?: number }> {
   return new Promise((resolve) => {
     let result: { data?: any; errors?: readonly any[] } = {};
     client.subscribe(
@@ -118,7 +122,9 @@ withServer("while the database refuses connections", () => {
 
   it("answers 503 UNAVAILABLE, retryable, over HTTP and WebSocket; the retry with the same key posts once", async () => {
     const programId = await griffinProgram(t);
-    const first = ok(await post(t, PURCHASE, { input: { programId, customerExternalId: "outage", orderId: "before", amount: 30, currency: "EUR" } }).then((a) => a.body));
+    const first = ok(
+      await post(t, PURCHASE, { input: { programId, customerExternalId: "outage", orderId: "before", amount: 30, currency: "EUR" } }).then((a) => a.body),
+    );
     const customerId = first.data.recordPurchase.customer.id;
     // A key the server has not seen: checking it needs the database.
     const partnerKey = await createKey(t, programId, "PARTNER");
@@ -129,7 +135,10 @@ withServer("while the database refuses connections", () => {
     // every connection the app (and its write worker) held is ended by the server.
     await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
-    await waitFor(async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [database])).rows[0].n === 0, "the app's connections to end");
+    await waitFor(
+      async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [database])).rows[0].n === 0,
+      "the app's connections to end",
+    );
 
     expectRetryable(await post(t, PURCHASE, { input: retried }));
     expectRetryable(await post(t, PROGRAMS));
@@ -178,7 +187,9 @@ withServer("a commit whose acknowledgement is lost", () => {
     const programId = await griffinProgram(t);
     // The customer exists: the next purchase is written by one statement outside a transaction,
     // which commits before the server answers it.
-    const first = ok(await post(t, PURCHASE, { input: { programId, customerExternalId: "unlucky", orderId: "o-1", amount: 30, currency: "EUR" } }).then((a) => a.body));
+    const first = ok(
+      await post(t, PURCHASE, { input: { programId, customerExternalId: "unlucky", orderId: "o-1", amount: 30, currency: "EUR" } }).then((a) => a.body),
+    );
     const customerId = first.data.recordPurchase.customer.id;
     const input = { programId, customerId, orderId: "answer-lost-o-2", amount: 12, currency: "EUR" };
 

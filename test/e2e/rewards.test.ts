@@ -136,7 +136,9 @@ describe("redeemReward", () => {
     expect(kinds.filter((k) => k === "RewardUnavailable")).toHaveLength(40);
     const [reward] = await t.app.db.query(`SELECT issued, stock FROM rewards WHERE id = $1`, [rewardId]);
     expect(reward).toEqual({ issued: 10, stock: 10 });
-    const [{ spent }] = await t.app.db.query(`SELECT -sum(amount)::int AS spent FROM ledger_entries WHERE program_id = $1 AND kind = 'REDEMPTION'`, [programId]);
+    const [{ spent }] = await t.app.db.query(`SELECT -sum(amount)::int AS spent FROM ledger_entries WHERE program_id = $1 AND kind = 'REDEMPTION'`, [
+      programId,
+    ]);
     expect(spent).toBe(200);
     const codes = results.filter((r) => r.data.redeemReward.code).map((r) => r.data.redeemReward.code);
     expect(new Set(codes).size).toBe(10);
@@ -145,7 +147,10 @@ describe("redeemReward", () => {
   it("takes codes from an uploaded pool, and refuses once it is empty without taking points", async () => {
     const programId = await shop();
     const rewardId = await createReward({ programId, name: "Partner voucher", pointsCost: 10, couponSource: "POOL" });
-    const added = await t.gql(`mutation($r: ID!, $c: [String!]!) { addRewardCoupons(rewardId: $r, codes: $c) }`, { r: rewardId, c: ["PARTNER-A", "PARTNER-B", "PARTNER-A"] });
+    const added = await t.gql(`mutation($r: ID!, $c: [String!]!) { addRewardCoupons(rewardId: $r, codes: $c) }`, {
+      r: rewardId,
+      c: ["PARTNER-A", "PARTNER-B", "PARTNER-A"],
+    });
     expect(added.data.addRewardCoupons).toBe(2);
     const dee = await member(programId, "dee", 100);
     const codes = [(await redeem(dee, rewardId, "p1")).data.redeemReward.code, (await redeem(dee, rewardId, "p2")).data.redeemReward.code];
@@ -163,16 +168,26 @@ describe("coupons: used, cancelled, events", () => {
     const programId = await shop();
     const rewardId = await createReward({ programId, name: "Cake", pointsCost: 25, stock: 3 });
     const eve = await member(programId, "eve", 100);
-    const feed = collect(t.ws(), `subscription($p: ID!, $c: ID) { rewardEvents(programId: $p, customerId: $c) { kind code points status rewardName customerId } }`, {
-      p: programId,
-      c: eve,
-    });
+    const feed = collect(
+      t.ws(),
+      `subscription($p: ID!, $c: ID) { rewardEvents(programId: $p, customerId: $c) { kind code points status rewardName customerId } }`,
+      {
+        p: programId,
+        c: eve,
+      },
+    );
     await listening(t.app, programId);
 
     const used = (await redeem(eve, rewardId, "u1")).data.redeemReward;
-    const use = await t.gql(`mutation($p: ID!, $code: String!) { useCoupon(programId: $p, code: $code) { ${COUPON_FIELDS} } }`, { p: programId, code: used.code });
+    const use = await t.gql(`mutation($p: ID!, $code: String!) { useCoupon(programId: $p, code: $code) { ${COUPON_FIELDS} } }`, {
+      p: programId,
+      code: used.code,
+    });
     expect(use.data.useCoupon).toMatchObject({ __typename: "Redemption", status: "USED" });
-    const twice = await t.gql(`mutation($p: ID!, $code: String!) { useCoupon(programId: $p, code: $code) { ${COUPON_FIELDS} } }`, { p: programId, code: used.code });
+    const twice = await t.gql(`mutation($p: ID!, $code: String!) { useCoupon(programId: $p, code: $code) { ${COUPON_FIELDS} } }`, {
+      p: programId,
+      code: used.code,
+    });
     expect(twice.data.useCoupon).toMatchObject({ __typename: "CouponUnusable", status: "USED" });
     const cancelUsed = await t.gql(`mutation($id: ID!) { cancelRedemption(id: $id) { ${COUPON_FIELDS} } }`, { id: used.id });
     expect(cancelUsed.data.cancelRedemption).toMatchObject({ __typename: "CouponUnusable", status: "USED" });
@@ -183,7 +198,9 @@ describe("coupons: used, cancelled, events", () => {
     // The program's configuration just changed (not cached): cancelling still answers, also on the
     // embedded database's one connection (it read the configuration inside its transaction and hung).
     ok(await t.gql(`mutation($p: ID!) { setPointsPolicy(programId: $p, points: { pendingDays: 0 }) { id } }`, { p: programId }));
-    const cancels = await Promise.all([1, 2].map(() => t.gql(`mutation($id: ID!) { cancelRedemption(id: $id, reason: "changed mind") { ${COUPON_FIELDS} } }`, { id: issued.id })));
+    const cancels = await Promise.all(
+      [1, 2].map(() => t.gql(`mutation($id: ID!) { cancelRedemption(id: $id, reason: "changed mind") { ${COUPON_FIELDS} } }`, { id: issued.id })),
+    );
     for (const c of cancels) expect(c.data.cancelRedemption).toMatchObject({ __typename: "Redemption", status: "CANCELLED" });
     expect(await balanceOf(eve)).toBe(75);
     const [reward] = await t.app.db.query(`SELECT issued FROM rewards WHERE id = $1`, [rewardId]);
@@ -215,7 +232,9 @@ describe("known failure: redeemed points deducted twice on refund", () => {
     await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
     await refund(t, { programId, orderId: "ida-o1", refundId: "ida-r1", amount: 100 });
     expect(await balanceOf(ida)).toBe(0);
-    const ledger = await t.gql(`query($id: ID!) { customer(id: $id) { ledger(first: 10) { nodes { amount kind reference touchpointId lotId } } } }`, { id: ida });
+    const ledger = await t.gql(`query($id: ID!) { customer(id: $id) { ledger(first: 10) { nodes { amount kind reference touchpointId lotId } } } }`, {
+      id: ida,
+    });
     const [reversal, cancelled, redeemed, earned] = ledger.data.customer.ledger.nodes;
     expect([reversal, cancelled, redeemed, earned].map((e: any) => [e.amount, e.kind])).toEqual([
       [-100, "REVERSAL"],
@@ -240,7 +259,10 @@ describe("lots and overdraft", () => {
     try {
       await purchase(t, { programId, customerId: fay, orderId: "fay-o2", amount: 50, currency: "EUR" }); // expires in 40 days
       expect((await redeem(fay, rewardId, "s1")).data.redeemReward.__typename).toBe("Redemption");
-      const lots = await t.gql(`query($id: ID!) { customer(id: $id) { pointLots { amount remaining expiresAt } expiringPoints(withinDays: 60) { points expiresAt } } }`, { id: fay });
+      const lots = await t.gql(
+        `query($id: ID!) { customer(id: $id) { pointLots { amount remaining expiresAt } expiringPoints(withinDays: 60) { points expiresAt } } }`,
+        { id: fay },
+      );
       // The older lot is used up; 40 of the newer one are left.
       expect(lots.data.customer.pointLots.map((l: any) => [l.amount, l.remaining])).toEqual([[50, 40]]);
       expect(lots.data.customer.expiringPoints).toEqual([{ points: 40, expiresAt: lots.data.customer.pointLots[0].expiresAt }]);

@@ -36,7 +36,13 @@ describeWithRedis("several API processes (Redis)", () => {
     const programId = await griffinProgram(a);
     const { createClient } = await import("graphql-ws");
     const WebSocket = (await import("ws")).default;
-    const clientOnB = createClient({ url: b.server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${ADMIN_KEY}` }, lazy: true, retryAttempts: 0 });
+    const clientOnB = createClient({
+      url: b.server.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${ADMIN_KEY}` },
+      lazy: true,
+      retryAttempts: 0,
+    });
     const sub = collect(clientOnB, `subscription($p: ID!) { stageChanged(programId: $p) { customerId to { key } } }`, { p: programId });
     await listening(b.app, programId);
     const written = await purchase(a, { programId, customerExternalId: "far", orderId: "f1", amount: 3, currency: "EUR" });
@@ -53,8 +59,17 @@ describeWithRedis("several API processes (Redis)", () => {
     const [seen] = await a.app.db.query(`SELECT min(id)::text AS id FROM outbox WHERE program_id = $1`, [programId]);
     const { createClient } = await import("graphql-ws");
     const WebSocket = (await import("ws")).default;
-    const clientOnB = createClient({ url: b.server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${ADMIN_KEY}` }, lazy: true, retryAttempts: 0 });
-    const sub = collect(clientOnB, `subscription($p: ID!, $after: ID) { loyaltyEvents(programId: $p, after: $after) { ... on CustomerEvent { sequence } } }`, { p: programId, after: seen.id });
+    const clientOnB = createClient({
+      url: b.server.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${ADMIN_KEY}` },
+      lazy: true,
+      retryAttempts: 0,
+    });
+    const sub = collect(clientOnB, `subscription($p: ID!, $after: ID) { loyaltyEvents(programId: $p, after: $after) { ... on CustomerEvent { sequence } } }`, {
+      p: programId,
+      after: seen.id,
+    });
     // Written on A while B replays, and after.
     const writes = Promise.all(["r3", "r4"].map((o) => purchase(a, { programId, customerExternalId: "r", orderId: o, amount: 3, currency: "EUR" })));
     await writes;
@@ -71,7 +86,8 @@ describeWithRedis("several API processes (Redis)", () => {
 
   it("drops a changed ladder from every process's cache", async () => {
     const programId = await griffinProgram(a);
-    const stagesOnB = async () => (await onB(`query($p: ID!) { program(id: $p) { stages { key } } }`, { p: programId })).data.program.stages.map((s: any) => s.key);
+    const stagesOnB = async () =>
+      (await onB(`query($p: ID!) { program(id: $p) { stages { key } } }`, { p: programId })).data.program.stages.map((s: any) => s.key);
     expect((await stagesOnB())[0]).toBe("suspect"); // cached on B now
     const res = await a.gql(`mutation($p: ID!) { updateLadder(programId: $p, ladder: { preset: "trust-6" }) { id } }`, { p: programId });
     expect(res.errors).toBeUndefined();

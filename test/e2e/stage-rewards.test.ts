@@ -16,7 +16,8 @@ afterAll(() => t.stop());
 const CREATE = `mutation($i: CreateStageRewardInput!) { createStageReward(input: $i) { id name stageKey stage { key } rewardId repeatAfterDays active } }`;
 
 async function rewardIn(programId: string, name = "Mug"): Promise<string> {
-  return ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name, pointsCost: 500 } })).data.createReward.id;
+  return ok(await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name, pointsCost: 500 } })).data.createReward
+    .id;
 }
 
 async function stageReward(programId: string, stage: string, rewardId: string, extra: Record<string, unknown> = {}) {
@@ -32,14 +33,22 @@ async function customer(programId: string, externalId: string) {
   return ok(res).data.customer;
 }
 
-const buy = (programId: string, who: string, orderId: string, amount = 20) => purchase(t, { programId, customerExternalId: who, orderId, amount, currency: "EUR" });
+const buy = (programId: string, who: string, orderId: string, amount = 20) =>
+  purchase(t, { programId, customerExternalId: who, orderId, amount, currency: "EUR" });
 
 describe("stage rewards", () => {
   it("gives the reward to a customer entering the stage, before answering, once per customer", async () => {
     const programId = await griffinProgram(t);
     const rewardId = await rewardIn(programId);
     const welcome = await stageReward(programId, "first_time_customer", rewardId);
-    expect(welcome).toMatchObject({ name: "first_time_customer gift", stageKey: "first_time_customer", stage: { key: "first_time_customer" }, rewardId, repeatAfterDays: null, active: true });
+    expect(welcome).toMatchObject({
+      name: "first_time_customer gift",
+      stageKey: "first_time_customer",
+      stage: { key: "first_time_customer" },
+      rewardId,
+      repeatAfterDays: null,
+      active: true,
+    });
 
     const feed = collect(t.ws(), `subscription($p: ID!) { rewardEvents(programId: $p) { kind rewardId code reason grantKey } }`, { p: programId });
     await listening(t.app, programId);
@@ -48,9 +57,17 @@ describe("stage rewards", () => {
     let ann = await customer(programId, "ann");
     // Internal tools hear of it, with why.
     await feed.next(1);
-    expect(feed.items[0].rewardEvents).toEqual({ kind: "REWARD_ISSUED", rewardId, code: ann.redemptions[0].code, reason: "first_time_customer gift", grantKey: `stage:${welcome.id}:${first.customer.id}` });
+    expect(feed.items[0].rewardEvents).toEqual({
+      kind: "REWARD_ISSUED",
+      rewardId,
+      code: ann.redemptions[0].code,
+      reason: "first_time_customer gift",
+      grantKey: `stage:${welcome.id}:${first.customer.id}`,
+    });
     feed.unsubscribe();
-    expect(ann.grants).toEqual([{ kind: "REWARD", reason: "first_time_customer gift", rewardId, stageRewardId: welcome.id, grantedAt: expect.any(String), code: expect.any(String) }]);
+    expect(ann.grants).toEqual([
+      { kind: "REWARD", reason: "first_time_customer gift", rewardId, stageRewardId: welcome.id, grantedAt: expect.any(String), code: expect.any(String) },
+    ]);
     // Free: the coupon costs no points (20 earned, 20 kept).
     expect(ann.redemptions).toEqual([{ rewardId, status: "ISSUED", code: ann.grants[0].code, points: 0 }]);
     expect(ann.points.balance).toBe(20);
@@ -119,7 +136,10 @@ describe("stage rewards", () => {
     } finally {
       t.advanceClock(-200 * DAY);
     }
-    const [row] = await t.app.db.query(`SELECT stage_key, (SELECT count(*)::int FROM grants g WHERE g.program_id = c.program_id AND g.customer_id = c.id) AS grants FROM customers c WHERE id = $1`, [gone]);
+    const [row] = await t.app.db.query(
+      `SELECT stage_key, (SELECT count(*)::int FROM grants g WHERE g.program_id = c.program_id AND g.customer_id = c.id) AS grants FROM customers c WHERE id = $1`,
+      [gone],
+    );
     expect(row).toEqual({ stage_key: "first_time_customer", grants: 0 });
     expect((await customer(programId, "stays")).redemptions).toHaveLength(1);
   });
@@ -193,7 +213,8 @@ describe("stage rewards", () => {
     expect(ok(await t.gql(SET, { id: welcome.id, a: true })).data.setStageRewardActive.active).toBe(true);
     ok(await buy(programId, "eve", "e1"));
     expect((await customer(programId, "eve")).grants).toHaveLength(1);
-    const listed = ok(await t.gql(`query($p: ID!) { program(id: $p) { stageRewards { id stage { key } active } } }`, { p: programId })).data.program.stageRewards;
+    const listed = ok(await t.gql(`query($p: ID!) { program(id: $p) { stageRewards { id stage { key } active } } }`, { p: programId })).data.program
+      .stageRewards;
     expect(listed).toEqual([{ id: welcome.id, stage: { key: "first_time_customer" }, active: true }]);
   });
 
@@ -208,7 +229,8 @@ describe("stage rewards", () => {
     const otherAdmin = await createKey(t, other, "ADMIN");
     const before = await tableCounts(t);
     const [stageCount] = await t.app.db.query(`SELECT count(*)::int AS n FROM stage_rewards`);
-    const attempt = async (i: Record<string, unknown>, token?: string) => (await t.gql(CREATE, { i: { programId, name: "Gift", stage: "client", rewardId, ...i } }, token)).errors?.[0];
+    const attempt = async (i: Record<string, unknown>, token?: string) =>
+      (await t.gql(CREATE, { i: { programId, name: "Gift", stage: "client", rewardId, ...i } }, token)).errors?.[0];
     expect((await attempt({ stage: "vip" }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "stage" });
     // The bottom stage: customers start there, nobody enters it.
     expect((await attempt({ stage: "suspect" }))?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "stage" });

@@ -80,7 +80,19 @@ describe("bulk writers", () => {
   it("the demo seed leaves the tables it wrote analyzed", async () => {
     const demo = await seedDemo(t.app);
     expect(demo).not.toBeNull();
-    const states = await tableStates(t, ["programs", "stages", "earning_rules", "rewards", "api_keys", "customers", "touchpoints", "ledger_entries", "point_lots", "stage_transitions", "outbox"]);
+    const states = await tableStates(t, [
+      "programs",
+      "stages",
+      "earning_rules",
+      "rewards",
+      "api_keys",
+      "customers",
+      "touchpoints",
+      "ledger_entries",
+      "point_lots",
+      "stage_transitions",
+      "outbox",
+    ]);
     expect(Object.values(states).filter((s) => !upToDate(s))).toEqual([]);
     expect(states.customers.rows).toBe(5);
   });
@@ -171,72 +183,82 @@ describe("statistics and the write path's cached plans", () => {
   });
 
   // PostgreSQL server only: on PGlite the write path runs on the main thread and prepares no statements.
-  onServer("a program grown from empty through the API: after the keeper's ANALYZE, the write worker's connections plan again", async () => {
-    const programId = await griffinProgram(t);
-    // Another program, for the purchases that make the writer report its statistics (below).
-    const markerProgramId = await griffinProgram(t);
-    let order = 0;
-    const purchases = async (count: number, customer: (i: number) => string, program = programId) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next < count) {
-            const i = next++;
-            ok(await t.gql(PURCHASE, { input: { programId: program, customerExternalId: customer(i), orderId: `plan-${order++}`, amount: 10, currency: "EUR" } }));
-          }
-        }),
-      );
-    };
-    const touchpointReads = async () => {
-      const [row] = await t.app.db.query(
-        `SELECT n_tup_ins::float8 AS inserted, (seq_tup_read + coalesce(idx_tup_fetch, 0))::float8 AS read FROM pg_stat_user_tables WHERE relname = 'touchpoints' AND schemaname = current_schema()`,
-      );
-      return row as { inserted: number; read: number };
-    };
-    /**
-     * The touchpoint rows read so far, once the writer has reported its statistics of every insert
-     * up to `inserted`. A backend reports them at the end of a transaction at most once a second
-     * (else after 10 s idle): one purchase of the other program at a time nudges it, and keeps the
-     * writer's connection in use meanwhile. The last nudge's own insert may not be reported yet.
-     */
-    let nudges = 0;
-    const readsOnceReported = async (inserted: number) => {
-      for (let attempt = 0; ; attempt++) {
-        const counters = await touchpointReads();
-        if (counters.inserted >= inserted + Math.max(0, nudges - 1)) return counters;
-        if (attempt > 300) throw new Error(`the writer never reported its statistics: ${JSON.stringify(counters)}`);
-        await purchases(1, () => "marker", markerProgramId);
-        nudges++;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
-    const writers = async () =>
-      (await t.app.db.query(`SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE application_name = 'loyalty-ladder-writer' AND datname = current_database()`)).map(
-        (r) => `${r.pid}@${r.started}`,
-      );
+  onServer(
+    "a program grown from empty through the API: after the keeper's ANALYZE, the write worker's connections plan again",
+    async () => {
+      const programId = await griffinProgram(t);
+      // Another program, for the purchases that make the writer report its statistics (below).
+      const markerProgramId = await griffinProgram(t);
+      let order = 0;
+      const purchases = async (count: number, customer: (i: number) => string, program = programId) => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < count) {
+              const i = next++;
+              ok(
+                await t.gql(PURCHASE, {
+                  input: { programId: program, customerExternalId: customer(i), orderId: `plan-${order++}`, amount: 10, currency: "EUR" },
+                }),
+              );
+            }
+          }),
+        );
+      };
+      const touchpointReads = async () => {
+        const [row] = await t.app.db.query(
+          `SELECT n_tup_ins::float8 AS inserted, (seq_tup_read + coalesce(idx_tup_fetch, 0))::float8 AS read FROM pg_stat_user_tables WHERE relname = 'touchpoints' AND schemaname = current_schema()`,
+        );
+        return row as { inserted: number; read: number };
+      };
+      /**
+       * The touchpoint rows read so far, once the writer has reported its statistics of every insert
+       * up to `inserted`. A backend reports them at the end of a transaction at most once a second
+       * (else after 10 s idle): one purchase of the other program at a time nudges it, and keeps the
+       * writer's connection in use meanwhile. The last nudge's own insert may not be reported yet.
+       */
+      let nudges = 0;
+      const readsOnceReported = async (inserted: number) => {
+        for (let attempt = 0; ; attempt++) {
+          const counters = await touchpointReads();
+          if (counters.inserted >= inserted + Math.max(0, nudges - 1)) return counters;
+          if (attempt > 300) throw new Error(`the writer never reported its statistics: ${JSON.stringify(counters)}`);
+          await purchases(1, () => "marker", markerProgramId);
+          nudges++;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const writers = async () =>
+        (
+          await t.app.db.query(
+            `SELECT pid, backend_start::text AS started FROM pg_stat_activity WHERE application_name = 'loyalty-ladder-writer' AND datname = current_database()`,
+          )
+        ).map((r) => `${r.pid}@${r.started}`);
 
-    // From empty to 1,000 customers (a first purchase each), planned all along as empty.
-    const grown = 1000;
-    await purchases(20, (i) => `plan-${i}`);
-    await purchases(grown, (i) => `plan-${i}`);
-    let inserted = grown + 20;
-    const before = await readsOnceReported(inserted);
-    await purchases(200, (i) => `plan-${i % grown}`);
-    inserted += 200;
-    const staleReads = (await readsOnceReported(inserted)).read - before.read;
-    // The situation this test is about: the generic plans made while the program was empty read
-    // scores of touchpoint rows per purchase (about 170 here) where an index lookup reads one or two.
-    expect(staleReads / 200).toBeGreaterThan(20);
+      // From empty to 1,000 customers (a first purchase each), planned all along as empty.
+      const grown = 1000;
+      await purchases(20, (i) => `plan-${i}`);
+      await purchases(grown, (i) => `plan-${i}`);
+      let inserted = grown + 20;
+      const before = await readsOnceReported(inserted);
+      await purchases(200, (i) => `plan-${i % grown}`);
+      inserted += 200;
+      const staleReads = (await readsOnceReported(inserted)).read - before.read;
+      // The situation this test is about: the generic plans made while the program was empty read
+      // scores of touchpoint rows per purchase (about 170 here) where an index lookup reads one or two.
+      expect(staleReads / 200).toBeGreaterThan(20);
 
-    const connections = await writers();
-    expect(connections.length).toBeGreaterThan(0);
-    expect(await t.app.statistics.tick()).toEqual(expect.arrayContaining(["customers", "touchpoints"]));
-    const analyzed = await readsOnceReported(inserted);
-    await purchases(200, (i) => `plan-${i % grown}`);
-    inserted += 200;
-    const freshReads = (await readsOnceReported(inserted)).read - analyzed.read;
-    // The same connections (no new one planned afresh), now reading about one row per key.
-    expect(connections).toEqual(expect.arrayContaining(await writers()));
-    expect(freshReads / 200).toBeLessThan(5);
-  }, 180_000);
+      const connections = await writers();
+      expect(connections.length).toBeGreaterThan(0);
+      expect(await t.app.statistics.tick()).toEqual(expect.arrayContaining(["customers", "touchpoints"]));
+      const analyzed = await readsOnceReported(inserted);
+      await purchases(200, (i) => `plan-${i % grown}`);
+      inserted += 200;
+      const freshReads = (await readsOnceReported(inserted)).read - analyzed.read;
+      // The same connections (no new one planned afresh), now reading about one row per key.
+      expect(connections).toEqual(expect.arrayContaining(await writers()));
+      expect(freshReads / 200).toBeLessThan(5);
+    },
+    180_000,
+  );
 });

@@ -20,6 +20,7 @@ class DelayedBus implements EventBus {
     for (const l of this.listeners) l(m);
   }
   subscribe(): AsyncIterable<any> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the iterator's methods need the bus, not the iterator
     const bus = this;
     return {
       [Symbol.asyncIterator]() {
@@ -34,7 +35,10 @@ class DelayedBus implements EventBus {
         bus.subscribers++;
         const timer = Number.isFinite(bus.delayMs) ? setTimeout(() => bus.listeners.add(listener), bus.delayMs) : undefined;
         return {
-          next: () => new Promise<IteratorResult<any>>((resolve) => (held.length ? resolve({ done: false, value: held.shift() }) : ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve))),
+          next: () =>
+            new Promise<IteratorResult<any>>((resolve) =>
+              held.length ? resolve({ done: false, value: held.shift() }) : ended ? resolve({ done: true, value: undefined }) : waiting.push(resolve),
+            ),
           return: async () => {
             if (!ended) bus.subscribers--;
             ended = true;
@@ -74,8 +78,14 @@ const LOYALTY_EVENTS = `subscription($p: ID!, $after: ID) { loyaltyEvents(progra
 const STAGE_CHANGED = `subscription($p: ID!, $c: ID, $after: ID) { stageChanged(programId: $p, customerId: $c, after: $after) { sequence customerId to { key } } }`;
 
 /** The program's events as the outbox holds them, in sequence order. */
-async function outbox(programId: string, topics = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED"]): Promise<Array<{ sequence: string; topic: string; customerId: string }>> {
-  const rows = await t.app.db.query(`SELECT id::text AS sequence, topic, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY outbox.id`, [programId, topics]);
+async function outbox(
+  programId: string,
+  topics = ["STAGE_CHANGED", "TOUCHPOINT_RECORDED"],
+): Promise<Array<{ sequence: string; topic: string; customerId: string }>> {
+  const rows = await t.app.db.query(
+    `SELECT id::text AS sequence, topic, customer_id FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY outbox.id`,
+    [programId, topics],
+  );
   return rows.map((r: any) => ({ sequence: r.sequence, topic: r.topic, customerId: r.customer_id }));
 }
 
@@ -84,7 +94,12 @@ const sequencesOf = (items: any[], field: string) => items.map((i) => i[field].s
 describe("resuming a subscription after a sequence", () => {
   it("replays what was missed in order, then goes on live, each event once", async () => {
     const programId = await griffinProgram(t);
-    for (const [who, order] of [["a", "a1"], ["b", "b1"], ["a", "a2"], ["c", "c1"]]) {
+    for (const [who, order] of [
+      ["a", "a1"],
+      ["b", "b1"],
+      ["a", "a2"],
+      ["c", "c1"],
+    ]) {
       expect((await purchase(t, { programId, customerExternalId: who, orderId: order, amount: 10, currency: "EUR" })).errors).toBeUndefined();
     }
     const before = await outbox(programId);
@@ -259,7 +274,9 @@ describe("resuming a subscription after a sequence", () => {
 
     // The first two events are pruned (published, older than the retention): a client that saw only
     // the first cannot resume completely; one that saw both can.
-    await t.app.db.query(`UPDATE outbox SET created_at = now() - interval '30 days', published_at = now() WHERE id = ANY($1::bigint[])`, [[first.sequence, second.sequence]]);
+    await t.app.db.query(`UPDATE outbox SET created_at = now() - interval '30 days', published_at = now() WHERE id = ANY($1::bigint[])`, [
+      [first.sequence, second.sequence],
+    ]);
     expect(await t.app.outbox.pruneOnce(7)).toBeGreaterThanOrEqual(2);
     const expired = await refused({ p: programId, after: first.sequence });
     expect(expired.extensions).toMatchObject({ code: "EVENTS_EXPIRED", field: "after", oldestRetained: String(BigInt(third.sequence) - 1n) });

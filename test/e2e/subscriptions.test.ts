@@ -38,7 +38,18 @@ async function installCommitFailure(): Promise<void> {
 async function unpublishedMove(programId: string, customerId: string, summary: string): Promise<void> {
   await t.app.db.query(
     `INSERT INTO outbox (program_id, topic, customer_id, payload, created_at) VALUES ($1, 'STAGE_CHANGED', $2, $3, now() - interval '1 minute')`,
-    [programId, customerId, JSON.stringify({ customerId, from: null, to: { key: "prospect", name: "Prospect", rank: 1 }, reason: { stage: "prospect", pathIndex: 0, criteria: [], summary }, cause: "TOUCHPOINT", at: new Date().toISOString() })],
+    [
+      programId,
+      customerId,
+      JSON.stringify({
+        customerId,
+        from: null,
+        to: { key: "prospect", name: "Prospect", rank: 1 },
+        reason: { stage: "prospect", pathIndex: 0, criteria: [], summary },
+        cause: "TOUCHPOINT",
+        at: new Date().toISOString(),
+      }),
+    ],
   );
 }
 
@@ -64,7 +75,8 @@ describe("subscriptions", () => {
     expect(doomed.errors?.[0].extensions?.code).toBe("INTERNAL_SERVER_ERROR");
     expect(doomed.errors?.[0].message).not.toContain("test:");
     expect((await purchase(t, { programId, customerId: x, orderId: "x2", amount: 10, currency: "EUR" })).errors).toBeUndefined();
-    const z = (await purchase(t, { programId: otherProgram, customerExternalId: "z", orderId: "z1", amount: 5, currency: "EUR" })).data.recordPurchase.customer.id;
+    const z = (await purchase(t, { programId: otherProgram, customerExternalId: "z", orderId: "z1", amount: 5, currency: "EUR" })).data.recordPurchase.customer
+      .id;
 
     await all.next(3);
     await onlyX.next(2);
@@ -90,7 +102,7 @@ describe("subscriptions", () => {
     expect(await elsewhere.before((i: any) => i.stageChanged.customerId !== z)).toHaveLength(1);
 
     const events = (await everything.before((i: any) => i.loyaltyEvents.externalId === "x3")).map((i: any) => i.loyaltyEvents);
-    expect(events.map((e: any) => e.__typename === "StageChangedEvent" ? `move:${e.to.key}` : `tp:${e.externalId}`)).toEqual([
+    expect(events.map((e: any) => (e.__typename === "StageChangedEvent" ? `move:${e.to.key}` : `tp:${e.externalId}`))).toEqual([
       "tp:v1",
       "tp:x1",
       "move:first_time_customer",
@@ -111,7 +123,9 @@ describe("subscriptions", () => {
     const sub = collect(t.ws(), STAGE_CHANGED, { p: programId });
     await listening(t.app, programId);
     // A writer that died between COMMIT and publish: the row is in the outbox, unpublished.
-    const [customer] = await t.app.db.query(`INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, 'ghost', 'suspect') RETURNING id`, [programId]);
+    const [customer] = await t.app.db.query(`INSERT INTO customers (program_id, external_id, stage_key) VALUES ($1, 'ghost', 'suspect') RETURNING id`, [
+      programId,
+    ]);
     await unpublishedMove(programId, customer.id, "x");
     await sub.next(1, 5000);
     expect(sub.items[0].stageChanged).toMatchObject({ customerId: customer.id, to: { key: "prospect" } });

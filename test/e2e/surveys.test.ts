@@ -26,7 +26,10 @@ async function setup() {
   const programId = await createProgram(t, {
     name: "Surveyed",
     ladder: { preset: "griffin-7" },
-    earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: 1 }, { touchpointType: "SURVEY_RESPONSE", fixedPoints: 20 }],
+    earningRules: [
+      { touchpointType: "PURCHASE", pointsPerUnit: 1 },
+      { touchpointType: "SURVEY_RESPONSE", fixedPoints: 20 },
+    ],
   });
   const res = await t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id active questions { key kind required min max } } }`, {
     i: { programId, name: "After purchase", questions: QUESTIONS },
@@ -38,7 +41,8 @@ async function setup() {
 // A customer token may not read loyalty scores (value.resolver.ts): its own answers ask for less.
 const SUBMIT_OWN = SUBMIT.replace(" loyalty { attitudinal }", "");
 
-const programOf = async (surveyId: string): Promise<string> => (await t.gql(`query($s: ID!) { survey(id: $s) { programId } }`, { s: surveyId })).data.survey.programId;
+const programOf = async (surveyId: string): Promise<string> =>
+  (await t.gql(`query($s: ID!) { survey(id: $s) { programId } }`, { s: surveyId })).data.survey.programId;
 
 const submit = (input: Record<string, unknown>, token?: string) => t.gql(token ? SUBMIT_OWN : SUBMIT, { i: input }, token);
 
@@ -57,13 +61,18 @@ describe("surveys", () => {
     const listed = await t.gql(`query($p: ID!) { program(id: $p) { surveys { id name } } }`, { p: programId }, storefront);
     expect(listed.data.program.surveys).toEqual([{ id: survey.id, name: "After purchase" }]);
     const partner = await createKey(t, programId, "PARTNER");
-    const denied = await t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, { i: { programId, name: "x", questions: QUESTIONS } }, partner);
+    const denied = await t.gql(
+      `mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`,
+      { i: { programId, name: "x", questions: QUESTIONS } },
+      partner,
+    );
     expect(denied.errors?.[0].extensions?.code).toBe("FORBIDDEN");
   });
 
   it("rejects malformed questions with the field", async () => {
     const { programId } = await setup();
-    const create = (questions: unknown[]) => t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, { i: { programId, name: "Bad", questions } });
+    const create = (questions: unknown[]) =>
+      t.gql(`mutation($i: CreateSurveyInput!) { createSurvey(input: $i) { id } }`, { i: { programId, name: "Bad", questions } });
     const twice = await create([QUESTIONS[0], { ...QUESTIONS[1], key: "recommend" }]);
     expect(twice.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "questions[1].key" });
     const twoNps = await create([QUESTIONS[0], { ...QUESTIONS[0], key: "again" }]);
@@ -75,18 +84,37 @@ describe("surveys", () => {
   it("records a response once: points, the answers, and the customer's NPS; a retry replays it", async () => {
     const { programId, survey } = await setup();
     expect(await programOf(survey.id)).toBe(programId);
-    const input = { surveyId: survey.id, customerExternalId: "ann", responseId: "r-1", answers: [{ questionKey: "recommend", value: 9 }, { questionKey: "buy_again", value: 4 }, { questionKey: "comment", text: " Great shop " }] };
+    const input = {
+      surveyId: survey.id,
+      customerExternalId: "ann",
+      responseId: "r-1",
+      answers: [
+        { questionKey: "recommend", value: 9 },
+        { questionKey: "buy_again", value: 4 },
+        { questionKey: "comment", text: " Great shop " },
+      ],
+    };
     const first = await submit(input);
     expect(first.errors).toBeUndefined();
     expect(first.data.submitSurveyResponse).toMatchObject({
       replayed: false,
       pointsEarned: 20,
-      touchpoint: { type: "SURVEY_RESPONSE", externalId: "r-1", data: { survey: { id: survey.id, responseId: "r-1", attitude: 82.5 }, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } } },
+      touchpoint: {
+        type: "SURVEY_RESPONSE",
+        externalId: "r-1",
+        data: { survey: { id: survey.id, responseId: "r-1", attitude: 82.5 }, answers: { recommend: 9, buy_again: 4, comment: "Great shop" } },
+      },
       // Attitude: the response's answers on 0-100, NPS 9 → 90 and agreement 4 → 75.
       customer: { metrics: { nps: 9 }, loyalty: { attitudinal: 82.5 } },
     });
     // A client cannot pass its own data off as a survey response.
-    const forged = await touchpoint(t, { programId, customerExternalId: "ann", type: "SURVEY_RESPONSE", externalId: "forged", data: { survey: { attitude: 100 } } });
+    const forged = await touchpoint(t, {
+      programId,
+      customerExternalId: "ann",
+      type: "SURVEY_RESPONSE",
+      externalId: "forged",
+      data: { survey: { attitude: 100 } },
+    });
     expect(forged.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "data.survey" });
     // A later NPS answer recorded as a plain touchpoint is the customer's latest word.
     const direct = await touchpoint(t, { programId, customerExternalId: "ann", type: "SURVEY_RESPONSE", externalId: "nps-later", data: { nps: 4 } });
@@ -96,7 +124,13 @@ describe("surveys", () => {
     const before = await tableCounts(t);
     const again = await submit({ ...input, answers: [...input.answers].reverse() });
     expect(again.data.submitSurveyResponse).toMatchObject({ replayed: true, pointsEarned: 20 });
-    const changed = await submit({ ...input, answers: [{ questionKey: "recommend", value: 2 }, { questionKey: "buy_again", value: 1 }] });
+    const changed = await submit({
+      ...input,
+      answers: [
+        { questionKey: "recommend", value: 2 },
+        { questionKey: "buy_again", value: 1 },
+      ],
+    });
     expect(changed.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
     expect(await tableCounts(t)).toEqual(before);
   });
@@ -106,13 +140,50 @@ describe("surveys", () => {
     const before = await tableCounts(t);
     const base = { surveyId: survey.id, customerExternalId: "bob", responseId: "r-bad" };
     const cases: Array<[unknown[], string]> = [
-      [[{ questionKey: "recommend", value: 11 }, { questionKey: "buy_again", value: 3 }], "answers[0].value"],
-      [[{ questionKey: "recommend", value: 5 }, { questionKey: "buy_again", value: 0 }], "answers[1].value"],
-      [[{ questionKey: "recommend", value: 5 }, { questionKey: "nope", value: 3 }], "answers[1].questionKey"],
+      [
+        [
+          { questionKey: "recommend", value: 11 },
+          { questionKey: "buy_again", value: 3 },
+        ],
+        "answers[0].value",
+      ],
+      [
+        [
+          { questionKey: "recommend", value: 5 },
+          { questionKey: "buy_again", value: 0 },
+        ],
+        "answers[1].value",
+      ],
+      [
+        [
+          { questionKey: "recommend", value: 5 },
+          { questionKey: "nope", value: 3 },
+        ],
+        "answers[1].questionKey",
+      ],
       [[{ questionKey: "recommend", value: 5 }], "answers"],
-      [[{ questionKey: "recommend", value: 5 }, { questionKey: "recommend", value: 6 }], "answers[1].questionKey"],
-      [[{ questionKey: "recommend", text: "ten" }, { questionKey: "buy_again", value: 3 }], "answers[0].text"],
-      [[{ questionKey: "recommend", value: 5 }, { questionKey: "buy_again", value: 3 }, { questionKey: "comment", value: 3 }], "answers[2].value"],
+      [
+        [
+          { questionKey: "recommend", value: 5 },
+          { questionKey: "recommend", value: 6 },
+        ],
+        "answers[1].questionKey",
+      ],
+      [
+        [
+          { questionKey: "recommend", text: "ten" },
+          { questionKey: "buy_again", value: 3 },
+        ],
+        "answers[0].text",
+      ],
+      [
+        [
+          { questionKey: "recommend", value: 5 },
+          { questionKey: "buy_again", value: 3 },
+          { questionKey: "comment", value: 3 },
+        ],
+        "answers[2].value",
+      ],
       [[], "answers"],
     ];
     for (const [answers, field] of cases) {
@@ -126,24 +197,57 @@ describe("surveys", () => {
 
   it("takes a customer token's answers for its own customer only, and none once closed", async () => {
     const { programId, survey } = await setup();
-    const answers = [{ questionKey: "recommend", value: 10 }, { questionKey: "buy_again", value: 5 }];
+    const answers = [
+      { questionKey: "recommend", value: 10 },
+      { questionKey: "buy_again", value: 5 },
+    ];
     const cara = (await submit({ surveyId: survey.id, customerExternalId: "cara", responseId: "c-1", answers })).data.submitSurveyResponse.customer.id;
     const dan = (await submit({ surveyId: survey.id, customerExternalId: "dan", responseId: "d-1", answers })).data.submitSurveyResponse.customer.id;
     const token = (await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: cara })).data.issueCustomerToken.token;
-    const own = await submit({ surveyId: survey.id, responseId: "c-2", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, token);
+    const own = await submit(
+      {
+        surveyId: survey.id,
+        responseId: "c-2",
+        answers: [
+          { questionKey: "recommend", value: 3 },
+          { questionKey: "buy_again", value: 2 },
+        ],
+      },
+      token,
+    );
     expect(own.errors).toBeUndefined();
     expect(own.data.submitSurveyResponse.customer).toMatchObject({ id: cara, metrics: { nps: 3 } });
     // A member answers a survey once: another responseId does not earn the survey's points again.
     const balance = async (id: string) => (await t.gql(`query($id: ID!) { customer(id: $id) { points { balance } } }`, { id })).data.customer.points.balance;
     const afterOne = await balance(cara);
-    const again = await submit({ surveyId: survey.id, responseId: "c-9", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, token);
+    const again = await submit(
+      {
+        surveyId: survey.id,
+        responseId: "c-9",
+        answers: [
+          { questionKey: "recommend", value: 3 },
+          { questionKey: "buy_again", value: 2 },
+        ],
+      },
+      token,
+    );
     expect(again.errors?.[0].extensions?.code).toBe("IDEMPOTENCY_KEY_REUSED");
     expect(await balance(cara)).toBe(afterOne);
     const backdated = await submit({ surveyId: survey.id, responseId: "c-8", occurredAt: "2020-01-01T00:00:00Z", answers }, token);
     expect(backdated.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "occurredAt" });
     // Dan's token sending Cara's very request gets Dan's own response, never Cara's replayed.
     const danToken = (await t.gql(`mutation($c: ID!) { issueCustomerToken(customerId: $c) { token } }`, { c: dan })).data.issueCustomerToken.token;
-    const same = await submit({ surveyId: survey.id, responseId: "c-2", answers: [{ questionKey: "recommend", value: 3 }, { questionKey: "buy_again", value: 2 }] }, danToken);
+    const same = await submit(
+      {
+        surveyId: survey.id,
+        responseId: "c-2",
+        answers: [
+          { questionKey: "recommend", value: 3 },
+          { questionKey: "buy_again", value: 2 },
+        ],
+      },
+      danToken,
+    );
     expect(same.data.submitSurveyResponse).toMatchObject({ replayed: false, customer: { id: dan } });
     const forOther = await submit({ surveyId: survey.id, customerId: dan, responseId: "c-3", answers }, token);
     expect(forOther.errors?.[0].extensions?.code).toBe("FORBIDDEN");
@@ -167,12 +271,19 @@ describe("surveys", () => {
 
   it("alerts on detractors (NPS 0-6) after commit, from a survey or a SURVEY_RESPONSE touchpoint, once", async () => {
     const { programId, survey } = await setup();
-    const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) {
+    const feed = collect(
+      t.ws(),
+      `subscription($p: ID!) { loyaltyEvents(programId: $p) {
       __typename ... on DetractorAlertEvent { customerId nps previousNps surveyId externalId touchpointId }
       ... on TouchpointRecordedEvent { recorded: externalId }
-    } }`, { p: programId });
+    } }`,
+      { p: programId },
+    );
     await listening(t.app, programId);
-    const answers = (nps: number) => [{ questionKey: "recommend", value: nps }, { questionKey: "buy_again", value: 3 }];
+    const answers = (nps: number) => [
+      { questionKey: "recommend", value: nps },
+      { questionKey: "buy_again", value: 3 },
+    ];
     const promoter = ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-1", answers: answers(9) }));
     const detractor = ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-2", answers: answers(6) }));
     ok(await submit({ surveyId: survey.id, customerExternalId: "fay", responseId: "f-2", answers: answers(6) })); // a retry: no second alert
@@ -186,8 +297,24 @@ describe("surveys", () => {
     const alerts = beforeMarker.map((i: any) => i.loyaltyEvents).filter((e: any) => e.__typename === "DetractorAlertEvent");
     const fay = promoter.data.submitSurveyResponse.customer.id;
     expect(alerts).toEqual([
-      { __typename: "DetractorAlertEvent", customerId: fay, nps: 6, previousNps: 9, surveyId: survey.id, externalId: "f-2", touchpointId: detractor.data.submitSurveyResponse.touchpoint.id },
-      { __typename: "DetractorAlertEvent", customerId: direct.data.recordTouchpoint.customer.id, nps: 0, previousNps: null, surveyId: null, externalId: "g-1", touchpointId: direct.data.recordTouchpoint.touchpoint.id },
+      {
+        __typename: "DetractorAlertEvent",
+        customerId: fay,
+        nps: 6,
+        previousNps: 9,
+        surveyId: survey.id,
+        externalId: "f-2",
+        touchpointId: detractor.data.submitSurveyResponse.touchpoint.id,
+      },
+      {
+        __typename: "DetractorAlertEvent",
+        customerId: direct.data.recordTouchpoint.customer.id,
+        nps: 0,
+        previousNps: null,
+        surveyId: null,
+        externalId: "g-1",
+        touchpointId: direct.data.recordTouchpoint.touchpoint.id,
+      },
     ]);
     feed.unsubscribe();
   });

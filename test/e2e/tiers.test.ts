@@ -38,17 +38,21 @@ function buy(programId: string, customer: Record<string, string>, orderId: strin
   });
 }
 
-
 const review = (programId: string) => t.gql(`mutation($p: ID!) { runTierReview(programId: $p) { reviewed changed } }`, { p: programId });
 
 describe("tiers", () => {
   it("upgrades as soon as touchpoints qualify, explains it, streams it, and shows the way to the next", async () => {
     const programId = await tiered({}, [{ name: "gold double", touchpointType: "PURCHASE", multiplier: 2, tiers: ["gold"], priority: 1 }]);
-    const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on TierChangedEvent { from to cause } } }`, { p: programId });
+    const feed = collect(t.ws(), `subscription($p: ID!) { loyaltyEvents(programId: $p) { __typename ... on TierChangedEvent { from to cause } } }`, {
+      p: programId,
+    });
     await listening(t.app, programId);
     const first = await buy(programId, { customerExternalId: "ti" }, "t1", 150);
     const id = first.data.recordPurchase.customer.id;
-    expect(first.data.recordPurchase.customer.tier).toMatchObject({ tier: { key: "silver" }, progress: { have: 150, next: { key: "gold" }, need: 150, by: null } });
+    expect(first.data.recordPurchase.customer.tier).toMatchObject({
+      tier: { key: "silver" },
+      progress: { have: 150, next: { key: "gold" }, need: 150, by: null },
+    });
     expect(first.data.recordPurchase.customer.tier.reason).toMatchObject({ basis: "POINTS_EARNED", value: 150, threshold: 100 });
     const second = await buy(programId, { customerId: id }, "t2", 160);
     expect(second.data.recordPurchase.customer.tier.tier.key).toBe("gold");
@@ -58,13 +62,17 @@ describe("tiers", () => {
     expect(third.data.recordPurchase).toMatchObject({ pointsEarned: 20, appliedRules: [{ name: "base" }, { name: "gold double" }] });
     expect((await tierOf(id)).progress).toEqual({ have: 330, next: null, need: null, by: null });
     await feed.next(3);
-    expect(feed.items.filter((e: any) => e.loyaltyEvents.__typename === "TierChangedEvent").map((e: any) => [e.loyaltyEvents.from, e.loyaltyEvents.to])).toEqual([
+    expect(
+      feed.items.filter((e: any) => e.loyaltyEvents.__typename === "TierChangedEvent").map((e: any) => [e.loyaltyEvents.from, e.loyaltyEvents.to]),
+    ).toEqual([
       [null, "silver"],
       ["silver", "gold"],
     ]);
     feed.unsubscribe();
 
-    const goldOnly = (await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Lounge", pointsCost: 1, tiers: ["gold"] } })).data.createReward.id;
+    const goldOnly = (
+      await t.gql(`mutation($i: CreateRewardInput!) { createReward(input: $i) { id } }`, { i: { programId, name: "Lounge", pointsCost: 1, tiers: ["gold"] } })
+    ).data.createReward.id;
     const silverId = (await buy(programId, { customerExternalId: "ts" }, "s1", 120)).data.recordPurchase.customer.id;
     const redeem = (customerId: string, key: string) =>
       t.gql(`mutation($i: RedeemRewardInput!) { redeemReward(input: $i) { __typename } }`, { i: { customerId, rewardId: goldOnly, idempotencyKey: key } });
@@ -102,7 +110,10 @@ describe("tiers", () => {
     const id = (await buy(programId, { customerExternalId: "m1" }, "m1", 20)).data.recordPurchase.customer.id;
     expect((await tierOf(id)).tier).toBeNull();
     const until = new Date(Date.now() + 10 * DAY).toISOString();
-    const set = await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "gold", until: $u, reason: "VIP guest") { ${TIER_FIELDS} } }`, { c: id, u: until });
+    const set = await t.gql(
+      `mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "gold", until: $u, reason: "VIP guest") { ${TIER_FIELDS} } }`,
+      { c: id, u: until },
+    );
     expect(set.errors).toBeUndefined();
     expect(set.data.setCustomerTier.tier).toMatchObject({ tier: { key: "gold" }, manualUntil: until, reason: { summary: "VIP guest" } });
     await withClock(t, 5 * DAY, async () => expect((await review(programId)).data.runTierReview.reviewed).toBe(0));
@@ -122,10 +133,16 @@ describe("tiers", () => {
     const programId = await tiered({});
     const id = (await buy(programId, { customerExternalId: "c1" }, "c1", 10)).data.recordPurchase.customer.id;
     const until = new Date(Date.now() + 100 * DAY).toISOString();
-    await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "silver", until: $u, reason: "welcome offer") { id } }`, { c: id, u: until });
+    await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "silver", until: $u, reason: "welcome offer") { id } }`, {
+      c: id,
+      u: until,
+    });
     const up = await buy(programId, { customerId: id }, "c2", 300);
     expect(up.data.recordPurchase.customer.tier).toMatchObject({ tier: { key: "gold" }, manualUntil: null });
-    const bad = await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "platinum", until: $u, reason: "typo") { id } }`, { c: id, u: until });
+    const bad = await t.gql(`mutation($c: ID!, $u: DateTime!) { setCustomerTier(customerId: $c, tier: "platinum", until: $u, reason: "typo") { id } }`, {
+      c: id,
+      u: until,
+    });
     expect(bad.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "tier" });
   });
 });

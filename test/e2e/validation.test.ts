@@ -74,16 +74,33 @@ describe("input validation", () => {
     await expectBadInput(create({ ladder: {} }), "ladder");
     await expectBadInput(create({ ladder: { preset: "griffin-7", stages: [{ key: "a", name: "A" }] } }), "ladder");
     await expectBadInput(
-      create({ ladder: { stages: [{ key: "a", name: "A" }, { key: "b", name: "B", paths: [] }] } }),
+      create({
+        ladder: {
+          stages: [
+            { key: "a", name: "A" },
+            { key: "b", name: "B", paths: [] },
+          ],
+        },
+      }),
       "ladder.stages[1].paths",
     );
     await expectBadInput(
-      create({ ladder: { stages: [{ key: "a", name: "A" }, { key: "b", name: "B", paths: [[{ metric: "NPS", op: "GTE", value: 9, windowDays: 30 }]] }] } }),
+      create({
+        ladder: {
+          stages: [
+            { key: "a", name: "A" },
+            { key: "b", name: "B", paths: [[{ metric: "NPS", op: "GTE", value: 9, windowDays: 30 }]] },
+          ],
+        },
+      }),
       "ladder.stages[1].paths[0][0].windowDays",
     );
     await expectBadInput(create({ ladder: { preset: "griffin-7" }, timeZone: "Mars/Olympus" }), "timeZone");
     await expectBadInput(create({ ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE" }] }), "earningRules[0]");
-    await expectBadInput(create({ ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: -1 }] }), "earningRules[0].pointsPerUnit");
+    await expectBadInput(
+      create({ ladder: { preset: "griffin-7" }, earningRules: [{ touchpointType: "PURCHASE", pointsPerUnit: -1 }] }),
+      "earningRules[0].pointsPerUnit",
+    );
     await expectBadInput(create({ name: "", ladder: { preset: "griffin-7" } }), "name");
     expect(await tableCounts(t)).toEqual(before);
   });
@@ -93,7 +110,10 @@ describe("input validation", () => {
     await expectBadInput(t.gql(`query($p: ID!) { customers(programId: $p, after: "bogus") { nodes { id } } }`, { p: programId }), "after");
     await expectBadInput(t.gql(`query($p: ID!) { customers(programId: $p, stage: "nowhere") { nodes { id } } }`, { p: programId }), "stage");
     await expectBadInput(t.gql(`{ customer(id: "x") { id } }`), "id");
-    await expectBadInput(t.gql(`query($p: ID!) { ladderFunnel(programId: $p, from: "2030-01-01T00:00:00Z", to: "2020-01-01T00:00:00Z") { programId } }`, { p: programId }), "from");
+    await expectBadInput(
+      t.gql(`query($p: ID!) { ladderFunnel(programId: $p, from: "2030-01-01T00:00:00Z", to: "2020-01-01T00:00:00Z") { programId } }`, { p: programId }),
+      "from",
+    );
   });
 
   it("answers malformed requests without a 500 and stays up", async () => {

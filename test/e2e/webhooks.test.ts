@@ -89,7 +89,10 @@ describe("webhooks", () => {
       ["STAGE_CHANGED", "first_time_customer"],
       ["STAGE_CHANGED", "repeat_customer"],
     ]);
-    const [outbox] = await t.app.db.query(`SELECT array_agg(id::text ORDER BY id) AS ids FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' AND customer_id <> $2`, [programId, marker]);
+    const [outbox] = await t.app.db.query(
+      `SELECT array_agg(id::text ORDER BY id) AS ids FROM outbox WHERE program_id = $1 AND topic = 'STAGE_CHANGED' AND customer_id <> $2`,
+      [programId, marker],
+    );
     expect(bodies.map((b) => b.sequence).sort()).toEqual(outbox.ids.sort());
     for (const { headers, body } of got) {
       expect(headers["content-type"]).toBe("application/json");
@@ -97,7 +100,12 @@ describe("webhooks", () => {
       const [, ts, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(headers["x-loyalty-signature"]))!;
       expect(v1).toBe(createHmac("sha256", created.secret).update(`${ts}.${body}`).digest("hex"));
       expect(Math.abs(Date.now() / 1000 - Number(ts))).toBeLessThan(60);
-      expect(JSON.parse(body)).toMatchObject({ programId, customerId: expect.any(String), id: headers["x-loyalty-delivery"], sequence: headers["x-loyalty-sequence"] });
+      expect(JSON.parse(body)).toMatchObject({
+        programId,
+        customerId: expect.any(String),
+        id: headers["x-loyalty-delivery"],
+        sequence: headers["x-loyalty-sequence"],
+      });
     }
     const listed = await deliveries(created.webhook.id);
     expect(listed.map((d: any) => [d.status, d.attempts, d.lastStatus])).toEqual([
@@ -132,11 +140,16 @@ describe("webhooks", () => {
     expect(received.get("/down")).toHaveLength(3);
 
     // The endpoint is fixed: send it again.
-    const again = ok(await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status attempts } }`, { w: down.id, d: failed.id }));
+    const again = ok(
+      await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status attempts } }`, { w: down.id, d: failed.id }),
+    );
     expect(again.data.redeliverWebhookDelivery).toEqual({ status: "PENDING", attempts: 0 });
     await until(async () => (await deliveries(down.id, "DELIVERED")).length === 1);
     expect(received.get("/down")).toHaveLength(4);
-    const twice = await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status } }`, { w: down.id, d: failed.id });
+    const twice = await t.gql(`mutation($w: ID!, $d: ID!) { redeliverWebhookDelivery(webhookId: $w, deliveryId: $d) { status } }`, {
+      w: down.id,
+      d: failed.id,
+    });
     expect(twice.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "deliveryId" });
   });
 
@@ -173,7 +186,9 @@ describe("webhooks", () => {
     const fast = await griffinProgram(t);
     const hang = ok(await createWebhook(slow, "/hang", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
     const endless = ok(await createWebhook(fast, "/endless", ["TOUCHPOINT_RECORDED"])).data.createWebhook.webhook;
-    await Promise.all(Array.from({ length: 12 }, (_, i) => purchase(t, { programId: slow, customerExternalId: `s${i}`, orderId: `s${i}`, amount: 1, currency: "EUR" })));
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => purchase(t, { programId: slow, customerExternalId: `s${i}`, orderId: `s${i}`, amount: 1, currency: "EUR" })),
+    );
     await until(() => (received.get("/hang")?.length ?? 0) >= 1);
     const started = Date.now();
     ok(await purchase(t, { programId: fast, customerExternalId: "f", orderId: "f1", amount: 1, currency: "EUR" }));
@@ -191,16 +206,26 @@ describe("webhooks", () => {
 
   it("refuses loopback, private and link-local endpoints unless WEBHOOK_ALLOW_PRIVATE_NETWORKS", async () => {
     const programId = await griffinProgram(t);
-    const named = ok(await t.gql(CREATE, { i: { programId, url: `http://${hostname()}:${new URL(base).port}/named`, topics: ["TOUCHPOINT_RECORDED"] } })).data.createWebhook.webhook;
+    const named = ok(await t.gql(CREATE, { i: { programId, url: `http://${hostname()}:${new URL(base).port}/named`, topics: ["TOUCHPOINT_RECORDED"] } })).data
+      .createWebhook.webhook;
     const { webhooks } = t.app.config;
     webhooks.allowPrivateNetworks = false;
     try {
-      for (const url of ["http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/x", "http://[::ffff:192.168.0.1]/x"]) {
+      for (const url of [
+        "http://127.0.0.1:9/x",
+        "http://localhost:9/x",
+        "http://[::1]:9/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.1.2.3/x",
+        "http://[::ffff:192.168.0.1]/x",
+      ]) {
         const res = await t.gql(CREATE, { i: { programId, url, topics: ["STAGE_CHANGED"] } });
         expect(res.errors?.[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
       }
       // A name is checked when it is resolved: this machine's own name resolves to loopback here.
-      const addresses = await new Promise<string[]>((resolve) => lookup(hostname(), { all: true }, (err, found) => resolve(err ? [] : found.map((a) => a.address))));
+      const addresses = await new Promise<string[]>((resolve) =>
+        lookup(hostname(), { all: true }, (err, found) => resolve(err ? [] : found.map((a) => a.address))),
+      );
       if (addresses.length > 0 && addresses.every((a) => /^127\.|^::1$/.test(a))) {
         ok(await purchase(t, { programId, customerExternalId: "n", orderId: "n1", amount: 1, currency: "EUR" }));
         await until(async () => (await deliveries(named.id)).some((d: any) => /loopback, private or link-local/.test(d.lastError ?? "")));
@@ -237,7 +262,8 @@ describe("webhooks", () => {
     const programId = await griffinProgram(t);
     const partner = await createKey(t, programId, "PARTNER");
     expect((await createWebhook(programId, "/x", ["STAGE_CHANGED"], partner)).errors?.[0].extensions?.code).toBe("FORBIDDEN");
-    const bad = async (input: Record<string, unknown>) => (await t.gql(CREATE, { i: { programId, url: `${base}/x`, topics: ["STAGE_CHANGED"], ...input } })).errors?.[0].extensions;
+    const bad = async (input: Record<string, unknown>) =>
+      (await t.gql(CREATE, { i: { programId, url: `${base}/x`, topics: ["STAGE_CHANGED"], ...input } })).errors?.[0].extensions;
     expect(await bad({ url: "ftp://example.com/x" })).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
     expect(await bad({ url: "not a url" })).toMatchObject({ code: "BAD_USER_INPUT", field: "url" });
     expect(await bad({ topics: ["STAGE_CHANGED", "PROGRAM_CHANGED"] })).toMatchObject({ code: "BAD_USER_INPUT", field: "topics" });

@@ -49,7 +49,8 @@ describe("optimistic write batches", () => {
       tiers: { basis: "AMOUNT_SPENT", levels: [{ key: "silver", name: "Silver", threshold: 50 }], windowDays: 365, graceDays: 30 },
     });
     const BUY = `mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) { customer { id tier { tier { key } reason } } } }`;
-    const buy = (customer: Record<string, string>, orderId: string, amount: number) => t.gql(BUY, { i: { programId, ...customer, orderId, amount, currency: "EUR" } });
+    const buy = (customer: Record<string, string>, orderId: string, amount: number) =>
+      t.gql(BUY, { i: { programId, ...customer, orderId, amount, currency: "EUR" } });
     const calm = (await buy({ customerExternalId: "calm" }, "calm-1", 30)).data.recordPurchase.customer.id;
     const raced = (await buy({ customerExternalId: "raced" }, "raced-1", 30)).data.recordPurchase.customer.id;
 
@@ -141,7 +142,8 @@ describe("optimistic write batches", () => {
       earningRules: [{ name: "buy", touchpointType: "PURCHASE", pointsPerUnit: 1, capPoints: 1_000_000, capPeriod: "DAY" }],
     });
     let customerId = "";
-    for (const orderId of ["w1", "w2"]) customerId = (await purchase(t, { programId, customerExternalId: "w", orderId, amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
+    for (const orderId of ["w1", "w2"])
+      customerId = (await purchase(t, { programId, customerExternalId: "w", orderId, amount: 10, currency: "EUR" })).data.recordPurchase.customer.id;
     // Another process writes a third purchase and holds the customer's row while the fourth arrives.
     const other = await t.app.db.pool.connect();
     let fourth: ReturnType<typeof purchase> | undefined;

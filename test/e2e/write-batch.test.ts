@@ -75,7 +75,10 @@ describe("write batches", () => {
     expect(history[1].touchpoint_id).toBe(ok(a1).touchpoint.id);
     const [row] = await t.app.db.query(`SELECT balance::int, purchase_count, stage_key, referral_count FROM customers WHERE id = $1`, [anna]);
     expect(row).toEqual({ balance: 31, purchase_count: 4, stage_key: "advocate", referral_count: 1 });
-    const events = await t.app.db.query(`SELECT topic, payload->>'externalId' AS key, payload->'to'->>'key' AS "to" FROM outbox WHERE customer_id = $1 ORDER BY id`, [anna]);
+    const events = await t.app.db.query(
+      `SELECT topic, payload->>'externalId' AS key, payload->'to'->>'key' AS "to" FROM outbox WHERE customer_id = $1 ORDER BY id`,
+      [anna],
+    );
     expect(events.slice(2).map((e) => e.key ?? `move:${e.to}`)).toEqual(["a1", "move:repeat_customer", "a2", "a3", "move:client", "ref1", "move:advocate"]);
   });
 
@@ -85,7 +88,16 @@ describe("write batches", () => {
       ladder: {
         stages: [
           { key: "reader", name: "Reader" },
-          { key: "fan", name: "Fan", paths: [[{ metric: "REVIEW_COUNT", op: "GTE", value: 2, windowDays: 30 }, { metric: "AVERAGE_RATING", op: "GTE", value: 4, windowDays: 30 }]] },
+          {
+            key: "fan",
+            name: "Fan",
+            paths: [
+              [
+                { metric: "REVIEW_COUNT", op: "GTE", value: 2, windowDays: 30 },
+                { metric: "AVERAGE_RATING", op: "GTE", value: 4, windowDays: 30 },
+              ],
+            ],
+          },
         ],
       },
     });
@@ -104,7 +116,16 @@ describe("write batches", () => {
       ladder: {
         stages: [
           { key: "browser", name: "Browser" },
-          { key: "engaged", name: "Engaged", paths: [[{ metric: "VISIT_COUNT", op: "GTE", value: 2, windowDays: 30 }, { metric: "PURCHASE_COUNT", op: "GTE", value: 1, windowDays: 30 }]] },
+          {
+            key: "engaged",
+            name: "Engaged",
+            paths: [
+              [
+                { metric: "VISIT_COUNT", op: "GTE", value: 2, windowDays: 30 },
+                { metric: "PURCHASE_COUNT", op: "GTE", value: 1, windowDays: 30 },
+              ],
+            ],
+          },
         ],
       },
     });
@@ -116,12 +137,21 @@ describe("write batches", () => {
     await one(TouchpointType.PURCHASE, "p1", { amount: 10, currency: "EUR" });
     const moved = await one(TouchpointType.VISIT, "v2");
     expect(moved.stageChange?.to.key).toBe("engaged");
-    expect(moved.stageChange.reason.criteria.map((c: any) => [c.metric, c.have])).toEqual([["VISIT_COUNT", 2], ["PURCHASE_COUNT", 1]]);
+    expect(moved.stageChange.reason.criteria.map((c: any) => [c.metric, c.have])).toEqual([
+      ["VISIT_COUNT", 2],
+      ["PURCHASE_COUNT", 1],
+    ]);
     // The storefront's view reads the same windows.
-    const res = await t.gql(`query($p: ID!) { customers(programId: $p, first: 1) { nodes { stage { key } stageHistory { reason { criteria { metric have } } } } } }`, { p: programId });
+    const res = await t.gql(
+      `query($p: ID!) { customers(programId: $p, first: 1) { nodes { stage { key } stageHistory { reason { criteria { metric have } } } } } }`,
+      { p: programId },
+    );
     const [customer] = res.data.customers.nodes;
     expect(customer.stage.key).toBe("engaged");
-    expect(customer.stageHistory.at(-1).reason.criteria).toEqual([{ metric: "VISIT_COUNT", have: 2 }, { metric: "PURCHASE_COUNT", have: 1 }]);
+    expect(customer.stageHistory.at(-1).reason.criteria).toEqual([
+      { metric: "VISIT_COUNT", have: 2 },
+      { metric: "PURCHASE_COUNT", have: 1 },
+    ]);
   });
 
   it("evaluates an average exactly at each step, and a move away and back still renews the entry time", async () => {
@@ -135,11 +165,15 @@ describe("write batches", () => {
       },
     });
     // 4, 1, 5, 5, 4 average 3.8: a reader.
-    for (const [i, rating] of [4, 1, 5, 5, 4].entries()) ok((await together(programId, [{ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `p${i}`, rating }]))[0]);
+    for (const [i, rating] of [4, 1, 5, 5, 4].entries())
+      ok((await together(programId, [{ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `p${i}`, rating }]))[0]);
     const [before] = await t.app.db.query(`SELECT stage_key, stage_entered_at FROM customers WHERE program_id = $1`, [programId]);
     expect(before.stage_key).toBe("reader");
     // Then 5 (24/6 = 4 exactly: fan), 5, 1 (30/8 < 4: back to reader), 1.
-    const results = await together(programId, [5, 5, 1, 1].map((rating, i) => ({ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `b${i}`, rating })));
+    const results = await together(
+      programId,
+      [5, 5, 1, 1].map((rating, i) => ({ customerExternalId: "e", type: TouchpointType.REVIEW, externalId: `b${i}`, rating })),
+    );
     expect(results.map((r) => ok(r).stageChange?.to.key ?? null)).toEqual(["fan", null, "reader", null]);
     expect(ok(results[0]).stageChange.reason.criteria[0].have).toBe(4);
     const [after] = await t.app.db.query(`SELECT stage_key, stage_entered_at FROM customers WHERE program_id = $1`, [programId]);
@@ -152,7 +186,12 @@ describe("write batches", () => {
     await t.app.programs.config(programId); // cached with griffin-7
     // Another process replaces the ladder; this one has not heard of it yet.
     await t.app.db.transaction(async (tx) => {
-      await t.app.programs.writeLadder(tx, programId, { stages: [{ key: "member", name: "Member", side: false, paths: [] }, { key: "buyer", name: "Buyer", side: false, paths: [[{ metric: "PURCHASE_COUNT" as any, op: "GTE" as any, value: 1 }]] }] });
+      await t.app.programs.writeLadder(tx, programId, {
+        stages: [
+          { key: "member", name: "Member", side: false, paths: [] },
+          { key: "buyer", name: "Buyer", side: false, paths: [[{ metric: "PURCHASE_COUNT" as any, op: "GTE" as any, value: 1 }]] },
+        ],
+      });
     });
     const [result] = await together(programId, [{ customerExternalId: "z", type: TouchpointType.PURCHASE, externalId: "z1", amount: 1, currency: "EUR" }]);
     expect(ok(result).stageChange).toMatchObject({ from: { key: "member" }, to: { key: "buyer" } });
@@ -171,16 +210,28 @@ describe("write batches", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(worker.alive).toBe(false);
     const programId = await griffinProgram(t);
-    const results = await together(programId, [1, 2, 3].map((i) => ({ customerExternalId: `w${i}`, type: TouchpointType.PURCHASE, externalId: `w${i}`, amount: 2, currency: "EUR" })));
+    const results = await together(
+      programId,
+      [1, 2, 3].map((i) => ({ customerExternalId: `w${i}`, type: TouchpointType.PURCHASE, externalId: `w${i}`, amount: 2, currency: "EUR" })),
+    );
     expect(results.map((r) => ok(r).pointsEarned)).toEqual([2, 2, 2]);
   });
 
   it("leaves the ledger, the counters and the ladder exact under random concurrent traffic", async () => {
     const kinds = fc.constantFrom("purchase", "visit", "review", "referral", "nps");
-    const event = fc.record({ customer: fc.integer({ min: 0, max: 3 }), kind: kinds, amount: fc.integer({ min: 0, max: 5000 }), rating: fc.integer({ min: 1, max: 5 }), nps: fc.integer({ min: 0, max: 10 }) });
+    const event = fc.record({
+      customer: fc.integer({ min: 0, max: 3 }),
+      kind: kinds,
+      amount: fc.integer({ min: 0, max: 5000 }),
+      rating: fc.integer({ min: 1, max: 5 }),
+      nps: fc.integer({ min: 0, max: 10 }),
+    });
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(event, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }), async (waves) => {
-        const programId = await griffinProgram(t, [{ touchpointType: "REVIEW", fixedPoints: 7 }, { touchpointType: "REFERRAL", fixedPoints: 11 }]);
+        const programId = await griffinProgram(t, [
+          { touchpointType: "REVIEW", fixedPoints: 7 },
+          { touchpointType: "REFERRAL", fixedPoints: 11 },
+        ]);
         let n = 0;
         for (const wave of waves) {
           await together(

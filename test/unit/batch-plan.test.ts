@@ -25,13 +25,26 @@ const DAY = 86_400_000;
 const ladder = presetLadder("griffin-7")!;
 
 const rule = (over: Partial<EarningRule>): EarningRule => ({
-  id: "per-euro", name: null, touchpointType: TouchpointType.PURCHASE, pointsPerUnit: 1, fixedPoints: null, priority: 0, ...over,
+  id: "per-euro",
+  name: null,
+  touchpointType: TouchpointType.PURCHASE,
+  pointsPerUnit: 1,
+  fixedPoints: null,
+  priority: 0,
+  ...over,
 });
 
 function configOf(rules: EarningRule[] = [rule({})], points: Partial<PointsPolicy> = {}): ProgramConfig {
   const stages = ladder.stages.map((def, rank) => toStage(def, rank));
   return {
-    program: Object.assign(new Program(), { id: "program", name: "Griffin shop", pointsName: "points", timeZone: "UTC", ladderPreset: "griffin-7", createdAt: NOW }),
+    program: Object.assign(new Program(), {
+      id: "program",
+      name: "Griffin shop",
+      pointsName: "points",
+      timeZone: "UTC",
+      ladderPreset: "griffin-7",
+      createdAt: NOW,
+    }),
     version: "v1",
     tokenSecret: "secret",
     ladder,
@@ -52,11 +65,29 @@ function configOf(rules: EarningRule[] = [rule({})], points: Partial<PointsPolic
 /** A customer row as the batch's read returns it: sums as text, as PostgreSQL sends bigint and numeric. */
 function customerRow(id: string, over: Record<string, unknown> = {}) {
   return {
-    id, created_at: new Date(NOW.getTime() - 30 * DAY), stage_key: "suspect", stage_entered_at: new Date(NOW.getTime() - 30 * DAY), tier_key: null, row_version: 7,
-    balance: "0", pending_points: "0", lifetime_points: "0", purchase_amount: "0", touchpoint_count: 0,
-    purchase_count: 0, review_count: 0, rating_sum: 0, referral_count: 0, social_share_count: 0, visit_count: 0,
-    product_view_count: 0, support_contact_count: 0, event_attendance_count: 0,
-    first_purchase_at: null, last_purchase_at: null, nps: null,
+    id,
+    created_at: new Date(NOW.getTime() - 30 * DAY),
+    stage_key: "suspect",
+    stage_entered_at: new Date(NOW.getTime() - 30 * DAY),
+    tier_key: null,
+    row_version: 7,
+    balance: "0",
+    pending_points: "0",
+    lifetime_points: "0",
+    purchase_amount: "0",
+    touchpoint_count: 0,
+    purchase_count: 0,
+    review_count: 0,
+    rating_sum: 0,
+    referral_count: 0,
+    social_share_count: 0,
+    visit_count: 0,
+    product_view_count: 0,
+    support_contact_count: 0,
+    event_attendance_count: 0,
+    first_purchase_at: null,
+    last_purchase_at: null,
+    nps: null,
     ...over,
   };
 }
@@ -66,19 +97,38 @@ const stateFor = (config: ProgramConfig, id: string, over: Record<string, unknow
 
 let keys = 0;
 function record(type: TouchpointType, over: Partial<TouchpointRecord> = {}): TouchpointRecord {
-  return { programId: "program", type, externalId: `k${++keys}`, keyField: "externalId", occurredAt: new Date(NOW.getTime() - 60_000), amount: null, hashed: null, ...over };
+  return {
+    programId: "program",
+    type,
+    externalId: `k${++keys}`,
+    keyField: "externalId",
+    occurredAt: new Date(NOW.getTime() - 60_000),
+    amount: null,
+    hashed: null,
+    ...over,
+  };
 }
-const buy = (amount: number, over: Partial<TouchpointRecord> = {}) => record(TouchpointType.PURCHASE, { amount, currency: "EUR", keyField: "orderId", ...over });
+const buy = (amount: number, over: Partial<TouchpointRecord> = {}) =>
+  record(TouchpointType.PURCHASE, { amount, currency: "EUR", keyField: "orderId", ...over });
 
 /** Caps with nothing given before the batch; the read of capped rules' usage answers no rows. */
 const noUsage = { query: async () => [] } as unknown as Queryable;
 
 /** Plans `batch` (customer id, record), in arrival order, as batch-writer.ts groups it. */
-async function plan(config: ProgramConfig, batch: Array<[string, TouchpointRecord]>, states: Map<string, CustomerState>): Promise<{ plan: BatchPlan; items: WriteItem[] }> {
+async function plan(
+  config: ProgramConfig,
+  batch: Array<[string, TouchpointRecord]>,
+  states: Map<string, CustomerState>,
+): Promise<{ plan: BatchPlan; items: WriteItem[] }> {
   const items = batch.map(([, r]) => ({ record: r, hash: `hash:${r.externalId}`, deltas: deltasFor(r) }));
   const byCustomer = new Map<string, WriteItem[]>();
   batch.forEach(([customerId], i) => byCustomer.set(customerId, [...(byCustomer.get(customerId) ?? []), items[i]]));
-  const caps = await BatchCaps.load(noUsage, config, [...byCustomer.keys()], items.map((i) => i.record));
+  const caps = await BatchCaps.load(
+    noUsage,
+    config,
+    [...byCustomer.keys()],
+    items.map((i) => i.record),
+  );
   return { plan: planBatch(config, byCustomer, new Map(items.map((item, ord) => [item, ord])), states, caps, NOW), items };
 }
 
@@ -89,20 +139,65 @@ describe("planBatch", () => {
     const { plan: p } = await plan(config, [["c1", order]], new Map([["c1", stateFor(config, "c1")]]));
 
     expect(p.touchpoints).toEqual([
-      expect.objectContaining({ ord: 0, customer_id: "c1", type: "PURCHASE", external_id: order.externalId, amount: 42.99, currency: "EUR", request_hash: `hash:${order.externalId}`, points: 42 }),
+      expect.objectContaining({
+        ord: 0,
+        customer_id: "c1",
+        type: "PURCHASE",
+        external_id: order.externalId,
+        amount: 42.99,
+        currency: "EUR",
+        request_hash: `hash:${order.externalId}`,
+        points: 42,
+      }),
     ]);
-    expect(p.lots).toEqual([expect.objectContaining({ customer_id: "c1", tp: 0, rule_id: "per-euro", amount: 42, remaining: 42, status: "ACTIVE", activates_at: null, expires_at: null })]);
+    expect(p.lots).toEqual([
+      expect.objectContaining({
+        customer_id: "c1",
+        tp: 0,
+        rule_id: "per-euro",
+        amount: 42,
+        remaining: 42,
+        status: "ACTIVE",
+        activates_at: null,
+        expires_at: null,
+      }),
+    ]);
     expect(p.customerUpdates).toEqual([
       expect.objectContaining({
-        id: "c1", row_version: 7, touchpoint_count: 1, purchase_count: 1, purchase_amount: 42.99, balance: 42, pending: 0, lifetime: 42,
-        first_purchase_at: order.occurredAt.toISOString(), last_purchase_at: order.occurredAt.toISOString(), nps: null, stage_key: "first_time_customer",
+        id: "c1",
+        row_version: 7,
+        touchpoint_count: 1,
+        purchase_count: 1,
+        purchase_amount: 42.99,
+        balance: 42,
+        pending: 0,
+        lifetime: 42,
+        first_purchase_at: order.occurredAt.toISOString(),
+        last_purchase_at: order.occurredAt.toISOString(),
+        nps: null,
+        stage_key: "first_time_customer",
       }),
     ]);
     expect(p.moves).toEqual([expect.objectContaining({ ord: 0, tp: 0, customer_id: "c1", from_key: "suspect", to_key: "first_time_customer" })]);
     expect(p.moves[0].reason.summary).toBe("PURCHASE_COUNT 1 >= 1");
     expect(p.eventRows).toEqual([
-      expect.objectContaining({ ord: 0, tp: 0, topic: "TOUCHPOINT_RECORDED", customer_id: "c1", payload: expect.objectContaining({ points: 42, pending: false, balance: "42" }) }),
-      expect.objectContaining({ ord: 1, tp: 0, topic: "STAGE_CHANGED", payload: expect.objectContaining({ from: { key: "suspect", name: "Suspect", rank: 0 }, to: expect.objectContaining({ key: "first_time_customer" }), cause: "TOUCHPOINT" }) }),
+      expect.objectContaining({
+        ord: 0,
+        tp: 0,
+        topic: "TOUCHPOINT_RECORDED",
+        customer_id: "c1",
+        payload: expect.objectContaining({ points: 42, pending: false, balance: "42" }),
+      }),
+      expect.objectContaining({
+        ord: 1,
+        tp: 0,
+        topic: "STAGE_CHANGED",
+        payload: expect.objectContaining({
+          from: { key: "suspect", name: "Suspect", rank: 0 },
+          to: expect.objectContaining({ key: "first_time_customer" }),
+          cause: "TOUCHPOINT",
+        }),
+      }),
     ]);
   });
 
@@ -111,7 +206,15 @@ describe("planBatch", () => {
     const config = configOf([rule({}), rule({ id: "first-timer-bonus", pointsPerUnit: null, fixedPoints: 10, stages: ["first_time_customer"] })]);
     const visit = record(TouchpointType.VISIT);
     const [first, second] = [buy(20), buy(30)];
-    const { plan: p, items } = await plan(config, [["c1", visit], ["c1", first], ["c1", second]], new Map([["c1", stateFor(config, "c1")]]));
+    const { plan: p, items } = await plan(
+      config,
+      [
+        ["c1", visit],
+        ["c1", first],
+        ["c1", second],
+      ],
+      new Map([["c1", stateFor(config, "c1")]]),
+    );
 
     expect(p.touchpoints.map((t: any) => t.points)).toEqual([0, 20, 40]);
     expect(p.moves.map((m) => [m.tp, m.from_key, m.to_key])).toEqual([
@@ -126,11 +229,31 @@ describe("planBatch", () => {
       [20, "first_time_customer"],
       [60, "repeat_customer"],
     ]);
-    expect(p.evaluated.get(items[2])!.applied.map((a) => a.ruleId).sort()).toEqual(["first-timer-bonus", "per-euro"]);
-    expect(p.customerUpdates).toEqual([expect.objectContaining({ touchpoint_count: 3, visit_count: 1, purchase_count: 2, purchase_amount: 50, balance: 60, lifetime: 60, stage_key: "repeat_customer" })]);
+    expect(
+      p.evaluated
+        .get(items[2])!
+        .applied.map((a) => a.ruleId)
+        .sort(),
+    ).toEqual(["first-timer-bonus", "per-euro"]);
+    expect(p.customerUpdates).toEqual([
+      expect.objectContaining({
+        touchpoint_count: 3,
+        visit_count: 1,
+        purchase_count: 2,
+        purchase_amount: 50,
+        balance: 60,
+        lifetime: 60,
+        stage_key: "repeat_customer",
+      }),
+    ]);
     // One TOUCHPOINT_RECORDED per record, each followed by the move it caused; ords in order.
     expect(p.eventRows.map((e: any) => `${e.ord}:${e.topic}:${e.tp}`)).toEqual([
-      "0:TOUCHPOINT_RECORDED:0", "1:STAGE_CHANGED:0", "2:TOUCHPOINT_RECORDED:1", "3:STAGE_CHANGED:1", "4:TOUCHPOINT_RECORDED:2", "5:STAGE_CHANGED:2",
+      "0:TOUCHPOINT_RECORDED:0",
+      "1:STAGE_CHANGED:0",
+      "2:TOUCHPOINT_RECORDED:1",
+      "3:STAGE_CHANGED:1",
+      "4:TOUCHPOINT_RECORDED:2",
+      "5:STAGE_CHANGED:2",
     ]);
   });
 
@@ -141,12 +264,24 @@ describe("planBatch", () => {
       ["c2", stateFor(config, "c2")],
     ]);
     // Arrival order c1, c2, c1: ords follow arrival, the plan groups by customer.
-    const { plan: p } = await plan(config, [["c1", record(TouchpointType.VISIT)], ["c2", buy(3)], ["c1", buy(1)]], states);
+    const { plan: p } = await plan(
+      config,
+      [
+        ["c1", record(TouchpointType.VISIT)],
+        ["c2", buy(3)],
+        ["c1", buy(1)],
+      ],
+      states,
+    );
     expect(p.customerUpdates.map((u) => [u.id, u.touchpoint_count, u.balance, u.stage_key])).toEqual([
       ["c1", 2, 1, null],
       ["c2", 1, 3, "first_time_customer"],
     ]);
-    expect(p.touchpoints.map((t: any) => [t.ord, t.customer_id])).toEqual([[0, "c1"], [2, "c1"], [1, "c2"]]);
+    expect(p.touchpoints.map((t: any) => [t.ord, t.customer_id])).toEqual([
+      [0, "c1"],
+      [2, "c1"],
+      [1, "c2"],
+    ]);
     // The balance in the event is the customer's, not the batch's: 5 before, +1.
     expect(p.eventRows.filter((e: any) => e.customer_id === "c1").map((e: any) => e.payload.balance)).toEqual(["5", "6"]);
   });
@@ -156,7 +291,15 @@ describe("planBatch", () => {
     const order = buy(25, { occurredAt: NOW });
     const { plan: p } = await plan(config, [["c1", order]], new Map([["c1", stateFor(config, "c1")]]));
     const activates = new Date(NOW.getTime() + 14 * DAY);
-    expect(p.lots).toEqual([expect.objectContaining({ amount: 25, remaining: 25, status: "PENDING", activates_at: activates.toISOString(), expires_at: new Date(activates.getTime() + 30 * DAY).toISOString() })]);
+    expect(p.lots).toEqual([
+      expect.objectContaining({
+        amount: 25,
+        remaining: 25,
+        status: "PENDING",
+        activates_at: activates.toISOString(),
+        expires_at: new Date(activates.getTime() + 30 * DAY).toISOString(),
+      }),
+    ]);
     expect(p.customerUpdates[0]).toMatchObject({ balance: 0, pending: 25, lifetime: 25 });
     expect(p.eventRows[0]).toMatchObject({ payload: { points: 25, pending: true, balance: "0" } });
     expect(p.touchpoints[0]).toMatchObject({ earning: expect.objectContaining({ pending: true, total: 25 }) });
@@ -164,7 +307,14 @@ describe("planBatch", () => {
 
   it("pays off a negative balance first with spendable points", async () => {
     const config = configOf();
-    const { plan: p } = await plan(config, [["c1", buy(50)], ["c1", buy(50)]], new Map([["c1", stateFor(config, "c1", { balance: "-70" })]]));
+    const { plan: p } = await plan(
+      config,
+      [
+        ["c1", buy(50)],
+        ["c1", buy(50)],
+      ],
+      new Map([["c1", stateFor(config, "c1", { balance: "-70" })]]),
+    );
     // 70 owed: the first 50 all go to the debt, 20 of the second.
     expect(p.lots.map((l) => [l.amount, l.remaining])).toEqual([
       [50, 0],
@@ -175,26 +325,58 @@ describe("planBatch", () => {
 
   it("counts what earlier records of the batch gave against a capped rule", async () => {
     const config = configOf([rule({ capPoints: 60, capPeriod: "DAY" })]);
-    const states = new Map([["c1", stateFor(config, "c1")], ["c2", stateFor(config, "c2")]]);
-    const { plan: p } = await plan(config, [["c1", buy(50)], ["c2", buy(50)], ["c1", buy(50)]], states);
+    const states = new Map([
+      ["c1", stateFor(config, "c1")],
+      ["c2", stateFor(config, "c2")],
+    ]);
+    const { plan: p } = await plan(
+      config,
+      [
+        ["c1", buy(50)],
+        ["c2", buy(50)],
+        ["c1", buy(50)],
+      ],
+      states,
+    );
     // The cap is per customer: c1's second purchase gets the 10 left, c2 its full 50.
-    expect(p.touchpoints.map((t: any) => [t.customer_id, t.points])).toEqual([["c1", 50], ["c1", 10], ["c2", 50]]);
+    expect(p.touchpoints.map((t: any) => [t.customer_id, t.points])).toEqual([
+      ["c1", 50],
+      ["c1", 10],
+      ["c2", 50],
+    ]);
     expect(p.touchpoints[1]).toMatchObject({ earning: expect.objectContaining({ applied: [expect.objectContaining({ points: 10, capped: true })] }) });
   });
 
   it("raises a detractor alert for an NPS of 6 or less, naming the survey it came from", async () => {
     const config = configOf();
     const survey = (nps: number, responseId: string) =>
-      record(TouchpointType.SURVEY_RESPONSE, { nps, keyField: "responseId", externalId: `survey-1:${responseId}`, data: { survey: { id: "survey-1", responseId } } });
-    const { plan: p } = await plan(config, [["c1", survey(8, "a")], ["c1", survey(6, "b")], ["c1", survey(7, "c")]], new Map([["c1", stateFor(config, "c1")]]));
+      record(TouchpointType.SURVEY_RESPONSE, {
+        nps,
+        keyField: "responseId",
+        externalId: `survey-1:${responseId}`,
+        data: { survey: { id: "survey-1", responseId } },
+      });
+    const { plan: p } = await plan(
+      config,
+      [
+        ["c1", survey(8, "a")],
+        ["c1", survey(6, "b")],
+        ["c1", survey(7, "c")],
+      ],
+      new Map([["c1", stateFor(config, "c1")]]),
+    );
     const alerts = p.eventRows.filter((e: any) => e.topic === "DETRACTOR_ALERT");
-    expect(alerts).toEqual([expect.objectContaining({ tp: 1, payload: expect.objectContaining({ nps: 6, previousNps: 8, surveyId: "survey-1", externalId: "b" }) })]);
+    expect(alerts).toEqual([
+      expect.objectContaining({ tp: 1, payload: expect.objectContaining({ nps: 6, previousNps: 8, surveyId: "survey-1", externalId: "b" }) }),
+    ]);
     // The customer keeps the last answer.
     expect(p.customerUpdates[0]).toMatchObject({ nps: 7 });
     // A SURVEY_RESPONSE recorded directly has no survey: its own key names it.
     const direct = record(TouchpointType.SURVEY_RESPONSE, { nps: 0 });
     const { plan: q } = await plan(config, [["c1", direct]], new Map([["c1", stateFor(config, "c1")]]));
-    expect(q.eventRows.find((e: any) => e.topic === "DETRACTOR_ALERT")).toMatchObject({ payload: { surveyId: null, externalId: direct.externalId, previousNps: null } });
+    expect(q.eventRows.find((e: any) => e.topic === "DETRACTOR_ALERT")).toMatchObject({
+      payload: { surveyId: null, externalId: direct.externalId, previousNps: null },
+    });
   });
 
   it("counts a record in the ladder's windows only when it falls inside them", async () => {
@@ -203,14 +385,28 @@ describe("planBatch", () => {
     const config = configOf();
     const regular = { stage_key: "repeat_customer", purchase_count: 3, "window:PURCHASE_COUNT": 3, last_purchase_at: new Date(NOW.getTime() - 10 * DAY) };
     const old = buy(1, { occurredAt: new Date(NOW.getTime() - 400 * DAY) });
-    const { plan: p } = await plan(config, [["c1", old], ["c1", buy(1)]], new Map([["c1", stateFor(config, "c1", regular)]]));
+    const { plan: p } = await plan(
+      config,
+      [
+        ["c1", old],
+        ["c1", buy(1)],
+      ],
+      new Map([["c1", stateFor(config, "c1", regular)]]),
+    );
     expect(p.moves.map((m) => [m.tp, m.to_key])).toEqual([[1, "client"]]);
     expect(p.customerUpdates[0]).toMatchObject({ first_purchase_at: old.occurredAt.toISOString(), purchase_count: 2 });
   });
 });
 
 describe("planBatch invariants", () => {
-  const TYPES = [TouchpointType.PURCHASE, TouchpointType.VISIT, TouchpointType.PRODUCT_VIEW, TouchpointType.REVIEW, TouchpointType.REFERRAL, TouchpointType.SURVEY_RESPONSE];
+  const TYPES = [
+    TouchpointType.PURCHASE,
+    TouchpointType.VISIT,
+    TouchpointType.PRODUCT_VIEW,
+    TouchpointType.REVIEW,
+    TouchpointType.REFERRAL,
+    TouchpointType.SURVEY_RESPONSE,
+  ];
   /** A batch: records of up to four customers in arrival order, some with negative balances to start. */
   const batch = fc.record({
     pendingDays: fc.constantFrom(0, 14),
@@ -228,7 +424,11 @@ describe("planBatch invariants", () => {
     ),
   });
   type Batch = typeof batch extends fc.Arbitrary<infer T> ? T : never;
-  const rules = [rule({}), rule({ id: "review", touchpointType: TouchpointType.REVIEW, pointsPerUnit: null, fixedPoints: 5 }), rule({ id: "capped-visit", touchpointType: TouchpointType.VISIT, pointsPerUnit: null, fixedPoints: 3, capPoints: 7, capPeriod: "DAY" })];
+  const rules = [
+    rule({}),
+    rule({ id: "review", touchpointType: TouchpointType.REVIEW, pointsPerUnit: null, fixedPoints: 5 }),
+    rule({ id: "capped-visit", touchpointType: TouchpointType.VISIT, pointsPerUnit: null, fixedPoints: 3, capPoints: 7, capPeriod: "DAY" }),
+  ];
 
   function setUp(input: Batch) {
     const config = configOf(rules, { pendingDays: input.pendingDays });
@@ -236,7 +436,12 @@ describe("planBatch invariants", () => {
     const records: Array<[string, TouchpointRecord]> = input.records.map((r, i) => [
       `c${r.customer}`,
       {
-        programId: "program", type: r.type, externalId: `e${i}`, keyField: "externalId", occurredAt: new Date(NOW.getTime() - r.daysAgo * DAY), hashed: null,
+        programId: "program",
+        type: r.type,
+        externalId: `e${i}`,
+        keyField: "externalId",
+        occurredAt: new Date(NOW.getTime() - r.daysAgo * DAY),
+        hashed: null,
         amount: r.type === TouchpointType.PURCHASE ? r.cents / 100 : null,
         rating: r.type === TouchpointType.REVIEW ? r.rating : null,
         nps: r.type === TouchpointType.SURVEY_RESPONSE ? r.nps : null,
@@ -266,7 +471,12 @@ describe("planBatch invariants", () => {
         const { plan: p, items } = await plan(config, records, states());
         expect(p.touchpoints).toHaveLength(records.length);
         expect(p.eventRows.map((e: any) => e.ord)).toEqual(p.eventRows.map((_, i) => i));
-        expect(p.eventRows.filter((e: any) => e.topic === "TOUCHPOINT_RECORDED").map((e: any) => e.tp).sort((x: number, y: number) => x - y)).toEqual(records.map((_, i) => i));
+        expect(
+          p.eventRows
+            .filter((e: any) => e.topic === "TOUCHPOINT_RECORDED")
+            .map((e: any) => e.tp)
+            .sort((x: number, y: number) => x - y),
+        ).toEqual(records.map((_, i) => i));
         expect(p.eventRows.filter((e: any) => e.topic === "STAGE_CHANGED")).toHaveLength(p.moves.length);
         for (const update of p.customerUpdates) {
           const mine = items.filter((_, i) => records[i][0] === update.id).map((item) => p.evaluated.get(item)!);

@@ -28,8 +28,11 @@ describe("bench rounds", () => {
     expect(r.cpu!.server).toBeCloseTo((0.2 * 1 + 0.6 * 3) / 4);
   });
 
-  (existsSync("/proc/self/stat") ? it : it.skip)("counts a server process and its children, and nothing for a scenario without one (not pid 0's children)", () => {
-    expect(cpuSnapshot(process.pid)!.server.has(String(process.pid))).toBe(true);
-    expect(cpuSnapshot(0)!.server.size).toBe(0);
-  });
+  (existsSync("/proc/self/stat") ? it : it.skip)(
+    "counts a server process and its children, and nothing for a scenario without one (not pid 0's children)",
+    () => {
+      expect(cpuSnapshot(process.pid)!.server.has(String(process.pid))).toBe(true);
+      expect(cpuSnapshot(0)!.server.size).toBe(0);
+    },
+  );
 });

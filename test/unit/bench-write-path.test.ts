@@ -2,12 +2,30 @@
 import { describeWritePath, WritePath, writePathBetween, writePathFrom, writePathTotal } from "../../src/cli/bench-write-path";
 
 const at = (batches: number, records: number, extra: Partial<WritePath> = {}): WritePath => ({
-  batches, records, waitSeconds: 0, batchSeconds: 0, reads: batches, readSeconds: 0, tierReads: 0, tierSeconds: 0, writes: batches, writeSeconds: 0, locked: 0, contended: 0, ...extra,
+  batches,
+  records,
+  waitSeconds: 0,
+  batchSeconds: 0,
+  reads: batches,
+  readSeconds: 0,
+  tierReads: 0,
+  tierSeconds: 0,
+  writes: batches,
+  writeSeconds: 0,
+  locked: 0,
+  contended: 0,
+  ...extra,
 });
 
 it("averages per batch and per record over what happened between the scrapes, all rounds together", () => {
-  const round1 = writePathBetween(at(10, 100, { waitSeconds: 1, batchSeconds: 1 }), at(20, 250, { waitSeconds: 1.6, batchSeconds: 1.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1 }));
-  const round2 = writePathBetween(at(0, 0), at(10, 150, { waitSeconds: 0.6, batchSeconds: 0.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1, contended: 1 }));
+  const round1 = writePathBetween(
+    at(10, 100, { waitSeconds: 1, batchSeconds: 1 }),
+    at(20, 250, { waitSeconds: 1.6, batchSeconds: 1.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1 }),
+  );
+  const round2 = writePathBetween(
+    at(0, 0),
+    at(10, 150, { waitSeconds: 0.6, batchSeconds: 0.1, readSeconds: 0.02, writeSeconds: 0.05, locked: 1, contended: 1 }),
+  );
   const total = writePathTotal([round1, round2]);
   expect(total).toMatchObject({ batches: 20, records: 300, locked: 2, contended: 1 });
   expect(describeWritePath(total)).toBe(

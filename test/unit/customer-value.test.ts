@@ -6,8 +6,16 @@ const now = new Date("2026-06-01T00:00:00Z");
 const daysAgo = (d: number) => new Date(now.getTime() - d * DAY);
 
 const row = (over: Partial<ValueRow> = {}): ValueRow => ({
-  purchase_count: 0, purchase_amount: "0", first_purchase_at: null, last_purchase_at: null,
-  review_count: 0, rating_sum: 0, referral_count: 0, social_share_count: 0, nps: null, ...over,
+  purchase_count: 0,
+  purchase_amount: "0",
+  first_purchase_at: null,
+  last_purchase_at: null,
+  review_count: 0,
+  rating_sum: 0,
+  referral_count: 0,
+  social_share_count: 0,
+  nps: null,
+  ...over,
 });
 
 /** What percentile_disc(0.01 … 0.99) gives over these values (the breakpoints' SQL). */
@@ -53,7 +61,16 @@ describe("rfmOf", () => {
 
   it("codes recency, frequency and money, recency first", () => {
     const best = rfmOf(row({ purchase_count: 10, purchase_amount: "100", last_purchase_at: daysAgo(1) }), breakpoints, now)!;
-    expect(best).toEqual({ recency: 5, frequency: 5, monetary: 5, score: "555", segment: "CHAMPIONS", daysSinceLastPurchase: 1, purchaseCount: 10, purchaseAmount: 100 });
+    expect(best).toEqual({
+      recency: 5,
+      frequency: 5,
+      monetary: 5,
+      score: "555",
+      segment: "CHAMPIONS",
+      daysSinceLastPurchase: 1,
+      purchaseCount: 10,
+      purchaseAmount: 100,
+    });
     const gone = rfmOf(row({ purchase_count: 9, purchase_amount: "90.5", last_purchase_at: daysAgo(100) }), breakpoints, now)!;
     expect(gone).toMatchObject({ score: "155", segment: "AT_RISK" });
     expect(rfmOf(row({ purchase_count: 3, purchase_amount: "30", last_purchase_at: daysAgo(50) }), breakpoints, now)!.score).toBe("322");
@@ -64,7 +81,13 @@ describe("rfmSegmentOf", () => {
   it("places every recency and frequency in one segment of the grid", () => {
     // Rows: recency 5 down to 1; columns: frequency 1 to 5.
     const initials: Record<string, string> = {
-      CHAMPIONS: "C", LOYAL: "L", POTENTIAL_LOYALISTS: "P", NEW_CUSTOMERS: "N", NEEDS_ATTENTION: "A", AT_RISK: "R", HIBERNATING: "H",
+      CHAMPIONS: "C",
+      LOYAL: "L",
+      POTENTIAL_LOYALISTS: "P",
+      NEW_CUSTOMERS: "N",
+      NEEDS_ATTENTION: "A",
+      AT_RISK: "R",
+      HIBERNATING: "H",
     };
     const grid = [5, 4, 3, 2, 1].map((r) => [1, 2, 3, 4, 5].map((f) => initials[rfmSegmentOf(r, f)]).join(""));
     expect(grid).toEqual(["NPPCC", "NPPCC", "AAALL", "HHRRR", "HHRRR"]);
@@ -83,7 +106,9 @@ describe("clvOf", () => {
     expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: daysAgo(366) }), now)).toBe(80);
     // Gone from exactly a year, as the lifecycle's CHURNED; active a millisecond before.
     expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: daysAgo(365) }), now)).toBe(80);
-    expect(clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: new Date(daysAgo(365).getTime() + 1) }), now)).toBeGreaterThan(80);
+    expect(
+      clvOf(row({ purchase_count: 2, purchase_amount: "80", first_purchase_at: daysAgo(500), last_purchase_at: new Date(daysAgo(365).getTime() + 1) }), now),
+    ).toBeGreaterThan(80);
     expect(clvOf(row(), now)).toBe(0);
   });
 

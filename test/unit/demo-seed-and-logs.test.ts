@@ -10,7 +10,10 @@ import { createLogger } from "../../src/logger";
 describe("demo seed plan", () => {
   /** The decision as a start makes it: LOYALTY_SEED_DEMO as given (undefined: unset), the database, a terminal or not. */
   const plan = (requested: string | undefined, embedded: boolean, terminal = false) => {
-    const config = loadConfig({ ...(requested !== undefined ? { LOYALTY_SEED_DEMO: requested } : {}), ...(embedded ? {} : { DATABASE_URL: "postgresql://x@127.0.0.1/db" }) });
+    const config = loadConfig({
+      ...(requested !== undefined ? { LOYALTY_SEED_DEMO: requested } : {}),
+      ...(embedded ? {} : { DATABASE_URL: "postgresql://x@127.0.0.1/db" }),
+    });
     return demoSeedPlan({ seedDemo: config.seedDemo, embedded: !config.databaseUrl, terminal });
   };
 
@@ -43,7 +46,12 @@ describe("logger", () => {
     const log = createLogger("info", sink);
     log.info(
       {
-        secret: "s1", token: "t1", authorization: "Bearer k1", adminKey: "lk_a", partnerKey: "lk_p", password: "pw",
+        secret: "s1",
+        token: "t1",
+        authorization: "Bearer k1",
+        adminKey: "lk_a",
+        partnerKey: "lk_p",
+        password: "pw",
         req: { headers: { authorization: "Bearer k2" } },
         headers: { authorization: "Bearer k3" },
         connectionParams: { authorization: "Bearer k4" },

@@ -12,11 +12,21 @@ import {
 } from "../../src/modules/program/earning";
 
 const rule = (over: Partial<EarningRule>): EarningRule => ({
-  id: "r1", name: null, touchpointType: TouchpointType.PURCHASE, pointsPerUnit: null, fixedPoints: null, priority: 0, ...over,
+  id: "r1",
+  name: null,
+  touchpointType: TouchpointType.PURCHASE,
+  pointsPerUnit: null,
+  fixedPoints: null,
+  priority: 0,
+  ...over,
 });
 
 const ctx = (over: Partial<EarningContext> = {}): EarningContext => ({
-  type: TouchpointType.PURCHASE, amount: null, occurredAt: new Date("2026-03-04T12:00:00Z"), timeZone: "UTC", ...over,
+  type: TouchpointType.PURCHASE,
+  amount: null,
+  occurredAt: new Date("2026-03-04T12:00:00Z"),
+  timeZone: "UTC",
+  ...over,
 });
 const line = (sku: string, quantity: number, unitPrice: number, over: Partial<PurchaseLine> = {}): PurchaseLine => ({ sku, quantity, unitPrice, ...over });
 
@@ -54,7 +64,10 @@ describe("earning rules", () => {
       rule({ id: "advocates", multiplier: 1.5, stages: ["advocate"], priority: 1 }),
     ];
     const asClient = computePoints(rules, ctx({ amount: 20, lines, stage: "client" }));
-    expect(asClient.applied.map((a) => [a.ruleId, a.points])).toEqual([["base", 20], ["double-coffee", 10]]);
+    expect(asClient.applied.map((a) => [a.ruleId, a.points])).toEqual([
+      ["base", 20],
+      ["double-coffee", 10],
+    ]);
     expect(asClient.linePoints).toEqual([20, 10]);
     const asAdvocate = computePoints(rules, ctx({ amount: 20, lines, stage: "advocate" }));
     expect(asAdvocate.total).toBe(45);
@@ -93,18 +106,47 @@ describe("earning rules", () => {
   it("attributes every point to a line or the order, whatever the rules (1,000 runs)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ quantity: fc.integer({ min: 1, max: 5 }), cents: fc.integer({ min: 0, max: 10_000 }), voided: fc.boolean(), sku: fc.constantFrom("A", "B", "C") }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.record({ ppu: fc.option(fc.integer({ min: 0, max: 300 })), fixed: fc.option(fc.integer({ min: 0, max: 50 })), mult: fc.option(fc.integer({ min: 1, max: 30 })), sku: fc.option(fc.constantFrom("A", "B")), cap: fc.option(fc.integer({ min: 0, max: 200 })) }), { maxLength: 5 }),
+        fc.array(
+          fc.record({
+            quantity: fc.integer({ min: 1, max: 5 }),
+            cents: fc.integer({ min: 0, max: 10_000 }),
+            voided: fc.boolean(),
+            sku: fc.constantFrom("A", "B", "C"),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.array(
+          fc.record({
+            ppu: fc.option(fc.integer({ min: 0, max: 300 })),
+            fixed: fc.option(fc.integer({ min: 0, max: 50 })),
+            mult: fc.option(fc.integer({ min: 1, max: 30 })),
+            sku: fc.option(fc.constantFrom("A", "B")),
+            cap: fc.option(fc.integer({ min: 0, max: 200 })),
+          }),
+          { maxLength: 5 },
+        ),
         (rawLines, rawRules) => {
           const lines = rawLines.map((l) => line(l.sku, l.quantity, l.cents / 100, { voided: l.voided }));
           const rules = rawRules.map((r, i) =>
-            rule({ id: `r${i}`, pointsPerUnit: r.ppu === null ? null : r.ppu / 100, fixedPoints: r.fixed, multiplier: r.mult === null ? (r.ppu === null && r.fixed === null ? 2 : null) : r.mult / 10, skus: r.sku ? [r.sku] : null, totalCap: r.cap }),
+            rule({
+              id: `r${i}`,
+              pointsPerUnit: r.ppu === null ? null : r.ppu / 100,
+              fixedPoints: r.fixed,
+              multiplier: r.mult === null ? (r.ppu === null && r.fixed === null ? 2 : null) : r.mult / 10,
+              skus: r.sku ? [r.sku] : null,
+              totalCap: r.cap,
+            }),
           );
           const amount = lines.reduce((s, l) => s + (l.voided ? 0 : l.quantity * Math.round(l.unitPrice * 100)), 0) / 100;
           const earned = computePoints(rules, ctx({ amount, lines }));
           const attributed = earned.linePoints.reduce((a, b) => a + b, 0) + earned.orderPoints;
           const voidedPoints = earned.linePoints.filter((_, i) => lines[i].voided).reduce((a, b) => a + b, 0);
-          return attributed === earned.total && earned.total === earned.applied.reduce((s, a) => s + a.points, 0) && voidedPoints === 0 && earned.linePoints.every((p) => p >= 0);
+          return (
+            attributed === earned.total &&
+            earned.total === earned.applied.reduce((s, a) => s + a.points, 0) &&
+            voidedPoints === 0 &&
+            earned.linePoints.every((p) => p >= 0)
+          );
         },
       ),
       { numRuns: 1000 },

@@ -27,9 +27,7 @@ describe("stage engine", () => {
     expect(evaluateLadder(griffin, reader({ ...base, PURCHASE_COUNT: 3, "PURCHASE_COUNT:365": 3 })).stage).toBe("repeat_customer");
     const client = evaluateLadder(griffin, reader({ ...base, PURCHASE_COUNT: 4, "PURCHASE_COUNT:365": 4 }));
     expect(client.stage).toBe("client");
-    expect(client.criteria).toEqual([
-      { metric: Metric.PURCHASE_COUNT, op: Comparator.GTE, value: 4, windowDays: 365, have: 4, passed: true },
-    ]);
+    expect(client.criteria).toEqual([{ metric: Metric.PURCHASE_COUNT, op: Comparator.GTE, value: 4, windowDays: 365, have: 4, passed: true }]);
     expect(client.summary).toBe("PURCHASE_COUNT (365d) 4 >= 4");
     // Ten purchases ever, but only two in the window: not a client.
     expect(evaluateLadder(griffin, reader({ ...base, PURCHASE_COUNT: 10, "PURCHASE_COUNT:365": 2 })).stage).toBe("repeat_customer");
@@ -100,23 +98,49 @@ describe("stage engine", () => {
     const keys = (k: string) => presetLadder(k)!.stages.map((s) => s.key);
     expect(keys("fourweekmba-5")).toEqual(["prospect", "customer", "client", "supporter", "advocate"]);
     expect(keys("griffin-7")).toEqual([
-      "suspect", "prospect", "disqualified_prospect", "first_time_customer", "repeat_customer", "client", "advocate", "lapsed",
+      "suspect",
+      "prospect",
+      "disqualified_prospect",
+      "first_time_customer",
+      "repeat_customer",
+      "client",
+      "advocate",
+      "lapsed",
     ]);
-    expect(presetLadder("griffin-7")!.stages.filter((s) => s.side).map((s) => s.key)).toEqual(["disqualified_prospect", "lapsed"]);
+    expect(
+      presetLadder("griffin-7")!
+        .stages.filter((s) => s.side)
+        .map((s) => s.key),
+    ).toEqual(["disqualified_prospect", "lapsed"]);
     expect(keys("trust-6")).toEqual(["awareness", "trust", "transaction", "satisfaction", "loyalty", "word_of_mouth"]);
     expect(keys("funnel-7")).toEqual(["awareness", "interest", "consideration", "purchase", "satisfaction", "loyalty", "advocacy"]);
     for (const key of Object.keys(LADDER_PRESETS)) expect(validateLadder(presetLadder(key)!)).toEqual([]);
   });
 
   it("is monotone on the preset ladders: more purchases never move a customer down (without side stages)", () => {
-    const metrics = fc.record({ purchases: fc.nat(20), extra: fc.nat(5), referrals: fc.nat(3), reviews: fc.nat(3), rating: fc.integer({ min: 1, max: 5 }), nps: fc.option(fc.integer({ min: 0, max: 10 })) });
+    const metrics = fc.record({
+      purchases: fc.nat(20),
+      extra: fc.nat(5),
+      referrals: fc.nat(3),
+      reviews: fc.nat(3),
+      rating: fc.integer({ min: 1, max: 5 }),
+      nps: fc.option(fc.integer({ min: 0, max: 10 })),
+    });
     for (const key of Object.keys(LADDER_PRESETS)) {
       const ladder = { stages: presetLadder(key)!.stages.filter((s) => !s.side) };
       const rank = (k: string) => ladder.stages.findIndex((s) => s.key === k);
       fc.assert(
         fc.property(metrics, (m) => {
           const read = (p: number) =>
-            reader({ PURCHASE_COUNT: p, [`PURCHASE_COUNT:365`]: p, REFERRAL_COUNT: m.referrals, REVIEW_COUNT: m.reviews, AVERAGE_RATING: m.reviews ? m.rating : null, NPS: m.nps, VISIT_COUNT: 1 });
+            reader({
+              PURCHASE_COUNT: p,
+              [`PURCHASE_COUNT:365`]: p,
+              REFERRAL_COUNT: m.referrals,
+              REVIEW_COUNT: m.reviews,
+              AVERAGE_RATING: m.reviews ? m.rating : null,
+              NPS: m.nps,
+              VISIT_COUNT: 1,
+            });
           return rank(evaluateLadder(ladder, read(m.purchases + m.extra)).stage) >= rank(evaluateLadder(ladder, read(m.purchases)).stage);
         }),
         { numRuns: 300 },

@@ -5,7 +5,11 @@ const DAY = 86_400_000;
 const NOW = new Date("2026-06-01T12:00:00.000Z");
 const ago = (days: number) => new Date(NOW.getTime() - days * DAY);
 /** A customer with `count` purchases, the first `firstDaysAgo` and the last `lastDaysAgo` days ago. */
-const buyer = (count: number, firstDaysAgo: number, lastDaysAgo: number) => ({ purchase_count: count, first_purchase_at: ago(firstDaysAgo), last_purchase_at: ago(lastDaysAgo) });
+const buyer = (count: number, firstDaysAgo: number, lastDaysAgo: number) => ({
+  purchase_count: count,
+  first_purchase_at: ago(firstDaysAgo),
+  last_purchase_at: ago(lastDaysAgo),
+});
 const phase = (row: Parameters<typeof lifecycleOf>[0]) => lifecycleOf(row, NOW).phase;
 
 describe("lifecycleOf", () => {
@@ -46,14 +50,20 @@ describe("lifecycleOf", () => {
 
   it("is MATURITY for a repeat buyer on schedule after a year", () => {
     expect(phase(buyer(10, 364, 5))).toBe(LifecyclePhase.GROWTH);
-    expect(lifecycleOf(buyer(10, 400, 5), NOW)).toMatchObject({ phase: LifecyclePhase.MATURITY, reason: "10 purchases, one every 43.9 days on average, buying for 400 days" });
+    expect(lifecycleOf(buyer(10, 400, 5), NOW)).toMatchObject({
+      phase: LifecyclePhase.MATURITY,
+      reason: "10 purchases, one every 43.9 days on average, buying for 400 days",
+    });
   });
 
   it("puts every buyer in DECLINE at least 90 days before churning, however slow their rhythm", () => {
     // Every 200 days: twice that is past churn (365), so the last call comes at 275.
     const slow = lifecycleOf(buyer(2, 474, 274), NOW);
     expect(slow).toMatchObject({ phase: LifecyclePhase.MATURITY, declineAt: ago(-1), churnAt: ago(-91) });
-    expect(lifecycleOf(buyer(2, 500, 300), NOW)).toMatchObject({ phase: LifecyclePhase.DECLINE, reason: "2 purchases, one every 200 days on average; none for 300 days (overdue from 275)" });
+    expect(lifecycleOf(buyer(2, 500, 300), NOW)).toMatchObject({
+      phase: LifecyclePhase.DECLINE,
+      reason: "2 purchases, one every 200 days on average; none for 300 days (overdue from 275)",
+    });
     expect(phase(buyer(2, 565, 365))).toBe(LifecyclePhase.CHURNED);
   });
 

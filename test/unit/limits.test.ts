@@ -25,7 +25,8 @@ describe("the cost model", () => {
       for (const field of Object.values(type.getFields())) {
         const list = isListType(getNullableType(field.type));
         const paged = field.args.some((a) => a.name === "first");
-        if (list && !paged && !isLeafType(getNamedType(field.type)) && !(`${type.name}.${field.name}` in LIST_SIZES)) undeclared.push(`${type.name}.${field.name}`);
+        if (list && !paged && !isLeafType(getNamedType(field.type)) && !(`${type.name}.${field.name}` in LIST_SIZES))
+          undeclared.push(`${type.name}.${field.name}`);
       }
     }
     // Payloads of writes return what the write produced: a handful of rules or grants.
@@ -57,12 +58,21 @@ describe("the cost model", () => {
     const operation = document.definitions[0] as any;
     const requested = requestedCost(schema, document, {});
     fc.assert(
-      fc.property(fc.array(fc.record({ id: fc.string(), stages: fc.array(fc.record({ key: fc.string(), paths: fc.array(fc.record({ metric: fc.string() }), { maxLength: 4 }) }), { maxLength: 8 }) }), { maxLength: 10 }), (programs) => {
-        const actual = actualCost(schema, document, operation, { programs });
-        const expected = programs.reduce((n, p) => n + 1 + p.stages.reduce((m, s) => m + 1 + s.paths.length, 0), 0);
-        expect(actual).toBe(expected);
-        expect(actual).toBeLessThanOrEqual(requested);
-      }),
+      fc.property(
+        fc.array(
+          fc.record({
+            id: fc.string(),
+            stages: fc.array(fc.record({ key: fc.string(), paths: fc.array(fc.record({ metric: fc.string() }), { maxLength: 4 }) }), { maxLength: 8 }),
+          }),
+          { maxLength: 10 },
+        ),
+        (programs) => {
+          const actual = actualCost(schema, document, operation, { programs });
+          const expected = programs.reduce((n, p) => n + 1 + p.stages.reduce((m, s) => m + 1 + s.paths.length, 0), 0);
+          expect(actual).toBe(expected);
+          expect(actual).toBeLessThanOrEqual(requested);
+        },
+      ),
     );
   });
 });

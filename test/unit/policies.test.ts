@@ -79,9 +79,14 @@ describe("authorization policies", () => {
       }
       if (policy.allow.length === 0) problems.push(`${key}: allows nobody`);
       for (const path of argumentPaths(policy)) if (!argumentExists(field.args, path)) problems.push(`${key}: no argument ${path}`);
-      if (typeof policy.program === "object" && "parent" in policy.program && ROOTS.includes(typeName as (typeof ROOTS)[number])) problems.push(`${key}: a root field has no parent`);
+      if (typeof policy.program === "object" && "parent" in policy.program && ROOTS.includes(typeName as (typeof ROOTS)[number]))
+        problems.push(`${key}: a root field has no parent`);
       // SELF needs a customer to compare the token's with.
-      const namesCustomer = !!policy.self || policy.program === CUSTOMER_REF || policy.program === CREDENTIAL || (typeof policy.program === "object" && "row" in policy.program && policy.program.row === "customer");
+      const namesCustomer =
+        !!policy.self ||
+        policy.program === CUSTOMER_REF ||
+        policy.program === CREDENTIAL ||
+        (typeof policy.program === "object" && "row" in policy.program && policy.program.row === "customer");
       if (policy.allow.includes("SELF") && !namesCustomer) problems.push(`${key}: SELF without a customer to compare`);
     }
     expect(problems).toEqual([]);

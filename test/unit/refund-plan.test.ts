@@ -99,7 +99,11 @@ describe("planRefund by amount", () => {
   });
 
   it("refuses more than is left to refund, naming the amount field", () => {
-    badInput(() => planRefund(purchase({ refunded_amount: "60.00", points_reversed: 60 }), byAmount(40.01)), "amount", /exceeds what is left to refund on order "o1" \(40\.00\)/);
+    badInput(
+      () => planRefund(purchase({ refunded_amount: "60.00", points_reversed: 60 }), byAmount(40.01)),
+      "amount",
+      /exceeds what is left to refund on order "o1" \(40\.00\)/,
+    );
     expect(planRefund(purchase({ refunded_amount: "60.00", points_reversed: 60 }), byAmount(40))).toMatchObject({ points: 40, completes: true });
   });
 
@@ -132,23 +136,64 @@ describe("planRefund by lines", () => {
     // 31 points over 3 units: floor(31/3) = 10 for the first unit.
     expect(planRefund(withLines(), byLines([{ sku: "A", quantity: 1 }]))).toEqual({ amount: 10, points: 10, completes: false, units: { A: 1 } });
     // Two more of A after one: 20.00, and the last unit takes the rounding rest (31 - 10 = 21).
-    expect(planRefund(withLines({ refunded_lines: { A: 1 } }), byLines([{ sku: "A", quantity: 2 }]))).toEqual({ amount: 20, points: 21, completes: false, units: { A: 2 } });
+    expect(planRefund(withLines({ refunded_lines: { A: 1 } }), byLines([{ sku: "A", quantity: 2 }]))).toEqual({
+      amount: 20,
+      points: 21,
+      completes: false,
+      units: { A: 2 },
+    });
   });
 
   it("adds up the units of one SKU requested twice in the same refund", () => {
-    badInput(() => planRefund(withLines(), byLines([{ sku: "A", quantity: 2 }, { sku: "A", quantity: 2 }])), "lines[1].quantity", /only 1 unit\(s\) of "A" are left/);
-    expect(planRefund(withLines(), byLines([{ sku: "A", quantity: 2 }, { sku: "A", quantity: 1 }])).units).toEqual({ A: 3 });
+    badInput(
+      () =>
+        planRefund(
+          withLines(),
+          byLines([
+            { sku: "A", quantity: 2 },
+            { sku: "A", quantity: 2 },
+          ]),
+        ),
+      "lines[1].quantity",
+      /only 1 unit\(s\) of "A" are left/,
+    );
+    expect(
+      planRefund(
+        withLines(),
+        byLines([
+          { sku: "A", quantity: 2 },
+          { sku: "A", quantity: 1 },
+        ]),
+      ).units,
+    ).toEqual({ A: 3 });
   });
 
   it("completes the order when every paid line is back, taking its order-level points too", () => {
-    const plan = planRefund(withLines(), byLines([{ sku: "A", quantity: 3 }, { sku: "B", quantity: 1 }]));
+    const plan = planRefund(
+      withLines(),
+      byLines([
+        { sku: "A", quantity: 3 },
+        { sku: "B", quantity: 1 },
+      ]),
+    );
     // 31 + 5 line points, plus the 4 order points: all 40 the purchase holds.
     expect(plan).toEqual({ amount: 35.5, points: 40, completes: true, units: { A: 3, B: 1 } });
   });
 
   it("refuses a SKU the order has no paid line of (a voided line is not paid)", () => {
     badInput(() => planRefund(withLines(), byLines([{ sku: "Z", quantity: 1 }])), "lines[0].sku", /no paid line with SKU "Z"/);
-    badInput(() => planRefund(withLines(), byLines([{ sku: "B", quantity: 1 }, { sku: "X", quantity: 1 }])), "lines[1].sku", /no paid line with SKU "X"/);
+    badInput(
+      () =>
+        planRefund(
+          withLines(),
+          byLines([
+            { sku: "B", quantity: 1 },
+            { sku: "X", quantity: 1 },
+          ]),
+        ),
+      "lines[1].sku",
+      /no paid line with SKU "X"/,
+    );
   });
 
   it("refuses lines on an order recorded without lines", () => {
@@ -156,18 +201,37 @@ describe("planRefund by lines", () => {
   });
 
   it("refuses lines worth more than is left of the amount (the order was paid less than its lines)", () => {
-    badInput(() => planRefund(withLines({ amount: "30.00" }), byLines([{ sku: "A", quantity: 3 }, { sku: "B", quantity: 1 }])), "lines", /exceeds what is left/);
+    badInput(
+      () =>
+        planRefund(
+          withLines({ amount: "30.00" }),
+          byLines([
+            { sku: "A", quantity: 3 },
+            { sku: "B", quantity: 1 },
+          ]),
+        ),
+      "lines",
+      /exceeds what is left/,
+    );
   });
 });
 
 describe("planRefund invariants", () => {
   /** A purchase of 1..4 lines with points, and a split of the whole order into refunds of some units each. */
   const order = fc
-    .array(fc.record({ quantity: fc.integer({ min: 1, max: 5 }), cents: fc.integer({ min: 0, max: 5000 }), points: fc.integer({ min: 0, max: 300 }) }), { minLength: 1, maxLength: 4 })
+    .array(fc.record({ quantity: fc.integer({ min: 1, max: 5 }), cents: fc.integer({ min: 0, max: 5000 }), points: fc.integer({ min: 0, max: 300 }) }), {
+      minLength: 1,
+      maxLength: 4,
+    })
     .chain((raw) => {
       const lines: Line[] = raw.map((l, i) => ({ sku: `S${i}`, quantity: l.quantity, unitPrice: l.cents / 100, points: l.points }));
       const units = lines.flatMap((l) => Array.from({ length: l.quantity }, () => l.sku));
-      return fc.tuple(fc.constant(lines), fc.integer({ min: 0, max: 50 }), fc.shuffledSubarray(units, { minLength: units.length, maxLength: units.length }), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 20, maxLength: 20 }));
+      return fc.tuple(
+        fc.constant(lines),
+        fc.integer({ min: 0, max: 50 }),
+        fc.shuffledSubarray(units, { minLength: units.length, maxLength: units.length }),
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 20, maxLength: 20 }),
+      );
     });
 
   it("by lines, refunds of every unit in any split take back exactly what the purchase earned", () => {
@@ -179,7 +243,10 @@ describe("planRefund invariants", () => {
         let refunded = 0;
         for (let i = 0, k = 0; i < units.length; k++) {
           const chunk = units.slice(i, (i += sizes[k % sizes.length]));
-          const request = Object.entries(chunk.reduce<Record<string, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([sku, quantity]) => ({ sku, quantity }));
+          const request = Object.entries(chunk.reduce<Record<string, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {})).map(([sku, quantity]) => ({
+            sku,
+            quantity,
+          }));
           const plan = planRefund(p, byLines(request));
           expect(plan.points).toBeGreaterThanOrEqual(0);
           expect(plan.points).toBeLessThanOrEqual(earned - p.points_reversed);
@@ -222,13 +289,18 @@ describe("planRefund invariants", () => {
 
   it("refuses any amount above what is left, and accepts every amount up to it", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 100_000 }), (amountCents, refundedCents, askCents) => {
-        fc.pre(refundedCents <= amountCents);
-        const p = purchase({ amount: String(amountCents / 100), refunded_amount: String(refundedCents / 100), points: 1000 });
-        const run = () => planRefund(p, byAmount(askCents / 100));
-        if (askCents > amountCents - refundedCents) expect(run).toThrow(/exceeds what is left/);
-        else expect(run().completes).toBe(refundedCents + askCents === amountCents);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (amountCents, refundedCents, askCents) => {
+          fc.pre(refundedCents <= amountCents);
+          const p = purchase({ amount: String(amountCents / 100), refunded_amount: String(refundedCents / 100), points: 1000 });
+          const run = () => planRefund(p, byAmount(askCents / 100));
+          if (askCents > amountCents - refundedCents) expect(run).toThrow(/exceeds what is left/);
+          else expect(run().completes).toBe(refundedCents + askCents === amountCents);
+        },
+      ),
     );
   });
 });

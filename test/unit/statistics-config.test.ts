@@ -7,7 +7,12 @@ describe("STATS_KEEPER configuration", () => {
   });
 
   it("takes its variables", () => {
-    const config = loadConfig({ STATS_KEEPER: "OFF", STATS_KEEPER_INTERVAL_MS: "250", STATS_KEEPER_ANALYZE_THRESHOLD: "50", STATS_KEEPER_ANALYZE_SCALE_FACTOR: "0.02" });
+    const config = loadConfig({
+      STATS_KEEPER: "OFF",
+      STATS_KEEPER_INTERVAL_MS: "250",
+      STATS_KEEPER_ANALYZE_THRESHOLD: "50",
+      STATS_KEEPER_ANALYZE_SCALE_FACTOR: "0.02",
+    });
     expect(config.statsKeeper).toEqual({ mode: "off", intervalMs: 250, threshold: 50, scaleFactor: 0.02 });
   });
 

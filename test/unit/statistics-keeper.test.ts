@@ -64,7 +64,10 @@ describe("the statistics keeper's turn", () => {
 
   it("skips its turn while another process holds it", async () => {
     let free = false;
-    const { db, analyzed } = database(() => [{ table: "customers", modified: 900, tuples: 1000, autovacuum: false, naptime_s: 60, autovacuum_limit: 150 }], () => free);
+    const { db, analyzed } = database(
+      () => [{ table: "customers", modified: 900, tuples: 1000, autovacuum: false, naptime_s: 60, autovacuum_limit: 150 }],
+      () => free,
+    );
     const k = keeper(db);
     expect(await k.tick(0)).toEqual([]);
     free = true;

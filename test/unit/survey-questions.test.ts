@@ -7,9 +7,25 @@ describe("survey answers", () => {
   it("keeps each answer by its question and takes the NPS answer out", () => {
     const questions = [q("nps", SurveyQuestionKind.NPS), q("easy", SurveyQuestionKind.EFFORT), q("note", SurveyQuestionKind.TEXT, false)];
     // Attitude: NPS 0 → 0 and effort 7 → 100, so 50.
-    expect(checkAnswers(questions, [{ questionKey: "easy", value: 7 }, { questionKey: "nps", value: 0 }])).toEqual({ byKey: { easy: 7, nps: 0 }, nps: 0, attitude: 50 });
-    expect(checkAnswers(questions, [{ questionKey: "nps", value: 7 }, { questionKey: "easy", value: 3 }, { questionKey: "note", text: "ok" }]).attitude).toBe(51.7);
-    expect(() => checkAnswers(questions, [{ questionKey: "nps", value: 5 }, { questionKey: "easy", value: 8 }])).toThrow("from 1 to 7");
+    expect(
+      checkAnswers(questions, [
+        { questionKey: "easy", value: 7 },
+        { questionKey: "nps", value: 0 },
+      ]),
+    ).toEqual({ byKey: { easy: 7, nps: 0 }, nps: 0, attitude: 50 });
+    expect(
+      checkAnswers(questions, [
+        { questionKey: "nps", value: 7 },
+        { questionKey: "easy", value: 3 },
+        { questionKey: "note", text: "ok" },
+      ]).attitude,
+    ).toBe(51.7);
+    expect(() =>
+      checkAnswers(questions, [
+        { questionKey: "nps", value: 5 },
+        { questionKey: "easy", value: 8 },
+      ]),
+    ).toThrow("from 1 to 7");
   });
 
   it("treats keys that are names of object properties as plain keys", () => {

@@ -50,7 +50,8 @@ function documentsOf(file: string, shared: Map<string, string>): { checked: Foun
     if (!/^\s*(query|mutation|subscription|\{)/.test(body) || /^\s*\{\s*"/.test(body)) continue;
     let text = body;
     // Filled in until no known constant is left (a constant may interpolate another).
-    for (let i = 0; i < 5 && /\$\{\s*[A-Z][A-Z0-9_]*\s*\}/.test(text); i++) text = text.replace(/\$\{\s*([A-Z][A-Z0-9_]*)\s*\}/g, (all, name) => known.get(name) ?? all);
+    for (let i = 0; i < 5 && /\$\{\s*[A-Z][A-Z0-9_]*\s*\}/.test(text); i++)
+      text = text.replace(/\$\{\s*([A-Z][A-Z0-9_]*)\s*\}/g, (all, name) => known.get(name) ?? all);
     if (text.includes("${")) {
       generated++;
       continue;

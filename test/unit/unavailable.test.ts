@@ -45,12 +45,13 @@ async function closedPort(): Promise<number> {
   return server.port;
 }
 
-const failureOf = (promise: Promise<unknown>) => promise.then(
-  () => {
-    throw new Error("expected a failure");
-  },
-  (err: unknown) => err,
-);
+const failureOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (err: unknown) => err,
+  );
 
 describe("transientKind", () => {
   it("recognises the server's SQLSTATEs of a lost connection, a shutdown, no slot, and a lost race", () => {
@@ -109,7 +110,12 @@ describe("transientKind", () => {
   });
 
   it("recognises Redis away (no offline queue: the command fails at once)", async () => {
-    const redis = new Redis(await closedPort(), "127.0.0.1", { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const redis = new Redis(await closedPort(), "127.0.0.1", {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     redis.on("error", () => undefined);
     try {
       const failure = await failureOf(redis.get("key"));
@@ -123,7 +129,8 @@ describe("transientKind", () => {
     const lost = serverError("57P01", "terminating connection due to administrator command", "FATAL");
     expect(transientKind(locatedError(lost, undefined, ["recordPurchase"]))).toBe("database");
     expect(transientKind(new Error("loading the program failed", { cause: new Error("query failed", { cause: lost }) }))).toBe("database");
-    const refused = (address: string) => Object.assign(new Error(`connect ECONNREFUSED ${address}:5432`), { code: "ECONNREFUSED", errno: -111, syscall: "connect", address });
+    const refused = (address: string) =>
+      Object.assign(new Error(`connect ECONNREFUSED ${address}:5432`), { code: "ECONNREFUSED", errno: -111, syscall: "connect", address });
     // node's connect to a host with several addresses fails with all of them.
     expect(transientKind(new AggregateError([refused("::1"), refused("127.0.0.1")]))).toBe("database");
     expect(transientKind(new AggregateError([refused("::1"), new TypeError("x is not a function")]))).toBeUndefined();
@@ -131,7 +138,9 @@ describe("transientKind", () => {
   });
 
   it("takes our write path's failures, and the kind a failure had in the write worker", () => {
-    expect(transientKind(new TransientFailure("the write worker stopped before answering the batch", { cause: new Error("write worker exited (1)") }))).toBe("interrupted");
+    expect(transientKind(new TransientFailure("the write worker stopped before answering the batch", { cause: new Error("write worker exited (1)") }))).toBe(
+      "interrupted",
+    );
     expect(transientKind(new TransientFailure("Connection terminated unexpectedly", { kind: "database" }))).toBe("database");
   });
 
@@ -151,7 +160,8 @@ describe("transientKind", () => {
 describe("the answer", () => {
   const asResolverError = (err: Error) => locatedError(err, undefined, ["recordPurchase"]);
   // What Apollo hands formatError: the error's extensions, INTERNAL_SERVER_ERROR when it has no code.
-  const formatted = (err: GraphQLError) => formatError({ ...err.toJSON(), extensions: { ...err.extensions, code: err.extensions.code ?? "INTERNAL_SERVER_ERROR" } }, err);
+  const formatted = (err: GraphQLError) =>
+    formatError({ ...err.toJSON(), extensions: { ...err.extensions, code: err.extensions.code ?? "INTERNAL_SERVER_ERROR" } }, err);
 
   it("is UNAVAILABLE, retryable, in plain words, for a transient failure", () => {
     const error = asResolverError(serverError("57P01", "terminating connection due to administrator command", "FATAL"));
@@ -172,7 +182,10 @@ describe("the answer", () => {
   });
 
   it("says retryable for THROTTLED, and nothing for the client's own mistakes", () => {
-    const throttled = new Throttled({ requestedQueryCost: 10, actualQueryCost: null, throttleStatus: { maximumAvailable: 100, currentlyAvailable: 0, restoreRate: 10 } } as any, 2);
+    const throttled = new Throttled(
+      { requestedQueryCost: 10, actualQueryCost: null, throttleStatus: { maximumAvailable: 100, currentlyAvailable: 0, restoreRate: 10 } } as any,
+      2,
+    );
     expect(formatted(throttled).extensions).toMatchObject({ code: "THROTTLED", retryable: true, retryAfterSeconds: 2 });
     expect(formatted(throttled).extensions).not.toHaveProperty("http");
     expect(formatted(new BadInput("amount", "amount must be positive")).extensions).toEqual({ code: "BAD_USER_INPUT", field: "amount" });
@@ -193,7 +206,10 @@ describe("the answer", () => {
   it("goes out over HTTP as 503 with Retry-After when every error is UNAVAILABLE", async () => {
     const hooks = (await unavailablePlugin().requestDidStart!({} as any))!;
     const answer = (codes: string[]) => {
-      const response = { http: { status: undefined as number | undefined, headers: new Map<string, string>() }, body: { kind: "single", singleResult: { errors: codes.map((code) => ({ message: "m", extensions: { code } })) } } };
+      const response = {
+        http: { status: undefined as number | undefined, headers: new Map<string, string>() },
+        body: { kind: "single", singleResult: { errors: codes.map((code) => ({ message: "m", extensions: { code } })) } },
+      };
       return hooks.willSendResponse!({ response } as any).then(() => response.http);
     };
     expect(await answer(["UNAVAILABLE", "UNAVAILABLE"])).toEqual({ status: 503, headers: new Map([["retry-after", "1"]]) });

@@ -121,7 +121,10 @@ export class RedisBuckets implements CostBuckets {
   private readonly redis: RedisWithTake;
   private readonly fallback = new MemoryBuckets();
   /** Per key: points this process holds, what Redis had left when last asked, and when used. */
-  private readonly leases = new Map<string, { bucket: BucketConfig; lease: number; shared: number; sharedAt: number; usedAt: number; asking?: Promise<void> }>();
+  private readonly leases = new Map<
+    string,
+    { bucket: BucketConfig; lease: number; shared: number; sharedAt: number; usedAt: number; asking?: Promise<void> }
+  >();
   private readonly returner: NodeJS.Timeout;
   private warnedAt = 0;
 
@@ -190,9 +193,7 @@ export class RedisBuckets implements CostBuckets {
     await Promise.all(
       idle
         .filter(([, s]) => s.lease > 0)
-        .map(([key, s]) =>
-          this.redis.takeCost(`loyalty:bucket:${key}`, s.bucket.size, s.bucket.restorePerSecond, 0, 0, s.lease).catch(() => undefined),
-        ),
+        .map(([key, s]) => this.redis.takeCost(`loyalty:bucket:${key}`, s.bucket.size, s.bucket.restorePerSecond, 0, 0, s.lease).catch(() => undefined)),
     );
   }
 

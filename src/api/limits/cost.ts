@@ -147,7 +147,12 @@ function costDependsOnVariables(document: DocumentNode): boolean {
  * The most a request can cost, from its document and variables. Throws a GraphQLError when the
  * variables cannot be coerced (the request would fail before executing anyway).
  */
-export function requestedCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+export function requestedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string | null,
+): number {
   let estimate = estimators.get(schema);
   if (!estimate) estimators.set(schema, (estimate = estimator(schema)));
   const cached = costsByDocument.get(document);
@@ -177,7 +182,11 @@ function typeOfIn(schema: GraphQLSchema) {
 
 export function actualCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown): number {
   const root =
-    operation.operation === "mutation" ? schema.getMutationType() : operation.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
+    operation.operation === "mutation"
+      ? schema.getMutationType()
+      : operation.operation === "subscription"
+        ? schema.getSubscriptionType()
+        : schema.getQueryType();
   if (!root || !data || typeof data !== "object") return 0;
   const typeOf = typeOfIn(schema);
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -208,7 +217,8 @@ export function actualCost(schema: GraphQLSchema, document: DocumentNode, operat
         if (selection.selectionSet) cost += walk(selection.selectionSet, typeOf(getNamedType(field.type), object[key]) ?? parent, object[key], new Set());
       } else {
         const set = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet : fragments.get(selection.name.value)?.selectionSet;
-        const condition = selection.kind === Kind.INLINE_FRAGMENT ? selection.typeCondition?.name.value : fragments.get(selection.name.value)?.typeCondition.name.value;
+        const condition =
+          selection.kind === Kind.INLINE_FRAGMENT ? selection.typeCondition?.name.value : fragments.get(selection.name.value)?.typeCondition.name.value;
         const type = condition ? schema.getType(condition) : parent;
         // A fragment on another member of a union or interface than the one answered.
         const typename = object.__typename;

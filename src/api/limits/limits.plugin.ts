@@ -48,7 +48,8 @@ export function limitsPlugin(limits: RequestLimits, schema: GraphQLSchema): Apol
           // A document that did not parse or validate, or named no operation, was never priced,
           // yet parsing and validating it can take a hundred milliseconds (graphql's overlapping-
           // fields check is quadratic): it costs its length, a point per ten characters.
-          if (!charge && !refused && contextValue?.actor) await limits.debit(contextValue.actor, contextValue.clientAddress, Math.ceil((request.query?.length ?? 0) / 10));
+          if (!charge && !refused && contextValue?.actor)
+            await limits.debit(contextValue.actor, contextValue.clientAddress, Math.ceil((request.query?.length ?? 0) / 10));
           if (report) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, cost: report };
         },
       };

@@ -57,16 +57,19 @@ export class QueryLimitExceeded extends GraphQLError {
 
 export class Throttled extends GraphQLError {
   constructor(report: CostReport, retryAfterSeconds: number) {
-    super(`Throttled: this credential's budget holds ${Math.floor(report.throttleStatus?.currentlyAvailable ?? 0)} of the ${report.requestedQueryCost} this request costs; retry in ${retryAfterSeconds} s`, {
-      extensions: {
-        code: THROTTLED,
-        // The same request, sent again after Retry-After, is served (docs/errors.md).
-        retryable: true,
-        retryAfterSeconds,
-        cost: report,
-        http: { status: 429, headers: new Map([["retry-after", String(retryAfterSeconds)]]) },
+    super(
+      `Throttled: this credential's budget holds ${Math.floor(report.throttleStatus?.currentlyAvailable ?? 0)} of the ${report.requestedQueryCost} this request costs; retry in ${retryAfterSeconds} s`,
+      {
+        extensions: {
+          code: THROTTLED,
+          // The same request, sent again after Retry-After, is served (docs/errors.md).
+          retryable: true,
+          retryAfterSeconds,
+          cost: report,
+          http: { status: 429, headers: new Map([["retry-after", String(retryAfterSeconds)]]) },
+        },
       },
-    });
+    );
   }
 }
 
@@ -175,7 +178,14 @@ export class RequestLimits {
    * Prices the operation and takes the price from the caller's bucket. Throws QueryLimitExceeded
    * over the caller's ceiling and Throttled when the bucket lacks it; neither runs anything.
    */
-  async charge(schema: GraphQLSchema, actor: Actor, address: string, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | undefined): Promise<Charge> {
+  async charge(
+    schema: GraphQLSchema,
+    actor: Actor,
+    address: string,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Record<string, unknown> | undefined,
+  ): Promise<Charge> {
     const { caller, key } = callerOf(actor, address);
     let cost: number;
     try {
@@ -196,7 +206,8 @@ export class RequestLimits {
     const report: CostReport = { requestedQueryCost: cost, actualQueryCost: null, throttleStatus: this.status(caller, state.available) };
     if (!state.ok) {
       // A request larger than the bucket would wait forever: that is the ceiling's refusal.
-      if (cost > bucket.size) throw new QueryLimitExceeded("cost", bucket.size, cost, `This request would cost ${cost}; this credential's bucket holds at most ${bucket.size}`);
+      if (cost > bucket.size)
+        throw new QueryLimitExceeded("cost", bucket.size, cost, `This request would cost ${cost}; this credential's bucket holds at most ${bucket.size}`);
       const retryAfterSeconds = Math.max(1, Math.ceil((cost - state.available) / bucket.restorePerSecond));
       this.tarpit(key, retryAfterSeconds);
       throw new Throttled(report, retryAfterSeconds);
@@ -216,10 +227,19 @@ export class RequestLimits {
    * errors gets nothing back: an error nulls what was computed beside it (a non-null field
    * failing nulls its parents), so its answer says nothing of the work done.
    */
-  async settle(charge: Charge, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, data: unknown, hadErrors = false): Promise<CostReport> {
+  async settle(
+    charge: Charge,
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    data: unknown,
+    hadErrors = false,
+  ): Promise<CostReport> {
     charge.leave?.();
     // At least 1: a request refused in its resolvers (forbidden, not found) still cost a round trip.
-    const actual = hadErrors ? charge.report.requestedQueryCost : Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
+    const actual = hadErrors
+      ? charge.report.requestedQueryCost
+      : Math.min(charge.report.requestedQueryCost, Math.max(1, actualCost(schema, document, operation, data)));
     charge.report.actualQueryCost = actual;
     const refund = charge.report.requestedQueryCost - actual;
     const bucket = this.config.buckets[charge.caller];

@@ -111,10 +111,15 @@ export async function startApi(options: ApiOptions): Promise<ApiUnderTest> {
   read(supervisor.stdout!);
   read(supervisor.stderr!);
   try {
-    await waitFor(`${options.processes} API processes listening (log: ${options.logFile})`, async () => {
-      if (supervisor.exitCode !== null) throw new GiveUp(`the API exited (${supervisor.exitCode}): see ${options.logFile}`);
-      return api.live().length >= options.processes && (await fetch(api.url.replace("/graphql", "/readyz"))).ok;
-    }, 120_000, 200);
+    await waitFor(
+      `${options.processes} API processes listening (log: ${options.logFile})`,
+      async () => {
+        if (supervisor.exitCode !== null) throw new GiveUp(`the API exited (${supervisor.exitCode}): see ${options.logFile}`);
+        return api.live().length >= options.processes && (await fetch(api.url.replace("/graphql", "/readyz"))).ok;
+      },
+      120_000,
+      200,
+    );
   } catch (err) {
     await api.stop();
     throw err;

@@ -44,12 +44,18 @@ export function faultAt(faults: Fault[], at: number): Fault | undefined {
 export function tally(keys: string[]): string {
   const counts = new Map<string, number>();
   for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(", ");
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(", ");
 }
 
 /** The outbox sequences of the program's feed topics, with when they were written. */
 export async function feedEvents(db: Client, programId: string, topics: readonly string[]): Promise<Array<{ id: bigint; at: number }>> {
-  const { rows } = await db.query(`SELECT id::text, created_at FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY id`, [programId, [...topics]]);
+  const { rows } = await db.query(`SELECT id::text, created_at FROM outbox WHERE program_id = $1 AND topic = ANY($2::text[]) ORDER BY id`, [
+    programId,
+    [...topics],
+  ]);
   return rows.map((r) => ({ id: BigInt(r.id), at: new Date(r.created_at).getTime() }));
 }
 
@@ -121,16 +127,34 @@ export interface Verified {
   erroredCommitted: number;
 }
 
-export async function verify(db: Client, input: { programId: string; pointsPerUnit: number; orders: Order[]; subscribers: Subscriber[]; faults: Fault[]; faultsPlanned: number; api: ApiUnderTest }): Promise<Verified> {
+export async function verify(
+  db: Client,
+  input: { programId: string; pointsPerUnit: number; orders: Order[]; subscribers: Subscriber[]; faults: Fault[]; faultsPlanned: number; api: ApiUnderTest },
+): Promise<Verified> {
   const { programId, pointsPerUnit, orders, faults, api } = input;
   const checks: Check[] = [];
   const check = (name: string, pass: boolean, detail: string) => checks.push({ name, pass, detail });
   // A run whose faults did not all happen proves less than it says.
   const restored = faults.filter((f) => f.restoredAt !== undefined && !f.error).length;
-  check("every fault injected and recovered from", restored === input.faultsPlanned, `${restored} of ${input.faultsPlanned}${faults.some((f) => f.error) ? `; ${faults.filter((f) => f.error).map((f) => `${f.label}: ${f.error}`).join("; ")}` : ""}`);
+  check(
+    "every fault injected and recovered from",
+    restored === input.faultsPlanned,
+    `${restored} of ${input.faultsPlanned}${
+      faults.some((f) => f.error)
+        ? `; ${faults
+            .filter((f) => f.error)
+            .map((f) => `${f.label}: ${f.error}`)
+            .join("; ")}`
+        : ""
+    }`,
+  );
   const answered = orders.filter((o) => o.answeredAt !== undefined);
   const failed = orders.filter((o) => o.failed);
-  check("every order answered", failed.length === 0, `${answered.length} of ${orders.length} answered${failed.length ? `; not: ${tally(failed.map((o) => o.failed!.slice(0, 90)))}` : ""}`);
+  check(
+    "every order answered",
+    failed.length === 0,
+    `${answered.length} of ${orders.length} answered${failed.length ? `; not: ${tally(failed.map((o) => o.failed!.slice(0, 90)))}` : ""}`,
+  );
 
   // Each order's touchpoint and the ledger entries posted for it.
   // ledger_entries has no index on touchpoint_id: one grouped pass, not a subquery per touchpoint.
@@ -170,8 +194,15 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
         OR c.pending_points <> (SELECT coalesce(sum(remaining), 0) FROM point_lots p WHERE p.program_id = c.program_id AND p.customer_id = c.id AND p.status = 'PENDING'))`,
     [programId],
   );
-  const { rows: customers } = await db.query(`SELECT external_id, balance::float8 + pending_points::float8 AS points, purchase_count FROM customers WHERE program_id = $1`, [programId]);
-  check("balances equal ledgers", disagree.length === 0, `${customers.length} customers, ${disagree.length} whose balance or pending points differ from their ledger and lots`);
+  const { rows: customers } = await db.query(
+    `SELECT external_id, balance::float8 + pending_points::float8 AS points, purchase_count FROM customers WHERE program_id = $1`,
+    [programId],
+  );
+  check(
+    "balances equal ledgers",
+    disagree.length === 0,
+    `${customers.length} customers, ${disagree.length} whose balance or pending points differ from their ledger and lots`,
+  );
 
   // Totals: what the orders answered OK (and those posted without an answer) earn, customer by customer.
   const expectedOf = new Map<string, { points: number; count: number }>();
@@ -183,7 +214,9 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
     expectedOf.set(o.customer, e);
   }
   const expectedTotal = [...expectedOf.values()].reduce((sum, e) => sum + e.points, 0);
-  const { rows: [total] } = await db.query(`SELECT coalesce(sum(amount), 0)::float8 AS ledger FROM ledger_entries WHERE program_id = $1`, [programId]);
+  const {
+    rows: [total],
+  } = await db.query(`SELECT coalesce(sum(amount), 0)::float8 AS ledger FROM ledger_entries WHERE program_id = $1`, [programId]);
   const customerOff = customers.filter((c) => {
     const e = expectedOf.get(c.external_id) ?? { points: 0, count: 0 };
     return Number(c.points) !== e.points || c.purchase_count !== e.count;
@@ -200,17 +233,32 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
   const where = drops.map((a) => faultAt(faults, a.endedAt)?.label ?? "no fault");
   const droppedCommitted = orders.filter((o) => o.replayed && o.attempts.some((a) => DROPPED.has(a.outcome))).length;
   const erroredCommitted = orders.filter((o) => o.replayed && !o.attempts.some((a) => DROPPED.has(a.outcome))).length;
-  check("no in-flight request dropped", drops.length === 0, drops.length ? `${drops.length} dropped (${tally(where)}), ${droppedCommitted} of their orders had been committed` : "0 dropped");
+  check(
+    "no in-flight request dropped",
+    drops.length === 0,
+    drops.length ? `${drops.length} dropped (${tally(where)}), ${droppedCommitted} of their orders had been committed` : "0 dropped",
+  );
 
   // A drain answers what it accepted: from the signal to the process's exit, no attempt may fail
   // other than by a refused connection (a reset, or an error answer such as Apollo's "received
   // during server shutdown").
   const signalled = faults.filter((f) => f.spec.kind === "sigterm");
-  const cutShort = orders.flatMap((o) => o.attempts).filter((a) => a.outcome !== "ok" && a.outcome !== "refused" && signalled.some((f) => a.endedAt >= f.startedAt && a.endedAt <= (f.exitedAt ?? f.restoredAt ?? Infinity) + 1000));
+  const cutShort = orders
+    .flatMap((o) => o.attempts)
+    .filter(
+      (a) =>
+        a.outcome !== "ok" &&
+        a.outcome !== "refused" &&
+        signalled.some((f) => a.endedAt >= f.startedAt && a.endedAt <= (f.exitedAt ?? f.restoredAt ?? Infinity) + 1000),
+    );
   check(
     "SIGTERM: every request in flight answered",
     cutShort.length === 0,
-    signalled.length === 0 ? "no SIGTERM in this run" : cutShort.length ? `${cutShort.length} attempts failed while a process drained (${tally(cutShort.map((a) => a.outcome))})` : "0 failed while a process drained",
+    signalled.length === 0
+      ? "no SIGTERM in this run"
+      : cutShort.length
+        ? `${cutShort.length} attempts failed while a process drained (${tally(cutShort.map((a) => a.outcome))})`
+        : "0 failed while a process drained",
   );
 
   const delivered = await deliveries(db, programId, input.subscribers);
@@ -221,12 +269,18 @@ export async function verify(db: Client, input: { programId: string; pointsPerUn
     "no subscriber missing an event",
     // A subscription refused while the database was down is retried (the report lists such errors); what counts is what arrived.
     missed === 0 && delivered.every((d) => d.expected > 0),
-    missed ? `${short.length} of ${delivered.length} subscribers missed ${missed} events (written during ${tally(missedWhere)})` : `${delivered.length} subscribers, none missed one`,
+    missed
+      ? `${short.length} of ${delivered.length} subscribers missed ${missed} events (written during ${tally(missedWhere)})`
+      : `${delivered.length} subscribers, none missed one`,
   );
   // Where an event went wrong: the fault during which it was written.
   const during = (ats: number[]) => tally(ats.map((at) => faultAt(faults, at)?.label ?? "no fault"));
   const duplicatesAt = delivered.flatMap((d) => d.duplicatesAt);
-  check("no event delivered twice", duplicatesAt.length === 0, duplicatesAt.length ? `${duplicatesAt.length} second copies on one connection (written during ${during(duplicatesAt)})` : "0 second copies");
+  check(
+    "no event delivered twice",
+    duplicatesAt.length === 0,
+    duplicatesAt.length ? `${duplicatesAt.length} second copies on one connection (written during ${during(duplicatesAt)})` : "0 second copies",
+  );
   const outOfOrderAt = delivered.flatMap((d) => d.outOfOrderAt);
   check(
     "events in order per customer",

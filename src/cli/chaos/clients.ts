@@ -61,7 +61,14 @@ function postOnce(url: URL, body: string, key: string, timeoutMs: number): Promi
       resolve(reply);
     };
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${key}` } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${key}` },
+      },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -135,7 +142,10 @@ export class Load {
   async post(customer: string, amount: number, id: string): Promise<Order> {
     const order: Order = { id, customer, amount, startedAt: Date.now(), attempts: [] };
     this.orders.push(order);
-    const body = JSON.stringify({ query: PURCHASE, variables: { input: { programId: this.options.programId, customerExternalId: customer, orderId: id, amount, currency: "EUR" } } });
+    const body = JSON.stringify({
+      query: PURCHASE,
+      variables: { input: { programId: this.options.programId, customerExternalId: customer, orderId: id, amount, currency: "EUR" } },
+    });
     const deadline = order.startedAt + this.options.orderDeadlineMs;
     for (let n = 0; ; n++) {
       const startedAt = Date.now();

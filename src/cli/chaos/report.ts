@@ -71,38 +71,70 @@ export function printReport(input: ReportInput): boolean {
   const latencies = answered.map((o) => o.answeredAt! - o.startedAt).sort((a, b) => a - b);
   const inLoad = answered.filter((o) => o.startedAt >= input.loadStart).length;
 
-  console.log(`\n== Chaos run ${input.runId}: ${config.processes} API processes, ${config.clients} clients over ${config.customers} customers, ${seconds.toFixed(1)} s of load`);
+  console.log(
+    `\n== Chaos run ${input.runId}: ${config.processes} API processes, ${config.clients} clients over ${config.customers} customers, ${seconds.toFixed(1)} s of load`,
+  );
   console.log("\nOrders");
-  console.log(table([
-    ["orders", `${orders.length} (${input.probes} of them before the load, until every subscriber had an event)`],
-    ["answered", String(answered.length)],
-    ["attempts", String(attempts.length)],
-    ["retried orders", String(orders.filter((o) => o.attempts.length > 1).length)],
-    ["throughput", `${(inLoad / seconds).toFixed(0)} orders/s`],
-    ["latency p50 / p99 / max", `${latencies.length ? `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1)} ms` : "-"}`],
-    ["answered as replays", `${answered.filter((o) => o.replayed).length} (after a drop ${input.droppedCommitted}, after an error ${input.erroredCommitted})`],
-  ]));
+  console.log(
+    table([
+      ["orders", `${orders.length} (${input.probes} of them before the load, until every subscriber had an event)`],
+      ["answered", String(answered.length)],
+      ["attempts", String(attempts.length)],
+      ["retried orders", String(orders.filter((o) => o.attempts.length > 1).length)],
+      ["throughput", `${(inLoad / seconds).toFixed(0)} orders/s`],
+      ["latency p50 / p99 / max", `${latencies.length ? `${percentile(latencies, 50)} / ${percentile(latencies, 99)} / ${latencies.at(-1)} ms` : "-"}`],
+      [
+        "answered as replays",
+        `${answered.filter((o) => o.replayed).length} (after a drop ${input.droppedCommitted}, after an error ${input.erroredCommitted})`,
+      ],
+    ]),
+  );
   console.log("\nFailed attempts, by cause (and by fault window)");
   const causes = [...new Set(failures.map((a) => a.outcome))];
   console.log(
     causes.length
-      ? table([["cause", "attempts", "dropped?", "when"], ...causes.map((c) => {
-          const these = failures.filter((a) => a.outcome === c);
-          return [c, String(these.length), DROPPED.has(c) ? "yes" : "no", tally(these.map((a) => faultAt(faults, a.endedAt)?.label ?? "no fault"))];
-        })])
+      ? table([
+          ["cause", "attempts", "dropped?", "when"],
+          ...causes.map((c) => {
+            const these = failures.filter((a) => a.outcome === c);
+            return [c, String(these.length), DROPPED.has(c) ? "yes" : "no", tally(these.map((a) => faultAt(faults, a.endedAt)?.label ?? "no fault"))];
+          }),
+        ])
       : "  none",
   );
   console.log("\nFaults");
   console.log(faults.length ? table([["fault", "at", "down", "what happened"], ...faults.map((f) => faultLine(f, input))]) : "  none (control run)");
   console.log("\nSubscribers (events of their feed from the first one each received)");
-  console.log(table([
-    ["subscriber", "expected", "received", "missing", "duplicates", "out of order", "reconnects", "redelivered on resume"],
-    ...deliveries.map((d) => [d.name, String(d.expected), String(d.received), String(d.missing.length), String(d.duplicates), String(d.outOfOrder), String(d.reconnects), String(d.redelivered)]),
-  ]));
+  console.log(
+    table([
+      ["subscriber", "expected", "received", "missing", "duplicates", "out of order", "reconnects", "redelivered on resume"],
+      ...deliveries.map((d) => [
+        d.name,
+        String(d.expected),
+        String(d.received),
+        String(d.missing.length),
+        String(d.duplicates),
+        String(d.outOfOrder),
+        String(d.reconnects),
+        String(d.redelivered),
+      ]),
+    ]),
+  );
   const subscriberErrors = deliveries.flatMap((d) => d.errors.map((e) => `${d.name}: ${e}`));
   if (subscriberErrors.length) console.log(`  errors: ${subscriberErrors.slice(0, 5).join(" | ")}`);
-  console.log(`\nAPI: ${input.api.listening.length} processes started in all, supervisor exit ${input.apiExit ?? "unknown"}; log ${input.logFile} (kept when a check fails)`);
-  if (input.api.errors.size) console.log(table([["logged error", "lines"], ...[...input.api.errors].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([m, n]) => [m.slice(0, 110), String(n)])]));
+  console.log(
+    `\nAPI: ${input.api.listening.length} processes started in all, supervisor exit ${input.apiExit ?? "unknown"}; log ${input.logFile} (kept when a check fails)`,
+  );
+  if (input.api.errors.size)
+    console.log(
+      table([
+        ["logged error", "lines"],
+        ...[...input.api.errors]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 10)
+          .map(([m, n]) => [m.slice(0, 110), String(n)]),
+      ]),
+    );
   console.log("\nChecks");
   for (const c of checks) console.log(`  ${c.pass ? "PASS" : "FAIL"}  ${c.name}: ${c.detail}`);
   const failed = checks.filter((c) => !c.pass);

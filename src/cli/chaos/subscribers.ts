@@ -53,11 +53,21 @@ export class Subscribers {
   private readonly clients = new Set<Client>();
   private readonly loops: Promise<void>[] = [];
 
-  constructor(private readonly wsUrl: string, private readonly key: string, private readonly programId: string) {}
+  constructor(
+    private readonly wsUrl: string,
+    private readonly key: string,
+    private readonly programId: string,
+  ) {}
 
   /** Opens one subscriber of `feed`, on a connection of its own. */
   open(feed: Feed): Subscriber {
-    const subscriber: Subscriber = { name: `${feed} #${this.all.filter((s) => s.name.startsWith(feed)).length + 1}`, topics: FEEDS[feed].topics, received: [], closes: [], errors: [] };
+    const subscriber: Subscriber = {
+      name: `${feed} #${this.all.filter((s) => s.name.startsWith(feed)).length + 1}`,
+      topics: FEEDS[feed].topics,
+      received: [],
+      closes: [],
+      errors: [],
+    };
     this.all.push(subscriber);
     this.loops.push(this.follow(subscriber, feed));
     return subscriber;

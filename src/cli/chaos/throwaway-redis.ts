@@ -50,7 +50,9 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
     url: `redis://127.0.0.1:${port}`,
     async start() {
       output = "";
-      const started = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+      const started = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       child = started;
       started.stdout!.on("data", (d) => (output += d));
       started.stderr!.on("data", (d) => (output += d));
@@ -58,10 +60,14 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
       failed.catch(() => undefined);
       await Promise.race([
         failed,
-        waitFor(`Redis on port ${port}`, async () => {
-          if (exited(started)) throw new GiveUp(`redis-server exited: ${output.trim()}`);
-          return ping(port);
-        }, 20_000),
+        waitFor(
+          `Redis on port ${port}`,
+          async () => {
+            if (exited(started)) throw new GiveUp(`redis-server exited: ${output.trim()}`);
+            return ping(port);
+          },
+          20_000,
+        ),
       ]);
     },
     async kill() {

@@ -2,15 +2,7 @@
  * The stage engine: pure functions of (ladder, metrics). The write path, the recompute job and the
  * `nextStage` field all call these, so "why is this member an Advocate?" has one answer everywhere.
  */
-import {
-  Comparator,
-  Criterion,
-  CriterionResult,
-  Ladder,
-  MetricReader,
-  StageDefinition,
-  StageReason,
-} from "./ladder.types";
+import { Comparator, Criterion, CriterionResult, Ladder, MetricReader, StageDefinition, StageReason } from "./ladder.types";
 
 export function compare(have: number | null, op: Comparator, value: number): boolean {
   if (have === null || Number.isNaN(have)) return false;

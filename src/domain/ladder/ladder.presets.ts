@@ -47,9 +47,13 @@ function griffin7(): Ladder {
         [regular, c(Metric.REVIEW_COUNT, GTE, 1), c(Metric.AVERAGE_RATING, GTE, 4)],
         [regular, c(Metric.NPS, GTE, 9)],
       ]),
-      stage("lapsed", "Lapsed", "A buyer with no purchase in 180 days: the target of reactivation.", [
-        [bought, c(Metric.DAYS_SINCE_LAST_PURCHASE, GTE, 180)],
-      ], true),
+      stage(
+        "lapsed",
+        "Lapsed",
+        "A buyer with no purchase in 180 days: the target of reactivation.",
+        [[bought, c(Metric.DAYS_SINCE_LAST_PURCHASE, GTE, 180)]],
+        true,
+      ),
     ],
   };
 }

@@ -47,7 +47,10 @@ export class FunnelStage {
   @Field(() => Float, { nullable: true, description: "Their average CLV; null when the stage is empty." })
   averageClv: number | null;
 
-  @Field(() => Float, { nullable: true, description: "How long the customers on the stage now have been on it, in days on average; null when the stage is empty." })
+  @Field(() => Float, {
+    nullable: true,
+    description: "How long the customers on the stage now have been on it, in days on average; null when the stage is empty.",
+  })
   averageDaysOnStage: number | null;
 
   @Field(() => Float, {

@@ -12,7 +12,6 @@ import { RfmSegment, ValuePolicy } from "../../domain/value/customer-value";
 import { Customer, customerFromRow } from "../customer/customer.types";
 import { clvSql, IS_BUYER, LAST_PURCHASE_MS, quintileParams, quintileSql, RFM_SEGMENTS, rfmSegmentSql } from "../customer/value.sql";
 
-
 @ObjectType({ description: "A goal for a segment: how many customers it should hold by a date (setSegmentGoal)." })
 export class SegmentGoal {
   @Field(() => Int)
@@ -32,12 +31,14 @@ export class SegmentGoal {
 
   @Field(() => Float, {
     nullable: true,
-    description: "How far the segment has come from the baseline towards the target: 0 at the start, 1 reached (above 1: beyond it; below 0: away from it). Null when the target is the baseline.",
+    description:
+      "How far the segment has come from the baseline towards the target: 0 at the start, 1 reached (above 1: beyond it; below 0: away from it). Null when the target is the baseline.",
   })
   progress: number | null;
 
   @Field({
-    description: "The segment holds the target now: at least the target for a goal to grow it (or keep it, when the target is the baseline), at most for a goal to shrink it (AT_RISK from 200 to 150).",
+    description:
+      "The segment holds the target now: at least the target for a goal to grow it (or keep it, when the target is the baseline), at most for a goal to shrink it (AT_RISK from 200 to 150).",
   })
   reached: boolean;
 
@@ -197,7 +198,13 @@ async function valueSegmentsOf(ctx: RequestContext, id: string): Promise<ValueSe
       const row = bySegment.get(segment);
       const customers = row?.n ?? 0;
       const goal = goalOf.get(segment);
-      return { segment, customers, clv: cents(row?.clv), averageClv: row ? cents(Number(row.clv) / row.n) : null, goal: goal ? goalFrom(goal, customers, ctx.now) : null };
+      return {
+        segment,
+        customers,
+        clv: cents(row?.clv),
+        averageClv: row ? cents(Number(row.clv) / row.n) : null,
+        goal: goal ? goalFrom(goal, customers, ctx.now) : null,
+      };
     }),
     best: {
       programId: id,
@@ -242,13 +249,19 @@ export class SegmentsResolver {
   }
 
   @Mutation(() => Boolean, { description: "Removes the goal of an RFM segment (ADMIN); false when it had none." })
-  async clearSegmentGoal(@Arg("programId", () => ID) programId: string, @Arg("segment", () => RfmSegment) segment: RfmSegment, @Ctx() ctx: RequestContext): Promise<boolean> {
+  async clearSegmentGoal(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("segment", () => RfmSegment) segment: RfmSegment,
+    @Ctx() ctx: RequestContext,
+  ): Promise<boolean> {
     const id = uuidArg(programId, "programId");
     const rows = await ctx.sql.query(`DELETE FROM segment_goals WHERE program_id = $1 AND segment = $2 RETURNING segment`, [id, segment]);
     return rows.length > 0;
   }
 
-  @FieldResolver(() => [Customer], { description: "The best customers themselves, highest CLV first (read when asked: under concurrent writes, as of a moment after the counts)." })
+  @FieldResolver(() => [Customer], {
+    description: "The best customers themselves, highest CLV first (read when asked: under concurrent writes, as of a moment after the counts).",
+  })
   async top(@Root() best: BestCustomers, @Ctx() ctx: RequestContext, @Arg("first", () => Int, { defaultValue: 10 }) first: number): Promise<Customer[]> {
     if (first < 1 || first > 100) throw new BadInput("first", "first must be between 1 and 100");
     if (best.threshold === null) return [];

@@ -40,7 +40,14 @@ export class ApiKey {
   revokedAt: Date | null;
 }
 
-const apiKeyFromRow = (row: any): ApiKey => ({ id: row.id, programId: row.program_id, name: row.name, role: row.role, createdAt: row.created_at, revokedAt: row.revoked_at ?? null });
+const apiKeyFromRow = (row: any): ApiKey => ({
+  id: row.id,
+  programId: row.program_id,
+  name: row.name,
+  role: row.role,
+  createdAt: row.created_at,
+  revokedAt: row.revoked_at ?? null,
+});
 
 @ObjectType()
 export class ApiKeyCreated {

@@ -72,10 +72,10 @@ export class AuthService {
     const cached = this.keyCache.get(hash);
     if (cached && cached.until > Date.now()) return cached.actor;
     const revocationsBefore = this.revocations;
-    const [row] = await this.db.query(
-      `SELECT id, program_id, role FROM api_keys WHERE program_id = $1 AND key_hash = $2 AND revoked_at IS NULL`,
-      [uuidFromHex(match[1]), hash],
-    );
+    const [row] = await this.db.query(`SELECT id, program_id, role FROM api_keys WHERE program_id = $1 AND key_hash = $2 AND revoked_at IS NULL`, [
+      uuidFromHex(match[1]),
+      hash,
+    ]);
     const actor: Actor | null = row ? { kind: "key", programId: row.program_id, role: row.role as Role, keyId: row.id } : null;
     if (this.keyCache.size > 10_000) this.keyCache.clear();
     // A key revoked while this lookup ran may be the one it read as valid: then it is not cached.
@@ -112,7 +112,9 @@ export class AuthService {
 
   /** The program's keys, newest first (never their hashes). */
   listApiKeys(programId: string): Promise<any[]> {
-    return this.db.query(`SELECT id, program_id, name, role, created_at, revoked_at FROM api_keys WHERE program_id = $1 ORDER BY created_at DESC, id`, [programId]);
+    return this.db.query(`SELECT id, program_id, name, role, created_at, revoked_at FROM api_keys WHERE program_id = $1 ORDER BY created_at DESC, id`, [
+      programId,
+    ]);
   }
 
   /** Revokes a key (once: revoking it again changes nothing); null when the program has no such key. The caller then tells every process (App.apiKeyRevoked). */

@@ -26,10 +26,13 @@ export function applyPolicies(schema: GraphQLSchema, policies: Record<string, Fi
     if (typeName === "Subscription") {
       // Checked once, when the subscription starts; a customer token's feed ends when it expires (events.resolver.ts).
       const subscribe = field.subscribe!;
-      field.subscribe = Object.assign(async (root: unknown, args: any, ctx: RequestContext, info: any) => {
-        await authorize(policy, root, args, ctx);
-        return subscribe(root, args, ctx, info);
-      }, { [ENFORCED]: policy });
+      field.subscribe = Object.assign(
+        async (root: unknown, args: any, ctx: RequestContext, info: any) => {
+          await authorize(policy, root, args, ctx);
+          return subscribe(root, args, ctx, info);
+        },
+        { [ENFORCED]: policy },
+      );
     } else {
       const resolve: GraphQLFieldResolver<any, RequestContext> = field.resolve ?? defaultFieldResolver;
       field.resolve = Object.assign(
@@ -90,7 +93,8 @@ function decide(policy: Policy, args: Record<string, unknown>, actor: Actor, tar
     if (policy.allow.includes("SELF") && isSelf(policy, args, actor, target)) return true;
     throw new Forbidden("A customer token acts only for its own customer");
   }
-  if (!policy.allow.includes(role)) throw new Forbidden(`This operation needs the role ${policy.allow.filter((w) => w !== "SELF" && w !== "CUSTOMER").join(" or ")}`);
+  if (!policy.allow.includes(role))
+    throw new Forbidden(`This operation needs the role ${policy.allow.filter((w) => w !== "SELF" && w !== "CUSTOMER").join(" or ")}`);
   return true;
 }
 

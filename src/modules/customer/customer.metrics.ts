@@ -124,10 +124,7 @@ function aggregate(metric: Metric, start: string): string {
  * moment (e.g. `$1`, `c.id`, `$3`). Built from a whitelist (metric enum, integer days), never from
  * client text: the same ladder gives the same text, so a statement using it is prepared once.
  */
-export function windowSubquery(
-  windows: Array<{ metric: Metric; windowDays: number }>,
-  at: { programId: string; customerId: string; asOf: string },
-): string {
+export function windowSubquery(windows: Array<{ metric: Metric; windowDays: number }>, at: { programId: string; customerId: string; asOf: string }): string {
   const { programId, customerId, asOf } = at;
   const longest = Math.max(...windows.map((w) => w.windowDays));
   const columns = windows.map((w, i) => {

@@ -44,7 +44,8 @@ export class CustomerResolver {
     @Ctx() ctx: RequestContext,
     @Arg("programId", () => ID) programId: string,
     @Arg("stage", () => String, { nullable: true, description: "A stage key." }) stage?: string,
-    @Arg("lifecycle", () => LifecyclePhase, { nullable: true, description: "Only customers in this lifecycle phase now (Customer.lifecycle)." }) lifecycle?: LifecyclePhase,
+    @Arg("lifecycle", () => LifecyclePhase, { nullable: true, description: "Only customers in this lifecycle phase now (Customer.lifecycle)." })
+    lifecycle?: LifecyclePhase,
     @Arg("first", () => Int, { defaultValue: 20, description: "At most 200." }) first = 20,
     @Arg("after", () => String, { nullable: true }) after?: string,
   ) {
@@ -53,7 +54,13 @@ export class CustomerResolver {
     if (stage && !config.stageByKey.has(stage)) throw new BadInput("stage", `no stage "${stage}" in this program's ladder`);
     const cursor = decodeCursor(after);
     if (cursor !== null) uuidArg(cursor, "after");
-    return ctx.app.customers.list(ctx, program, { stage: stage ?? null, lifecycle: lifecycle ?? null, valuePolicy: config.valuePolicy }, checkFirst(first), cursor);
+    return ctx.app.customers.list(
+      ctx,
+      program,
+      { stage: stage ?? null, lifecycle: lifecycle ?? null, valuePolicy: config.valuePolicy },
+      checkFirst(first),
+      cursor,
+    );
   }
 
   @Query(() => Customer, { description: "The customer of the customer token in use." })
@@ -101,7 +108,9 @@ export class CustomerResolver {
     };
   }
 
-  @FieldResolver(() => [PointLot], { description: "Lots still holding points, pending or spendable, those expiring first first (spending uses them in this order)." })
+  @FieldResolver(() => [PointLot], {
+    description: "Lots still holding points, pending or spendable, those expiring first first (spending uses them in this order).",
+  })
   async pointLots(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<PointLot[]> {
     return (await ctx.loaders.openLots.load(customerKey(customer.programId, customer.id))).map(pointLotFromRow);
   }
@@ -125,7 +134,7 @@ export class CustomerResolver {
   }
 
   @FieldResolver(() => CustomerMetrics, { description: "The lifetime counters the ladder reads." })
-  metrics(@Root() customer: Customer, @Ctx() ctx: RequestContext): CustomerMetrics {
+  metrics(@Root() customer: Customer): CustomerMetrics {
     const r = customer.row;
     return {
       purchaseCount: r.purchase_count,

@@ -32,7 +32,15 @@ export class CustomerService {
          updated_at = now()
        WHERE $5::jsonb IS NULL OR octet_length((customers.attributes || $5::jsonb)::text) <= $7
        RETURNING *`,
-      [config.program.id, input.externalId, input.email ?? null, input.name ?? null, input.attributes ? JSON.stringify(input.attributes) : null, config.bottom.key, MAX_ATTRIBUTES_BYTES],
+      [
+        config.program.id,
+        input.externalId,
+        input.email ?? null,
+        input.name ?? null,
+        input.attributes ? JSON.stringify(input.attributes) : null,
+        config.bottom.key,
+        MAX_ATTRIBUTES_BYTES,
+      ],
     );
     if (!row) throw tooLarge();
     return customerFromRow(row);
@@ -64,7 +72,9 @@ export class CustomerService {
   ): Promise<Connection<Customer>> {
     const params: unknown[] = [programId, filter.stage, after, first + 1];
     // Erased customers are in no phase's list: nobody is left to win back or welcome.
-    const inPhase = filter.lifecycle ? `AND c.erased_at IS NULL AND ${lifecyclePhaseSql(`$${params.push(ctx.now)}::timestamptz`, filter.valuePolicy)} = $${params.push(filter.lifecycle)}` : "";
+    const inPhase = filter.lifecycle
+      ? `AND c.erased_at IS NULL AND ${lifecyclePhaseSql(`$${params.push(ctx.now)}::timestamptz`, filter.valuePolicy)} = $${params.push(filter.lifecycle)}`
+      : "";
     const rows = await ctx.sql.query(
       `SELECT c.* FROM customers c
         WHERE c.program_id = $1 AND ($2::text IS NULL OR c.stage_key = $2) AND ($3::uuid IS NULL OR c.id > $3::uuid) ${inPhase}

@@ -15,7 +15,9 @@ export class Points {
   lifetime: number;
 }
 
-@ObjectType({ description: "Points credited together (one rule's points for one touchpoint, an adjustment, a transfer): what is left of them and when they expire." })
+@ObjectType({
+  description: "Points credited together (one rule's points for one touchpoint, an adjustment, a transfer): what is left of them and when they expire.",
+})
 export class PointLot {
   @Field(() => ID)
   id: string;
@@ -115,7 +117,10 @@ export class Customer {
   @Field()
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true, description: "When the customer was erased (eraseCustomer): anonymous since, and taking no new record; null otherwise." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When the customer was erased (eraseCustomer): anonymous since, and taking no new record; null otherwise.",
+  })
   erasedAt: Date | null;
 
   stageKey: string;

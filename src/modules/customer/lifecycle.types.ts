@@ -7,7 +7,8 @@ const { activeDays, firstRepeatDays } = DEFAULT_VALUE_POLICY;
 
 registerEnumType(LifecyclePhase, {
   name: "LifecyclePhase",
-  description: "Where a customer is in their lifecycle, from their purchases and the clock; the first phase that applies, in this order: CONTACT, CHURNED, DECLINE, ACQUISITION, GROWTH, MATURITY.",
+  description:
+    "Where a customer is in their lifecycle, from their purchases and the clock; the first phase that applies, in this order: CONTACT, CHURNED, DECLINE, ACQUISITION, GROWTH, MATURITY.",
   valuesConfig: {
     CONTACT: { description: "No purchase yet: known (a visit, a review, a signup), not acquired (engagement)." },
     ACQUISITION: { description: `One purchase, in the last valuePolicy.firstRepeatDays (${firstRepeatDays} by default): the next step is the second one.` },
@@ -20,7 +21,10 @@ registerEnumType(LifecyclePhase, {
   },
 });
 
-@ObjectType({ description: "Where the customer is in their lifecycle (contact → acquisition → growth → maturity → decline → churned), and when they move on without another purchase." })
+@ObjectType({
+  description:
+    "Where the customer is in their lifecycle (contact → acquisition → growth → maturity → decline → churned), and when they move on without another purchase.",
+})
 export class CustomerLifecycle {
   @Field(() => LifecyclePhase)
   phase: LifecyclePhase;
@@ -28,7 +32,10 @@ export class CustomerLifecycle {
   @Field({ description: 'Why, with the figures the rule read (e.g. "3 purchases, one every 30 days on average; none for 75 days (overdue from 60)").' })
   reason: string;
 
-  @Field(() => Float, { nullable: true, description: "Repeat buyers: the average gap between their purchases, in days (first to last purchase, over the purchases less one)." })
+  @Field(() => Float, {
+    nullable: true,
+    description: "Repeat buyers: the average gap between their purchases, in days (first to last purchase, over the purchases less one).",
+  })
   averageDaysBetweenPurchases: number | null;
 
   @Field(() => Date, { nullable: true, description: "Repeat buyers: their last purchase plus their average gap: when a reminder is due." })

@@ -48,7 +48,8 @@ export class ValueBreakpointsCache {
     entry.refreshing = true;
     value.then(
       // Unless cleared meanwhile: a refresh begun before clear() must not bring old figures back.
-      (fresh) => this.entries.get(programId) === entry && this.entries.set(programId, { value: Promise.resolve(fresh), until: Date.now() + this.ttlMs, settled: true }),
+      (fresh) =>
+        this.entries.get(programId) === entry && this.entries.set(programId, { value: Promise.resolve(fresh), until: Date.now() + this.ttlMs, settled: true }),
       () => (entry.refreshing = false),
     );
     return entry.value;

@@ -15,7 +15,10 @@ import { CustomerLifecycle, customerLifecycleOf } from "./lifecycle.types";
 
 @Resolver(() => Customer)
 export class CustomerValueResolver {
-  @FieldResolver(() => Rfm, { nullable: true, description: "Recency, frequency and monetary scores among the program's buyers; null before the first purchase. ADMIN and PARTNER only." })
+  @FieldResolver(() => Rfm, {
+    nullable: true,
+    description: "Recency, frequency and monetary scores among the program's buyers; null before the first purchase. ADMIN and PARTNER only.",
+  })
   async rfm(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<Rfm | null> {
     return this.rfmOf(customer, ctx);
   }
@@ -25,7 +28,9 @@ export class CustomerValueResolver {
     return clvOf(customer.row, ctx.now, (await ctx.app.programs.config(customer.programId)).valuePolicy);
   }
 
-  @FieldResolver(() => CustomerLifecycle, { description: "Where the customer is in their lifecycle, from their purchases and the clock. ADMIN and PARTNER only." })
+  @FieldResolver(() => CustomerLifecycle, {
+    description: "Where the customer is in their lifecycle, from their purchases and the clock. ADMIN and PARTNER only.",
+  })
   async lifecycle(@Root() customer: Customer, @Ctx() ctx: RequestContext): Promise<CustomerLifecycle> {
     return customerLifecycleOf(lifecycleOf(customer.row, ctx.now, (await ctx.app.programs.config(customer.programId)).valuePolicy));
   }

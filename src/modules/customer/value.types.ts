@@ -8,7 +8,9 @@ registerEnumType(LoyaltyQuadrant, {
   valuesConfig: {
     NONE: { description: "Low behaviour, low attitude: no loyalty yet." },
     INERTIA: { description: "High behaviour, low attitude: buys out of habit." },
-    MERCENARY: { description: "High behaviour, low attitude, and redeemed a reward in the last year: bought with rewards, and a better offer elsewhere takes them." },
+    MERCENARY: {
+      description: "High behaviour, low attitude, and redeemed a reward in the last year: bought with rewards, and a better offer elsewhere takes them.",
+    },
     LATENT: { description: "Low behaviour, high attitude: likes the brand but does not buy (much)." },
     COMMITTED: { description: "High behaviour, high attitude." },
     FANATICAL: { description: "High behaviour, high attitude, and brings others: has referred someone or shared." },
@@ -29,7 +31,10 @@ registerEnumType(RfmSegment, {
   },
 });
 
-@ObjectType({ description: "Recency, frequency and monetary value, each scored 1-5 by the fifth of the program's buyers (every customer with a purchase) the customer falls in, by mid-rank: 5 is the best fifth, customers tied on a value share a score, and a lone buyer scores 3. The buyers' percentiles are cached for about 5 minutes. A fully refunded order does not count; monetary is net of refunds." })
+@ObjectType({
+  description:
+    "Recency, frequency and monetary value, each scored 1-5 by the fifth of the program's buyers (every customer with a purchase) the customer falls in, by mid-rank: 5 is the best fifth, customers tied on a value share a score, and a lone buyer scores 3. The buyers' percentiles are cached for about 5 minutes. A fully refunded order does not count; monetary is net of refunds.",
+})
 export class Rfm {
   @Field(() => Int, { description: "1-5: 5 is the fifth of buyers who bought most recently." })
   recency: number;

@@ -72,7 +72,10 @@ export class TouchpointRecordedEvent extends CustomerEvent {
   occurredAt: Date;
 }
 
-@ObjectType({ description: "Something happened to a reward of a customer: issued, redeemed, its coupon used, cancelled or expired.", implements: CustomerEvent })
+@ObjectType({
+  description: "Something happened to a reward of a customer: issued, redeemed, its coupon used, cancelled or expired.",
+  implements: CustomerEvent,
+})
 export class RewardEvent extends CustomerEvent {
   @Field({ description: "REWARD_ISSUED, REWARD_REDEEMED, COUPON_USED, REDEMPTION_CANCELLED or REDEMPTION_EXPIRED." })
   kind: string;
@@ -98,7 +101,10 @@ export class RewardEvent extends CustomerEvent {
   @Field(() => String, { nullable: true, description: "Why a reward was issued (REWARD_ISSUED): the name of the trigger or stage reward that owed it." })
   reason: string | null;
 
-  @Field(() => String, { nullable: true, description: "Whose grant issued it (REWARD_ISSUED): the grant's key, e.g. stage:<stageRewardId>:<customerId> or trigger:<triggerId>:…" })
+  @Field(() => String, {
+    nullable: true,
+    description: "Whose grant issued it (REWARD_ISSUED): the grant's key, e.g. stage:<stageRewardId>:<customerId> or trigger:<triggerId>:…",
+  })
   grantKey: string | null;
 
   @Field()
@@ -162,14 +168,18 @@ export class DetractorAlertEvent extends CustomerEvent {
   occurredAt: Date;
 }
 
-@ObjectType({ description: "A customer was erased (eraseCustomer): systems that keep their own copy of the customer's data should forget it too.", implements: CustomerEvent })
+@ObjectType({
+  description: "A customer was erased (eraseCustomer): systems that keep their own copy of the customer's data should forget it too.",
+  implements: CustomerEvent,
+})
 export class CustomerErasedEvent extends CustomerEvent {
   @Field()
   at: Date;
 }
 
 @ObjectType({
-  description: "A customer moved to another lifecycle phase (Customer.lifecycle), as the recompute found it: time passing (entered DECLINE: a win-back cue; CHURNED), or purchases since the last recompute.",
+  description:
+    "A customer moved to another lifecycle phase (Customer.lifecycle), as the recompute found it: time passing (entered DECLINE: a win-back cue; CHURNED), or purchases since the last recompute.",
   implements: CustomerEvent,
 })
 export class LifecycleChangedEvent extends CustomerEvent {
@@ -186,7 +196,17 @@ export class LifecycleChangedEvent extends CustomerEvent {
 export const LoyaltyEvent = createUnionType({
   name: "LoyaltyEvent",
   description: "Every event of a program.",
-  types: () => [StageChangedEvent, TouchpointRecordedEvent, RewardEvent, PointsEvent, TierChangedEvent, DetractorAlertEvent, CustomerErasedEvent, LifecycleChangedEvent] as const,
+  types: () =>
+    [
+      StageChangedEvent,
+      TouchpointRecordedEvent,
+      RewardEvent,
+      PointsEvent,
+      TierChangedEvent,
+      DetractorAlertEvent,
+      CustomerErasedEvent,
+      LifecycleChangedEvent,
+    ] as const,
 });
 
 function rewardEvent(message: LoyaltyEventMessage): RewardEvent {
@@ -245,10 +265,22 @@ async function toEvent(ctx: RequestContext, message: LoyaltyEventMessage): Promi
     });
   }
   if (message.topic === "LIFECYCLE_CHANGED") {
-    return Object.assign(new LifecycleChangedEvent(), { sequence: message.sequence, programId: message.programId, customerId: message.customerId!, from: p.from, to: p.to, at: new Date(p.at) });
+    return Object.assign(new LifecycleChangedEvent(), {
+      sequence: message.sequence,
+      programId: message.programId,
+      customerId: message.customerId!,
+      from: p.from,
+      to: p.to,
+      at: new Date(p.at),
+    });
   }
   if (message.topic === "CUSTOMER_ERASED") {
-    return Object.assign(new CustomerErasedEvent(), { sequence: message.sequence, programId: message.programId, customerId: message.customerId!, at: new Date(p.at) });
+    return Object.assign(new CustomerErasedEvent(), {
+      sequence: message.sequence,
+      programId: message.programId,
+      customerId: message.customerId!,
+      at: new Date(p.at),
+    });
   }
   if (message.topic === "DETRACTOR_ALERT") {
     return Object.assign(new DetractorAlertEvent(), {

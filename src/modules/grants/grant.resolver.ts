@@ -183,7 +183,10 @@ export class GrantResolver {
     const config = await ctx.app.programs.config(programId);
     if (!!input.referrerId === !!input.referrerExternalId) throw new BadInput("referrerId", "give exactly one of referrerId and referrerExternalId");
     const link = await recordReferral(ctx, config, input);
-    const customers = await ctx.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[])`, [programId, [link.referrerId, link.refereeId]]);
+    const customers = await ctx.app.db.query(`SELECT * FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[])`, [
+      programId,
+      [link.referrerId, link.refereeId],
+    ]);
     const grants = await ctx.app.db.query(`SELECT * FROM grants WHERE program_id = $1 AND starts_with(key, $2) ORDER BY created_at, key`, [
       programId,
       `referral:${link.refereeId}:`,
@@ -218,7 +221,11 @@ export class GrantResolver {
   }
 
   @Mutation(() => RewardTrigger, { description: "Turns a reward trigger on or off (ADMIN); records from now on see the change." })
-  async setRewardTriggerActive(@Arg("triggerId", () => ID) triggerId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<RewardTrigger> {
+  async setRewardTriggerActive(
+    @Arg("triggerId", () => ID) triggerId: string,
+    @Arg("active") active: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<RewardTrigger> {
     return triggerFromRow(await setConfigRowActive(ctx, "reward_triggers", triggerId, active));
   }
 }

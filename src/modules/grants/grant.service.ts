@@ -139,7 +139,19 @@ export class GrantService {
         if (grant.kind === "POINTS") {
           const [credit] = await tx.query(
             CREDIT_POINTS,
-            [programId, grant.customer_id, grant.points, "GRANT", "GRANT", null, now, expiryOf(config.points, now, config.program.timeZone), grant.key, grant.reason, true],
+            [
+              programId,
+              grant.customer_id,
+              grant.points,
+              "GRANT",
+              "GRANT",
+              null,
+              now,
+              expiryOf(config.points, now, config.program.timeZone),
+              grant.key,
+              grant.reason,
+              true,
+            ],
             { prepare: true },
           );
           result = { points: Number(grant.points), lotId: String(credit.lot_id) };
@@ -148,16 +160,37 @@ export class GrantService {
           const [customer] = await tx.query(LOCK_CUSTOMER, [programId, grant.customer_id]);
           const [rewardRow] = await tx.query(`SELECT * FROM rewards WHERE program_id = $1 AND id = $2`, [programId, grant.reward_id]);
           const reward = rewardFromRow(rewardRow);
-          const closed = !reward.active ? "INACTIVE" : reward.validFrom && now < reward.validFrom ? "NOT_YET_VALID" : reward.validTo && now >= reward.validTo ? "ENDED" : null;
+          const closed = !reward.active
+            ? "INACTIVE"
+            : reward.validFrom && now < reward.validFrom
+              ? "NOT_YET_VALID"
+              : reward.validTo && now >= reward.validTo
+                ? "ENDED"
+                : null;
           // Erasure cancels what is owed; a grant written in a race with it is cancelled here.
-          const issued = customer?.erased_at ? { cancelled: "the customer was erased" } : closed ? { unavailable: closed } : await this.issue(tx, reward, grant, now);
+          const issued = customer?.erased_at
+            ? { cancelled: "the customer was erased" }
+            : closed
+              ? { unavailable: closed }
+              : await this.issue(tx, reward, grant, now);
           if ("unavailable" in issued || "cancelled" in issued) result = issued;
           else {
             result = { redemptionId: issued.id, code: issued.code };
-            events.push(await writeEvent(tx, programId, "REWARD_ISSUED", grant.customer_id, { ...redemptionPayload(issued, reward.name), reason: grant.reason, grantKey: grant.key }));
+            events.push(
+              await writeEvent(tx, programId, "REWARD_ISSUED", grant.customer_id, {
+                ...redemptionPayload(issued, reward.name),
+                reason: grant.reason,
+                grantKey: grant.key,
+              }),
+            );
           }
         }
-        await tx.query(`UPDATE grants SET granted_at = $3, result = $4 WHERE program_id = $1 AND key = $2`, [programId, grant.key, now, JSON.stringify(result)]);
+        await tx.query(`UPDATE grants SET granted_at = $3, result = $4 WHERE program_id = $1 AND key = $2`, [
+          programId,
+          grant.key,
+          now,
+          JSON.stringify(result),
+        ]);
       });
     } catch (err) {
       if (!found) throw err;

@@ -35,7 +35,10 @@ export async function recordReferral(
       input.refereeExternalId,
       config.bottom.key,
     ]);
-    const [referee] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2 FOR NO KEY UPDATE`, [programId, input.refereeExternalId]);
+    const [referee] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND external_id = $2 FOR NO KEY UPDATE`, [
+      programId,
+      input.refereeExternalId,
+    ]);
     // After the referee's lock: a racing first attempt with the same key waits above, then replays here.
     const replay = async () => {
       const [existing] = await tx.query(`SELECT * FROM referrals WHERE program_id = $1 AND referral_key = $2`, [programId, input.referralId]);

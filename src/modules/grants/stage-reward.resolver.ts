@@ -32,7 +32,8 @@ export class CreateStageRewardInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: "Null: once per customer, ever. N: again on a later entry, when the customer got it more than N days before (a win-back offer for each lapse, not for each bounce).",
+    description:
+      "Null: once per customer, ever. N: again on a later entry, when the customer got it more than N days before (a win-back offer for each lapse, not for each bounce).",
   })
   @IsOptional()
   @IsInt()
@@ -116,7 +117,11 @@ export class StageRewardResolver {
   }
 
   @Mutation(() => StageReward, { description: "Turns a stage reward on or off (ADMIN); moves from now on see the change." })
-  async setStageRewardActive(@Arg("stageRewardId", () => ID) stageRewardId: string, @Arg("active") active: boolean, @Ctx() ctx: RequestContext): Promise<StageReward> {
+  async setStageRewardActive(
+    @Arg("stageRewardId", () => ID) stageRewardId: string,
+    @Arg("active") active: boolean,
+    @Ctx() ctx: RequestContext,
+  ): Promise<StageReward> {
     return stageRewardFromRow(await setConfigRowActive(ctx, "stage_rewards", stageRewardId, active));
   }
 

@@ -22,7 +22,8 @@ export enum OverdraftPolicy {
 }
 registerEnumType(OverdraftPolicy, {
   name: "OverdraftPolicy",
-  description: "When a refund takes back points already spent: let the balance go negative (later points pay it back), or stop at zero and record the shortfall.",
+  description:
+    "When a refund takes back points already spent: let the balance go negative (later points pay it back), or stop at zero and record the shortfall.",
 });
 
 export interface PointsPolicy {

@@ -61,7 +61,10 @@ export class PointsService {
     const events: LoyaltyEventMessage[] = [];
     const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;
-      const [customer] = await tx.query(`SELECT id, erased_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [programId, input.customerId]);
+      const [customer] = await tx.query(`SELECT id, erased_at FROM customers WHERE program_id = $1 AND id = $2 FOR NO KEY UPDATE`, [
+        programId,
+        input.customerId,
+      ]);
       if (!customer || customer.erased_at) throw new NotFound("Customer", "customerId");
       const claim = await this.claim<AdjustmentResult>(tx, programId, input.idempotencyKey, "ADJUSTMENT", hash);
       if ("replay" in claim) return claim.replay;
@@ -72,7 +75,19 @@ export class PointsService {
       if (input.points > 0) {
         const [credit] = await tx.query(
           CREDIT_POINTS,
-          [programId, customer.id, input.points, "ADJUSTMENT", "ADJUSTMENT", null, now, expiryOf(config.points, now, config.program.timeZone), input.idempotencyKey, input.reason, true],
+          [
+            programId,
+            customer.id,
+            input.points,
+            "ADJUSTMENT",
+            "ADJUSTMENT",
+            null,
+            now,
+            expiryOf(config.points, now, config.program.timeZone),
+            input.idempotencyKey,
+            input.reason,
+            true,
+          ],
           { prepare: true },
         );
         posted = input.points;
@@ -108,10 +123,10 @@ export class PointsService {
     const result = await ctx.app.db.transaction(async (tx) => {
       events.length = 0;
       // Both customers locked, in id order: two opposite transfers cannot deadlock.
-      const rows = await tx.query(`SELECT id, balance FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL ORDER BY id FOR NO KEY UPDATE`, [
-        programId,
-        [input.fromCustomerId, input.toCustomerId],
-      ]);
+      const rows = await tx.query(
+        `SELECT id, balance FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL ORDER BY id FOR NO KEY UPDATE`,
+        [programId, [input.fromCustomerId, input.toCustomerId]],
+      );
       const from = rows.find((r) => r.id === input.fromCustomerId);
       const to = rows.find((r) => r.id === input.toCustomerId);
       if (!from) throw new NotFound("Customer", "fromCustomerId");
@@ -121,7 +136,15 @@ export class PointsService {
       if (Number(from.balance) < input.points) {
         // Nothing moves; the key is released so the same transfer can be tried again later.
         await tx.query(`DELETE FROM point_operations WHERE program_id = $1 AND idempotency_key = $2`, [programId, input.idempotencyKey]);
-        return { kind: "insufficient", fromCustomerId: from.id, toCustomerId: to.id, points: input.points, fromBalance: Number(from.balance), toBalance: Number(to.balance), replayed: false } as TransferResult;
+        return {
+          kind: "insufficient",
+          fromCustomerId: from.id,
+          toCustomerId: to.id,
+          points: input.points,
+          fromBalance: Number(from.balance),
+          toBalance: Number(to.balance),
+          replayed: false,
+        } as TransferResult;
       }
       const now = ctx.app.clock();
       // The points keep the earliest expiry of the lots they leave: a transfer never extends their life.
@@ -130,10 +153,24 @@ export class PointsService {
         [programId, from.id],
       );
       const note = input.reason ?? "transfer";
-      const [debit] = await tx.query(DEBIT_POINTS, [programId, from.id, input.points, false, "TRANSFER_OUT", null, null, input.idempotencyKey, note], { prepare: true });
+      const [debit] = await tx.query(DEBIT_POINTS, [programId, from.id, input.points, false, "TRANSFER_OUT", null, null, input.idempotencyKey, note], {
+        prepare: true,
+      });
       const [credit] = await tx.query(
         CREDIT_POINTS,
-        [programId, to.id, input.points, "TRANSFER_IN", "TRANSFER", null, now, first ? first.expires_at : expiryOf(config.points, now, config.program.timeZone), input.idempotencyKey, note, false],
+        [
+          programId,
+          to.id,
+          input.points,
+          "TRANSFER_IN",
+          "TRANSFER",
+          null,
+          now,
+          first ? first.expires_at : expiryOf(config.points, now, config.program.timeZone),
+          input.idempotencyKey,
+          note,
+          false,
+        ],
         { prepare: true },
       );
       const result: TransferResult = {

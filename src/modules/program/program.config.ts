@@ -53,10 +53,7 @@ export function toStage(def: StageDefinition, rank: number): Stage {
  * change): then a placeholder that says so, ranked -1.
  */
 export function stageOf(config: ProgramConfig, key: string): Stage {
-  return (
-    config.stageByKey.get(key) ??
-    Object.assign(new Stage(), { key, name: key, rank: -1, side: false, description: "no longer in the ladder", paths: [] })
-  );
+  return config.stageByKey.get(key) ?? Object.assign(new Stage(), { key, name: key, rank: -1, side: false, description: "no longer in the ladder", paths: [] });
 }
 
 export function programFromRow(row: any): Program {

@@ -83,7 +83,8 @@ export class EarningRuleInput {
 
   @Field(() => Float, {
     nullable: true,
-    description: "Alone: multiplies what earlier rules gave (on its SKUs/categories if it names some), e.g. 2 = double points. With pointsPerUnit/fixedPoints: multiplies this rule's own points.",
+    description:
+      "Alone: multiplies what earlier rules gave (on its SKUs/categories if it names some), e.g. 2 = double points. With pointsPerUnit/fixedPoints: multiplies this rule's own points.",
   })
   @IsOptional()
   @Min(0.01)
@@ -162,7 +163,8 @@ export class EarningRuleInput {
 
   @Field(() => String, {
     nullable: true,
-    description: "A referral rule: SIGNUP (touchpointType REFERRAL) or FIRST_PURCHASE (touchpointType PURCHASE, the referee's first). Gives fixedPoints to the beneficiary.",
+    description:
+      "A referral rule: SIGNUP (touchpointType REFERRAL) or FIRST_PURCHASE (touchpointType PURCHASE, the referee's first). Gives fixedPoints to the beneficiary.",
   })
   @IsOptional()
   @IsIn(["SIGNUP", "FIRST_PURCHASE"], { message: "referralTrigger must be SIGNUP or FIRST_PURCHASE" })

@@ -97,7 +97,9 @@ export class ProgramResolver {
     return (await ctx.app.programs.config(id)).program;
   }
 
-  @Mutation(() => Program, { description: "Sets how a program's points live: pending window, expiry, overdraft (ADMIN). Applies to points earned from now on." })
+  @Mutation(() => Program, {
+    description: "Sets how a program's points live: pending window, expiry, overdraft (ADMIN). Applies to points earned from now on.",
+  })
   async setPointsPolicy(
     @Arg("programId", () => ID) programId: string,
     @Arg("points", () => PointsPolicyInput) points: PointsPolicyInput,

@@ -53,7 +53,8 @@ function validateRules(rules: EarningRuleInput[], ladder: Ladder, tiers: Array<{
     if (r.activeFrom && r.activeTo && r.activeFrom >= r.activeTo) throw new BadInput(`${field}[${i}].activeTo`, "activeTo must be after activeFrom");
     if (r.referralTrigger || r.beneficiary) {
       if (!r.referralTrigger || !r.beneficiary) throw new BadInput(`${field}[${i}].beneficiary`, "a referral rule needs referralTrigger and beneficiary");
-      if (!r.fixedPoints || r.pointsPerUnit != null || r.multiplier != null) throw new BadInput(`${field}[${i}].fixedPoints`, "a referral rule gives fixedPoints only");
+      if (!r.fixedPoints || r.pointsPerUnit != null || r.multiplier != null)
+        throw new BadInput(`${field}[${i}].fixedPoints`, "a referral rule gives fixedPoints only");
       const type = r.referralTrigger === "SIGNUP" ? "REFERRAL" : "PURCHASE";
       if (r.touchpointType !== type) throw new BadInput(`${field}[${i}].touchpointType`, `a ${r.referralTrigger} referral rule is on ${type}`);
     }
@@ -116,7 +117,9 @@ export async function insertRules(tx: Tx, programId: string, rules: EarningRuleI
  * is new; a rule left out is removed.
  */
 export async function replaceRules(tx: Tx, programId: string, rules: EarningRuleInput[]): Promise<void> {
-  const sets = RULE_COLUMNS.split(",").map((c) => `${c.trim()} = r.${c.trim()}`).join(", ");
+  const sets = RULE_COLUMNS.split(",")
+    .map((c) => `${c.trim()} = r.${c.trim()}`)
+    .join(", ");
   const [row] = await tx.query(
     `WITH input AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS ${RULE_RECORD}),
      removed AS (DELETE FROM earning_rules e WHERE e.program_id = $1 AND e.id NOT IN (SELECT id FROM input WHERE id IS NOT NULL)),
@@ -178,8 +181,15 @@ export class ProgramService {
         `INSERT INTO programs (name, points_name, time_zone, ladder_preset, token_secret, pending_days, expiry_policy, expiry_days, overdraft_policy)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
         [
-          input.name, input.pointsName, input.timeZone, preset, randomBytes(32).toString("base64url"),
-          points?.pendingDays ?? 0, points?.expiry ?? ExpiryPolicy.NEVER, points?.expiryDays ?? null, points?.overdraft ?? OverdraftPolicy.ALLOW_NEGATIVE,
+          input.name,
+          input.pointsName,
+          input.timeZone,
+          preset,
+          randomBytes(32).toString("base64url"),
+          points?.pendingDays ?? 0,
+          points?.expiry ?? ExpiryPolicy.NEVER,
+          points?.expiryDays ?? null,
+          points?.overdraft ?? OverdraftPolicy.ALLOW_NEGATIVE,
         ],
       );
       await this.writeLadder(tx, row.id, ladder);
@@ -205,7 +215,12 @@ export class ProgramService {
         `SELECT array(SELECT key FROM stages WHERE program_id = $1) AS stages, array(SELECT key FROM tiers WHERE program_id = $1) AS tiers`,
         [programId],
       );
-      validateRules(rules, { stages: keys.stages.map((key: string) => ({ key })) } as Ladder, keys.tiers.map((key: string) => ({ key })), "rules");
+      validateRules(
+        rules,
+        { stages: keys.stages.map((key: string) => ({ key })) } as Ladder,
+        keys.tiers.map((key: string) => ({ key })),
+        "rules",
+      );
       await replaceRules(tx, programId, rules);
     });
   }

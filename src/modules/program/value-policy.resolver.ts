@@ -61,17 +61,20 @@ export class ValuePolicyResolver {
     description:
       "Sets how a program reads its customers' value over time (ADMIN): CLV, lifecycle phases, best customers and the funnel's CLV follow at once (they are computed when read; RFM scores do not depend on it).",
   })
-  async setValuePolicy(@Arg("programId", () => ID) programId: string, @Arg("policy", () => ValuePolicyInput) policy: ValuePolicyInput, @Ctx() ctx: RequestContext): Promise<Program> {
+  async setValuePolicy(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("policy", () => ValuePolicyInput) policy: ValuePolicyInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Program> {
     const id = uuidArg(programId, "programId");
     await ctx.app.programs.config(id);
     // Every buyer gets a last call before churning: a one-time buyer must decline before they are gone.
-    if (policy.firstRepeatDays > policy.activeDays - LAST_CALL_DAYS) throw new BadInput("policy.firstRepeatDays", `firstRepeatDays is at most activeDays - ${LAST_CALL_DAYS}`);
-    await ctx.app.db.query(`UPDATE programs SET value_active_days = $2, value_horizon_years = $3, value_first_repeat_days = $4, updated_at = now() WHERE id = $1`, [
-      id,
-      policy.activeDays,
-      policy.horizonYears,
-      policy.firstRepeatDays,
-    ]);
+    if (policy.firstRepeatDays > policy.activeDays - LAST_CALL_DAYS)
+      throw new BadInput("policy.firstRepeatDays", `firstRepeatDays is at most activeDays - ${LAST_CALL_DAYS}`);
+    await ctx.app.db.query(
+      `UPDATE programs SET value_active_days = $2, value_horizon_years = $3, value_first_repeat_days = $4, updated_at = now() WHERE id = $1`,
+      [id, policy.activeDays, policy.horizonYears, policy.firstRepeatDays],
+    );
     ctx.app.programChanged(id);
     return (await ctx.app.programs.config(id)).program;
   }

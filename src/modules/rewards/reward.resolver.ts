@@ -58,7 +58,8 @@ export class RewardResolver {
   async redeemReward(@Arg("input") input: RedeemRewardInput, @Ctx() ctx: RequestContext): Promise<RedeemRewardResult> {
     const reward = await this.rewardFor(ctx, input.rewardId);
     const customerId = uuidArg(input.customerId, "customerId");
-    if (input.idempotencyKey.startsWith(GRANT_KEY_PREFIX)) throw new BadInput("idempotencyKey", `keys starting with "${GRANT_KEY_PREFIX}" are reserved for rewards the program gives`);
+    if (input.idempotencyKey.startsWith(GRANT_KEY_PREFIX))
+      throw new BadInput("idempotencyKey", `keys starting with "${GRANT_KEY_PREFIX}" are reserved for rewards the program gives`);
     return ctx.app.rewards.redeem(ctx, reward, { ...input, customerId });
   }
 

@@ -125,9 +125,19 @@ export class RewardService {
       `INSERT INTO rewards (program_id, name, description, points_cost, stock, valid_from, valid_to, stages, tiers, per_customer_limit, coupon_source, coupon_valid_days, lifecycle_phases)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
       [
-        programId, input.name, input.description ?? null, input.pointsCost, input.stock ?? null, input.validFrom ?? null, input.validTo ?? null,
-        input.stages?.length ? input.stages : null, input.tiers?.length ? input.tiers : null, input.perCustomerLimit ?? null,
-        input.couponSource, input.couponValidDays ?? null, input.lifecyclePhases?.length ? [...new Set(input.lifecyclePhases)] : null,
+        programId,
+        input.name,
+        input.description ?? null,
+        input.pointsCost,
+        input.stock ?? null,
+        input.validFrom ?? null,
+        input.validTo ?? null,
+        input.stages?.length ? input.stages : null,
+        input.tiers?.length ? input.tiers : null,
+        input.perCustomerLimit ?? null,
+        input.couponSource,
+        input.couponValidDays ?? null,
+        input.lifecyclePhases?.length ? [...new Set(input.lifecyclePhases)] : null,
       ],
     );
     return rewardFromRow(row);
@@ -211,9 +221,11 @@ export class RewardService {
     if (reward.validFrom && now < reward.validFrom) return unavailable("NOT_YET_VALID", `Offered from ${reward.validFrom.toISOString()}`);
     if (reward.validTo && now >= reward.validTo) return unavailable("ENDED", `Offered until ${reward.validTo.toISOString()}`);
     if (reward.remaining !== null && reward.remaining <= 0) return unavailable("OUT_OF_STOCK", "No units left");
-    const notEligible = (message: string) => Object.assign(new NotEligible(), { message, stages: reward.stages, tiers: reward.tiers, lifecyclePhases: reward.lifecyclePhases });
+    const notEligible = (message: string) =>
+      Object.assign(new NotEligible(), { message, stages: reward.stages, tiers: reward.tiers, lifecyclePhases: reward.lifecyclePhases });
     if (reward.stages?.length && !reward.stages.includes(customer.stage_key)) return notEligible(`Only for stages ${reward.stages.join(", ")}`);
-    if (reward.tiers?.length && !(customer.tier_key && reward.tiers.includes(customer.tier_key))) return notEligible(`Only for tiers ${reward.tiers.join(", ")}`);
+    if (reward.tiers?.length && !(customer.tier_key && reward.tiers.includes(customer.tier_key)))
+      return notEligible(`Only for tiers ${reward.tiers.join(", ")}`);
     // The phase as of this moment (the transaction's clock, a hair after the request's), from the row
     // just locked, by the same rule and policy as the customer's own lifecycle.
     if (reward.lifecyclePhases?.length && !reward.lifecyclePhases.includes(lifecycleOf(customer, now, valuePolicy).phase)) {
@@ -246,9 +258,17 @@ export class RewardService {
       const now = ctx.app.clock();
       const [row] = await tx.query(`SELECT * FROM redemptions WHERE program_id = $1 AND id = $2 FOR UPDATE`, [redemption.program_id, redemption.id]);
       if (row.status !== "ISSUED" || (row.expires_at && new Date(row.expires_at) <= now)) {
-        return Object.assign(new CouponUnusable(), { code: row.code, status: row.status, message: `The coupon is ${row.status === "ISSUED" ? "past its expiry" : row.status.toLowerCase()}` });
+        return Object.assign(new CouponUnusable(), {
+          code: row.code,
+          status: row.status,
+          message: `The coupon is ${row.status === "ISSUED" ? "past its expiry" : row.status.toLowerCase()}`,
+        });
       }
-      const [used] = await tx.query(`UPDATE redemptions SET status = 'USED', used_at = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [row.program_id, row.id, now]);
+      const [used] = await tx.query(`UPDATE redemptions SET status = 'USED', used_at = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [
+        row.program_id,
+        row.id,
+        now,
+      ]);
       events.push(await writeEvent(tx, row.program_id, "COUPON_USED", row.customer_id, redemptionPayload(used, await this.rewardName(tx, used))));
       return redemptionFromRow(used);
     });
@@ -278,11 +298,24 @@ export class RewardService {
       }
       const name = await this.rewardName(tx, row);
       // A reward a trigger gave cost nothing: nothing to give back.
-      if (Number(row.points) > 0) await tx.query(
-        CREDIT_POINTS,
-        [row.program_id, row.customer_id, row.points, "REDEMPTION_CANCELLED", "REDEMPTION_CANCELLED", null, now, expiryOf(config.points, now, config.program.timeZone), row.id, reason ?? name, false],
-        { prepare: true },
-      );
+      if (Number(row.points) > 0)
+        await tx.query(
+          CREDIT_POINTS,
+          [
+            row.program_id,
+            row.customer_id,
+            row.points,
+            "REDEMPTION_CANCELLED",
+            "REDEMPTION_CANCELLED",
+            null,
+            now,
+            expiryOf(config.points, now, config.program.timeZone),
+            row.id,
+            reason ?? name,
+            false,
+          ],
+          { prepare: true },
+        );
       await tx.query(`UPDATE rewards SET issued = issued - 1 WHERE program_id = $1 AND id = $2`, [row.program_id, row.reward_id]);
       const [cancelled] = await tx.query(`UPDATE redemptions SET status = 'CANCELLED', cancelled_at = $3 WHERE program_id = $1 AND id = $2 RETURNING *`, [
         row.program_id,

@@ -50,7 +50,12 @@ class ConfigurationChanged extends Error {}
 export class StageService {
   constructor(private readonly app: App) {}
 
-  async recompute(config: ProgramConfig, cause: "RECOMPUTE" | "LADDER_UPDATE", batchSize = 2000, onBatch?: (report: RecomputeReport) => void): Promise<RecomputeReport> {
+  async recompute(
+    config: ProgramConfig,
+    cause: "RECOMPUTE" | "LADDER_UPDATE",
+    batchSize = 2000,
+    onBatch?: (report: RecomputeReport) => void,
+  ): Promise<RecomputeReport> {
     const programId = config.program.id;
     const report: RecomputeReport = { evaluated: 0, changed: 0, skipped: 0, grantsOwed: 0, lifecycleChanged: 0 };
     try {
@@ -64,7 +69,13 @@ export class StageService {
     return report;
   }
 
-  private async recomputeBatches(given: ProgramConfig, cause: string, batchSize: number, report: RecomputeReport, onBatch?: (report: RecomputeReport) => void): Promise<void> {
+  private async recomputeBatches(
+    given: ProgramConfig,
+    cause: string,
+    batchSize: number,
+    report: RecomputeReport,
+    onBatch?: (report: RecomputeReport) => void,
+  ): Promise<void> {
     const programId = given.program.id;
     let config = given;
     let reloads = 0;
@@ -100,7 +111,10 @@ export class StageService {
           report.skipped += skipped.length;
           break;
         }
-        pending = await this.app.db.query(`SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL`, [programId, skipped]);
+        pending = await this.app.db.query(
+          `SELECT *, xmin::text AS version FROM customers WHERE program_id = $1 AND id = ANY($2::uuid[]) AND erased_at IS NULL`,
+          [programId, skipped],
+        );
       }
       onBatch?.(report);
       if (customers.length < batchSize) break;
@@ -111,7 +125,13 @@ export class StageService {
   private async evaluateAndApply(config: ProgramConfig, cause: string, customers: any[], report: RecomputeReport): Promise<string[]> {
     const programId = config.program.id;
     const asOf = this.app.clock();
-    const windows = await loadWindowValues(this.app.db, programId, customers.map((c) => c.id), config.windows, asOf);
+    const windows = await loadWindowValues(
+      this.app.db,
+      programId,
+      customers.map((c) => c.id),
+      config.windows,
+      asOf,
+    );
     const moves: Array<Record<string, any>> = [];
     for (const row of customers) {
       const reason = evaluateLadder(config.ladder, metricReader(row, windows.get(row.id)!, asOf));

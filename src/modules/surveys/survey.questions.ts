@@ -94,7 +94,8 @@ export function checkAnswers(
     } else {
       if (a.value != null) throw new BadInput(`${field}.value`, `"${a.questionKey}" is answered with text, not a value`);
       const text = a.text?.trim() ?? "";
-      if (text.length === 0 || text.length > MAX_TEXT_ANSWER) throw new BadInput(`${field}.text`, `"${a.questionKey}" is answered with 1 to ${MAX_TEXT_ANSWER} characters`);
+      if (text.length === 0 || text.length > MAX_TEXT_ANSWER)
+        throw new BadInput(`${field}.text`, `"${a.questionKey}" is answered with 1 to ${MAX_TEXT_ANSWER} characters`);
       byKey[a.questionKey] = text;
     }
   });

@@ -8,10 +8,16 @@ registerEnumType(SurveyQuestionKind, {
   name: "SurveyQuestionKind",
   description: "What a question asks and on which scale it is answered.",
   valuesConfig: {
-    NPS: { description: "Net Promoter Score, 0-10 (\"would you recommend us?\"). A survey has at most one; its answer becomes the customer's NPS (the NPS metric of the ladder, and attitudinal loyalty)." },
+    NPS: {
+      description:
+        'Net Promoter Score, 0-10 ("would you recommend us?"). A survey has at most one; its answer becomes the customer\'s NPS (the NPS metric of the ladder, and attitudinal loyalty).',
+    },
     CSAT: { description: "Customer satisfaction, 1-5." },
-    EFFORT: { description: "Customer effort (\"how easy was it?\"), 1-7." },
-    AGREEMENT: { description: "Agreement with a statement, 1-5 (strongly disagree to strongly agree): the five loyalty factors (satisfaction, intent to buy again, willingness to recommend, resistance to switching, initiative)." },
+    EFFORT: { description: 'Customer effort ("how easy was it?"), 1-7.' },
+    AGREEMENT: {
+      description:
+        "Agreement with a statement, 1-5 (strongly disagree to strongly agree): the five loyalty factors (satisfaction, intent to buy again, willingness to recommend, resistance to switching, initiative).",
+    },
     TEXT: { description: "Free text, at most 2,000 characters." },
   },
 });
@@ -128,7 +134,10 @@ export class SurveyAnswerInput {
   text?: string | null;
 }
 
-@InputType({ description: "A customer's answers to a survey. responseId makes a retry safe (it is unique among the program's survey responses). With a customer token, the customer is the token's (give no customer, or that one), the survey is answered once (its key is the survey and the customer) and dated by the server." })
+@InputType({
+  description:
+    "A customer's answers to a survey. responseId makes a retry safe (it is unique among the program's survey responses). With a customer token, the customer is the token's (give no customer, or that one), the survey is answered once (its key is the survey and the customer) and dated by the server.",
+})
 export class SubmitSurveyResponseInput extends CustomerEventInput {
   @Field(() => ID)
   surveyId: string;

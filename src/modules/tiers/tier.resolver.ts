@@ -39,7 +39,9 @@ export class CustomerTierResolver {
     const config = await ctx.app.programs.config(customer.programId);
     const r = customer.row as any;
     const tier = config.tiers.find((t) => t.key === r.tier_key) ?? null;
-    const have = config.tiers.length ? await ctx.loaders.tierValue.load(`${customerKey(customer.programId, customer.id)}:${new Date(r.created_at).toISOString()}`) : 0;
+    const have = config.tiers.length
+      ? await ctx.loaders.tierValue.load(`${customerKey(customer.programId, customer.id)}:${new Date(r.created_at).toISOString()}`)
+      : 0;
     const next = config.tiers.find((t) => t.rank > (tier?.rank ?? -1)) ?? null;
     const window = windowAt(config.tierPolicy, ctx.now, new Date(r.created_at), config.program.timeZone);
     return {
@@ -61,7 +63,11 @@ export class CustomerTierResolver {
 @Resolver()
 export class TierResolver {
   @Mutation(() => Program, { description: "Replaces a program's tiers and how they are earned (ADMIN). Customers on a tier that no longer exists lose it." })
-  async setTiers(@Arg("programId", () => ID) programId: string, @Arg("tiers", () => TiersInput) tiers: TiersInput, @Ctx() ctx: RequestContext): Promise<Program> {
+  async setTiers(
+    @Arg("programId", () => ID) programId: string,
+    @Arg("tiers", () => TiersInput) tiers: TiersInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Program> {
     const id = uuidArg(programId, "programId");
     await ctx.app.programs.config(id);
     await ctx.app.db.transaction((tx) => replaceTiers(tx, id, tiers, ""));
@@ -70,7 +76,8 @@ export class TierResolver {
   }
 
   @Mutation(() => Customer, {
-    description: "Sets a customer's tier by hand until a date, with a reason (ADMIN). It is no floor: qualifying higher upgrades, and after the date the tier is reviewed like any other.",
+    description:
+      "Sets a customer's tier by hand until a date, with a reason (ADMIN). It is no floor: qualifying higher upgrades, and after the date the tier is reviewed like any other.",
   })
   async setCustomerTier(
     @Arg("customerId", () => ID) customerId: string,

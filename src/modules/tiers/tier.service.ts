@@ -107,7 +107,12 @@ export async function planTierUpgrades(
 }
 
 /** Reviews tiers due (window end + grace passed): keep, one tier down, or to the tier the window's value supports. */
-export async function reviewTiers(db: { transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> }, config: ProgramConfig, now: Date, publish: (e: LoyaltyEventMessage[]) => void): Promise<{ reviewed: number; changed: number }> {
+export async function reviewTiers(
+  db: { transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> },
+  config: ProgramConfig,
+  now: Date,
+  publish: (e: LoyaltyEventMessage[]) => void,
+): Promise<{ reviewed: number; changed: number }> {
   const tz = config.program.timeZone;
   const policy = config.tierPolicy;
   let reviewed = 0;

@@ -137,7 +137,14 @@ export function planBatch(
         moved = true;
       }
       // The touchpoint's id (and a move's transition) are added by the write statement, which assigns them.
-      const recorded = { type: record.type, externalId: record.externalId, points: earned.total, pending: planned.pending, balance: String(state.row.balance), occurredAt: record.occurredAt.toISOString() };
+      const recorded = {
+        type: record.type,
+        externalId: record.externalId,
+        points: earned.total,
+        pending: planned.pending,
+        balance: String(state.row.balance),
+        occurredAt: record.occurredAt.toISOString(),
+      };
       plan.eventRows.push({ ord: plan.eventRows.length, tp: ord, topic: "TOUCHPOINT_RECORDED", customer_id: customerId, payload: recorded });
       // Service recovery (docs/domain.md §5): a detractor's answer is an alert of its own, so a tool can
       // act on it without reading every touchpoint.

@@ -96,7 +96,14 @@ export function purchaseLines(record: TouchpointRecord): PurchaseLine[] | null {
 }
 
 /** A record's points given the customer's state right before it. */
-export function earnFor(config: ProgramConfig, record: TouchpointRecord, customerId: string, stage: string, tier: string | null, caps: BatchCaps): EarnedPoints {
+export function earnFor(
+  config: ProgramConfig,
+  record: TouchpointRecord,
+  customerId: string,
+  stage: string,
+  tier: string | null,
+  caps: BatchCaps,
+): EarnedPoints {
   return computePoints(config.rules, {
     type: record.type,
     amount: record.amount,

@@ -62,7 +62,18 @@ export interface BatchStats {
   writeMs: number | null;
 }
 
-const DATE_COLUMNS = ["created_at", "updated_at", "stage_entered_at", "first_purchase_at", "last_purchase_at", "tier_since", "tier_review_at", "tier_manual_until", "erased_at", "lifecycle_phase_at"];
+const DATE_COLUMNS = [
+  "created_at",
+  "updated_at",
+  "stage_entered_at",
+  "first_purchase_at",
+  "last_purchase_at",
+  "tier_since",
+  "tier_review_at",
+  "tier_manual_until",
+  "erased_at",
+  "lifecycle_phase_at",
+];
 /** Raised by write_batch_check when the program's configuration changed since the batch was evaluated. */
 const CONFIG_CHANGED_SQLSTATE = "LY001";
 /**
@@ -201,7 +212,10 @@ export class BatchWriter {
 
   private isContended(programId: string, items: WriteItem[], now: Date): boolean {
     if (this.contended.empty) return false;
-    return this.contended.any(items.map(({ record }) => record.customerId ?? this.externalIds.get(programId, record.customerExternalId!)), now);
+    return this.contended.any(
+      items.map(({ record }) => record.customerId ?? this.externalIds.get(programId, record.customerExternalId!)),
+      now,
+    );
   }
 
   /**
@@ -281,7 +295,12 @@ export class BatchWriter {
       config,
       [...byCustomer].map(([id, mine]) => ({
         row: states.get(id)!.row,
-        records: mine.map((item) => ({ type: item.record.type, occurredAt: item.record.occurredAt, points: evaluated.get(item)!.points, amount: item.record.amount })),
+        records: mine.map((item) => ({
+          type: item.record.type,
+          occurredAt: item.record.occurredAt,
+          points: evaluated.get(item)!.points,
+          amount: item.record.amount,
+        })),
       })),
       now,
     );
@@ -354,7 +373,12 @@ export class BatchWriter {
       if (mine) mine.push(item);
       else byCustomer.set(id, [item]);
     }
-    const caps = await BatchCaps.load(db, config, [...byCustomer.keys()], fresh.map((item) => item.record));
+    const caps = await BatchCaps.load(
+      db,
+      config,
+      [...byCustomer.keys()],
+      fresh.map((item) => item.record),
+    );
     const { touchpoints, customerUpdates, lots, moves, eventRows, evaluated } = planBatch(config, byCustomer, ordOf, states, caps, now);
     const upgraded = await this.planTiers(db, config, byCustomer, states, evaluated, customerUpdates, stats, now);
 
@@ -376,12 +400,22 @@ export class BatchWriter {
           fresh.length,
           customerUpdates.length,
           customerUpdates.map((u) => u.id),
-          JSON.stringify([...upgraded.values()].map((c) => ({ customer_id: c.customer_id, from_key: c.from_key, to_key: c.to_key, at: now, cause: c.cause, reason: c.reason }))),
+          JSON.stringify(
+            [...upgraded.values()].map((c) => ({
+              customer_id: c.customer_id,
+              from_key: c.from_key,
+              to_key: c.to_key,
+              at: now,
+              cause: c.cause,
+              reason: c.reason,
+            })),
+          ),
         ],
         { prepare: true },
       );
     } catch (err) {
-      if (sqlState(err) === CONFIG_CHANGED_SQLSTATE) throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
+      if (sqlState(err) === CONFIG_CHANGED_SQLSTATE)
+        throw Object.assign(new Error("the program's configuration changed during the batch"), { code: CONFIG_CHANGED });
       // A customer of the batch changed or one of its keys was claimed since the read (40001), or two
       // writers waited on each other's keys (40P01): read and evaluate again, the customers locked.
       if (!tx && isRetryable(err)) throw new Contended([...byCustomer.keys()]);
@@ -404,12 +438,22 @@ export class BatchWriter {
         const e = evaluated.get(item)!;
         if (!e.move) continue;
         const touchpointId = stored.get(e.ord)!.id;
-        entries.push({ customerId: e.customerId, toKey: e.move.to_key, transitionId: transitions.get(touchpointId)!.id, touchpoint: { id: touchpointId, type: item.record.type, occurredAt: item.record.occurredAt } });
+        entries.push({
+          customerId: e.customerId,
+          toKey: e.move.to_key,
+          transitionId: transitions.get(touchpointId)!.id,
+          touchpoint: { id: touchpointId, type: item.record.type, occurredAt: item.record.occurredAt },
+        });
       }
       grants = await owedByBatch(
         tx,
         config,
-        fresh.map((item) => ({ customerId: customerOf.get(item)!, type: item.record.type, touchpointId: stored.get(ordOf.get(item)!)!.id, occurredAt: item.record.occurredAt })),
+        fresh.map((item) => ({
+          customerId: customerOf.get(item)!,
+          type: item.record.type,
+          touchpointId: stored.get(ordOf.get(item)!)!.id,
+          occurredAt: item.record.occurredAt,
+        })),
         entries,
         now,
       );
@@ -422,7 +466,8 @@ export class BatchWriter {
       const { record } = item;
       const touchpoint = stored.get(e.ord)!;
       const tier = upgraded.get(e.customerId);
-      if (tier) Object.assign(e.row, { tier_key: tier.to_key, tier_since: now, tier_review_at: tier.review_at, tier_reason: tier.reason, tier_manual_until: null });
+      if (tier)
+        Object.assign(e.row, { tier_key: tier.to_key, tier_since: now, tier_review_at: tier.review_at, tier_reason: tier.reason, tier_manual_until: null });
       let stageChange: StageMove | null = null;
       if (e.move) {
         const t = transitions.get(touchpoint.id)!;
@@ -432,9 +477,20 @@ export class BatchWriter {
       }
       const result: RecordResult = {
         touchpoint: touchpointFromRow({
-          id: touchpoint.id, customer_id: e.customerId, type: record.type, external_id: record.externalId, channel: record.channel ?? null,
-          occurred_at: record.occurredAt, recorded_at: new Date(touchpoint.recorded_at), amount: record.amount, currency: record.currency ?? null,
-          rating: record.rating ?? null, product_id: record.productId ?? null, related_external_id: null, data: record.data ?? null, points: e.points,
+          id: touchpoint.id,
+          customer_id: e.customerId,
+          type: record.type,
+          external_id: record.externalId,
+          channel: record.channel ?? null,
+          occurred_at: record.occurredAt,
+          recorded_at: new Date(touchpoint.recorded_at),
+          amount: record.amount,
+          currency: record.currency ?? null,
+          rating: record.rating ?? null,
+          product_id: record.productId ?? null,
+          related_external_id: null,
+          data: record.data ?? null,
+          points: e.points,
         }),
         pointsEarned: e.points,
         pointsPending: e.pending ? e.points : 0,

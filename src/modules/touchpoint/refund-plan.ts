@@ -69,7 +69,10 @@ export function planRefund(purchase: PurchaseRow, record: TouchpointRecord, expi
     points = refundPoints({ amount, points: purchase.points, refundedAmount: refunded, pointsReversed: purchase.points_reversed }, refund);
   }
   if (cents(refund) > cents(amount) - cents(refunded)) {
-    throw new BadInput(requested?.length ? "lines" : "amount", `refund of ${refund.toFixed(2)} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`);
+    throw new BadInput(
+      requested?.length ? "lines" : "amount",
+      `refund of ${refund.toFixed(2)} exceeds what is left to refund on order "${record.relatedExternalId}" (${(amount - refunded).toFixed(2)})`,
+    );
   }
   // An order completes once: a later refund (of a 0.00 line, or of what lines did not add up to)
   // does not take the purchase away again.

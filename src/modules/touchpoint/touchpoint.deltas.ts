@@ -67,5 +67,5 @@ export function deltasFor(record: TouchpointRecord): ItemDeltas {
   }
   const counter = COUNTER_OF_TYPE[record.type];
   if (counter) counters[counter] = 1;
-  return { counters, purchaseAt, nps: record.type === TouchpointType.SURVEY_RESPONSE ? record.nps ?? null : null };
+  return { counters, purchaseAt, nps: record.type === TouchpointType.SURVEY_RESPONSE ? (record.nps ?? null) : null };
 }

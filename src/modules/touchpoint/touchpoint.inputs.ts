@@ -1,16 +1,5 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import {
-  ArrayMaxSize,
-  IsInt,
-  IsOptional,
-  Length,
-  Matches,
-  Max,
-  Min,
-  ValidateNested,
-  ValidateIf,
-  IsDefined,
-} from "class-validator";
+import { ArrayMaxSize, IsInt, IsOptional, Length, Matches, Max, Min, ValidateNested, ValidateIf, IsDefined } from "class-validator";
 import { Field, Float, ID, InputType, Int } from "type-graphql";
 import { TouchpointType } from "../program/earning";
 import { IsPartnerCustomerId } from "../../api/validation";

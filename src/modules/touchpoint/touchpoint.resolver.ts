@@ -3,18 +3,8 @@ import { RequestContext } from "../../context";
 import { BadInput } from "../../api/errors";
 import { uuidArg } from "../../api/ids";
 import { TouchpointType } from "../program/earning";
-import {
-  RecordPurchaseInput,
-  RecordRefundInput,
-  RecordReviewInput,
-  RecordTouchpointInput,
-} from "./touchpoint.inputs";
-import {
-  RecordPurchasePayload,
-  RecordRefundPayload,
-  RecordReviewPayload,
-  RecordTouchpointPayload,
-} from "./touchpoint.payloads";
+import { RecordPurchaseInput, RecordRefundInput, RecordReviewInput, RecordTouchpointInput } from "./touchpoint.inputs";
+import { RecordPurchasePayload, RecordRefundPayload, RecordReviewPayload, RecordTouchpointPayload } from "./touchpoint.payloads";
 import { TouchpointRecord } from "./touchpoint.model";
 
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -75,7 +65,9 @@ export class TouchpointResolver {
     });
   }
 
-  @Mutation(() => RecordRefundPayload, { description: "Records a refund of an order and takes back the points of what was refunded. refundId makes a retry safe." })
+  @Mutation(() => RecordRefundPayload, {
+    description: "Records a refund of an order and takes back the points of what was refunded. refundId makes a retry safe.",
+  })
   async recordRefund(@Arg("input") input: RecordRefundInput, @Ctx() ctx: RequestContext): Promise<RecordRefundPayload> {
     const hasAmount = input.amount !== null && input.amount !== undefined;
     if (hasAmount === !!input.lines?.length) throw new BadInput("amount", "give exactly one of amount and lines");

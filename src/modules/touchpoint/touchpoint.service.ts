@@ -32,7 +32,6 @@ import { StageMove, TouchpointRecord, RecordResult } from "./touchpoint.model";
 import { ExternalIdCache } from "./external-id.cache";
 import { loadReplay } from "./replay";
 
-
 /** A configuration's rules with their stage and tier conditions dropped, made once per configuration. */
 const unrestrictedRules = new WeakMap<ProgramConfig, EarningRule[]>();
 function unrestricted(config: ProgramConfig): EarningRule[] {
@@ -65,10 +64,13 @@ export class TouchpointService {
   async record(ctx: RequestContext, config: ProgramConfig, record: TouchpointRecord): Promise<RecordResult> {
     if (record.type !== TouchpointType.REFUND) {
       // An upper bound: every rule as if the customer qualified for it, no caps.
-      const bound = computePoints(
-        unrestricted(config),
-        { type: record.type, amount: record.amount, lines: purchaseLines(record), occurredAt: record.occurredAt, timeZone: config.program.timeZone },
-      );
+      const bound = computePoints(unrestricted(config), {
+        type: record.type,
+        amount: record.amount,
+        lines: purchaseLines(record),
+        occurredAt: record.occurredAt,
+        timeZone: config.program.timeZone,
+      });
       if (Math.abs(bound.total) > MAX_POINTS_PER_RECORD) {
         throw new BadInput("amount", `this record would post more than ${MAX_POINTS_PER_RECORD.toLocaleString("en")} points`);
       }
@@ -135,9 +137,20 @@ export class TouchpointService {
     const [claimed] = await tx.query(
       POST_REFUND,
       [
-        programId, customerId, record.externalId, record.occurredAt, plan.amount, record.currency ?? purchase.currency ?? null,
-        record.relatedExternalId, record.data ?? null, -reverse, hash, purchase.id, plan.completes ? -1 : 0,
-        JSON.stringify(plan.units), reverse,
+        programId,
+        customerId,
+        record.externalId,
+        record.occurredAt,
+        plan.amount,
+        record.currency ?? purchase.currency ?? null,
+        record.relatedExternalId,
+        record.data ?? null,
+        -reverse,
+        hash,
+        purchase.id,
+        plan.completes ? -1 : 0,
+        JSON.stringify(plan.units),
+        reverse,
       ],
       { prepare: true },
     );
@@ -152,13 +165,20 @@ export class TouchpointService {
       const rest = reverse - Number(cancelled);
       if (rest > 0) {
         const allowNegative = config.points.overdraft === OverdraftPolicy.ALLOW_NEGATIVE;
-        const [debit] = await tx.query(DEBIT_POINTS, [programId, customerId, rest, allowNegative, "REVERSAL", claimed.tp_id, purchase.id, `purchase:${purchase.id}`, `order ${record.relatedExternalId}`], {
-          prepare: true,
-        });
+        const [debit] = await tx.query(
+          DEBIT_POINTS,
+          [programId, customerId, rest, allowNegative, "REVERSAL", claimed.tp_id, purchase.id, `purchase:${purchase.id}`, `order ${record.relatedExternalId}`],
+          {
+            prepare: true,
+          },
+        );
         shortfall = Number(debit.shortfall);
         if (shortfall > 0) {
           await tx.query(`UPDATE touchpoints SET points = $3, points_shortfall = $4 WHERE program_id = $1 AND id = $2`, [
-            programId, claimed.tp_id, -(reverse - shortfall), shortfall,
+            programId,
+            claimed.tp_id,
+            -(reverse - shortfall),
+            shortfall,
           ]);
         }
       }
@@ -168,8 +188,18 @@ export class TouchpointService {
     const points = -(reverse - shortfall);
     const [customerRow] = await tx.query(`SELECT * FROM customers WHERE program_id = $1 AND id = $2`, [programId, customerId]);
     const [event] = await tx.query(TOUCHPOINT_EVENT, [
-      programId, customerId,
-      JSON.stringify({ touchpointId: claimed.tp_id, type: record.type, externalId: record.externalId, points, pending: false, balance: String(customerRow.balance), occurredAt: claimed.tp_occurred_at, shortfall }),
+      programId,
+      customerId,
+      JSON.stringify({
+        touchpointId: claimed.tp_id,
+        type: record.type,
+        externalId: record.externalId,
+        points,
+        pending: false,
+        balance: String(customerRow.balance),
+        occurredAt: claimed.tp_occurred_at,
+        shortfall,
+      }),
     ]);
     events.push(messageFromOutboxRow(event));
     const touchpoint = touchpointFromRow({
@@ -245,7 +275,16 @@ export class TouchpointService {
       [config.program.id, customerId, to.key, fromKey, cause, touchpointId, JSON.stringify(reason), JSON.stringify(payload)],
       { prepare: true },
     );
-    events.push(messageFromOutboxRow({ id: row.ev_id, program_id: config.program.id, topic: "STAGE_CHANGED", customer_id: customerId, payload: row.ev_payload, created_at: row.ev_created_at }));
+    events.push(
+      messageFromOutboxRow({
+        id: row.ev_id,
+        program_id: config.program.id,
+        topic: "STAGE_CHANGED",
+        customer_id: customerId,
+        payload: row.ev_payload,
+        created_at: row.ev_created_at,
+      }),
+    );
     return { id: String(row.id), from, to, at: row.at, cause, touchpointId, reason };
   }
 }

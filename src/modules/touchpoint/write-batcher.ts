@@ -86,7 +86,15 @@ export class WriteBatcher {
         settled = true;
       };
       const programId = config.program.id;
-      const item: BatchItem = { programId, record, hash: requestHash(record.hashed), deltas: deltasFor(record), resolve, reject, submittedAt: performance.now() };
+      const item: BatchItem = {
+        programId,
+        record,
+        hash: requestHash(record.hashed),
+        deltas: deltasFor(record),
+        resolve,
+        reject,
+        submittedAt: performance.now(),
+      };
       const queue = this.queues.get(programId) ?? [];
       queue.push(item);
       this.queues.set(programId, queue);
@@ -178,9 +186,13 @@ export class WriteBatcher {
       const now = this.app.clock();
       const worker = this.worker?.alive ? this.worker : undefined;
       let used: ProgramConfig | undefined;
-      ({ outcomes, events, grants, stats, config: used } = worker
-        ? await worker.write(config, items, now)
-        : await this.writer.write(this.app.db, config, items, now));
+      ({
+        outcomes,
+        events,
+        grants,
+        stats,
+        config: used,
+      } = worker ? await worker.write(config, items, now) : await this.writer.write(this.app.db, config, items, now));
       if (used) {
         // The configuration changed while the batch was written, which read it again: answer and
         // give grants by that one, and let the next batch load it rather than start from the old.

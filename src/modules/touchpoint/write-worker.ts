@@ -73,20 +73,18 @@ if (parentPort) {
       port.postMessage({ kind: "failed", id, error: { message: "no configuration for the program", code: CONFIG_CHANGED } });
       return;
     }
-    const work = writer
-      .write(db, config, items, new Date(now))
-      .then(
-        (result) => {
-          // Read again under the batch (it changed): the next batches start from it, not from the old one.
-          if (result.config) configs.set(programId, result.config);
-          // A customer is its row plus fields copied from it: send the row, the main thread rebuilds the rest.
-          for (const outcome of result.outcomes) {
-            if (outcome.kind === "written") outcome.result.customer = { row: outcome.result.customer.row } as any;
-          }
-          port.postMessage({ kind: "done", id, result });
-        },
-        (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code, transient: transientKind(err) } }),
-      );
+    const work = writer.write(db, config, items, new Date(now)).then(
+      (result) => {
+        // Read again under the batch (it changed): the next batches start from it, not from the old one.
+        if (result.config) configs.set(programId, result.config);
+        // A customer is its row plus fields copied from it: send the row, the main thread rebuilds the rest.
+        for (const outcome of result.outcomes) {
+          if (outcome.kind === "written") outcome.result.customer = { row: outcome.result.customer.row } as any;
+        }
+        port.postMessage({ kind: "done", id, result });
+      },
+      (err: any) => port.postMessage({ kind: "failed", id, error: { message: String(err?.message ?? err), code: err?.code, transient: transientKind(err) } }),
+    );
     inFlight.add(work);
     await work;
     inFlight.delete(work);

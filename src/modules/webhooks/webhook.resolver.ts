@@ -11,7 +11,17 @@ import { uuidArg } from "../../api/ids";
 import { checkFirst, decodeCursor, toConnection } from "../../api/connection";
 import { LOYALTY_TOPICS } from "../../events/event.types";
 import { refusedHost, WebhookOptions } from "../../events/webhook-dispatcher";
-import { CreateWebhookInput, deliveryFromRow, Webhook, WebhookCreated, WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryStatus, webhookFromRow, WebhookTestResult } from "./webhook.types";
+import {
+  CreateWebhookInput,
+  deliveryFromRow,
+  Webhook,
+  WebhookCreated,
+  WebhookDelivery,
+  WebhookDeliveryConnection,
+  WebhookDeliveryStatus,
+  webhookFromRow,
+  WebhookTestResult,
+} from "./webhook.types";
 
 /** An http(s) URL with a host, as the dispatcher will POST to it. */
 function webhookUrl(raw: string, options: WebhookOptions): string {
@@ -71,8 +81,14 @@ export class WebhookResolver {
     return true;
   }
 
-  @Mutation(() => WebhookDelivery, { description: "Sends a FAILED delivery again, with its attempts counted from zero (ADMIN), e.g. once the endpoint is fixed." })
-  async redeliverWebhookDelivery(@Arg("webhookId", () => ID) webhookId: string, @Arg("deliveryId", () => ID) deliveryId: string, @Ctx() ctx: RequestContext): Promise<WebhookDelivery> {
+  @Mutation(() => WebhookDelivery, {
+    description: "Sends a FAILED delivery again, with its attempts counted from zero (ADMIN), e.g. once the endpoint is fixed.",
+  })
+  async redeliverWebhookDelivery(
+    @Arg("webhookId", () => ID) webhookId: string,
+    @Arg("deliveryId", () => ID) deliveryId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<WebhookDelivery> {
     const webhook = await webhookOf(ctx, webhookId);
     if (!/^\d{1,18}$/.test(deliveryId)) throw new BadInput("deliveryId", "deliveryId is not a delivery's id");
     const [row] = await ctx.app.db.query(
@@ -81,7 +97,11 @@ export class WebhookResolver {
       [webhook.program_id, webhook.id, deliveryId],
     );
     if (!row) {
-      const [other] = await ctx.app.db.query(`SELECT status FROM webhook_deliveries WHERE program_id = $1 AND webhook_id = $2 AND id = $3`, [webhook.program_id, webhook.id, deliveryId]);
+      const [other] = await ctx.app.db.query(`SELECT status FROM webhook_deliveries WHERE program_id = $1 AND webhook_id = $2 AND id = $3`, [
+        webhook.program_id,
+        webhook.id,
+        deliveryId,
+      ]);
       if (!other) throw new NotFound("Webhook delivery", "deliveryId");
       throw new BadInput("deliveryId", `the delivery is ${other.status}: only a FAILED one is sent again`);
     }
@@ -91,7 +111,7 @@ export class WebhookResolver {
 
   @Mutation(() => WebhookTestResult, {
     description:
-      "Sends the endpoint a signed test event now (ADMIN), topic PING with sequence \"0\" and payload { webhookId }, and says what it answered: to check a URL and its signature check before real events flow. Not retried, not recorded as a delivery.",
+      'Sends the endpoint a signed test event now (ADMIN), topic PING with sequence "0" and payload { webhookId }, and says what it answered: to check a URL and its signature check before real events flow. Not retried, not recorded as a delivery.',
   })
   async testWebhook(@Arg("webhookId", () => ID) webhookId: string, @Ctx() ctx: RequestContext): Promise<WebhookTestResult> {
     const webhook = await webhookOf(ctx, webhookId);

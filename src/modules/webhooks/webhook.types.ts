@@ -11,7 +11,8 @@ export enum WebhookDeliveryStatus {
 }
 registerEnumType(WebhookDeliveryStatus, {
   name: "WebhookDeliveryStatus",
-  description: "PENDING: not sent yet, or to be sent again; DELIVERED: the endpoint answered 2xx; FAILED: attempts used up (redeliverWebhookDelivery sends it again).",
+  description:
+    "PENDING: not sent yet, or to be sent again; DELIVERED: the endpoint answered 2xx; FAILED: attempts used up (redeliverWebhookDelivery sends it again).",
 });
 
 @InputType()
@@ -64,8 +65,7 @@ export class WebhookCreated {
   webhook: Webhook;
 
   @Field({
-    description:
-      "Signs every delivery: x-loyalty-signature is `t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">`. Shown once: store it now.",
+    description: 'Signs every delivery: x-loyalty-signature is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Shown once: store it now.',
   })
   secret: string;
 }
