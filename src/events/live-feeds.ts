@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { Queryable } from "../db/db";
 import { BusState, EventBus } from "./event-bus";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
+import { Listener, RecentSequences } from "./feed-listener";
 
 export interface LiveFeedTimings {
   /** How often the outbox is read while catching up. */
@@ -44,10 +45,6 @@ export const DEFAULT_LIVE_FEED_TIMINGS: LiveFeedTimings = { catchUpMs: 200, swee
 /** How long a catch-up read waits for the write transactions in flight to end before it reads anyway. */
 const SETTLE_WAIT_MS = 2_000;
 
-/** Events a listener may hold unread before it is ended (its client resumes with `after`). */
-const LISTENER_BACKLOG = 50_000;
-/** How long a delivered sequence is remembered, to drop a late copy (the relay republishes after its grace). */
-const REMEMBER_MS = 10 * 60_000;
 const MARKER_RESEND_MS = 50;
 const PAGE = 1000;
 /** A catch-up cursor when nothing is known of where the outbox stood. */
@@ -55,89 +52,6 @@ const UNKNOWN = -1n;
 
 const OUTBOX_COLUMNS = `id, program_id, topic, customer_id, payload, created_at`;
 const NEWEST_SEQUENCE = `pg_sequence_last_value(pg_get_serial_sequence('outbox', 'id')::regclass)`;
-
-/** Raised into a listener that fell too far behind: the client resumes with `after` and misses nothing. */
-export class ListenerOverflow extends Error {
-  readonly extensions = { code: "SUBSCRIBER_TOO_SLOW" };
-  constructor() {
-    super(`This subscription fell more than ${LISTENER_BACKLOG} events behind: subscribe again with after: the last sequence received`);
-  }
-}
-
-/** One subscriber's queue: pushed by the feeds, read by graphql-ws. */
-export class Listener implements AsyncIterableIterator<LoyaltyEventMessage> {
-  private readonly queue: LoyaltyEventMessage[] = [];
-  private waiting?: (result: IteratorResult<LoyaltyEventMessage>) => void;
-  private failure?: Error;
-  ended = false;
-  /** Resolves when the listener ends (its reader left, or the feeds stopped). */
-  readonly closed: Promise<void>;
-  private markClosed!: () => void;
-
-  constructor(private readonly onEnd: (listener: Listener) => void) {
-    this.closed = new Promise((resolve) => (this.markClosed = resolve));
-  }
-
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  pendingUpTo(sequence: number): number {
-    let count = 0;
-    for (const message of this.queue) if (Number(message.sequence) <= sequence) count++;
-    return count;
-  }
-
-  push(message: LoyaltyEventMessage): void {
-    if (this.ended) return;
-    if (this.waiting) {
-      const resolve = this.waiting;
-      this.waiting = undefined;
-      resolve({ value: message, done: false });
-      return;
-    }
-    if (this.queue.length >= LISTENER_BACKLOG) {
-      this.failure = new ListenerOverflow();
-      this.queue.length = 0;
-      this.end();
-      return;
-    }
-    this.queue.push(message);
-  }
-
-  next(): Promise<IteratorResult<LoyaltyEventMessage>> {
-    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
-    if (this.failure) {
-      const failure = this.failure;
-      this.failure = undefined;
-      return Promise.reject(failure);
-    }
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.waiting = resolve));
-  }
-
-  async return(): Promise<IteratorResult<LoyaltyEventMessage>> {
-    this.queue.length = 0;
-    this.end();
-    return { value: undefined, done: true };
-  }
-
-  /** Ends the feed: a waiting reader gets done (or the failure) at once. */
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.markClosed();
-    this.onEnd(this);
-    // A reader waiting has nothing queued (a failure is only raised with a full queue): it is done.
-    const resolve = this.waiting;
-    this.waiting = undefined;
-    resolve?.({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator]() {
-    return this;
-  }
-}
 
 /** A program some local subscriber listens to. */
 class ProgramFeed {
@@ -155,29 +69,6 @@ class ProgramFeed {
 
   constructor(readonly programId: string) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-  }
-}
-
-/** Sequences delivered lately, kept in two generations so forgetting old ones costs nothing. */
-class RecentSequences {
-  private current = new Set<string>();
-  private previous = new Set<string>();
-  private rotatedAt = Date.now();
-
-  /** Records the sequence; false when it was already there. */
-  add(sequence: string): boolean {
-    if (Date.now() - this.rotatedAt > REMEMBER_MS / 2) {
-      this.previous = this.current;
-      this.current = new Set();
-      this.rotatedAt = Date.now();
-    }
-    if (this.current.has(sequence) || this.previous.has(sequence)) return false;
-    this.current.add(sequence);
-    return true;
-  }
-
-  has(sequence: string): boolean {
-    return this.current.has(sequence) || this.previous.has(sequence);
   }
 }
 
@@ -227,10 +118,7 @@ export class LiveFeeds {
     );
     this.sweepTimer.unref();
     // A first sample, so that a catch-up never starts from the beginning of the outbox.
-    void this.db
-      .query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`)
-      .then(([row]) => this.sample(BigInt(row?.newest ?? 0)))
-      .catch((err) => logBackgroundFailure(this.log, err, "live feeds: newest sequence unknown"));
+    void this.newestSequence().catch((err) => logBackgroundFailure(this.log, err, "live feeds: newest sequence unknown"));
     if (this.bus.distributed && this.bus.state() === "down") this.busChanged("down");
   }
 
@@ -401,12 +289,8 @@ export class LiveFeeds {
   private open(programId: string): ProgramFeed {
     const feed = new ProgramFeed(programId);
     this.feeds.set(programId, feed);
-    void this.db
-      .query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`)
-      .then(([row]) => {
-        feed.floor = BigInt(row?.newest ?? 0);
-        this.sample(feed.floor);
-      })
+    void this.newestSequence()
+      .then((newest) => (feed.floor = newest))
       .catch((err) => logBackgroundFailure(this.log, err, "live feeds: newest sequence unknown"));
     if (!this.bus.distributed) {
       // Every writer that reaches this process's subscribers is this process: nothing to confirm.
@@ -554,9 +438,7 @@ export class LiveFeeds {
   private async readOutbox(): Promise<void> {
     const programs = [...this.feeds.keys()];
     if (programs.length === 0 || this.catchUpCursor === undefined) return;
-    const [{ newest: newestText }] = await this.db.query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`);
-    const newest = BigInt(newestText ?? 0);
-    this.sample(newest);
+    const newest = await this.newestSequence();
     if (this.catchUpCursor === UNKNOWN) {
       // Nothing known of where the outbox stood (the database was away since this process
       // started): from now on; the sweep looks further back.
@@ -605,8 +487,7 @@ export class LiveFeeds {
     if (programs.length === 0 || this.stopped || this.catchUpCursor !== undefined) return 0;
     let found = 0;
     await this.serialized(async () => {
-      const [{ newest }] = await this.db.query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`);
-      this.sample(BigInt(newest ?? 0));
+      await this.newestSequence();
       const from = this.sequenceAgo(this.timings.sweepWindowMs);
       const rows = await this.db.query(`SELECT id::text AS id, program_id FROM outbox WHERE program_id = ANY($1::uuid[]) AND id > $2::bigint`, [
         programs.map((f) => f.programId),
@@ -644,6 +525,14 @@ export class LiveFeeds {
     })();
     this.polling = current.catch(() => undefined);
     await current;
+  }
+
+  /** The newest sequence taken (committed or not), noted as a sample. */
+  private async newestSequence(): Promise<bigint> {
+    const [row] = await this.db.query(`SELECT ${NEWEST_SEQUENCE}::text AS newest`);
+    const newest = BigInt(row?.newest ?? 0);
+    this.sample(newest);
+    return newest;
   }
 
   private sample(sequence: bigint): void {

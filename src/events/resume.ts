@@ -14,7 +14,8 @@
 import { GraphQLError } from "graphql";
 import { BadInput } from "../api/errors";
 import { Db } from "../db/db";
-import type { Listener, LiveFeeds } from "./live-feeds";
+import type { Listener } from "./feed-listener";
+import type { LiveFeeds } from "./live-feeds";
 import { LoyaltyEventMessage, messageFromOutboxRow } from "./event.types";
 
 /** Outbox rows read per statement while replaying. */
